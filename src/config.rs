@@ -1,0 +1,82 @@
+//! Configuration: `wrangler.toml` vars and Worker secrets, read once per request by the shell into a
+//! [`Config`], so the core never asks the runtime for anything.
+
+use std::collections::BTreeMap;
+
+use crate::error::AppError;
+
+/// Every var and secret the Worker reads. The shell looks each one up; anything unset is absent.
+pub const NAMES: &[&str] = &["READ_TOKEN", "GENERIC_WEBHOOK_TOKEN"];
+
+/// Vars and secrets by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    values: BTreeMap<String, String>,
+}
+
+impl Config {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a config from `(name, value)` pairs; blank values count as unset.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        let mut config = Config::new();
+        for (name, value) in pairs {
+            config.set(name, value);
+        }
+        config
+    }
+
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let value = value.into();
+        if !value.trim().is_empty() {
+            self.values.insert(name.into(), value);
+        }
+    }
+
+    /// A var or secret, trimmed; `None` when unset or blank.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(|v| v.trim())
+    }
+
+    /// A numeric var, or `default` when unset. A value that does not parse is a configuration error.
+    pub fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, AppError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| AppError::Internal(format!("configuration var {name} is not a valid number: {raw:?}"))),
+        }
+    }
+
+    /// A boolean var (`true`/`false`/`1`/`0`), or `default` when unset.
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool, AppError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if v == "true" || v == "1" || v == "yes" => Ok(true),
+            Some(v) if v == "false" || v == "0" || v == "no" => Ok(false),
+            Some(v) => Err(AppError::Internal(format!("configuration var {name} is not true or false: {v:?}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_values_count_as_unset() {
+        let config = Config::from_pairs([("A", "  "), ("B", " x ")]);
+        assert_eq!(config.get("A"), None);
+        assert_eq!(config.get("B"), Some("x"));
+    }
+
+    #[test]
+    fn numbers_fall_back_to_default_and_reject_garbage() {
+        let config = Config::from_pairs([("N", "12"), ("BAD", "twelve")]);
+        assert_eq!(config.number("N", 5u32), Ok(12));
+        assert_eq!(config.number("MISSING", 5u32), Ok(5));
+        assert!(config.number("BAD", 5u32).is_err());
+    }
+}

@@ -1,0 +1,76 @@
+//! The one error type of the HTTP layer, and the one place where it becomes a status code and a JSON body.
+
+use crate::http::HttpResponse;
+use crate::store::StoreError;
+
+/// Everything a request can fail with. Messages are written for the caller: they name what was wrong
+/// (a parameter, a header, a secret to set) and never echo secrets, signatures or addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppError {
+    /// The request is malformed: bad JSON, a missing or invalid parameter.
+    BadRequest(String),
+    /// Credentials or signature missing, wrong or stale; or the ESP's secret is not configured.
+    Unauthorized(String),
+    /// No such route or resource.
+    NotFound(String),
+    /// The route exists but not for this method.
+    MethodNotAllowed(String),
+    /// The body (or a batch) is larger than we accept.
+    PayloadTooLarge(String),
+    /// Storage failed; the caller should retry (ESPs do on any 5xx).
+    StorageUnavailable(String),
+    /// A bug or an unexpected upstream failure.
+    Internal(String),
+}
+
+impl AppError {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::BadRequest(_) => 400,
+            AppError::Unauthorized(_) => 401,
+            AppError::NotFound(_) => 404,
+            AppError::MethodNotAllowed(_) => 405,
+            AppError::PayloadTooLarge(_) => 413,
+            AppError::StorageUnavailable(_) => 503,
+            AppError::Internal(_) => 500,
+        }
+    }
+
+    /// A short machine-readable code for the `error` field.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::NotFound(_) => "not_found",
+            AppError::MethodNotAllowed(_) => "method_not_allowed",
+            AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::StorageUnavailable(_) => "storage_unavailable",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            AppError::BadRequest(m)
+            | AppError::Unauthorized(m)
+            | AppError::NotFound(m)
+            | AppError::MethodNotAllowed(m)
+            | AppError::PayloadTooLarge(m)
+            | AppError::StorageUnavailable(m)
+            | AppError::Internal(m) => m,
+        }
+    }
+
+    /// The response the caller sees: `{"error": "<code>", "message": "<what was wrong>"}`.
+    pub fn into_response(self) -> HttpResponse {
+        let body = serde_json::json!({ "error": self.code(), "message": self.message() });
+        HttpResponse::json(self.status(), &body)
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        AppError::StorageUnavailable(format!("storage failed, retry later: {err}"))
+    }
+}

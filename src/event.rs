@@ -1,0 +1,94 @@
+//! The normalized event every ESP adapter produces: one per recipient, whatever the ESP's shape.
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::{Category, Permanence};
+
+/// The email service providers we accept webhooks from, plus the generic form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Esp {
+    Sendgrid,
+    Mailgun,
+    Postmark,
+    Ses,
+    Sparkpost,
+    Mailjet,
+    Brevo,
+    Mandrill,
+    Resend,
+    Postal,
+    Generic,
+}
+
+impl Esp {
+    pub const ALL: [Esp; 11] = [
+        Esp::Sendgrid,
+        Esp::Mailgun,
+        Esp::Postmark,
+        Esp::Ses,
+        Esp::Sparkpost,
+        Esp::Mailjet,
+        Esp::Brevo,
+        Esp::Mandrill,
+        Esp::Resend,
+        Esp::Postal,
+        Esp::Generic,
+    ];
+
+    /// The path segment in `/webhooks/{esp}`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Esp::Sendgrid => "sendgrid",
+            Esp::Mailgun => "mailgun",
+            Esp::Postmark => "postmark",
+            Esp::Ses => "ses",
+            Esp::Sparkpost => "sparkpost",
+            Esp::Mailjet => "mailjet",
+            Esp::Brevo => "brevo",
+            Esp::Mandrill => "mandrill",
+            Esp::Resend => "resend",
+            Esp::Postal => "postal",
+            Esp::Generic => "generic",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Esp> {
+        Esp::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+}
+
+/// What happened to the message for this recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Delivered,
+    /// The receiver answered 4xx (or the ESP says it will retry).
+    Deferred,
+    /// The receiver refused for good, or the ESP gave up.
+    Bounced,
+    /// The ESP refused to send (suppression list, invalid address): never a remote reply.
+    Dropped,
+    Complaint,
+    Other,
+}
+
+/// One recipient's outcome, normalized. Holds the recipient's *domain* only, never the address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NormalizedEvent {
+    pub esp: Esp,
+    /// The ESP's own id where it has one; otherwise a hash of the ESP's fields, stable across redeliveries.
+    pub event_id: String,
+    pub kind: EventKind,
+    /// Unix seconds, from the ESP's timestamp.
+    pub occurred_at: u64,
+    /// Lower-case, IDN as punycode.
+    pub recipient_domain: String,
+    pub smtp_code: Option<u16>,
+    pub enhanced_code: Option<String>,
+    /// The remote server's text, with address local parts redacted.
+    pub reply: Option<String>,
+    /// Set for deferred and bounced events.
+    pub category: Option<Category>,
+    pub permanence: Option<Permanence>,
+}

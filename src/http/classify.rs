@@ -1,0 +1,74 @@
+//! `GET /api/classify?reply=…` and `POST /api/classify` with a JSON array of replies.
+
+use crate::classify::{classify, Classification};
+use crate::error::AppError;
+
+use super::{HttpRequest, HttpResponse};
+
+/// The most replies one `POST /api/classify` may carry.
+pub const MAX_BATCH: usize = 1000;
+
+pub fn get(req: &HttpRequest) -> Result<HttpResponse, AppError> {
+    let reply = req.query_param("reply").unwrap_or_default();
+    if reply.trim().is_empty() {
+        return Err(AppError::BadRequest("query parameter `reply` is missing or empty".into()));
+    }
+    Ok(HttpResponse::json(200, &classify(&reply)))
+}
+
+pub fn post(req: &HttpRequest) -> Result<HttpResponse, AppError> {
+    let replies: Vec<String> = serde_json::from_slice(&req.body)
+        .map_err(|e| AppError::BadRequest(format!("body must be a JSON array of reply strings: {e}")))?;
+    if replies.is_empty() {
+        return Err(AppError::BadRequest("the array of replies is empty".into()));
+    }
+    if replies.len() > MAX_BATCH {
+        return Err(AppError::PayloadTooLarge(format!(
+            "{} replies sent; at most {MAX_BATCH} per request",
+            replies.len()
+        )));
+    }
+    if let Some(index) = replies.iter().position(|r| r.trim().is_empty()) {
+        return Err(AppError::BadRequest(format!("reply at index {index} is empty")));
+    }
+    let verdicts: Vec<Classification> = replies.iter().map(|r| classify(r)).collect();
+    Ok(HttpResponse::json(200, &verdicts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Method;
+
+    fn post_body(body: &str) -> Result<HttpResponse, AppError> {
+        post(&HttpRequest::new(Method::Post, "http://h/api/classify").with_body(body))
+    }
+
+    #[test]
+    fn empty_reply_is_a_400_naming_the_parameter() {
+        let err = get(&HttpRequest::new(Method::Get, "http://h/api/classify?reply=")).unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(format!("{err:?}").contains("reply"));
+    }
+
+    #[test]
+    fn batch_answers_in_order() {
+        let response = post_body(r#"["550 5.1.1 user unknown", "451 4.3.0 greylisted"]"#).unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.json_body().as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn batch_over_the_limit_is_413() {
+        let body = serde_json::to_string(&vec!["451 4.7.1 x"; MAX_BATCH + 1]).unwrap();
+        assert_eq!(post_body(&body).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn batch_that_is_not_an_array_of_strings_is_400() {
+        assert_eq!(post_body("{}").unwrap_err().status(), 400);
+        assert_eq!(post_body("[1]").unwrap_err().status(), 400);
+        assert_eq!(post_body("[]").unwrap_err().status(), 400);
+        assert_eq!(post_body(r#"["ok", " "]"#).unwrap_err().status(), 400);
+    }
+}

@@ -1,0 +1,86 @@
+//! The route table. Every path and method the Worker answers is listed here, and every error leaves
+//! through [`AppError::into_response`].
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::store::Store;
+
+use super::{classify, HttpRequest, HttpResponse, Method};
+
+/// What a request may use besides itself: storage, configuration and the clock (unix seconds), all
+/// passed in so tests control them.
+pub struct Context<'a, S: Store> {
+    pub store: &'a S,
+    pub config: &'a Config,
+    pub now: u64,
+}
+
+/// Answers one request. Never panics on input; every failure is a JSON error.
+pub async fn handle<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> HttpResponse {
+    let response = match route(req, ctx).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    };
+    if req.path.starts_with("/api/") {
+        with_cors(response)
+    } else {
+        response
+    }
+}
+
+async fn route<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
+    let _ = ctx;
+    let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    match (req.method, segments.as_slice()) {
+        (Method::Options, ["api", ..]) => Ok(HttpResponse::empty(204)),
+        (Method::Get | Method::Head, ["api", "health"]) => Ok(HttpResponse::json(
+            200,
+            &serde_json::json!({ "status": "ok", "version": crate::VERSION }),
+        )),
+        (_, ["api", "health"]) => Err(method_not_allowed("GET")),
+        (Method::Get, ["api", "classify"]) => classify::get(req),
+        (Method::Post, ["api", "classify"]) => classify::post(req),
+        (_, ["api", "classify"]) => Err(method_not_allowed("GET, POST")),
+        _ => Err(AppError::NotFound(format!("no route for {}", req.path))),
+    }
+}
+
+fn method_not_allowed(allowed: &str) -> AppError {
+    AppError::MethodNotAllowed(format!("this route accepts {allowed}"))
+}
+
+fn with_cors(response: HttpResponse) -> HttpResponse {
+    response
+        .with_header("access-control-allow-origin", "*")
+        .with_header("access-control-allow-methods", "GET, POST, OPTIONS")
+        .with_header("access-control-allow-headers", "authorization, content-type")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use pollster::block_on;
+
+    fn get(url: &str) -> HttpResponse {
+        let store = MemoryStore::new();
+        let config = Config::new();
+        let ctx = Context { store: &store, config: &config, now: 1_700_000_000 };
+        block_on(handle(&HttpRequest::new(Method::Get, url), &ctx))
+    }
+
+    #[test]
+    fn health_reports_the_crate_version() {
+        let response = get("http://h/api/health");
+        assert_eq!(response.status, 200);
+        assert_eq!(response.json_body(), serde_json::json!({"status": "ok", "version": crate::VERSION}));
+        assert_eq!(response.header("access-control-allow-origin"), Some("*"));
+    }
+
+    #[test]
+    fn unknown_route_is_a_404_json_error() {
+        let response = get("http://h/nope");
+        assert_eq!(response.status, 404);
+        assert_eq!(response.json_body()["error"], "not_found");
+    }
+}

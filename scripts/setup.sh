@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything the build, the dev server and the tests need, from the package registries only.
+# Idempotent: each step checks first, so a set-up machine passes through in about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '[setup] %s\n' "$*"; }
+
+command -v cargo >/dev/null || { echo "cargo is required (install Rust with rustup)" >&2; exit 1; }
+command -v npm >/dev/null || { echo "npm is required (Node.js 20 or later)" >&2; exit 1; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# worker-build's own downloads of these tools fail offline; pin them to what Cargo.lock needs.
+worker_build_version=0.8.7
+if [ "$(worker-build --version 2>/dev/null || true)" != "$worker_build_version" ]; then
+  step "installing worker-build $worker_build_version (about 5 minutes, once)"
+  cargo install worker-build --version "$worker_build_version" --locked
+fi
+
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $bindgen_version" ]; then
+  step "installing wasm-bindgen-cli $bindgen_version (about 3 minutes, once)"
+  # Without --locked: its lockfile names a webpki-roots release the registry here does not serve.
+  cargo install wasm-bindgen-cli --version "$bindgen_version"
+fi
+
+# npm ci only when package-lock.json changed since the last install.
+if ! cmp -s package-lock.json node_modules/.bouncewatch-lock 2>/dev/null; then
+  step "installing wrangler, Node 22 and binaryen from npm"
+  npm ci --no-audit --no-fund
+  cp package-lock.json node_modules/.bouncewatch-lock
+fi
+
+if [ ! -f .dev.vars ] && [ -f .dev.vars.example ]; then
+  step "creating .dev.vars from .dev.vars.example (local secrets for wrangler dev)"
+  cp .dev.vars.example .dev.vars
+fi

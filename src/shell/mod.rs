@@ -1,0 +1,78 @@
+//! The Worker glue: the only code that imports `worker`. It converts requests and responses, reads
+//! configuration, and binds Workers KV to the core's [`Store`] trait. No decisions are made here.
+
+mod kv;
+
+use worker::{event, Context, Date, Env, Request, Response};
+
+use crate::config::{self, Config};
+use crate::error::AppError;
+use crate::http::{self, HttpRequest, HttpResponse, Method};
+
+/// The KV namespace binding named in `wrangler.toml`.
+const KV_BINDING: &str = "BOUNCEWATCH";
+
+/// Bodies above this are refused before they are read; ESP batches are far smaller.
+pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let response = match to_http_request(&mut req).await {
+        Ok(request) => match kv::KvStore::bind(&env, KV_BINDING) {
+            Ok(store) => {
+                let config = read_config(&env);
+                let ctx = http::Context { store: &store, config: &config, now: now_seconds() };
+                http::handle(&request, &ctx).await
+            }
+            Err(err) => err.into_response(),
+        },
+        Err(err) => err.into_response(),
+    };
+    to_worker_response(response)
+}
+
+fn now_seconds() -> u64 {
+    Date::now().as_millis() / 1000
+}
+
+/// Reads every known var and secret once; the core never asks the runtime.
+fn read_config(env: &Env) -> Config {
+    let mut config = Config::new();
+    for name in config::NAMES {
+        let value = env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string()));
+        if let Ok(value) = value {
+            config.set(*name, value);
+        }
+    }
+    config
+}
+
+async fn to_http_request(req: &mut Request) -> Result<HttpRequest, AppError> {
+    let url = req.url().map_err(|e| AppError::BadRequest(format!("unreadable URL: {e}")))?;
+    let declared_length = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(AppError::PayloadTooLarge(format!("body over {MAX_BODY_BYTES} bytes")));
+    }
+    let mut request = HttpRequest::new(Method::parse(req.method().as_ref()), url.as_str());
+    request.headers = req.headers().entries().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
+    request.body = req.bytes().await.map_err(|e| AppError::BadRequest(format!("unreadable body: {e}")))?;
+    Ok(request)
+}
+
+fn to_worker_response(response: HttpResponse) -> worker::Result<Response> {
+    let headers = worker::Headers::new();
+    for (name, value) in &response.headers {
+        headers.append(name, value)?;
+    }
+    Ok(Response::from_bytes(response.body)?.with_status(response.status).with_headers(headers))
+}

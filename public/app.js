@@ -44,9 +44,9 @@ const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
 const unitOf = (seconds) => (seconds < 3600 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`);
 const timeLabel = (unix) => (WINDOWS[state.window].seconds > 86_400 ? dayClock : clock).format(unix * 1000);
 
-/** A <time> saying "12 minutes ago", with the full date on hover. The API sends unix seconds. */
-function when(unix) {
-  const date = new Date(unix * 1000);
+/** A <time> saying "12 minutes ago", with the full date on hover. Unix seconds, or an ISO string if the API sends one. */
+function when(value) {
+  const date = new Date(typeof value === "number" ? value * 1000 : value);
   if (Number.isNaN(date.getTime())) return "—";
   const minutes = Math.round((date - Date.now()) / 60_000);
   const text = Math.abs(minutes) < 60 ? relative.format(minutes, "minute")
@@ -64,16 +64,20 @@ const domainLink = (name) => h("a", { href: `#/domain/${encodeURIComponent(name)
 // ---- data shaping ---------------------------------------------------------------------------------------
 const detailPath = (name) => `/api/domains/${encodeURIComponent(name)}?window=${state.window}`;
 
-/** The buckets summed into `maxBins` bars over the chosen window, ending at the current bucket. */
+/**
+ * The buckets summed into bars of about `binSeconds` (a whole number of buckets) over the chosen window. The
+ * window ends on a bar boundary, so bars hold whole buckets and the time labels fall on round times.
+ */
 function series(buckets, binSeconds) {
   const sorted = [...buckets].sort((a, b) => a.start - b.start);
   let bucketSeconds = Infinity;
   for (let i = 1; i < sorted.length; i++) bucketSeconds = Math.min(bucketSeconds, sorted[i].start - sorted[i - 1].start);
   if (!(bucketSeconds > 0 && bucketSeconds < Infinity)) bucketSeconds = DEFAULT_BUCKET_SECONDS;
-  const last = sorted.at(-1)?.start ?? 0;
-  const to = Math.max((Math.floor(Date.now() / 1000 / bucketSeconds) + 1) * bucketSeconds, last + bucketSeconds);
-  const seconds = WINDOWS[state.window].seconds;
-  return rebin(sorted, { from: to - seconds, to, bucketSeconds, maxBins: Math.ceil(seconds / binSeconds) });
+  const bin = bucketSeconds * Math.max(1, Math.round(binSeconds / bucketSeconds));
+  const latest = Math.max(Date.now() / 1000, sorted.at(-1)?.start ?? 0);
+  const to = (Math.floor(latest / bin) + 1) * bin;
+  const count = Math.ceil(WINDOWS[state.window].seconds / bin);
+  return { bins: rebin(sorted, { from: to - count * bin, to, count }), binSeconds: bin };
 }
 
 function totals(buckets) {

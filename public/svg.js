@@ -6,11 +6,10 @@ import { s } from "./dom.js";
 let uid = 0;
 
 /**
- * Sums buckets into at most `maxBins` equal slices of [from, to) (unix seconds), so a 7-day window of 5-minute
- * buckets still draws as readable bars. Attempts are delivered + deferred + bounced, as the API counts them.
+ * Sums buckets into `count` equal slices of [from, to) (unix seconds), so a 7-day window of 5-minute buckets
+ * still draws as readable bars. Attempts are delivered + deferred + bounced, as the API counts them.
  */
-export function rebin(buckets, { from, to, bucketSeconds, maxBins }) {
-  const count = Math.max(1, Math.min(maxBins, Math.ceil((to - from) / bucketSeconds)));
+export function rebin(buckets, { from, to, count }) {
   const width = (to - from) / count;
   const bins = Array.from({ length: count }, (_, i) => ({ start: from + i * width, attempts: 0, smtp_451: 0 }));
   for (const b of buckets) {
@@ -19,7 +18,7 @@ export function rebin(buckets, { from, to, bucketSeconds, maxBins }) {
     bin.attempts += (b.delivered ?? 0) + (b.deferred ?? 0) + (b.bounced ?? 0);
     bin.smtp_451 += b.smtp_451 ?? 0;
   }
-  return { bins, binSeconds: width };
+  return bins;
 }
 
 /** A round axis top and step (1, 2 or 5 × 10^k, never below 1: these are counts) for values up to `max`. */
@@ -61,8 +60,9 @@ export function timeChart(bins, { width, height = 240, title, desc, formatTime, 
     grid.push(s("line", { class: "grid", x1: m.left, x2: width - m.right, y1: y(v), y2: y(v) }),
       s("text", { class: "tick", x: m.left - 6, y: y(v) + 4, "text-anchor": "end" }, v.toLocaleString()));
   }
-  // Time labels on the left edge of every n-th bar, as many as fit ~90 px apart.
-  const every = Math.ceil(bins.length / Math.max(2, Math.floor(plotW / 90)));
+  // Time labels under every n-th bar, spaced by an estimate of their width (no text measuring before insertion).
+  const labelWidth = formatTime(bins[0].start).length * 6.5 + 12;
+  const every = Math.max(1, Math.ceil((1.5 * labelWidth) / bw));
   const xLabels = [];
   for (let i = 0; i < bins.length; i += every) {
     const x = m.left + i * bw;

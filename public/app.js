@@ -97,7 +97,7 @@ function shares(categories) {
 }
 
 // ---- sparklines: fetched lazily, only for rows on screen, a few at a time ------------------------------
-const sparkCache = new Map(); // "window domain" → { generation, bins }
+const sparkCache = new Map(); // "window domain" → { generation, bins, binSeconds }
 const sparkObserver = new IntersectionObserver((entries) => {
   for (const entry of entries.filter((e) => e.isIntersecting)) {
     sparkObserver.unobserve(entry.target);
@@ -119,27 +119,32 @@ async function limited(task) {
   }
 }
 
-function drawSparkline(cell, bins) {
+function drawSparkline(cell, { bins, binSeconds }) {
   const peak = Math.max(...bins.map((b) => b.smtp_451));
-  cell.replaceChildren(sparkline(bins, { label: `451s over the last ${WINDOWS[state.window].label}: at most ${num(peak)} per ${unitOf(WINDOWS[state.window].seconds / bins.length)}` }));
+  const label = `451s over the last ${WINDOWS[state.window].label}: at most ${num(peak)} per ${unitOf(binSeconds)}`;
+  cell.replaceChildren(sparkline(bins, { label }));
 }
+
+const sparkKey = (domain) => `${state.window} ${domain}`;
 
 /** Draws the cached line at once (no flicker on refresh) and refetches it once per refresh when it scrolls into view. */
 function trackSparkline(cell, domain) {
   cell.dataset.domain = domain;
-  const cached = sparkCache.get(`${state.window} ${domain}`);
-  if (cached) drawSparkline(cell, cached.bins);
+  const cached = sparkCache.get(sparkKey(domain));
+  if (cached) drawSparkline(cell, cached);
   if (cached?.generation !== state.generation) sparkObserver.observe(cell);
 }
 
 async function fillSparkline(cell) {
   const { domain } = cell.dataset;
-  const generation = state.generation;
+  const { generation } = state;
+  const key = sparkKey(domain);
   try {
     const detail = await limited(() => getJson(detailPath(domain)));
-    const { bins } = series(detail.buckets, WINDOWS[state.window].seconds / SPARK_BINS);
-    sparkCache.set(`${state.window} ${domain}`, { generation, bins });
-    if (cell.isConnected) drawSparkline(cell, bins);
+    if (generation !== state.generation) return; // the window changed meanwhile: this series is for the old one
+    const line = { generation, ...series(detail.buckets, WINDOWS[state.window].seconds / SPARK_BINS) };
+    sparkCache.set(key, line);
+    if (cell.isConnected) drawSparkline(cell, line);
   } catch {
     // A missing sparkline is not worth a banner: the row's numbers stand on their own.
   }

@@ -136,6 +136,7 @@ test("the classify box shows the Worker's verdict: category, permanence, action 
   assert.equal(shownVerdict.Permanence, workerVerdict.permanence);
   assert.equal(shownVerdict.Action, workerVerdict.action);
   assert.equal(shownVerdict.Rule, workerVerdict.rule);
+  await screenshot(page, "classify-desktop");
   await page.close();
 });
 
@@ -154,6 +155,30 @@ test("at phone width the pages fit the screen", async () => {
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), `${name} scrolls sideways`);
     await screenshot(page, name);
     await page.close();
+  }
+});
+
+test("with READ_TOKEN set, the page asks once for the token and sends it as a bearer", async (t) => {
+  const token = "dashboard-read-token";
+  const locked = await startWorker({ vars: { READ_TOKEN: token } });
+  try {
+    if ((await call(locked, "/api/alerts")).status !== 401) return t.skip("READ_TOKEN is not enforced in this build: /api/alerts did not answer 401");
+    // Its own page: the 401s it provokes on purpose are logged by Chromium as console errors.
+    const page = await browser.newPage({ viewport: DESKTOP });
+    const bearers = [];
+    page.on("request", (r) => r.url().includes("/api/") && bearers.push(r.headers().authorization ?? null));
+    await page.goto(`${locked.url}/`);
+    await page.locator("#token-form").waitFor();
+    await page.fill("#token-input", token);
+    await page.click("#token-form button");
+    await page.locator("main:not(:empty)").waitFor();
+    assert.ok(bearers.includes(`Bearer ${token}`), "the API calls after the form carry the token");
+    await page.reload();
+    await page.locator("main:not(:empty)").waitFor();
+    assert.ok(await page.locator("#token").isHidden(), "asked once: a reload does not ask again");
+    await page.close();
+  } finally {
+    await locked.stop();
   }
 });
 

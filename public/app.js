@@ -33,7 +33,7 @@ const STATUS_ICON = { ok: "✓", pending: "◔", firing: "▲", resolving: "↘"
 const $ = (id) => document.getElementById(id);
 const main = $("main");
 const saved = localStorage.getItem(WINDOW_KEY);
-const state = { window: saved in WINDOWS ? saved : "1h", generation: 0, timer: 0, drawChart: null };
+const state = { window: Object.hasOwn(WINDOWS, saved ?? "") ? saved : "1h", generation: 0, timer: 0, drawChart: null };
 
 // ---- formatting -------------------------------------------------------------------------------------------
 const num = (n) => (n ?? 0).toLocaleString();
@@ -261,7 +261,7 @@ function categoriesCard(categories) {
 function adviceCard(causes, spiking) {
   const items = causes.filter((c) => c.share >= 0.2 && ADVICE[c.category]).slice(0, 3)
     .map((c) => h("li", {}, category(c.category), ` ${pct(c.share)} — `, ADVICE[c.category]));
-  if (spiking) items.unshift(h("li", { class: "lead" }, h("strong", {}, "451 spike: "), SPIKE_ADVICE));
+  if (spiking) items.unshift(h("li", {}, h("strong", {}, "451 spike: "), SPIKE_ADVICE));
   return h("section", { class: "card", "aria-labelledby": "advice-h" },
     h("h2", { id: "advice-h" }, "What to do"),
     items.length ? h("ul", { class: "advice-list" }, items) : h("p", { class: "empty" }, "Nothing stands out in this window."));

@@ -36,6 +36,15 @@ if ! cmp -s package-lock.json node_modules/.bouncewatch-lock 2>/dev/null; then
   cp package-lock.json node_modules/.bouncewatch-lock
 fi
 
+# Debian's Chromium for the dashboard's browser test (playwright-core drives it; its own browser download
+# cannot work offline). apt-get update only when the package lists have never been fetched.
+if [ ! -x /usr/bin/chromium ]; then
+  step "installing Debian's chromium for the browser test"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  if ! apt-cache show chromium >/dev/null 2>&1; then $sudo apt-get update; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+fi
+
 if [ ! -f .dev.vars ] && [ -f .dev.vars.example ]; then
   step "creating .dev.vars from .dev.vars.example (local secrets for wrangler dev)"
   cp .dev.vars.example .dev.vars

@@ -1,0 +1,394 @@
+// The dashboard: which receiving domain is deferring mail, why, and what to do. Two views chosen by the URL hash
+// (#/ and #/domain/<name>), redrawn every 30 s; a classify box; a token form when the Worker asks for one.
+import { Unauthorized, getJson, saveToken, savedToken } from "./api.js";
+import { h } from "./dom.js";
+import { rebin, sparkline, timeChart } from "./svg.js";
+
+// `chartBin`: how much time one bar covers on the domain page, so a week still draws as ~84 readable bars.
+const WINDOWS = {
+  "15m": { seconds: 900, label: "15 min", chartBin: 300 },
+  "1h": { seconds: 3600, label: "hour", chartBin: 300 },
+  "24h": { seconds: 86_400, label: "24 h", chartBin: 900 },
+  "7d": { seconds: 604_800, label: "7 days", chartBin: 7200 },
+};
+const WINDOW_KEY = "bouncewatch.window";
+const REFRESH_MS = 30_000;
+const DEFAULT_BUCKET_SECONDS = 300; // the API's bucket size, for a series too short to measure it from
+const SPARK_BINS = 24;
+
+// The seed's advice for the 451 family, keyed by the classifier's category names.
+const ADVICE = {
+  greylisted: "Nothing to do — the automatic retry succeeds; don't resend faster.",
+  policy_rejected: "Lighten content, drop suspicious links, check reputation.",
+  rate_limited: "Slow the send, segment the campaign.",
+  auth_failed: "Check SPF, DKIM, DMARC.",
+};
+const SPIKE_ADVICE = "Check IP reputation, authentication and content; don't resend by hand until the cause is known.";
+
+// Icons sit beside the words so status never depends on colour alone.
+const SEVERITY_ICON = { critical: "◆", warning: "▲", benign: "○" };
+const SEVERITY_RANK = { critical: 0, warning: 1, benign: 2 };
+const STATUS_ICON = { ok: "✓", pending: "◔", firing: "▲", resolving: "↘" };
+
+const $ = (id) => document.getElementById(id);
+const main = $("main");
+const saved = localStorage.getItem(WINDOW_KEY);
+const state = { window: Object.hasOwn(WINDOWS, saved ?? "") ? saved : "1h", generation: 0, timer: 0, drawChart: null };
+
+// ---- formatting -------------------------------------------------------------------------------------------
+const num = (n) => (n ?? 0).toLocaleString();
+const pct = (ratio) => (typeof ratio === "number" ? `${(ratio * 100).toFixed(ratio < 0.1 ? 1 : 0)} %` : "—");
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dayClock = new Intl.DateTimeFormat(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" });
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const unitOf = (seconds) => (seconds < 3600 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`);
+const timeLabel = (unix) => (WINDOWS[state.window].seconds > 86_400 ? dayClock : clock).format(unix * 1000);
+
+/** A <time> saying "12 minutes ago", with the full date on hover. Unix seconds, or an ISO string if the API sends one. */
+function when(value) {
+  const date = new Date(typeof value === "number" ? value * 1000 : value);
+  if (Number.isNaN(date.getTime())) return "—";
+  const minutes = Math.round((date - Date.now()) / 60_000);
+  const text = Math.abs(minutes) < 60 ? relative.format(minutes, "minute")
+    : Math.abs(minutes) < 2880 ? relative.format(Math.round(minutes / 60), "hour")
+      : relative.format(Math.round(minutes / 1440), "day");
+  return h("time", { datetime: date.toISOString(), title: date.toLocaleString() }, text);
+}
+
+function badge(kind = "unknown", icon = "•") {
+  return h("span", { class: `badge badge-${kind}` }, h("span", { "aria-hidden": "true" }, icon), ` ${kind}`);
+}
+const category = (name) => h("code", { class: "cat" }, name);
+const domainLink = (name) => h("a", { href: `#/domain/${encodeURIComponent(name)}` }, name);
+
+// ---- data shaping ---------------------------------------------------------------------------------------
+const detailPath = (name) => `/api/domains/${encodeURIComponent(name)}?window=${state.window}`;
+
+/**
+ * The buckets summed into bars of about `binSeconds` (a whole number of buckets) over the chosen window. The
+ * window ends on a bar boundary, so bars hold whole buckets and the time labels fall on round times.
+ */
+function series(buckets, binSeconds) {
+  const sorted = [...buckets].sort((a, b) => a.start - b.start);
+  let bucketSeconds = Infinity;
+  for (let i = 1; i < sorted.length; i++) bucketSeconds = Math.min(bucketSeconds, sorted[i].start - sorted[i - 1].start);
+  if (!(bucketSeconds > 0 && bucketSeconds < Infinity)) bucketSeconds = DEFAULT_BUCKET_SECONDS;
+  const bin = bucketSeconds * Math.max(1, Math.round(binSeconds / bucketSeconds));
+  const latest = Math.max(Date.now() / 1000, sorted.at(-1)?.start ?? 0);
+  const to = (Math.floor(latest / bin) + 1) * bin;
+  const count = Math.ceil(WINDOWS[state.window].seconds / bin);
+  return { bins: rebin(sorted, { from: to - count * bin, to, count }), binSeconds: bin };
+}
+
+function totals(buckets) {
+  const sum = { attempts: 0, delivered: 0, deferred: 0, bounced: 0, smtp_451: 0, categories: {} };
+  for (const b of buckets) {
+    for (const key of ["delivered", "deferred", "bounced", "smtp_451"]) sum[key] += b[key] ?? 0;
+    for (const [name, n] of Object.entries(b.categories ?? {})) sum.categories[name] = (sum.categories[name] ?? 0) + n;
+  }
+  sum.attempts = sum.delivered + sum.deferred + sum.bounced;
+  return sum;
+}
+
+/** Categories as [{category, share}], largest first: the same shape as an alert's `causes`. */
+function shares(categories) {
+  const total = Object.values(categories).reduce((a, b) => a + b, 0);
+  return Object.entries(categories).sort((a, b) => b[1] - a[1]).map(([name, n]) => ({ category: name, share: n / total }));
+}
+
+// ---- sparklines: fetched lazily, only for rows on screen, a few at a time ------------------------------
+const sparkCache = new Map(); // "window domain" → { generation, bins, binSeconds }
+const sparkObserver = new IntersectionObserver((entries) => {
+  for (const entry of entries.filter((e) => e.isIntersecting)) {
+    sparkObserver.unobserve(entry.target);
+    fillSparkline(entry.target);
+  }
+}, { rootMargin: "200px" });
+
+let inFlight = 0;
+const waiting = [];
+/** At most three detail requests at once, so a long table does not burst the Worker and the KV reads behind it. */
+async function limited(task) {
+  if (inFlight >= 3) await new Promise((resolve) => waiting.push(resolve));
+  inFlight++;
+  try {
+    return await task();
+  } finally {
+    inFlight--;
+    waiting.shift()?.();
+  }
+}
+
+function drawSparkline(cell, { bins, binSeconds }) {
+  const peak = Math.max(...bins.map((b) => b.smtp_451));
+  const label = `451s over the last ${WINDOWS[state.window].label}: at most ${num(peak)} per ${unitOf(binSeconds)}`;
+  cell.replaceChildren(sparkline(bins, { label }));
+}
+
+const sparkKey = (domain) => `${state.window} ${domain}`;
+
+/** Draws the cached line at once (no flicker on refresh) and refetches it once per refresh when it scrolls into view. */
+function trackSparkline(cell, domain) {
+  cell.dataset.domain = domain;
+  const cached = sparkCache.get(sparkKey(domain));
+  if (cached) drawSparkline(cell, cached);
+  if (cached?.generation !== state.generation) sparkObserver.observe(cell);
+}
+
+async function fillSparkline(cell) {
+  const { domain } = cell.dataset;
+  const { generation } = state;
+  const key = sparkKey(domain);
+  try {
+    const detail = await limited(() => getJson(detailPath(domain)));
+    if (generation !== state.generation) return; // the window changed meanwhile: this series is for the old one
+    const line = { generation, ...series(detail.buckets, WINDOWS[state.window].seconds / SPARK_BINS) };
+    sparkCache.set(key, line);
+    if (cell.isConnected) drawSparkline(cell, line);
+  } catch {
+    // A missing sparkline is not worth a banner: the row's numbers stand on their own.
+  }
+}
+
+// ---- views ----------------------------------------------------------------------------------------------
+function alertCard(alert) {
+  const top = alert.causes?.[0];
+  return h("article", { class: `alert alert-${alert.severity}` },
+    h("header", {}, badge(alert.severity, SEVERITY_ICON[alert.severity]), domainLink(alert.domain),
+      h("span", { class: "muted state" }, alert.state)),
+    h("dl", {},
+      h("dt", {}, "451 ratio"),
+      h("dd", {}, h("strong", {}, pct(alert.ratio_451)), ` vs ${pct(alert.baseline_ratio)} baseline`),
+      h("dt", {}, "451s"),
+      h("dd", {}, num(alert.smtp_451)),
+      h("dt", {}, "Cause"),
+      h("dd", {}, top ? [category(top.category), ` ${pct(top.share)} of 451s`] : "mixed"),
+      h("dt", {}, "Since"),
+      h("dd", {}, when(alert.since))),
+    alert.advice && h("p", { class: "advice" }, [alert.advice].flat().join(" ")));
+}
+
+function alertsSection({ active = [], recent = [] }, recentOpen) {
+  const sorted = [...active].sort((a, b) => (SEVERITY_RANK[a.severity] ?? 3) - (SEVERITY_RANK[b.severity] ?? 3));
+  return h("section", { class: "alerts", "aria-labelledby": "alerts-h" },
+    h("h2", { id: "alerts-h" }, "Active alerts ", h("span", { class: "count" }, active.length)),
+    sorted.length
+      ? h("div", { class: "alert-list" }, sorted.map(alertCard))
+      : h("p", { class: "empty" }, "✓ No active alerts — no receiving domain is deferring more than usual."),
+    recent.length > 0 && h("details", { class: "recent", open: recentOpen },
+      h("summary", {}, `Resolved in the last 7 days (${recent.length})`),
+      h("ul", {}, recent.map((a) => h("li", {}, badge(a.severity, SEVERITY_ICON[a.severity]), " ", domainLink(a.domain),
+        " · started ", when(a.since), ", resolved ", when(a.resolved_at))))));
+}
+
+function noTraffic() {
+  return h("div", { class: "empty" },
+    h("p", {}, `No mail seen in the last ${WINDOWS[state.window].label}.`),
+    h("p", { class: "muted" }, "No traffic yet? Point your ESP's webhook at ",
+      h("code", {}, `${location.origin}/webhooks/{esp}`), " (sendgrid, mailgun, postmark, … — the README lists them)."));
+}
+
+function domainRow(d) {
+  const spark = h("td", { class: "spark-cell" });
+  trackSparkline(spark, d.domain);
+  return h("tr", { class: d.status && d.status !== "ok" ? "hot" : null },
+    h("th", { scope: "row" }, domainLink(d.domain)),
+    h("td", { class: "status" }, badge(d.status, STATUS_ICON[d.status])),
+    h("td", { class: "n", "data-label": "Attempts" }, num(d.attempts)),
+    h("td", { class: "n", "data-label": "451s" }, num(d.smtp_451)),
+    h("td", { class: "n", "data-label": "451 ratio" }, pct(d.ratio_451)),
+    spark);
+}
+
+function domainsSection({ domains = [] }) {
+  const heads = ["Domain", "Status", "Attempts", "451s", "451 ratio", "451s over time"];
+  return h("section", { "aria-labelledby": "domains-h" },
+    h("h2", { id: "domains-h" }, "Receiving domains ", h("span", { class: "muted" }, `· last ${WINDOWS[state.window].label}`)),
+    domains.length
+      ? h("div", { class: "card flush" }, h("table", { class: "domains" },
+        h("thead", {}, h("tr", {}, heads.map((t, i) => h("th", { scope: "col", class: i >= 2 && i <= 4 ? "n" : null }, t)))),
+        h("tbody", {}, domains.map(domainRow))))
+      : noTraffic());
+}
+
+async function overview() {
+  const [alerts, domains] = await Promise.all([getJson("/api/alerts"), getJson(`/api/domains?window=${state.window}&limit=50`)]);
+  const recentOpen = main.querySelector("details.recent")?.open;
+  return [alertsSection(alerts, recentOpen), domainsSection(domains)];
+}
+
+function chartCard(name, buckets, sum) {
+  const box = h("div", { class: "chart-box" });
+  const { chartBin, label } = WINDOWS[state.window];
+  state.drawChart = sum.attempts + sum.smtp_451 === 0 ? null : () => {
+    const { bins, binSeconds } = series(buckets, chartBin);
+    const peak = bins.reduce((a, b) => (b.smtp_451 > a.smtp_451 ? b : a));
+    box.replaceChildren(timeChart(bins, {
+      width: Math.max(280, box.clientWidth),
+      title: `Attempts and 451 replies for ${name}, last ${label}`,
+      desc: `${num(sum.attempts)} attempts and ${num(sum.smtp_451)} replies with code 451 in all; ` +
+        `the most 451s, ${num(peak.smtp_451)}, in the ${unitOf(binSeconds)} from ${timeLabel(peak.start)}.`,
+      formatTime: timeLabel,
+      unit: unitOf(binSeconds),
+    }));
+  };
+  if (!state.drawChart) box.append(h("p", { class: "empty" }, `No mail to ${name} in the last ${label}.`));
+  const figures = [["Attempts", sum.attempts], ["Delivered", sum.delivered], ["Deferred", sum.deferred],
+    ["Bounced", sum.bounced], ["451s", sum.smtp_451]];
+  return h("section", { class: "card", "aria-labelledby": "chart-h" },
+    h("h2", { id: "chart-h" }, "Attempts and 451s ", h("span", { class: "muted" }, `· last ${label}`)),
+    h("ul", { class: "legend" },
+      h("li", {}, h("span", { class: "swatch swatch-attempts", "aria-hidden": "true" }), "Attempts (delivered + deferred + bounced)"),
+      h("li", {}, h("span", { class: "swatch swatch-451", "aria-hidden": "true" }), "Replies with code 451")),
+    box,
+    h("dl", { class: "figures" }, figures.map(([term, n]) => h("div", {}, h("dt", {}, term), h("dd", {}, num(n)))),
+      h("div", {}, h("dt", {}, "451 ratio"), h("dd", {}, sum.attempts ? pct(sum.smtp_451 / sum.attempts) : "—"))));
+}
+
+function categoriesCard(categories) {
+  const rows = shares(categories);
+  return h("section", { class: "card", "aria-labelledby": "cats-h" },
+    h("h2", { id: "cats-h" }, "Failures by category"),
+    rows.length === 0 ? h("p", { class: "empty" }, "No failures in this window.")
+      : h("ul", { class: "breakdown" }, rows.map(({ category: name, share }) => {
+        const bar = h("span", { class: "bar", "aria-hidden": "true" });
+        bar.style.setProperty("--share", share);
+        return h("li", {}, category(name), h("span", { class: "n" }, `${num(categories[name])} · ${pct(share)}`), bar);
+      })));
+}
+
+/** The seed's advice for each cause making up at least a fifth of the failures, led by the spike advice when alerting. */
+function adviceCard(causes, spiking) {
+  const items = causes.filter((c) => c.share >= 0.2 && ADVICE[c.category]).slice(0, 3)
+    .map((c) => h("li", {}, category(c.category), ` ${pct(c.share)} — `, ADVICE[c.category]));
+  if (spiking) items.unshift(h("li", {}, h("strong", {}, "451 spike: "), SPIKE_ADVICE));
+  return h("section", { class: "card", "aria-labelledby": "advice-h" },
+    h("h2", { id: "advice-h" }, "What to do"),
+    items.length ? h("ul", { class: "advice-list" }, items) : h("p", { class: "empty" }, "Nothing stands out in this window."));
+}
+
+function samplesCard(samples = []) {
+  return h("section", { class: "card", "aria-labelledby": "samples-h" },
+    h("h2", { id: "samples-h" }, "Sample replies"),
+    h("p", { class: "muted" }, "As the receiving servers wrote them, redacted."),
+    samples.length === 0 ? h("p", { class: "empty" }, "No sample replies in this window.")
+      : h("ul", { class: "samples" }, samples.map((sample) => h("li", {},
+        h("pre", {}, sample.reply),
+        h("p", { class: "muted" }, category(sample.category), ` × ${num(sample.count)}`)))));
+}
+
+async function domainPage(name) {
+  const [detail, alerts] = await Promise.all([getJson(detailPath(name)), getJson("/api/alerts")]);
+  const alert = alerts.active?.find((a) => a.domain === name);
+  const sum = totals(detail.buckets ?? []);
+  const spiking = alert ? alert.severity !== "benign" : ["pending", "firing"].includes(detail.status);
+  return [
+    h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "← All domains")),
+    h("div", { class: "page-title" }, h("h1", {}, name), badge(detail.status, STATUS_ICON[detail.status])),
+    alert && alertCard(alert),
+    chartCard(name, detail.buckets ?? [], sum),
+    h("div", { class: "columns" }, categoriesCard(sum.categories),
+      adviceCard(alert?.causes?.length ? alert.causes : shares(sum.categories), spiking)),
+    samplesCard(detail.samples),
+  ];
+}
+
+// ---- refresh loop, token, classify -------------------------------------------------------------------------
+function route() {
+  const match = location.hash.match(/^#\/domain\/(.+)$/);
+  try {
+    return match ? { domain: decodeURIComponent(match[1]) } : {};
+  } catch {
+    return {}; // a malformed escape in a hand-typed URL: show the overview
+  }
+}
+
+function askForToken() {
+  const rejected = Boolean(savedToken());
+  saveToken(null);
+  main.replaceChildren();
+  $("token").hidden = false;
+  $("token-error").textContent = rejected ? "That token was not accepted; check READ_TOKEN and try again." : "";
+  $("token-input").focus();
+}
+
+/** Redraws the current view. A newer refresh (hash change, window change) makes an older one drop its result. */
+async function refresh() {
+  clearTimeout(state.timer);
+  const generation = ++state.generation;
+  sparkObserver.disconnect();
+  const { domain } = route();
+  try {
+    const nodes = domain ? await domainPage(domain) : await overview();
+    if (generation !== state.generation) return;
+    if (!domain) state.drawChart = null;
+    main.replaceChildren(...nodes.filter(Boolean));
+    state.drawChart?.();
+    $("banner").hidden = true;
+    $("updated").textContent = `Updated ${clock.format(new Date())} · every 30 s`;
+  } catch (err) {
+    if (generation !== state.generation) return;
+    if (err instanceof Unauthorized) return askForToken(); // no timer: nothing loads until the token is given
+    $("banner").textContent = `Couldn't load the latest data (${err.message}). Trying again every 30 s.`;
+    $("banner").hidden = false;
+  }
+  if (!document.hidden) state.timer = setTimeout(refresh, REFRESH_MS);
+}
+
+function verdict(v) {
+  const row = (term, ...detail) => [h("dt", {}, term), h("dd", {}, ...detail)];
+  return h("dl", { class: "verdict" },
+    row("Category", category(v.category)),
+    row("Permanence", v.permanence),
+    row("Action", v.action),
+    row("Rule", h("code", {}, v.rule)),
+    row("Codes", [v.smtp_code, v.enhanced_code].filter(Boolean).join(" · ") || "none in the reply"),
+    v.reputation_signal && row("Reputation", "⚠ the reply also speaks of your sending reputation"));
+}
+
+$("classify-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const result = $("classify-result");
+  result.replaceChildren(h("p", { class: "muted" }, "Classifying…"));
+  try {
+    const v = await getJson(`/api/classify?reply=${encodeURIComponent($("classify-input").value.trim())}`);
+    result.replaceChildren(verdict(v));
+  } catch (err) {
+    result.replaceChildren();
+    if (err instanceof Unauthorized) askForToken();
+    else result.append(h("p", { class: "error" }, err.message));
+  }
+});
+
+$("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  saveToken($("token-input").value.trim());
+  $("token-input").value = "";
+  $("token").hidden = true;
+  refresh();
+});
+
+for (const input of document.querySelectorAll('input[name="window"]')) {
+  input.checked = input.value === state.window;
+  input.addEventListener("change", () => {
+    state.window = input.value;
+    localStorage.setItem(WINDOW_KEY, input.value);
+    refresh();
+  });
+}
+
+let resizeTimer = 0;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => state.drawChart?.(), 150);
+});
+window.addEventListener("hashchange", () => {
+  refresh();
+  window.scrollTo(0, 0);
+});
+// A hidden tab stops asking the Worker every 30 s; it catches up the moment it is shown again.
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) clearTimeout(state.timer);
+  else refresh();
+});
+refresh();

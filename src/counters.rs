@@ -221,10 +221,6 @@ impl BucketRange {
     pub fn buckets(self, settings: &Settings) -> impl Iterator<Item = u64> {
         (self.first..=self.last).step_by(settings.bucket_secs as usize)
     }
-
-    pub fn contains(&self, bucket: u64) -> bool {
-        (self.first..=self.last).contains(&bucket)
-    }
 }
 
 /// The windows the read API offers.

@@ -76,7 +76,8 @@ pub async fn run_cron<S: Store>(store: &S, config: &Config, now: u64) -> Result<
         pages.absorb(shard, &settings, now);
     }
 
-    let buckets = pages.buckets();
+    let needed = BucketRange { first: to_fold.map_or(window.first, |r| r.first), last: window.last };
+    let buckets = pages.buckets(needed);
     if let Some(range) = to_fold {
         let quiet = DomainCounts::new();
         for bucket in range.buckets(&settings) {

@@ -178,7 +178,7 @@ pub struct Tracker {
 pub struct DomainState {
     pub baseline: Baseline,
     pub tracker: Tracker,
-    /// The last time the domain had traffic in the window, to forget idle domains.
+    /// The last bucket in which the domain had traffic, to forget idle domains.
     pub last_seen: u64,
 }
 
@@ -359,6 +359,7 @@ impl DetectorState {
     pub fn fold(&mut self, bucket: u64, counts: &DomainCounts, settings: &Settings) {
         for (domain, counts) in counts {
             let state = self.domains.entry(domain.clone()).or_default();
+            state.last_seen = state.last_seen.max(bucket);
             state.baseline = if state.tracker.phase == Phase::Ok {
                 state.baseline.folded(bucket, counts, settings)
             } else {

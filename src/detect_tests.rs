@@ -205,3 +205,17 @@ fn poisson_tail_matches_hand_computed_values() {
     assert_eq!(poisson_upper_tail(2, 4.0), 1.0);
     assert!(poisson_upper_tail(200, 30.0) < 1e-50);
 }
+
+#[test]
+fn a_domain_known_only_from_its_baseline_is_remembered() {
+    let (mut state, now, settings) = with_baseline(&[("quiet.example", steady())]);
+    run(&mut state, &DomainCounts::new(), now, 1, &settings);
+    assert!(state.domains["quiet.example"].baseline.ratio() > 0.0);
+}
+
+#[test]
+fn a_domain_idle_past_the_retention_is_forgotten() {
+    let (mut state, now, settings) = with_baseline(&[("quiet.example", steady())]);
+    run(&mut state, &DomainCounts::new(), now + settings.retention_secs, 1, &settings);
+    assert!(!state.domains.contains_key("quiet.example"));
+}

@@ -30,9 +30,15 @@
 //! * **Reads** combine pages with shards still listed, skipping shards a page already holds, so the API
 //!   is exact before the cron has run.
 //!
-//! Known limit: if a cron run reads a page staler than the one the previous run wrote (KV only promises
-//! that within 60 s), that run recomputes the page from the shards it can still see; shards are kept
-//! until a run has *seen* them in a page, which covers the usual same-location lag but not every case.
+//! The same rule makes overlapping cron runs safe: if two runs write the same page, the merge the loser
+//! made is missing from the page, so its shard is not deleted and is merged again next run.
+//!
+//! Known limits:
+//! * if a cron run reads a page staler than the one the previous run wrote (KV only promises that within
+//!   60 s), that run recomputes the page from the shards it can still see; shards are kept until a run
+//!   has *seen* them in a page, which covers the usual same-location lag but not every case;
+//! * future-stamped events are clamped to the time of receipt, so a redelivery received in another hour
+//!   puts them in another page, where they count again (the rest of the request still counts once).
 
 use std::collections::{BTreeMap, BTreeSet};
 

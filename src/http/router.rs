@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::error::AppError;
 use crate::store::Store;
+use subtle::ConstantTimeEq;
 
 use super::{classify, openapi, stats, HttpRequest, HttpResponse, Method};
 
@@ -31,10 +32,9 @@ pub async fn handle<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> HttpRe
 async fn route<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     // Preflights carry no credentials, and health checks must work without them.
-    if !matches!((req.method, segments.as_slice()), (Method::Options, _) | (_, ["api", "health"])) {
-        if let ["api", ..] = segments.as_slice() {
-            stats::authorize(req, ctx.config)?;
-        }
+    let open = matches!((req.method, segments.as_slice()), (Method::Options, _) | (_, ["api", "health"]));
+    if !open && segments.first() == Some(&"api") {
+        authorize(req, ctx.config)?;
     }
     match (req.method, segments.as_slice()) {
         (Method::Options, ["api", ..]) => Ok(HttpResponse::empty(204)),
@@ -52,6 +52,18 @@ async fn route<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<Http
         (Method::Get, ["api", "openapi.json"]) => Ok(openapi::document()),
         (_, ["api", "domains" | "alerts" | "openapi.json"] | ["api", "domains", _]) => Err(method_not_allowed("GET")),
         _ => Err(AppError::NotFound(format!("no route for {}", req.path))),
+    }
+}
+
+/// Checks the bearer token when `READ_TOKEN` is set; compares in constant time so the token cannot be
+/// guessed byte by byte from response times.
+pub fn authorize(req: &HttpRequest, config: &Config) -> Result<(), AppError> {
+    let Some(expected) = config.get("READ_TOKEN") else { return Ok(()) };
+    let given = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
+    match given {
+        Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
+        Some(_) => Err(AppError::Unauthorized("the bearer token is not READ_TOKEN".into())),
+        None => Err(AppError::Unauthorized("send `Authorization: Bearer <READ_TOKEN>`".into())),
     }
 }
 

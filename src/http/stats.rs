@@ -5,10 +5,8 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use subtle::ConstantTimeEq;
 
 use crate::classify::Category;
-use crate::config::Config;
 use crate::counters::{BucketRange, Counts, Sample, Window};
 use crate::cron::load_state;
 use crate::detect::{Alert, Phase};
@@ -25,18 +23,6 @@ const MAX_LIMIT: usize = 1000;
 const MAX_DOMAIN_SAMPLES: usize = 10;
 /// The longest DNS name (RFC 1035 §2.3.4).
 const MAX_DOMAIN_LEN: usize = 253;
-
-/// Checks the bearer token when `READ_TOKEN` is set; compares in constant time so the token cannot be
-/// guessed byte by byte from response times.
-pub fn authorize(req: &HttpRequest, config: &Config) -> Result<(), AppError> {
-    let Some(expected) = config.get("READ_TOKEN") else { return Ok(()) };
-    let given = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
-    match given {
-        Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
-        Some(_) => Err(AppError::Unauthorized("the bearer token is not READ_TOKEN".into())),
-        None => Err(AppError::Unauthorized("send `Authorization: Bearer <READ_TOKEN>`".into())),
-    }
-}
 
 #[derive(Serialize)]
 struct DomainSummary<'a> {

@@ -6,7 +6,25 @@ use std::collections::BTreeMap;
 use crate::error::AppError;
 
 /// Every var and secret the Worker reads. The shell looks each one up; anything unset is absent.
-pub const NAMES: &[&str] = &["READ_TOKEN", "GENERIC_WEBHOOK_TOKEN"];
+pub const NAMES: &[&str] = &[
+    "READ_TOKEN",
+    "GENERIC_WEBHOOK_TOKEN",
+    // Counting and spike detection: see `crate::settings` for meanings and defaults.
+    "BUCKET_MINUTES",
+    "RETENTION_DAYS",
+    "SPIKE_WINDOW_MINUTES",
+    "SPIKE_MIN_451",
+    "SPIKE_RATIO_FLOOR",
+    "SPIKE_BASELINE_MULTIPLE",
+    "BASELINE_HOURS",
+    "CONFIRM_EVALUATIONS",
+    "RESOLVE_HOLD_MINUTES",
+    "POISSON_ALPHA",
+    "BENIGN_GREYLIST_SHARE",
+    "CRITICAL_RATIO",
+    "SENDER_WIDE_MIN_DOMAINS",
+    "RECENT_ALERT_DAYS",
+];
 
 /// Vars and secrets by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,9 +1,10 @@
 //! The contract between the webhook route and the counters: hand a verified request's events to storage.
-//! (Interim implementation: one write per request holding the events; the counters issue replaces it.)
+//! The storage design (one immutable shard per request, no reads) is in [`crate::ledger`].
 
 use crate::config::Config;
 use crate::event::NormalizedEvent;
-use crate::store::{Put, Store, StoreError};
+use crate::settings::Settings;
+use crate::store::{Store, StoreError};
 
 /// What storing one request's events did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -12,7 +13,11 @@ pub struct Recorded {
     pub accepted: usize,
     /// Events older than the retention: not stored.
     pub stale: usize,
-    /// KV writes made.
+    /// Events stamped in the future, counted at the time of receipt.
+    pub clamped: usize,
+    /// Events of a kind that is not counted (`other`).
+    pub ignored: usize,
+    /// KV writes made: 1, or 0 when nothing was left to count.
     pub writes: u32,
 }
 
@@ -25,12 +30,6 @@ pub async fn record<S: Store>(
     events: &[NormalizedEvent],
     now: u64,
 ) -> Result<Recorded, StoreError> {
-    let _ = (config, now);
-    if events.is_empty() {
-        return Ok(Recorded::default());
-    }
-    let value = serde_json::to_string(events).map_err(|e| StoreError(e.to_string()))?;
-    let key = format!("req:{request_key}");
-    store.put(Put { key: &key, value: &value, ttl_seconds: 8 * 86_400, metadata: None }).await?;
-    Ok(Recorded { accepted: events.len(), stale: 0, writes: 1 })
+    let settings = Settings::from_config(config).map_err(|e| StoreError(format!("{e:?}")))?;
+    crate::ledger::record(store, &settings, request_key, events, now).await
 }

@@ -11,6 +11,11 @@
 //!   with a permanence and a recommended action. Rules are ordered tables; the first match wins.
 //! * [`esp`] holds one adapter per email service provider: raw body bytes + headers + secret → verified
 //!   normalized [`event::NormalizedEvent`]s.
+//! * [`counters`] counts events per recipient domain in fixed buckets by event time; [`ledger`] keeps
+//!   those counts in KV without read-modify-write (one immutable shard per webhook request, merged into
+//!   hourly pages by the cron), so concurrent and redelivered webhooks are counted exactly once.
+//! * [`detect`] is the 451 spike state machine; [`cron`] runs it every minute over the counts and keeps
+//!   its state in one key. [`settings`] lists every threshold with its default.
 //! * [`store`] is the small storage trait the core talks to; Workers KV implements it in the shell and
 //!   [`store::MemoryStore`] in tests.
 //! * [`http`] routes a plain [`http::HttpRequest`] to a plain [`http::HttpResponse`], so every status code
@@ -23,10 +28,15 @@
 
 pub mod classify;
 pub mod config;
+pub mod counters;
+pub mod cron;
+pub mod detect;
 pub mod error;
 pub mod event;
 pub mod http;
 pub mod ingest;
+pub mod ledger;
+pub mod settings;
 pub mod store;
 
 #[cfg(target_arch = "wasm32")]

@@ -3,7 +3,9 @@
 //! error body is tested natively.
 
 mod classify;
+mod openapi;
 mod router;
+mod stats;
 
 pub use router::{handle, Context};
 

@@ -4,8 +4,9 @@
 use crate::config::Config;
 use crate::error::AppError;
 use crate::store::Store;
+use subtle::ConstantTimeEq;
 
-use super::{classify, HttpRequest, HttpResponse, Method};
+use super::{classify, openapi, stats, HttpRequest, HttpResponse, Method};
 
 /// What a request may use besides itself: storage, configuration and the clock (unix seconds), all
 /// passed in so tests control them.
@@ -29,8 +30,12 @@ pub async fn handle<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> HttpRe
 }
 
 async fn route<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
-    let _ = ctx;
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    // Preflights carry no credentials, and health checks must work without them.
+    let open = matches!((req.method, segments.as_slice()), (Method::Options, _) | (_, ["api", "health"]));
+    if !open && segments.first() == Some(&"api") {
+        authorize(req, ctx.config)?;
+    }
     match (req.method, segments.as_slice()) {
         (Method::Options, ["api", ..]) => Ok(HttpResponse::empty(204)),
         (Method::Get | Method::Head, ["api", "health"]) => Ok(HttpResponse::json(
@@ -41,7 +46,24 @@ async fn route<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<Http
         (Method::Get, ["api", "classify"]) => classify::get(req),
         (Method::Post, ["api", "classify"]) => classify::post(req),
         (_, ["api", "classify"]) => Err(method_not_allowed("GET, POST")),
+        (Method::Get, ["api", "domains"]) => stats::domains(req, ctx).await,
+        (Method::Get, ["api", "domains", domain]) => stats::domain(req, ctx, domain).await,
+        (Method::Get, ["api", "alerts"]) => stats::alerts(ctx).await,
+        (Method::Get, ["api", "openapi.json"]) => Ok(openapi::document()),
+        (_, ["api", "domains" | "alerts" | "openapi.json"] | ["api", "domains", _]) => Err(method_not_allowed("GET")),
         _ => Err(AppError::NotFound(format!("no route for {}", req.path))),
+    }
+}
+
+/// Checks the bearer token when `READ_TOKEN` is set; compares in constant time so the token cannot be
+/// guessed byte by byte from response times.
+pub fn authorize(req: &HttpRequest, config: &Config) -> Result<(), AppError> {
+    let Some(expected) = config.get("READ_TOKEN") else { return Ok(()) };
+    let given = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
+    match given {
+        Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
+        Some(_) => Err(AppError::Unauthorized("the bearer token is not READ_TOKEN".into())),
+        None => Err(AppError::Unauthorized("send `Authorization: Bearer <READ_TOKEN>`".into())),
     }
 }
 

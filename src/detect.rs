@@ -1,0 +1,487 @@
+//! 451 spike detection: a pure state machine per recipient domain, given window counts and the time.
+//!
+//! Each evaluation (the cron, every minute) compares a domain's last [`Settings::window_secs`] against
+//! its own baseline, an exponentially weighted moving average of its buckets over
+//! [`Settings::baseline_secs`]. A domain **breaches** when, in the window,
+//!
+//! * its 451 count is at least [`Settings::min_451`] — one-off 451s never alert — and
+//! * its 451 ratio (451s / attempts, attempts = delivered + deferred + bounced) is at least both the
+//!   absolute floor [`Settings::ratio_floor`] and [`Settings::baseline_multiple`] × its baseline ratio.
+//!
+//! Where the ESP sends no delivered events (none in the window, none in the baseline) the ratio means
+//! nothing, so the 451 count is tested against the baseline count instead: at least the minimum and the
+//! multiple, and unlikely under a Poisson law with the baseline's mean ([`Settings::poisson_alpha`]).
+//!
+//! Hysteresis, after Prometheus' `for:` and Grafana's "recovering": `ok` → `pending` on the first breach,
+//! → `firing` after [`Settings::confirm_evaluations`] consecutive breaches; `firing` → `resolving` once
+//! the ratio is below half the threshold, → `ok` after it stays there for [`Settings::resolve_hold_secs`].
+//! The baseline is frozen while a domain is not `ok`, so a long incident is not learnt as normal.
+//!
+//! When [`Settings::sender_wide_min_domains`] domains breach at once the cause is the sender, not the
+//! receivers: one sender-wide alert (domain `*`) is raised and inhibits the per-domain ones it covers, as
+//! Alertmanager's inhibit rules would.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::Category;
+use crate::counters::{Counts, DomainCounts, Sample};
+use crate::settings::Settings;
+
+/// The pseudo-domain of the sender-wide alert.
+pub const SENDER_WIDE: &str = "*";
+/// Causes below this share of the 451s are not worth naming.
+const MIN_CAUSE_SHARE: f64 = 0.1;
+const MAX_CAUSES: usize = 3;
+const MAX_ALERT_SAMPLES: usize = 3;
+
+const ADVICE_OVERALL: &str =
+    "Check IP reputation, authentication and content, and don't resend by hand until the cause is known.";
+const ADVICE_GREYLISTING: &str = "Nothing to do — the automatic retry succeeds; don't resend faster.";
+const ADVICE_CONTENT: &str = "Lighten the content, drop suspicious links, check your reputation.";
+const ADVICE_RATE: &str = "Slow the send and segment the campaign.";
+const ADVICE_AUTH: &str = "Check SPF, DKIM and DMARC.";
+
+/// The seed's advice for the 451s of one cause, where it has any beyond the overall advice.
+pub fn advice_for(category: Category) -> Option<&'static str> {
+    match category {
+        Category::Greylisted => Some(ADVICE_GREYLISTING),
+        Category::PolicyRejected | Category::SpamContent | Category::ContentInvalid => Some(ADVICE_CONTENT),
+        Category::RateLimited => Some(ADVICE_RATE),
+        Category::AuthFailed => Some(ADVICE_AUTH),
+        _ => None,
+    }
+}
+
+/// Where a domain is in the alert lifecycle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    #[default]
+    Ok,
+    Pending,
+    Firing,
+    Resolving,
+}
+
+/// How much an alert matters. `benign` is shown but never emailed by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Benign,
+    Warning,
+    Critical,
+}
+
+/// One cause of the 451s and its share of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cause {
+    pub category: Category,
+    pub share: f64,
+}
+
+/// What an alert says, as `/api/alerts` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub domain: String,
+    pub state: Phase,
+    pub severity: Severity,
+    /// When the first breach of this episode was seen.
+    pub since: u64,
+    pub smtp_451: u64,
+    pub ratio_451: f64,
+    pub baseline_ratio: f64,
+    pub causes: Vec<Cause>,
+    pub advice: Vec<String>,
+    pub samples: Vec<Sample>,
+    /// For the sender-wide alert: the domains it covers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<u64>,
+}
+
+/// A domain's baseline: exponentially decayed sums per bucket, so the average is exact whatever the gaps
+/// (a bucket without traffic is a zero) and needs no warm-up correction.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    pub smtp_451: f64,
+    pub attempts: f64,
+    pub delivered: f64,
+    /// The decayed number of buckets the sums cover.
+    pub weight: f64,
+    /// The last bucket folded in (or skipped while frozen).
+    pub through: Option<u64>,
+}
+
+impl Baseline {
+    /// The weight of the previous bucket: α = 2 / (N + 1) over the N buckets of the baseline span, the
+    /// usual EWMA whose centre of mass matches an N-bucket moving average.
+    fn decay(settings: &Settings) -> f64 {
+        let buckets = settings.buckets_in(settings.baseline_secs) as f64;
+        1.0 - 2.0 / (buckets + 1.0)
+    }
+
+    /// The baseline with every bucket up to `bucket` folded in, `counts` being that bucket's.
+    fn folded(&self, bucket: u64, counts: &Counts, settings: &Settings) -> Baseline {
+        let steps = match self.through {
+            Some(through) if bucket > through => (bucket - through) / settings.bucket_secs,
+            Some(_) => return self.clone(),
+            None => 1,
+        };
+        let d = Self::decay(settings);
+        let dk = d.powi(steps.min(i32::MAX as u64) as i32);
+        Baseline {
+            smtp_451: self.smtp_451 * dk + counts.smtp_451 as f64,
+            attempts: self.attempts * dk + counts.attempts() as f64,
+            delivered: self.delivered * dk + counts.delivered as f64,
+            weight: self.weight * dk + (1.0 - dk) / (1.0 - d),
+            through: Some(bucket),
+        }
+    }
+
+    /// The baseline 451 ratio.
+    pub fn ratio(&self) -> f64 {
+        if self.attempts > 0.0 {
+            self.smtp_451 / self.attempts
+        } else {
+            0.0
+        }
+    }
+
+    fn mean_451_per_bucket(&self) -> f64 {
+        if self.weight > 0.0 {
+            self.smtp_451 / self.weight
+        } else {
+            0.0
+        }
+    }
+}
+
+/// One alert lifecycle: a domain's, or the sender-wide one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tracker {
+    pub phase: Phase,
+    /// Consecutive breaching evaluations while pending.
+    #[serde(default)]
+    pub streak: u32,
+    /// While resolving: since when the ratio has been below half the threshold.
+    #[serde(default)]
+    pub calm_since: Option<u64>,
+    #[serde(default)]
+    pub alert: Option<Alert>,
+}
+
+/// What the detector remembers about a domain.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DomainState {
+    pub baseline: Baseline,
+    pub tracker: Tracker,
+    /// The last bucket in which the domain had traffic, to forget idle domains.
+    pub last_seen: u64,
+}
+
+/// Everything the detector keeps between evaluations: stored by the cron in one KV key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DetectorState {
+    /// The last bucket folded into the baselines.
+    pub folded_through: Option<u64>,
+    pub domains: BTreeMap<String, DomainState>,
+    pub sender_wide: Tracker,
+    /// Alerts resolved within [`Settings::recent_alert_secs`], newest first.
+    pub recent: Vec<Alert>,
+}
+
+/// The outcome of testing one window against a baseline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Judgement {
+    breach: bool,
+    /// Below half the threshold: the condition for resolving.
+    calm: bool,
+}
+
+/// Tests a domain's window against its baseline.
+fn judge(window: &Counts, baseline: &Baseline, settings: &Settings) -> Judgement {
+    let count = window.smtp_451;
+    if window.delivered == 0 && baseline.delivered == 0.0 {
+        let window_buckets = settings.buckets_in(settings.window_secs) as f64;
+        let expected = baseline.mean_451_per_bucket() * window_buckets;
+        let needed = (settings.baseline_multiple * expected).max(settings.min_451 as f64);
+        let unlikely = poisson_upper_tail(count, expected) < settings.poisson_alpha;
+        return Judgement { breach: count as f64 >= needed && unlikely, calm: (count as f64) < needed / 2.0 };
+    }
+    let threshold = settings.ratio_floor.max(settings.baseline_multiple * baseline.ratio());
+    let ratio = window.ratio_451();
+    Judgement { breach: count >= settings.min_451 && ratio >= threshold, calm: ratio < threshold / 2.0 }
+}
+
+/// P(X ≥ k) for X ~ Poisson(λ). At or below the mean the tail is about one half or more, never
+/// significant for the small α we test against, so it is returned as 1 rather than summed.
+pub fn poisson_upper_tail(k: u64, lambda: f64) -> f64 {
+    if k == 0 || k as f64 <= lambda {
+        return 1.0;
+    }
+    if lambda <= 0.0 {
+        return 0.0;
+    }
+    // Terms decrease from k on (k > λ), so summing relative to P(X = k) neither overflows nor loses
+    // precision; P(X = k) itself is computed in log space.
+    let log_pk = -lambda + k as f64 * lambda.ln() - ln_factorial(k);
+    let (mut sum, mut term, mut i) = (0.0_f64, 1.0_f64, k);
+    while term > 1e-16 * sum.max(1.0) {
+        sum += term;
+        i += 1;
+        term *= lambda / i as f64;
+    }
+    (log_pk.exp() * sum).min(1.0)
+}
+
+fn ln_factorial(n: u64) -> f64 {
+    if n <= 20 {
+        return (2..=n).map(|i| (i as f64).ln()).sum();
+    }
+    // Stirling's series; its error at n > 20 is far below what the tail test can notice.
+    let n = n as f64;
+    n * n.ln() - n + 0.5 * (2.0 * std::f64::consts::PI * n).ln() + 1.0 / (12.0 * n) - 1.0 / (360.0 * n.powi(3))
+}
+
+impl Tracker {
+    /// Advances the lifecycle by one evaluation. Returns the alert when this evaluation resolved it.
+    fn step(&mut self, judgement: Judgement, now: u64, settings: &Settings) -> Option<Alert> {
+        match self.phase {
+            Phase::Ok | Phase::Pending if judgement.breach => {
+                self.streak = if self.phase == Phase::Ok { 1 } else { self.streak + 1 };
+                self.phase = if self.streak >= settings.confirm_evaluations { Phase::Firing } else { Phase::Pending };
+            }
+            Phase::Ok => {}
+            Phase::Pending => *self = Tracker::default(),
+            Phase::Firing if judgement.calm => {
+                self.phase = Phase::Resolving;
+                self.calm_since = Some(now);
+            }
+            Phase::Firing => {}
+            Phase::Resolving if !judgement.calm => {
+                self.phase = Phase::Firing;
+                self.calm_since = None;
+            }
+            Phase::Resolving => {
+                let calm_since = self.calm_since.unwrap_or(now);
+                if now.saturating_sub(calm_since) >= settings.resolve_hold_secs {
+                    let mut resolved = std::mem::take(self).alert?;
+                    resolved.state = Phase::Ok;
+                    resolved.resolved_at = Some(now);
+                    return Some(resolved);
+                }
+            }
+        }
+        if let Some(alert) = &mut self.alert {
+            alert.state = self.phase;
+        }
+        None
+    }
+
+    /// Refreshes what the alert says from the current window, while the episode is rising or firing.
+    fn describe(&mut self, domain: &str, window: &Counts, baseline_ratio: f64, now: u64, settings: &Settings) {
+        if !matches!(self.phase, Phase::Pending | Phase::Firing) {
+            return;
+        }
+        let since = self.alert.as_ref().map_or(now, |a| a.since);
+        let domains = self.alert.take().map(|a| a.domains).unwrap_or_default();
+        self.alert = Some(describe(domain, self.phase, since, window, baseline_ratio, domains, settings));
+    }
+}
+
+/// Builds an alert's text from the 451s of its window.
+fn describe(
+    domain: &str,
+    state: Phase,
+    since: u64,
+    window: &Counts,
+    baseline_ratio: f64,
+    domains: Vec<String>,
+    settings: &Settings,
+) -> Alert {
+    let total: u64 = window.causes_451.values().sum();
+    let mut causes: Vec<Cause> = window
+        .causes_451
+        .iter()
+        .map(|(category, n)| Cause { category: *category, share: *n as f64 / total.max(1) as f64 })
+        .collect();
+    causes.sort_by(|a, b| b.share.total_cmp(&a.share));
+    let greylisted = causes.iter().find(|c| c.category == Category::Greylisted).map_or(0.0, |c| c.share);
+    let benign = total > 0 && greylisted >= settings.benign_greylist_share;
+    // Keep the leading cause even when the 451s are spread thin.
+    let kept = causes.iter().take_while(|c| c.share >= MIN_CAUSE_SHARE).count().clamp(1, MAX_CAUSES);
+    causes.truncate(kept);
+
+    let advice: Vec<String> = if benign {
+        vec![ADVICE_GREYLISTING.to_owned()]
+    } else {
+        let mut advice = vec![ADVICE_OVERALL.to_owned()];
+        for text in causes.iter().filter_map(|c| advice_for(c.category)) {
+            if !advice.iter().any(|a| a == text) {
+                advice.push(text.to_owned());
+            }
+        }
+        advice
+    };
+    let severity = if benign {
+        Severity::Benign
+    } else if domain == SENDER_WIDE || window.ratio_451() >= settings.critical_ratio {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    let mut samples: Vec<Sample> =
+        window.samples.iter().filter(|s| causes.iter().any(|c| c.category == s.category)).cloned().collect();
+    samples.sort_by_key(|s| std::cmp::Reverse(s.count));
+    samples.truncate(MAX_ALERT_SAMPLES);
+    Alert {
+        domain: domain.to_owned(),
+        state,
+        severity,
+        since,
+        smtp_451: window.smtp_451,
+        ratio_451: window.ratio_451(),
+        baseline_ratio,
+        causes,
+        advice,
+        samples,
+        domains,
+        resolved_at: None,
+    }
+}
+
+impl DetectorState {
+    /// Folds one closed bucket (one that has left the window) into the baselines of the domains it
+    /// holds. A domain that is not `ok` is frozen: the bucket is skipped, not learnt.
+    pub fn fold(&mut self, bucket: u64, counts: &DomainCounts, settings: &Settings) {
+        for (domain, counts) in counts {
+            let state = self.domains.entry(domain.clone()).or_default();
+            state.last_seen = state.last_seen.max(bucket);
+            state.baseline = if state.tracker.phase == Phase::Ok {
+                state.baseline.folded(bucket, counts, settings)
+            } else {
+                Baseline { through: Some(bucket), ..state.baseline.clone() }
+            };
+        }
+        self.folded_through = Some(bucket);
+    }
+
+    /// One evaluation at `now` of the window's counts per domain. Touches the domains with traffic in
+    /// the window and those with an alert open, nothing else.
+    pub fn evaluate(&mut self, window: &DomainCounts, now: u64, settings: &Settings) {
+        let open: Vec<String> =
+            self.domains.iter().filter(|(_, s)| s.tracker.phase != Phase::Ok).map(|(d, _)| d.clone()).collect();
+        let quiet = Counts::default();
+        let mut breaching = BTreeSet::new();
+        let mut resolved = Vec::new();
+        for domain in window.keys().chain(open.iter()).collect::<BTreeSet<_>>() {
+            let counts = window.get(domain).unwrap_or(&quiet);
+            let state = self.domains.entry(domain.clone()).or_default();
+            if counts.attempts() + counts.dropped + counts.complaint > 0 {
+                // By bucket rather than by minute, so that a quiet evaluation leaves the state unchanged
+                // and the cron skips its write.
+                state.last_seen = settings.bucket_of(now);
+            }
+            // Fold the quiet buckets since the domain's last traffic, so the mean counts them as zeros.
+            let baseline = match self.folded_through {
+                Some(through) => state.baseline.folded(through, &quiet, settings),
+                None => state.baseline.clone(),
+            };
+            let judgement = judge(counts, &baseline, settings);
+            if judgement.breach {
+                breaching.insert(domain.clone());
+            }
+            if let Some(alert) = state.tracker.step(judgement, now, settings) {
+                resolved.push(alert);
+            }
+            state.tracker.describe(domain, counts, baseline.ratio(), now, settings);
+        }
+        self.evaluate_sender_wide(window, &breaching, now, settings, resolved);
+        self.forget(now, settings);
+    }
+
+    fn evaluate_sender_wide(
+        &mut self,
+        window: &DomainCounts,
+        breaching: &BTreeSet<String>,
+        now: u64,
+        settings: &Settings,
+        mut resolved: Vec<Alert>,
+    ) {
+        let judgement =
+            Judgement { breach: breaching.len() >= settings.sender_wide_min_domains, calm: breaching.is_empty() };
+        if let Some(alert) = self.sender_wide.step(judgement, now, settings) {
+            resolved.push(alert);
+        }
+        if matches!(self.sender_wide.phase, Phase::Pending | Phase::Firing) {
+            let mut covered: BTreeSet<String> =
+                self.sender_wide.alert.as_ref().map(|a| a.domains.iter().cloned().collect()).unwrap_or_default();
+            covered.extend(breaching.iter().cloned());
+            let mut sum = Counts::default();
+            let (mut base_451, mut base_attempts) = (0.0, 0.0);
+            for domain in &covered {
+                if let Some(counts) = window.get(domain) {
+                    sum.merge(counts);
+                }
+                if let Some(state) = self.domains.get(domain) {
+                    base_451 += state.baseline.smtp_451;
+                    base_attempts += state.baseline.attempts;
+                }
+            }
+            let baseline_ratio = if base_attempts > 0.0 { base_451 / base_attempts } else { 0.0 };
+            let since = self.sender_wide.alert.as_ref().map_or(now, |a| a.since);
+            self.sender_wide.alert = Some(describe(
+                SENDER_WIDE,
+                self.sender_wide.phase,
+                since,
+                &sum,
+                baseline_ratio,
+                covered.into_iter().collect(),
+                settings,
+            ));
+        }
+        // A domain alert that resolves under an open sender-wide alert was part of it: not listed twice.
+        let inhibited = self.inhibited();
+        resolved.retain(|a| !inhibited.contains(&a.domain));
+        for alert in resolved.into_iter().rev() {
+            self.recent.insert(0, alert);
+        }
+    }
+
+    /// Domains whose alerts the open sender-wide alert stands for.
+    fn inhibited(&self) -> BTreeSet<String> {
+        match (&self.sender_wide.phase, &self.sender_wide.alert) {
+            (Phase::Ok, _) | (_, None) => BTreeSet::new(),
+            (_, Some(alert)) => alert.domains.iter().cloned().collect(),
+        }
+    }
+
+    /// Drops resolved alerts past their listing time and domains idle past the retention.
+    fn forget(&mut self, now: u64, settings: &Settings) {
+        self.recent.retain(|a| a.resolved_at.unwrap_or(now) + settings.recent_alert_secs > now);
+        self.domains.retain(|_, s| s.tracker.phase != Phase::Ok || s.last_seen + settings.retention_secs > now);
+    }
+
+    /// Open alerts: the sender-wide one first, then per domain, leaving out those it covers.
+    pub fn active_alerts(&self) -> Vec<&Alert> {
+        let inhibited = self.inhibited();
+        let domain_alerts = self
+            .domains
+            .iter()
+            .filter(|(domain, _)| !inhibited.contains(*domain))
+            .filter_map(|(_, s)| s.tracker.alert.as_ref());
+        self.sender_wide.alert.iter().chain(domain_alerts).filter(|a| a.state != Phase::Ok).collect()
+    }
+
+    /// A domain's phase; `ok` when it is unknown.
+    pub fn phase_of(&self, domain: &str) -> Phase {
+        self.domains.get(domain).map_or(Phase::Ok, |s| s.tracker.phase)
+    }
+}
+
+#[cfg(test)]
+#[path = "detect_tests.rs"]
+mod tests;

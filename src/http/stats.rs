@@ -1,0 +1,163 @@
+//! The read API: `GET /api/domains`, `GET /api/domains/{domain}` and `GET /api/alerts`. Read-only: each
+//! request costs a `get` per hour-page of its window, one `list` of unmerged shards and one `get` of the
+//! detector state, and never writes.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::classify::Category;
+use crate::counters::{BucketRange, Counts, Sample, Window};
+use crate::cron::load_state;
+use crate::detect::{Alert, Phase};
+use crate::error::AppError;
+use crate::ledger::read_range;
+use crate::settings::Settings;
+use crate::store::Store;
+
+use super::{Context, HttpRequest, HttpResponse};
+
+const DEFAULT_WINDOW: Window = Window::Hours24;
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+const MAX_DOMAIN_SAMPLES: usize = 10;
+/// The longest DNS name (RFC 1035 §2.3.4).
+const MAX_DOMAIN_LEN: usize = 253;
+
+#[derive(Serialize)]
+struct DomainSummary<'a> {
+    domain: &'a str,
+    attempts: u64,
+    delivered: u64,
+    deferred: u64,
+    bounced: u64,
+    dropped: u64,
+    smtp_451: u64,
+    ratio_451: f64,
+    categories: &'a BTreeMap<Category, u64>,
+    status: Phase,
+}
+
+#[derive(Serialize)]
+struct DomainList<'a> {
+    window: &'static str,
+    domains: Vec<DomainSummary<'a>>,
+}
+
+/// `GET /api/domains?window=…&limit=…`: domains by 451 count, most first.
+pub async fn domains<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
+    let window = window_param(req)?;
+    let limit = limit_param(req)?;
+    let settings = Settings::from_config(ctx.config)?;
+    let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
+    let buckets = read_range(ctx.store, &settings, range, ctx.now).await?;
+    let state = load_state(ctx.store).await?;
+    let totals = crate::counters::sum_range(&buckets, range);
+    let mut domains: Vec<DomainSummary> = totals
+        .iter()
+        .map(|(domain, c)| DomainSummary {
+            domain,
+            attempts: c.attempts(),
+            delivered: c.delivered,
+            deferred: c.deferred,
+            bounced: c.bounced,
+            dropped: c.dropped,
+            smtp_451: c.smtp_451,
+            ratio_451: c.ratio_451(),
+            categories: &c.categories,
+            status: state.phase_of(domain),
+        })
+        .collect();
+    domains.sort_by(|a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
+    domains.truncate(limit);
+    Ok(HttpResponse::json(200, &DomainList { window: window.as_str(), domains }))
+}
+
+#[derive(Serialize)]
+struct BucketView<'a> {
+    start: u64,
+    delivered: u64,
+    deferred: u64,
+    bounced: u64,
+    smtp_451: u64,
+    categories: &'a BTreeMap<Category, u64>,
+}
+
+#[derive(Serialize)]
+struct DomainDetail<'a> {
+    domain: &'a str,
+    buckets: Vec<BucketView<'a>>,
+    samples: Vec<Sample>,
+    status: Phase,
+}
+
+/// `GET /api/domains/{domain}?window=…`: the domain's non-empty buckets, oldest first, and its samples.
+pub async fn domain<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>, name: &str) -> Result<HttpResponse, AppError> {
+    let domain = domain_param(name)?;
+    let window = window_param(req)?;
+    let settings = Settings::from_config(ctx.config)?;
+    let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
+    let buckets = read_range(ctx.store, &settings, range, ctx.now).await?;
+    let state = load_state(ctx.store).await?;
+    let mut all = Counts::default();
+    let mut views = Vec::new();
+    for (start, counts) in buckets.iter().filter_map(|(start, d)| d.get(&domain).map(|c| (*start, c))) {
+        all.merge(counts);
+        views.push(BucketView {
+            start,
+            delivered: counts.delivered,
+            deferred: counts.deferred,
+            bounced: counts.bounced,
+            smtp_451: counts.smtp_451,
+            categories: &counts.categories,
+        });
+    }
+    let mut samples = all.samples;
+    samples.sort_by_key(|s| std::cmp::Reverse(s.count));
+    samples.truncate(MAX_DOMAIN_SAMPLES);
+    let status = state.phase_of(&domain);
+    Ok(HttpResponse::json(200, &DomainDetail { domain: &domain, buckets: views, samples, status }))
+}
+
+#[derive(Serialize)]
+struct AlertList<'a> {
+    active: Vec<&'a Alert>,
+    recent: &'a [Alert],
+}
+
+/// `GET /api/alerts`: open alerts, and those resolved in the last week.
+pub async fn alerts<S: Store>(ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
+    let state = load_state(ctx.store).await?;
+    Ok(HttpResponse::json(200, &AlertList { active: state.active_alerts(), recent: &state.recent }))
+}
+
+fn window_param(req: &HttpRequest) -> Result<Window, AppError> {
+    match req.query_param("window") {
+        None => Ok(DEFAULT_WINDOW),
+        Some(name) => Window::from_name(&name).ok_or_else(|| {
+            AppError::BadRequest(format!("query parameter `window` must be one of 15m, 1h, 24h, 7d, not {name:?}"))
+        }),
+    }
+}
+
+fn limit_param(req: &HttpRequest) -> Result<usize, AppError> {
+    match req.query_param("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(raw) => raw.parse().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+            AppError::BadRequest(format!("query parameter `limit` must be a whole number from 1 to {MAX_LIMIT}"))
+        }),
+    }
+}
+
+/// A recipient domain as the adapters store it: lower-case ASCII (IDNs as punycode).
+fn domain_param(name: &str) -> Result<String, AppError> {
+    let domain = name.trim().to_ascii_lowercase();
+    let valid = !domain.is_empty()
+        && domain.len() <= MAX_DOMAIN_LEN
+        && domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if valid {
+        Ok(domain)
+    } else {
+        Err(AppError::BadRequest("path parameter `domain` must be a domain name like gmail.com".into()))
+    }
+}

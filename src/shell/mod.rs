@@ -3,7 +3,7 @@
 
 mod kv;
 
-use worker::{event, Context, Date, Env, Request, Response};
+use worker::{console_error, console_log, event, Context, Date, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
 use crate::config::{self, Config};
 use crate::error::AppError;
@@ -34,6 +34,29 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
         Err(err) => err.into_response(),
     };
     to_worker_response(response)
+}
+
+/// The single writer: merges shards, evaluates the detector, saves its state. Errors can only be logged
+/// (a scheduled handler returns nothing); the next run picks up where this one stopped.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let store = match kv::KvStore::bind(&env, KV_BINDING) {
+        Ok(store) => store,
+        Err(err) => return console_error!("{}", cron_log_line(Err(format!("{err:?}")))),
+    };
+    let config = read_config(&env);
+    match crate::cron::run_cron(&store, &config, now_seconds()).await {
+        Ok(report) => console_log!("{}", cron_log_line(Ok(report))),
+        Err(err) => console_error!("{}", cron_log_line(Err(err.to_string()))),
+    }
+}
+
+fn cron_log_line(outcome: Result<crate::cron::CronReport, String>) -> String {
+    let line = match outcome {
+        Ok(report) => serde_json::json!({ "event": "cron", "ok": true, "report": report }),
+        Err(error) => serde_json::json!({ "event": "cron", "ok": false, "error": error }),
+    };
+    line.to_string()
 }
 
 fn now_seconds() -> u64 {

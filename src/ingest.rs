@@ -31,6 +31,17 @@ pub async fn record<S: Store>(
     }
     let value = serde_json::to_string(events).map_err(|e| StoreError(e.to_string()))?;
     let key = format!("req:{request_key}");
-    store.put(Put { key: &key, value: &value, ttl_seconds: 8 * 86_400, metadata: None }).await?;
-    Ok(Recorded { accepted: events.len(), stale: 0, writes: 1 })
+    store
+        .put(Put {
+            key: &key,
+            value: &value,
+            ttl_seconds: 8 * 86_400,
+            metadata: None,
+        })
+        .await?;
+    Ok(Recorded {
+        accepted: events.len(),
+        stale: 0,
+        writes: 1,
+    })
 }

@@ -28,7 +28,10 @@ pub async fn handle<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> HttpRe
     }
 }
 
-async fn route<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
+async fn route<S: Store>(
+    req: &HttpRequest,
+    ctx: &Context<'_, S>,
+) -> Result<HttpResponse, AppError> {
     let _ = ctx;
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     match (req.method, segments.as_slice()) {
@@ -53,7 +56,10 @@ fn with_cors(response: HttpResponse) -> HttpResponse {
     response
         .with_header("access-control-allow-origin", "*")
         .with_header("access-control-allow-methods", "GET, POST, OPTIONS")
-        .with_header("access-control-allow-headers", "authorization, content-type")
+        .with_header(
+            "access-control-allow-headers",
+            "authorization, content-type",
+        )
 }
 
 #[cfg(test)]
@@ -65,7 +71,11 @@ mod tests {
     fn get(url: &str) -> HttpResponse {
         let store = MemoryStore::new();
         let config = Config::new();
-        let ctx = Context { store: &store, config: &config, now: 1_700_000_000 };
+        let ctx = Context {
+            store: &store,
+            config: &config,
+            now: 1_700_000_000,
+        };
         block_on(handle(&HttpRequest::new(Method::Get, url), &ctx))
     }
 
@@ -73,7 +83,10 @@ mod tests {
     fn health_reports_the_crate_version() {
         let response = get("http://h/api/health");
         assert_eq!(response.status, 200);
-        assert_eq!(response.json_body(), serde_json::json!({"status": "ok", "version": crate::VERSION}));
+        assert_eq!(
+            response.json_body(),
+            serde_json::json!({"status": "ok", "version": crate::VERSION})
+        );
         assert_eq!(response.header("access-control-allow-origin"), Some("*"));
     }
 

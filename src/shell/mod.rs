@@ -2,6 +2,7 @@
 //! configuration, and binds Workers KV to the core's [`Store`] trait. No decisions are made here.
 
 mod kv;
+mod mail;
 
 use worker::{event, Context, Date, Env, Request, Response};
 

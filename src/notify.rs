@@ -1,7 +1,8 @@
 //! Delivery of alert notifications with Prometheus Alertmanager's semantics, as a pure state machine.
 //!
-//! Per alert key (a domain, or `sender-wide`): one *firing* notification when the alert starts firing,
-//! a *reminder* every `ALERT_REPEAT` while it keeps firing, one *resolved* when it stops. Benign
+//! Per alert key (a domain, or `sender-wide`): one *firing* notification when the alert starts firing
+//! (and again if its severity rises), a *reminder* every `ALERT_REPEAT` while it keeps firing, one
+//! *resolved* when it stops. Benign
 //! (greylisting) alerts are left out unless `ALERT_BENIGN=true`. Everything one cron run has to say
 //! goes into one message per channel.
 //!
@@ -284,21 +285,28 @@ pub fn plan(
                 };
                 state.announced.insert((*key).to_owned(), announced);
             }
-            Some(announced)
-                if notifiable
-                    && now
-                        >= announced
-                            .last_notified_at
-                            .saturating_add(settings.repeat_seconds) =>
-            {
-                announced.alert = alert.sanitized();
-                announced.last_notified_at = now;
-                notices.push(Notice {
-                    kind: NoticeKind::Reminder,
-                    alert: announced.alert.clone(),
-                });
+            Some(announced) if notifiable => {
+                // A worse severity is news: say it now, as Alertmanager would for a new critical alert,
+                // rather than at the next reminder. Improvements wait for the reminder or the resolve.
+                let escalated = alert.severity > announced.alert.severity;
+                let due = now
+                    >= announced
+                        .last_notified_at
+                        .saturating_add(settings.repeat_seconds);
+                if escalated || due {
+                    announced.alert = alert.sanitized();
+                    announced.last_notified_at = now;
+                    let kind = if escalated {
+                        NoticeKind::Firing
+                    } else {
+                        NoticeKind::Reminder
+                    };
+                    notices.push(Notice {
+                        kind,
+                        alert: announced.alert.clone(),
+                    });
+                }
             }
-            Some(_) if notifiable => {}
             Some(_) => {
                 state.announced.remove(*key);
                 notices.push(Notice {

@@ -309,6 +309,27 @@ fn reminder_follows_after_alert_repeat() {
 }
 
 #[test]
+fn rising_severity_is_announced_at_once_and_falling_severity_is_not() {
+    let fake = FakeNotifier::default();
+    let s = binding();
+    let warning = alert("gmail.com", AlertState::Firing, Severity::Warning);
+    let state = tick(
+        &NotifyState::default(),
+        std::slice::from_ref(&warning),
+        T0,
+        &s,
+        &fake,
+    );
+    let state = tick(&state, &[firing("gmail.com")], T0 + MINUTE, &s, &fake);
+    assert_eq!(fake.emails.borrow().len(), 2);
+    assert!(fake.emails.borrow()[1]
+        .2
+        .contains("FIRING =E2=80=94 gmail.com (critical)"));
+    tick(&state, &[warning], T0 + 2 * MINUTE, &s, &fake);
+    assert_eq!(fake.emails.borrow().len(), 2);
+}
+
+#[test]
 fn alert_repeat_is_configurable() {
     let fake = FakeNotifier::default();
     let s = AlertSettings {

@@ -104,7 +104,7 @@ pub struct UtcTime {
 }
 
 impl UtcTime {
-    /// Howard Hinnant's `civil_from_days` (http://howardhinnant.github.io/date_algorithms.html), restricted
+    /// Howard Hinnant's `civil_from_days` (<http://howardhinnant.github.io/date_algorithms.html>), restricted
     /// to dates after 1970 so every quantity stays unsigned.
     pub fn from_unix(unix: u64) -> UtcTime {
         let days = unix / 86_400;

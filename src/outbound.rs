@@ -74,7 +74,7 @@ pub struct ApiSettings {
 }
 
 /// The send request for `provider`. `idempotency_key` is the same on every retry of one message; Resend
-/// honours it for 24 h (https://resend.com/docs/dashboard/emails/idempotency-keys), so a send whose
+/// honours it for 24 h (<https://resend.com/docs/dashboard/emails/idempotency-keys>), so a send whose
 /// response was lost is not delivered twice. The others have no such header.
 pub fn email_request(
     api: &ApiSettings,

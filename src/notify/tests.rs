@@ -3,8 +3,11 @@ use std::cell::{Cell, RefCell};
 use pollster::block_on;
 
 use super::*;
-use crate::alert::{AlertState, CauseShare, Scope};
+use crate::alert::{AlertState, CauseShare, Scope, Severity};
 use crate::classify::Category;
+use crate::config::Config;
+use crate::error::AppError;
+use crate::outbound::{ApiSettings, Provider};
 
 const T0: u64 = 1_795_838_400;
 const MINUTE: u64 = 60;

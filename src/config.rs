@@ -24,6 +24,17 @@ pub const NAMES: &[&str] = &[
     "CRITICAL_RATIO",
     "SENDER_WIDE_MIN_DOMAINS",
     "RECENT_ALERT_DAYS",
+    // Alert notifications (src/notify.rs; documented in docs/alerts.md).
+    "ALERT_FROM",
+    "ALERT_TO",
+    "ALERT_REPEAT",
+    "ALERT_BENIGN",
+    "ALERT_EMAIL_PROVIDER",
+    "ALERT_EMAIL_API_KEY",
+    "ALERT_EMAIL_API_BASE",
+    "MAILGUN_DOMAIN",
+    "ALERT_WEBHOOK_URL",
+    "PUBLIC_URL",
 ];
 
 /// Vars and secrets by name.
@@ -38,7 +49,9 @@ impl Config {
     }
 
     /// Builds a config from `(name, value)` pairs; blank values count as unset.
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         let mut config = Config::new();
         for (name, value) in pairs {
             config.set(name, value);
@@ -62,9 +75,11 @@ impl Config {
     pub fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, AppError> {
         match self.get(name) {
             None => Ok(default),
-            Some(raw) => raw
-                .parse()
-                .map_err(|_| AppError::Internal(format!("configuration var {name} is not a valid number: {raw:?}"))),
+            Some(raw) => raw.parse().map_err(|_| {
+                AppError::Internal(format!(
+                    "configuration var {name} is not a valid number: {raw:?}"
+                ))
+            }),
         }
     }
 
@@ -74,7 +89,9 @@ impl Config {
             None => Ok(default),
             Some(v) if v == "true" || v == "1" || v == "yes" => Ok(true),
             Some(v) if v == "false" || v == "0" || v == "no" => Ok(false),
-            Some(v) => Err(AppError::Internal(format!("configuration var {name} is not true or false: {v:?}"))),
+            Some(v) => Err(AppError::Internal(format!(
+                "configuration var {name} is not true or false: {v:?}"
+            ))),
         }
     }
 }

@@ -18,6 +18,9 @@
 //!   its state in one key. [`settings`] lists every threshold with its default.
 //! * [`store`] is the small storage trait the core talks to; Workers KV implements it in the shell and
 //!   [`store::MemoryStore`] in tests.
+//! * [`alert`] words an alert (subject, text, HTML, advice per cause); [`notify`] decides, with
+//!   Alertmanager's semantics, what to send when and retries failed sends; [`mime`] and [`outbound`] turn a
+//!   message into a raw email or an HTTP request. The shell only performs them.
 //! * [`http`] routes a plain [`http::HttpRequest`] to a plain [`http::HttpResponse`], so every status code
 //!   the Worker can answer is tested natively; [`error::AppError`] is the one error type, turned into a JSON
 //!   response in exactly one place.
@@ -26,6 +29,7 @@
 //! ours, and binds KV, cron and email. That keeps `cargo test` native and fast, and lets the same core run
 //! in the `bouncewatch` CLI and the benchmarks.
 
+pub mod alert;
 pub mod classify;
 pub mod config;
 pub mod counters;
@@ -36,6 +40,9 @@ pub mod event;
 pub mod http;
 pub mod ingest;
 pub mod ledger;
+pub mod mime;
+pub mod notify;
+pub mod outbound;
 pub mod settings;
 pub mod store;
 

@@ -51,7 +51,9 @@ impl HttpRequest {
     pub fn new(method: Method, url: &str) -> Self {
         let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
         let path_and_query = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
-        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
         HttpRequest {
             method,
             url: url.to_owned(),
@@ -63,7 +65,8 @@ impl HttpRequest {
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), value.to_owned()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
         self
     }
 
@@ -74,7 +77,10 @@ impl HttpRequest {
 
     /// The first header with this (case-insensitive) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The decoded query parameters, in order.
@@ -84,7 +90,10 @@ impl HttpRequest {
 
     /// The first query parameter with this name, decoded.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query_pairs().into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.query_pairs()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 }
 
@@ -142,28 +151,43 @@ impl HttpResponse {
         match serde_json::to_vec(value) {
             Ok(body) => HttpResponse {
                 status,
-                headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
+                headers: vec![(
+                    "content-type".into(),
+                    "application/json; charset=utf-8".into(),
+                )],
                 body,
             },
             Err(_) => HttpResponse {
                 status: 500,
-                headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
-                body: br#"{"error":"internal","message":"response could not be serialized"}"#.to_vec(),
+                headers: vec![(
+                    "content-type".into(),
+                    "application/json; charset=utf-8".into(),
+                )],
+                body: br#"{"error":"internal","message":"response could not be serialized"}"#
+                    .to_vec(),
             },
         }
     }
 
     pub fn empty(status: u16) -> Self {
-        HttpResponse { status, headers: Vec::new(), body: Vec::new() }
+        HttpResponse {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), value.to_owned()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
         self
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body parsed as JSON, for tests.
@@ -178,9 +202,15 @@ mod tests {
 
     #[test]
     fn query_is_percent_and_plus_decoded() {
-        let req = HttpRequest::new(Method::Get, "http://h/api/classify?reply=451+4.3.0%20greylisted&x");
+        let req = HttpRequest::new(
+            Method::Get,
+            "http://h/api/classify?reply=451+4.3.0%20greylisted&x",
+        );
         assert_eq!(req.path, "/api/classify");
-        assert_eq!(req.query_param("reply").as_deref(), Some("451 4.3.0 greylisted"));
+        assert_eq!(
+            req.query_param("reply").as_deref(),
+            Some("451 4.3.0 greylisted")
+        );
         assert_eq!(req.query_param("x").as_deref(), Some(""));
     }
 

@@ -75,7 +75,10 @@ fn with_cors(response: HttpResponse) -> HttpResponse {
     response
         .with_header("access-control-allow-origin", "*")
         .with_header("access-control-allow-methods", "GET, POST, OPTIONS")
-        .with_header("access-control-allow-headers", "authorization, content-type")
+        .with_header(
+            "access-control-allow-headers",
+            "authorization, content-type",
+        )
 }
 
 #[cfg(test)]
@@ -87,7 +90,11 @@ mod tests {
     fn get(url: &str) -> HttpResponse {
         let store = MemoryStore::new();
         let config = Config::new();
-        let ctx = Context { store: &store, config: &config, now: 1_700_000_000 };
+        let ctx = Context {
+            store: &store,
+            config: &config,
+            now: 1_700_000_000,
+        };
         block_on(handle(&HttpRequest::new(Method::Get, url), &ctx))
     }
 
@@ -95,7 +102,10 @@ mod tests {
     fn health_reports_the_crate_version() {
         let response = get("http://h/api/health");
         assert_eq!(response.status, 200);
-        assert_eq!(response.json_body(), serde_json::json!({"status": "ok", "version": crate::VERSION}));
+        assert_eq!(
+            response.json_body(),
+            serde_json::json!({"status": "ok", "version": crate::VERSION})
+        );
         assert_eq!(response.header("access-control-allow-origin"), Some("*"));
     }
 

@@ -2,6 +2,7 @@
 //! configuration, and binds Workers KV to the core's [`Store`] trait. No decisions are made here.
 
 mod kv;
+mod mail;
 
 use worker::{console_error, console_log, event, Context, Date, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
@@ -26,7 +27,11 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
         Ok(request) => match kv::KvStore::bind(&env, KV_BINDING) {
             Ok(store) => {
                 let config = read_config(&env);
-                let ctx = http::Context { store: &store, config: &config, now: now_seconds() };
+                let ctx = http::Context {
+                    store: &store,
+                    config: &config,
+                    now: now_seconds(),
+                };
                 http::handle(&request, &ctx).await
             }
             Err(err) => err.into_response(),
@@ -67,7 +72,10 @@ fn now_seconds() -> u64 {
 fn read_config(env: &Env) -> Config {
     let mut config = Config::new();
     for name in config::NAMES {
-        let value = env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string()));
+        let value = env
+            .secret(name)
+            .map(|s| s.to_string())
+            .or_else(|_| env.var(name).map(|v| v.to_string()));
         if let Ok(value) = value {
             config.set(*name, value);
         }
@@ -76,7 +84,9 @@ fn read_config(env: &Env) -> Config {
 }
 
 async fn to_http_request(req: &mut Request) -> Result<HttpRequest, AppError> {
-    let url = req.url().map_err(|e| AppError::BadRequest(format!("unreadable URL: {e}")))?;
+    let url = req
+        .url()
+        .map_err(|e| AppError::BadRequest(format!("unreadable URL: {e}")))?;
     let declared_length = req
         .headers()
         .get("content-length")
@@ -84,11 +94,20 @@ async fn to_http_request(req: &mut Request) -> Result<HttpRequest, AppError> {
         .flatten()
         .and_then(|v| v.trim().parse::<usize>().ok());
     if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(AppError::PayloadTooLarge(format!("body over {MAX_BODY_BYTES} bytes")));
+        return Err(AppError::PayloadTooLarge(format!(
+            "body over {MAX_BODY_BYTES} bytes"
+        )));
     }
     let mut request = HttpRequest::new(Method::parse(req.method().as_ref()), url.as_str());
-    request.headers = req.headers().entries().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
-    request.body = req.bytes().await.map_err(|e| AppError::BadRequest(format!("unreadable body: {e}")))?;
+    request.headers = req
+        .headers()
+        .entries()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value))
+        .collect();
+    request.body = req
+        .bytes()
+        .await
+        .map_err(|e| AppError::BadRequest(format!("unreadable body: {e}")))?;
     Ok(request)
 }
 
@@ -97,5 +116,7 @@ fn to_worker_response(response: HttpResponse) -> worker::Result<Response> {
     for (name, value) in &response.headers {
         headers.append(name, value)?;
     }
-    Ok(Response::from_bytes(response.body)?.with_status(response.status).with_headers(headers))
+    Ok(Response::from_bytes(response.body)?
+        .with_status(response.status)
+        .with_headers(headers))
 }

@@ -1,0 +1,266 @@
+//! What an alert says: the situation of one alert ([`AlertSnapshot`]), and the subject, text and HTML of
+//! the one message that carries every notification of a cron run ([`compose`]). No sending here.
+//!
+//! The reader is an operator on a phone, so the subject alone names the domain, how bad it is and the
+//! dominant cause, and the body answers "what do I do" before it shows evidence.
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::Category;
+
+mod compose;
+
+pub use compose::{compose, escape_html, percent};
+
+/// What the alert is about: one receiving domain, or the sender as a whole (a spike on many domains at
+/// once, reported once rather than once per domain).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Domain(String),
+    SenderWide { domains: Vec<String> },
+}
+
+/// How bad a spike is. `Benign` is a greylisting spike: shown, not emailed by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Benign,
+    Warning,
+    Critical,
+}
+
+/// The detector's state for the alert. Only `Firing` and `Resolving` (still firing, waiting out the
+/// resolve hold) are notified; `Pending` has not yet been confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Ok,
+    Pending,
+    Firing,
+    Resolving,
+}
+
+/// One cause of the 451s and its share of them (0.0–1.0).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CauseShare {
+    pub category: Category,
+    pub share: f64,
+}
+
+/// One alert's situation at evaluation time, as the detector reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertSnapshot {
+    pub scope: Scope,
+    pub severity: Severity,
+    pub state: AlertState,
+    /// Unix seconds when the spike started.
+    pub since: u64,
+    pub window_minutes: u32,
+    pub smtp_451: u64,
+    pub attempts: u64,
+    pub ratio_451: f64,
+    pub baseline_ratio: f64,
+    pub causes: Vec<CauseShare>,
+    /// Sample replies, already redacted by the detector; redacted again here (see [`redact_addresses`]).
+    pub samples: Vec<String>,
+}
+
+/// The key under which sent notifications are remembered: the domain, or `sender-wide`.
+pub const SENDER_WIDE_KEY: &str = "sender-wide";
+
+/// How many sample replies an alert shows, and how long each may be.
+const MAX_SAMPLES: usize = 3;
+const MAX_SAMPLE_CHARS: usize = 300;
+/// A sender-wide alert names this many domains, then says how many more.
+const MAX_LISTED_DOMAINS: usize = 10;
+/// A grouped subject names this many alerts, then says how many more.
+const MAX_SUBJECT_ALERTS: usize = 3;
+
+impl AlertSnapshot {
+    /// The alert identity notifications are deduplicated on.
+    pub fn key(&self) -> &str {
+        match &self.scope {
+            Scope::Domain(domain) => domain,
+            Scope::SenderWide { .. } => SENDER_WIDE_KEY,
+        }
+    }
+
+    /// Whether the detector considers the alert firing (including the resolve hold).
+    pub fn is_firing(&self) -> bool {
+        matches!(self.state, AlertState::Firing | AlertState::Resolving)
+    }
+
+    /// The same snapshot with samples capped, shortened, stripped of line breaks and of addresses, so
+    /// what is stored and sent never carries a recipient address or a header-breaking newline.
+    pub fn sanitized(&self) -> AlertSnapshot {
+        let samples = self
+            .samples
+            .iter()
+            .take(MAX_SAMPLES)
+            .map(|s| {
+                let one_line: String = s
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+                let redacted = redact_addresses(one_line.trim());
+                match redacted.char_indices().nth(MAX_SAMPLE_CHARS) {
+                    Some((cut, _)) => format!("{}…", &redacted[..cut]),
+                    None => redacted,
+                }
+            })
+            .collect();
+        AlertSnapshot {
+            samples,
+            ..self.clone()
+        }
+    }
+
+    fn label(&self) -> String {
+        match &self.scope {
+            Scope::Domain(domain) => domain.clone(),
+            Scope::SenderWide { domains } => format!("sender-wide ({} domains)", domains.len()),
+        }
+    }
+
+    fn dominant_cause(&self) -> Option<Category> {
+        self.causes
+            .iter()
+            .max_by(|a, b| a.share.total_cmp(&b.share))
+            .map(|c| c.category)
+    }
+
+    /// `gmail.com: 451 deferrals 18 % (baseline 0.4 %) — local policy`
+    fn headline(&self) -> String {
+        let mut line = format!(
+            "{}: 451 deferrals {} (baseline {})",
+            self.label(),
+            percent(self.ratio_451),
+            percent(self.baseline_ratio)
+        );
+        if let Some(cause) = self.dominant_cause() {
+            let _ = write!(line, " — {}", cause_name(cause));
+        }
+        line
+    }
+
+    fn overall_advice(&self) -> &'static str {
+        if self.severity == Severity::Benign {
+            GREYLISTING_ADVICE
+        } else {
+            "Check IP reputation, authentication and content — and don't resend manually until the cause is \
+             identified."
+        }
+    }
+}
+
+/// Why a notification is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// The alert started firing.
+    Firing,
+    /// Still firing, `ALERT_REPEAT` after the last notification.
+    Reminder,
+    /// No longer firing.
+    Resolved,
+}
+
+impl NoticeKind {
+    fn word(self) -> &'static str {
+        match self {
+            NoticeKind::Firing => "firing",
+            NoticeKind::Reminder => "still firing",
+            NoticeKind::Resolved => "resolved",
+        }
+    }
+}
+
+/// One notification about one alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    pub alert: AlertSnapshot,
+}
+
+/// The content of one alert message, whatever channel carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// A cause as an operator says it.
+pub fn cause_name(category: Category) -> &'static str {
+    match category {
+        Category::Greylisted => "greylisting",
+        Category::RateLimited => "rate limiting",
+        Category::ReputationBlocked => "IP/domain reputation",
+        Category::AuthFailed => "SPF/DKIM/DMARC",
+        Category::ReverseDnsFailed => "reverse DNS",
+        Category::TlsRequired => "TLS required",
+        Category::PolicyRejected => "local policy",
+        Category::SpamContent => "spam content",
+        Category::ContentInvalid => "invalid content",
+        Category::MessageTooLarge => "message too large",
+        Category::MailboxUnknown => "unknown mailbox",
+        Category::MailboxDisabled => "disabled mailbox",
+        Category::MailboxFull => "mailbox full",
+        Category::MailboxNameInvalid => "invalid mailbox name",
+        Category::DomainNotFound => "domain not found",
+        Category::RelayDenied => "relay denied",
+        Category::SenderRejected => "sender rejected",
+        Category::NetworkError => "network error",
+        Category::Expired => "expired in queue",
+        Category::SystemError => "receiver system error",
+        Category::ProtocolError => "protocol error",
+        Category::Unclassified => "unclassified",
+    }
+}
+
+const GREYLISTING_ADVICE: &str =
+    "Nothing to do — the automatic retry succeeds; don't resend faster.";
+
+/// What to do about a cause, in the seed's words where it has them; `None` where the overall advice is all
+/// there is to say.
+pub fn cause_advice(category: Category) -> Option<&'static str> {
+    match category {
+        Category::Greylisted => Some(GREYLISTING_ADVICE),
+        Category::PolicyRejected | Category::SpamContent | Category::ContentInvalid => {
+            Some("Lighten content, drop suspicious links, check IP and domain reputation.")
+        }
+        Category::RateLimited => Some("Slow the send, segment the campaign."),
+        Category::AuthFailed => Some("Check SPF, DKIM and DMARC alignment."),
+        Category::ReputationBlocked => {
+            Some("Check IP and domain reputation (blocklists, Postmaster Tools, SNDS).")
+        }
+        Category::ReverseDnsFailed => {
+            Some("Give the sending IP a PTR record that resolves back to it.")
+        }
+        Category::TlsRequired => Some("Enable STARTTLS on the sending MTA."),
+        _ => None,
+    }
+}
+
+/// Replaces the local part of every email address with `…`: `<jane@example.org>` → `<…@example.org>`.
+///
+/// Defence in depth: the detector's samples are already redacted, but an alert must never carry a
+/// recipient address, so everything shown goes through this too. A twin of `src/redact.rs` (written in
+/// another branch); keep one of them when the branches merge.
+pub fn redact_addresses(text: &str) -> String {
+    static ADDRESS: OnceLock<regex_lite::Regex> = OnceLock::new();
+    let pattern = ADDRESS.get_or_init(|| {
+        regex_lite::Regex::new(
+            r"(?i)[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)",
+        )
+        .expect("a constant pattern, compiled by every test run")
+    });
+    pattern.replace_all(text, "…@$1").into_owned()
+}
+
+#[cfg(test)]
+mod tests;

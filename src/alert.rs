@@ -9,7 +9,12 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::advice::{cause_advice, cause_name};
+use crate::advice::{GREYLISTING_ADVICE, SPIKE_ADVICE};
 use crate::classify::Category;
+/// The detector's types, shared so an alert is described one way. Only `Firing` and `Resolving` (still
+/// firing, waiting out the resolve hold) are notified; `Pending` has not yet been confirmed.
+pub use crate::detect::{Cause as CauseShare, Phase as AlertState, Severity};
 
 mod compose;
 
@@ -22,33 +27,6 @@ pub use compose::{compose, escape_html, percent};
 pub enum Scope {
     Domain(String),
     SenderWide { domains: Vec<String> },
-}
-
-/// How bad a spike is. `Benign` is a greylisting spike: shown, not emailed by default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Benign,
-    Warning,
-    Critical,
-}
-
-/// The detector's state for the alert. Only `Firing` and `Resolving` (still firing, waiting out the
-/// resolve hold) are notified; `Pending` has not yet been confirmed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertState {
-    Ok,
-    Pending,
-    Firing,
-    Resolving,
-}
-
-/// One cause of the 451s and its share of them (0.0–1.0).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct CauseShare {
-    pub category: Category,
-    pub share: f64,
 }
 
 /// One alert's situation at evaluation time, as the detector reports it.
@@ -81,6 +59,30 @@ const MAX_LISTED_DOMAINS: usize = 10;
 const MAX_SUBJECT_ALERTS: usize = 3;
 
 impl AlertSnapshot {
+    /// The snapshot of one of the detector's alerts, over a detection window of `window_minutes`.
+    pub fn from_alert(alert: &crate::detect::Alert, window_minutes: u32) -> AlertSnapshot {
+        let scope = if alert.domain == crate::detect::SENDER_WIDE {
+            Scope::SenderWide {
+                domains: alert.domains.clone(),
+            }
+        } else {
+            Scope::Domain(alert.domain.clone())
+        };
+        AlertSnapshot {
+            scope,
+            severity: alert.severity,
+            state: alert.state,
+            since: alert.since,
+            window_minutes,
+            smtp_451: alert.smtp_451,
+            attempts: alert.attempts,
+            ratio_451: alert.ratio_451,
+            baseline_ratio: alert.baseline_ratio,
+            causes: alert.causes.clone(),
+            samples: alert.samples.iter().map(|s| s.reply.clone()).collect(),
+        }
+    }
+
     /// The alert identity notifications are deduplicated on.
     pub fn key(&self) -> &str {
         match &self.scope {
@@ -151,8 +153,7 @@ impl AlertSnapshot {
         if self.severity == Severity::Benign {
             GREYLISTING_ADVICE
         } else {
-            "Check IP reputation, authentication and content — and don't resend manually until the cause is \
-             identified."
+            SPIKE_ADVICE
         }
     }
 }
@@ -192,58 +193,6 @@ pub struct Message {
     pub subject: String,
     pub text: String,
     pub html: String,
-}
-
-/// A cause as an operator says it.
-pub fn cause_name(category: Category) -> &'static str {
-    match category {
-        Category::Greylisted => "greylisting",
-        Category::RateLimited => "rate limiting",
-        Category::ReputationBlocked => "IP/domain reputation",
-        Category::AuthFailed => "SPF/DKIM/DMARC",
-        Category::ReverseDnsFailed => "reverse DNS",
-        Category::TlsRequired => "TLS required",
-        Category::PolicyRejected => "local policy",
-        Category::SpamContent => "spam content",
-        Category::ContentInvalid => "invalid content",
-        Category::MessageTooLarge => "message too large",
-        Category::MailboxUnknown => "unknown mailbox",
-        Category::MailboxDisabled => "disabled mailbox",
-        Category::MailboxFull => "mailbox full",
-        Category::MailboxNameInvalid => "invalid mailbox name",
-        Category::DomainNotFound => "domain not found",
-        Category::RelayDenied => "relay denied",
-        Category::SenderRejected => "sender rejected",
-        Category::NetworkError => "network error",
-        Category::Expired => "expired in queue",
-        Category::SystemError => "receiver system error",
-        Category::ProtocolError => "protocol error",
-        Category::Unclassified => "unclassified",
-    }
-}
-
-const GREYLISTING_ADVICE: &str =
-    "Nothing to do — the automatic retry succeeds; don't resend faster.";
-
-/// What to do about a cause, in the seed's words where it has them; `None` where the overall advice is all
-/// there is to say.
-pub fn cause_advice(category: Category) -> Option<&'static str> {
-    match category {
-        Category::Greylisted => Some(GREYLISTING_ADVICE),
-        Category::PolicyRejected | Category::SpamContent | Category::ContentInvalid => {
-            Some("Lighten content, drop suspicious links, check IP and domain reputation.")
-        }
-        Category::RateLimited => Some("Slow the send, segment the campaign."),
-        Category::AuthFailed => Some("Check SPF, DKIM and DMARC alignment."),
-        Category::ReputationBlocked => {
-            Some("Check IP and domain reputation (blocklists, Postmaster Tools, SNDS).")
-        }
-        Category::ReverseDnsFailed => {
-            Some("Give the sending IP a PTR record that resolves back to it.")
-        }
-        Category::TlsRequired => Some("Enable STARTTLS on the sending MTA."),
-        _ => None,
-    }
 }
 
 /// Replaces the local part of every email address with `…`: `<jane@example.org>` → `<…@example.org>`.

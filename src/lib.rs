@@ -29,6 +29,7 @@
 //! ours, and binds KV, cron and email. That keeps `cargo test` native and fast, and lets the same core run
 //! in the `bouncewatch` CLI and the benchmarks.
 
+pub mod advice;
 pub mod alert;
 pub mod classify;
 pub mod config;

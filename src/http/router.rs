@@ -29,10 +29,16 @@ pub async fn handle<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> HttpRe
     }
 }
 
-async fn route<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
+async fn route<S: Store>(
+    req: &HttpRequest,
+    ctx: &Context<'_, S>,
+) -> Result<HttpResponse, AppError> {
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     // Preflights carry no credentials, and health checks must work without them.
-    let open = matches!((req.method, segments.as_slice()), (Method::Options, _) | (_, ["api", "health"]));
+    let open = matches!(
+        (req.method, segments.as_slice()),
+        (Method::Options, _) | (_, ["api", "health"])
+    );
     if !open && segments.first() == Some(&"api") {
         authorize(req, ctx.config)?;
     }
@@ -50,7 +56,9 @@ async fn route<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<Http
         (Method::Get, ["api", "domains", domain]) => stats::domain(req, ctx, domain).await,
         (Method::Get, ["api", "alerts"]) => stats::alerts(ctx).await,
         (Method::Get, ["api", "openapi.json"]) => Ok(openapi::document()),
-        (_, ["api", "domains" | "alerts" | "openapi.json"] | ["api", "domains", _]) => Err(method_not_allowed("GET")),
+        (_, ["api", "domains" | "alerts" | "openapi.json"] | ["api", "domains", _]) => {
+            Err(method_not_allowed("GET"))
+        }
         _ => Err(AppError::NotFound(format!("no route for {}", req.path))),
     }
 }
@@ -58,12 +66,21 @@ async fn route<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<Http
 /// Checks the bearer token when `READ_TOKEN` is set; compares in constant time so the token cannot be
 /// guessed byte by byte from response times.
 pub fn authorize(req: &HttpRequest, config: &Config) -> Result<(), AppError> {
-    let Some(expected) = config.get("READ_TOKEN") else { return Ok(()) };
-    let given = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
+    let Some(expected) = config.get("READ_TOKEN") else {
+        return Ok(());
+    };
+    let given = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim);
     match given {
         Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
-        Some(_) => Err(AppError::Unauthorized("the bearer token is not READ_TOKEN".into())),
-        None => Err(AppError::Unauthorized("send `Authorization: Bearer <READ_TOKEN>`".into())),
+        Some(_) => Err(AppError::Unauthorized(
+            "the bearer token is not READ_TOKEN".into(),
+        )),
+        None => Err(AppError::Unauthorized(
+            "send `Authorization: Bearer <READ_TOKEN>`".into(),
+        )),
     }
 }
 

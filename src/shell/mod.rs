@@ -4,11 +4,15 @@
 mod kv;
 mod mail;
 
-use worker::{console_error, console_log, event, Context, Date, Env, Request, Response, ScheduleContext, ScheduledEvent};
+use worker::{
+    console_error, console_log, event, Context, Date, Env, Request, Response, ScheduleContext,
+    ScheduledEvent,
+};
 
 use crate::config::{self, Config};
 use crate::error::AppError;
 use crate::http::{self, HttpRequest, HttpResponse, Method};
+use crate::notify::{AlertSettings, RunReport};
 
 /// The KV namespace binding named in `wrangler.toml`.
 const KV_BINDING: &str = "BOUNCEWATCH";
@@ -50,15 +54,36 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Err(err) => return console_error!("{}", cron_log_line(Err(format!("{err:?}")))),
     };
     let config = read_config(&env);
-    match crate::cron::run_cron(&store, &config, now_seconds()).await {
-        Ok(report) => console_log!("{}", cron_log_line(Ok(report))),
+    let notifier = mail::WorkerNotifier::bind(&env);
+    let alerting = match AlertSettings::from_config(&config, notifier.has_email_binding()) {
+        Ok(alerting) => alerting,
+        Err(err) => {
+            // Misconfigured alerts must not stop the counting: evaluate anyway, and say why nothing is sent.
+            console_error!("{}", cron_log_line(Err(format!("alert settings: {err:?}"))));
+            return match crate::cron::run_cron(&store, &config, now_seconds()).await {
+                Ok(report) => console_log!("{}", cron_log_line(Ok((report, RunReport::default())))),
+                Err(err) => console_error!("{}", cron_log_line(Err(err.to_string()))),
+            };
+        }
+    };
+    match crate::cron::run_cron_and_notify(&store, &config, &alerting, &notifier, now_seconds())
+        .await
+    {
+        Ok(outcome) => console_log!("{}", cron_log_line(Ok(outcome))),
         Err(err) => console_error!("{}", cron_log_line(Err(err.to_string()))),
     }
 }
 
-fn cron_log_line(outcome: Result<crate::cron::CronReport, String>) -> String {
+fn cron_log_line(outcome: Result<(crate::cron::CronReport, RunReport), String>) -> String {
     let line = match outcome {
-        Ok(report) => serde_json::json!({ "event": "cron", "ok": true, "report": report }),
+        Ok((report, sent)) => {
+            let failed: Vec<_> = sent
+                .failed
+                .iter()
+                .map(|(id, error)| serde_json::json!({ "id": id, "error": error }))
+                .collect();
+            serde_json::json!({ "event": "cron", "ok": true, "report": report, "notified": sent.delivered, "notify_failures": failed })
+        }
         Err(error) => serde_json::json!({ "event": "cron", "ok": false, "error": error }),
     };
     line.to_string()

@@ -1,7 +1,7 @@
 // End to end: per-domain counters in local KV, 451 spike detection by the cron handler, and the stats API.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, call, triggerCron } from "./harness.mjs";
+import { startWorker, call, triggerCron, genericEvents as events, postGeneric, seedSpike } from "./harness.mjs";
 
 const TOKEN = "e2e-generic-token";
 let worker;
@@ -15,24 +15,9 @@ after(async () => {
 });
 
 const now = Math.floor(Date.now() / 1000);
-let serial = 0;
-
-function events(domain, count, { event = "delivered", reply, at }) {
-  return Array.from({ length: count }, (_, i) => ({
-    id: `e2e-${domain}-${serial++}`,
-    event,
-    recipient: `user${i}@${domain}`,
-    ...(reply ? { reply } : {}),
-    timestamp: at - (i % 240),
-  }));
-}
 
 async function post(batch) {
-  const response = await call(worker, "/webhooks/generic", {
-    method: "POST",
-    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-    body: typeof batch === "string" ? batch : JSON.stringify(batch),
-  });
+  const response = await postGeneric(worker, TOKEN, batch);
   assert.equal(response.status, 200, response.text);
   return response.json;
 }
@@ -41,28 +26,7 @@ const domainRow = (list, domain) => list.domains.find((d) => d.domain === domain
 
 test("a policy spike on gmail.com fires after two evaluations; steady outlook.com does not", async () => {
   const policy = "451 4.7.1 <someone@gmail.com>: local policy violation";
-  const greylist = "451 4.3.0 greylisted, please retry in 300 seconds";
-  // Baseline: 2 to 20 hours ago, about 1 % of 451s on both domains.
-  for (let hoursAgo = 2; hoursAgo <= 20; hoursAgo++) {
-    const at = now - hoursAgo * 3600;
-    await post([
-      ...events("gmail.com", 100, { at }),
-      ...events("gmail.com", 1, { event: "deferred", reply: greylist, at }),
-      ...events("outlook.com", 100, { at }),
-      ...events("outlook.com", 1, { event: "deferred", reply: greylist, at }),
-    ]);
-  }
-  // The spike: the last 10 minutes.
-  const recent = now - 60;
-  await post([
-    ...events("gmail.com", 200, { at: recent }),
-    ...events("gmail.com", 60, { event: "deferred", reply: policy, at: recent }),
-    ...events("outlook.com", 50, { at: recent }),
-    ...events("outlook.com", 1, { event: "deferred", reply: greylist, at: recent }),
-  ]);
-
-  assert.equal(await triggerCron(worker), 200);
-  assert.equal(await triggerCron(worker), 200);
+  await seedSpike(worker, TOKEN, { domain: "gmail.com", steadyDomain: "outlook.com", reply: policy, now });
 
   const hour = await call(worker, "/api/domains?window=1h");
   assert.equal(hour.status, 200, hour.text);

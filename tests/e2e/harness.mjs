@@ -80,6 +80,7 @@ export async function startWorker({ vars = {}, persistDir } = {}) {
   }
   return {
     url,
+    cwd: dir,
     persistDir: persist,
     logs: () => output,
     async stop() {
@@ -112,4 +113,58 @@ export async function call(worker, path, init = {}) {
 export async function triggerCron(worker, cron = "* * * * *") {
   const response = await fetch(`${worker.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(cron)}`);
   return response.status;
+}
+
+let serial = 0;
+
+/** `count` generic-form events to `domain`, spread over the 4 minutes before `at` (unix seconds). */
+export function genericEvents(domain, count, { event = "delivered", reply, at }) {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `e2e-${domain}-${process.pid}-${serial++}`,
+    event,
+    recipient: `user${i}@${domain}`,
+    ...(reply ? { reply } : {}),
+    timestamp: at - (i % 240),
+  }));
+}
+
+/** Posts a generic-form batch (an array or a ready body) and returns the response. */
+export function postGeneric(worker, token, batch) {
+  return call(worker, "/webhooks/generic", {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: typeof batch === "string" ? batch : JSON.stringify(batch),
+  });
+}
+
+/**
+ * Seeds a day of quiet traffic to `domain` and `steadyDomain` (about 1 % greylisting 451s) and, in the
+ * last minutes, a 451 spike on `domain` with `reply`, then runs the cron twice (an alert fires only after
+ * two consecutive breaches).
+ */
+export async function seedSpike(worker, token, { domain, steadyDomain, reply, now = Math.floor(Date.now() / 1000) }) {
+  const greylist = "451 4.3.0 greylisted, please retry in 300 seconds";
+  const expectOk = (response) => {
+    if (response.status !== 200) throw new Error(`seeding failed: ${response.status} ${response.text}`);
+  };
+  for (let hoursAgo = 2; hoursAgo <= 20; hoursAgo++) {
+    const at = now - hoursAgo * 3600;
+    expectOk(await postGeneric(worker, token, [
+      ...genericEvents(domain, 100, { at }),
+      ...genericEvents(domain, 1, { event: "deferred", reply: greylist, at }),
+      ...genericEvents(steadyDomain, 100, { at }),
+      ...genericEvents(steadyDomain, 1, { event: "deferred", reply: greylist, at }),
+    ]));
+  }
+  const recent = now - 60;
+  expectOk(await postGeneric(worker, token, [
+    ...genericEvents(domain, 200, { at: recent }),
+    ...genericEvents(domain, 60, { event: "deferred", reply, at: recent }),
+    ...genericEvents(steadyDomain, 50, { at: recent }),
+    ...genericEvents(steadyDomain, 1, { event: "deferred", reply: greylist, at: recent }),
+  ]));
+  for (let run = 0; run < 2; run++) {
+    const status = await triggerCron(worker);
+    if (status !== 200) throw new Error(`cron answered ${status}`);
+  }
 }

@@ -27,6 +27,7 @@ pub mod error;
 pub mod event;
 pub mod http;
 pub mod ingest;
+pub mod reply;
 pub mod store;
 
 #[cfg(target_arch = "wasm32")]

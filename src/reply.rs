@@ -83,24 +83,33 @@ fn cap(raw: &str) -> &str {
 }
 
 /// Lower-cases once with `str::to_lowercase` (regex-lite folds ASCII only), joins continuation lines
-/// (`550-5.7.1 first\r\n550-5.7.1 second` reads as one sentence) and collapses whitespace.
+/// (`550-5.7.1 first\r\n550-5.7.1 second` reads as one sentence) and collapses ASCII whitespace.
+///
+/// The whitespace pass works on bytes: ASCII bytes never occur inside a multi-byte UTF-8 sequence, so
+/// the result stays valid UTF-8.
 fn normalize(raw: &str) -> String {
     let lowered = raw.to_lowercase();
-    let mut out = String::with_capacity(lowered.len());
-    for (index, line) in lowered.lines().enumerate() {
+    let mut out = Vec::with_capacity(lowered.len());
+    for (index, line) in lowered.split('\n').enumerate() {
         let line = if index == 0 {
             line
         } else {
             strip_continuation_code(line)
         };
-        for word in line.split_whitespace() {
-            if !out.is_empty() {
-                out.push(' ');
+        let mut pending_space = !out.is_empty();
+        for &byte in line.as_bytes() {
+            if byte.is_ascii_whitespace() {
+                pending_space = !out.is_empty();
+            } else {
+                if pending_space {
+                    out.push(b' ');
+                    pending_space = false;
+                }
+                out.push(byte);
             }
-            out.push_str(word);
         }
     }
-    out
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// `550-5.7.1 text` or `550 text` on a continuation line → `5.7.1 text` / `text`: the code was already
@@ -115,60 +124,62 @@ fn strip_continuation_code(line: &str) -> &str {
     }
 }
 
+fn digit_value(b: &[u8]) -> u16 {
+    b.iter().fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'))
+}
+
 /// The first `[245]\d\d` standing alone: not part of a longer number, an IP or a dotted code, and followed
 /// by a space, `-`, punctuation or the end (`ERROR_CODE :550,`, `smtp;550 5.1.1`, `#550 4.4.7`).
 fn find_basic(b: &[u8]) -> Option<u16> {
-    (0..b.len().saturating_sub(2)).find_map(|i| {
-        let digits = &b[i..i + 3];
-        let starts_ok =
-            matches!(digits[0], b'2' | b'4' | b'5') && digits[1..].iter().all(u8::is_ascii_digit);
+    for i in 0..b.len().saturating_sub(2) {
+        if !matches!(b[i], b'2' | b'4' | b'5')
+            || !b[i + 1].is_ascii_digit()
+            || !b[i + 2].is_ascii_digit()
+        {
+            continue;
+        }
         let before_ok = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
         let after_ok = b
             .get(i + 3)
             .is_none_or(|&c| matches!(c, b' ' | b'-' | b',' | b';' | b')' | b'\''));
-        (starts_ok && before_ok && after_ok).then(|| {
-            digits
-                .iter()
-                .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'))
-        })
-    })
+        if before_ok && after_ok {
+            return Some(digit_value(&b[i..i + 3]));
+        }
+    }
+    None
 }
 
 /// The first `[245].\d.\d{1,3}` that is not part of an IP address or a version number (`4.16.55.1`,
 /// `192.0.2.5`): no digit or dot before, no digit or `.digit` after.
 fn find_enhanced(b: &[u8]) -> Option<EnhancedCode> {
-    (0..b.len()).find_map(|i| {
-        let before_ok = i == 0 || !(b[i - 1].is_ascii_digit() || b[i - 1] == b'.');
-        if !before_ok || !matches!(b[i], b'2' | b'4' | b'5') || b.get(i + 1) != Some(&b'.') {
-            return None;
+    for i in 0..b.len().saturating_sub(4) {
+        if !matches!(b[i], b'2' | b'4' | b'5')
+            || b[i + 1] != b'.'
+            || !b[i + 2].is_ascii_digit()
+            || b[i + 3] != b'.'
+        {
+            continue;
         }
-        let subject = *b.get(i + 2).filter(|c| c.is_ascii_digit())?;
-        if b.get(i + 3) != Some(&b'.') {
-            return None;
+        if i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'.') {
+            continue;
         }
         let detail_len = b[i + 4..]
             .iter()
             .take(4)
             .take_while(|c| c.is_ascii_digit())
             .count();
-        if detail_len == 0 || detail_len > 3 {
-            return None;
-        }
         let end = i + 4 + detail_len;
         let continues_as_number =
             b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(u8::is_ascii_digit);
-        if continues_as_number {
-            return None;
+        if (1..=3).contains(&detail_len) && !continues_as_number {
+            return Some(EnhancedCode {
+                class: b[i] - b'0',
+                subject: b[i + 2] - b'0',
+                detail: digit_value(&b[i + 4..end]),
+            });
         }
-        let detail = b[i + 4..end]
-            .iter()
-            .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
-        Some(EnhancedCode {
-            class: b[i] - b'0',
-            subject: subject - b'0',
-            detail,
-        })
-    })
+    }
+    None
 }
 
 /// The stage as Postfix (`in reply to RCPT TO command`), Exim (`after RCPT TO:`), Sendmail and qmail

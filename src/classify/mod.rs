@@ -37,6 +37,8 @@ mod providers;
 mod rule;
 mod text;
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 
 use crate::reply::{self, Reply};
@@ -161,11 +163,7 @@ pub fn classify(raw: &str) -> Classification {
 
 /// Classifies an already parsed reply.
 pub fn classify_reply(reply: &Reply) -> Classification {
-    let pairs = rule::PairSet::of(&reply.text);
-    let rule = rules()
-        .iter()
-        .find(|r| r.matches(reply, &pairs))
-        .map_or(&fallback::NONE, |r| r.rule);
+    let rule = matcher().first_match(reply).unwrap_or(&fallback::NONE);
     let category = rule.category;
     Classification {
         category,
@@ -194,9 +192,10 @@ const TABLES: [&[Rule]; 5] = [
     fallback::RULES,
 ];
 
-fn rules() -> &'static [rule::Compiled] {
-    static CACHE: rule::Cache = rule::Cache::new();
-    CACHE.get_or_init(|| rule::compiled(&TABLES))
+/// Compiled once per process (or Worker isolate).
+fn matcher() -> &'static rule::Matcher {
+    static MATCHER: OnceLock<rule::Matcher> = OnceLock::new();
+    MATCHER.get_or_init(|| rule::Matcher::new(&TABLES))
 }
 
 fn permanence(reply: &Reply, category: Category) -> Permanence {

@@ -4,11 +4,9 @@
 //! the SMTP stage, and rarely a regex. Literals are checked first and a regex only runs when they all
 //! hold, because regex-lite has no literal optimizations of its own.
 //!
-//! Most replies match none of the ~200 literals, so before any `str::contains` we consult a 4096-bit
-//! set of the text's byte pairs ([`PairSet`]): a literal one of whose byte pairs is absent cannot occur.
-//! That turns the common miss into a few bit tests.
-
-use std::sync::OnceLock;
+//! Most replies contain none of the ~400 literals, so a literal is searched for only when its anchor
+//! (its least common byte pair) occurs in the text; one pass over the text's byte pairs marks those
+//! [`Candidates`]. The common miss is then a bit test.
 
 use regex_lite::Regex;
 
@@ -124,55 +122,85 @@ impl CodePattern {
     }
 }
 
-/// A literal with its byte pairs' positions in a [`PairSet`], precomputed.
+/// A literal fragment, numbered for the [`Candidates`] set, with its rarest byte pairs.
 #[derive(Debug)]
 struct Literal {
     text: &'static str,
-    pairs: Vec<u16>,
+    id: usize,
+    /// Up to four of its least common byte pairs (hashed), rarest first; all must occur in the text.
+    rare_pairs: [u16; 4],
 }
 
 impl Literal {
-    fn new(text: &'static str) -> Literal {
-        let pairs = text
-            .as_bytes()
-            .windows(2)
-            .map(|w| PairSet::slot(w[0], w[1]))
-            .collect();
-        Literal { text, pairs }
+    fn new(text: &'static str, id: usize) -> Literal {
+        let mut pairs: Vec<[u8; 2]> = text.as_bytes().windows(2).map(|w| [w[0], w[1]]).collect();
+        pairs.sort_by_key(|&p| std::cmp::Reverse(rarity(p)));
+        let rarest = *pairs
+            .first()
+            .unwrap_or_else(|| panic!("literal {text:?} is too short"));
+        let mut rare_pairs = [pair_index(rarest); 4];
+        for (slot, &p) in rare_pairs.iter_mut().zip(&pairs) {
+            *slot = pair_index(p);
+        }
+        Literal {
+            text,
+            id,
+            rare_pairs,
+        }
     }
 
-    fn occurs_in(&self, text: &str, pairs: &PairSet) -> bool {
-        self.pairs.iter().all(|&slot| pairs.has(slot)) && text.contains(self.text)
+    fn occurs_in(&self, text: &str, candidates: &Candidates) -> bool {
+        candidates.has_literal(self.id)
+            && self.rare_pairs.iter().all(|&p| candidates.has_pair(p))
+            && text.contains(self.text)
     }
 }
 
-/// A Bloom-style set of the byte pairs occurring in a text.
-pub struct PairSet([u64; 64]);
+/// How many literals the tables may hold; [`Candidates`] is a fixed bit set so that matching allocates
+/// nothing.
+const MAX_LITERALS: usize = 1024;
 
-impl PairSet {
-    pub fn of(text: &str) -> PairSet {
-        let mut set = PairSet([0; 64]);
-        for w in text.as_bytes().windows(2) {
-            let slot = PairSet::slot(w[0], w[1]);
-            set.0[usize::from(slot >> 6)] |= 1 << (slot & 63);
-        }
-        set
+/// Byte pairs are hashed to 12 bits so the index stays in L1 cache; a collision only costs a search.
+const PAIR_SLOTS: usize = 1 << 12;
+
+/// What one pass over a text's byte pairs tells: which literals *may* occur (their rarest pair does)
+/// and which hashed pairs occur at all.
+pub struct Candidates {
+    literals: [u64; MAX_LITERALS / 64],
+    pairs: [u64; PAIR_SLOTS / 64],
+}
+
+impl Candidates {
+    fn has_literal(&self, id: usize) -> bool {
+        self.literals[id / 64] & (1 << (id % 64)) != 0
     }
 
-    fn slot(a: u8, b: u8) -> u16 {
-        // Multiplicative hashing into 12 bits; the top bits of the product mix both bytes.
-        ((u32::from(a) << 8 | u32::from(b)).wrapping_mul(0x9E37_79B1) >> 20) as u16
+    fn has_pair(&self, slot: u16) -> bool {
+        self.pairs[usize::from(slot / 64)] & (1 << (slot % 64)) != 0
     }
+}
 
-    fn has(&self, slot: u16) -> bool {
-        self.0[usize::from(slot >> 6)] & (1 << (slot & 63)) != 0
-    }
+/// How rare a byte pair is in reply text, roughly: letters by English frequency, while spaces, digits
+/// and the punctuation of addresses and IPs are everywhere.
+fn rarity(pair: [u8; 2]) -> usize {
+    const COMMON_FIRST: &[u8] = b" .0123456789etaoinsrhl[]:<>@-/()dcumfpgwybvkxjqz";
+    let commonness = |b: u8| {
+        COMMON_FIRST
+            .iter()
+            .position(|&c| c == b)
+            .unwrap_or(COMMON_FIRST.len())
+    };
+    commonness(pair[0]) + commonness(pair[1])
+}
+
+fn pair_index(pair: [u8; 2]) -> u16 {
+    ((u32::from(pair[0]) << 8 | u32::from(pair[1])).wrapping_mul(0x9E37_79B1) >> 20) as u16
 }
 
 /// A rule ready to match.
 #[derive(Debug)]
-pub struct Compiled {
-    pub rule: &'static Rule,
+struct Compiled {
+    rule: &'static Rule,
     codes: Vec<CodePattern>,
     any: Vec<Literal>,
     all: Vec<Literal>,
@@ -181,41 +209,95 @@ pub struct Compiled {
 }
 
 impl Compiled {
-    fn new(rule: &'static Rule) -> Compiled {
-        let literals =
-            |list: &'static [&'static str]| list.iter().map(|&l| Literal::new(l)).collect();
-        Compiled {
-            rule,
-            codes: rule.codes.iter().map(|p| CodePattern::parse(p)).collect(),
-            any: literals(rule.any),
-            all: literals(rule.all),
-            none: literals(rule.none),
-            regex: rule.regex.map(|r| {
-                Regex::new(r).unwrap_or_else(|e| panic!("rule {}: bad regex: {e}", rule.id))
-            }),
-        }
-    }
-
-    /// Cheapest conditions first: codes and stage are integer compares.
-    pub fn matches(&self, reply: &Reply, pairs: &PairSet) -> bool {
+    /// Cheapest conditions first: codes and stage are integer compares, literals a bit test before any
+    /// substring search, the regex last.
+    fn matches(&self, reply: &Reply, candidates: &Candidates) -> bool {
         let text = reply.text.as_str();
         (self.codes.is_empty() || self.codes.iter().any(|c| c.matches(reply)))
             && self.rule.stage.is_none_or(|s| reply.stage == Some(s))
-            && (self.any.is_empty() || self.any.iter().any(|l| l.occurs_in(text, pairs)))
-            && self.all.iter().all(|l| l.occurs_in(text, pairs))
-            && !self.none.iter().any(|l| l.occurs_in(text, pairs))
+            && (self.any.is_empty() || self.any.iter().any(|l| l.occurs_in(text, candidates)))
+            && self.all.iter().all(|l| l.occurs_in(text, candidates))
+            && !self.none.iter().any(|l| l.occurs_in(text, candidates))
             && self.regex.as_ref().is_none_or(|r| r.is_match(text))
     }
 }
 
-/// Compiles the tables once per process (or Worker isolate).
-pub fn compiled(tables: &[&'static [Rule]]) -> Vec<Compiled> {
-    tables
-        .iter()
-        .flat_map(|t| t.iter())
-        .map(Compiled::new)
-        .collect()
+/// The rule tables compiled once: the rules in order, and an index from each byte pair to the literals
+/// anchored on it (a poor man's Aho-Corasick: one pass over the text finds every literal worth a
+/// `str::contains`).
+#[derive(Debug)]
+pub struct Matcher {
+    rules: Vec<Compiled>,
+    /// For byte pair `p`, the anchored literal ids are `ids[starts[p]..starts[p + 1]]`.
+    starts: Vec<u32>,
+    ids: Vec<u16>,
 }
 
-/// Holder for the compiled rule list; see [`super::rules`].
-pub type Cache = OnceLock<Vec<Compiled>>;
+impl Matcher {
+    pub fn new(tables: &[&'static [Rule]]) -> Matcher {
+        let mut anchors: Vec<(usize, usize)> = Vec::new();
+        let mut literals = |list: &'static [&'static str]| -> Vec<Literal> {
+            list.iter()
+                .map(|&text| {
+                    let literal = Literal::new(text, anchors.len());
+                    anchors.push((usize::from(literal.rare_pairs[0]), literal.id));
+                    literal
+                })
+                .collect()
+        };
+        let rules: Vec<Compiled> = tables
+            .iter()
+            .flat_map(|t| t.iter())
+            .map(|rule| Compiled {
+                rule,
+                codes: rule.codes.iter().map(|p| CodePattern::parse(p)).collect(),
+                any: literals(rule.any),
+                all: literals(rule.all),
+                none: literals(rule.none),
+                regex: rule
+                    .regex
+                    .map(|r| Regex::new(r).unwrap_or_else(|e| panic!("rule {}: {e}", rule.id))),
+            })
+            .collect();
+        assert!(
+            anchors.len() <= MAX_LITERALS,
+            "raise MAX_LITERALS to {}",
+            anchors.len()
+        );
+        anchors.sort_unstable();
+        let mut starts = vec![0u32; PAIR_SLOTS + 1];
+        for &(pair, _) in &anchors {
+            starts[pair + 1] += 1;
+        }
+        for p in 1..starts.len() {
+            starts[p] += starts[p - 1];
+        }
+        let ids = anchors.iter().map(|&(_, id)| id as u16).collect();
+        Matcher { rules, starts, ids }
+    }
+
+    /// The first rule that matches, if any.
+    pub fn first_match(&self, reply: &Reply) -> Option<&'static Rule> {
+        let candidates = self.candidates(&reply.text);
+        self.rules
+            .iter()
+            .find(|r| r.matches(reply, &candidates))
+            .map(|r| r.rule)
+    }
+
+    fn candidates(&self, text: &str) -> Candidates {
+        let mut set = Candidates {
+            literals: [0; MAX_LITERALS / 64],
+            pairs: [0; PAIR_SLOTS / 64],
+        };
+        for w in text.as_bytes().windows(2) {
+            let p = pair_index([w[0], w[1]]);
+            set.pairs[usize::from(p / 64)] |= 1 << (p % 64);
+            let p = usize::from(p);
+            for &id in &self.ids[self.starts[p] as usize..self.starts[p + 1] as usize] {
+                set.literals[usize::from(id) / 64] |= 1 << (id % 64);
+            }
+        }
+        set
+    }
+}

@@ -183,28 +183,50 @@ fn find_enhanced(b: &[u8]) -> Option<EnhancedCode> {
 }
 
 /// The stage as Postfix (`in reply to RCPT TO command`), Exim (`after RCPT TO:`), Sendmail and qmail
-/// (`did not like our final DATA`) and others write it.
+/// (`did not like our final DATA`) and others write it. Markers are grouped by a word they share, so a
+/// reply naming no stage costs five substring searches, not twelve.
 fn find_stage(text: &str) -> Option<Stage> {
-    const MARKERS: [(&str, Stage); 12] = [
-        ("rcpt to command", Stage::RcptTo),
-        ("after rcpt to", Stage::RcptTo),
-        ("our rcpt to", Stage::RcptTo),
-        ("mail from command", Stage::MailFrom),
-        ("after mail from", Stage::MailFrom),
-        ("end of data", Stage::Data),
-        ("data command", Stage::Data),
-        ("final data", Stage::Data),
-        ("refused to talk to me", Stage::Connect),
-        ("after initial connection", Stage::Connect),
-        ("after ehlo", Stage::Helo),
-        ("after helo", Stage::Helo),
+    const GROUPS: [(&str, &[(&str, Stage)]); 5] = [
+        (
+            "rcpt to",
+            &[
+                ("rcpt to command", Stage::RcptTo),
+                ("after rcpt to", Stage::RcptTo),
+                ("our rcpt to", Stage::RcptTo),
+            ],
+        ),
+        (
+            "mail from",
+            &[
+                ("mail from command", Stage::MailFrom),
+                ("after mail from", Stage::MailFrom),
+            ],
+        ),
+        (
+            "data",
+            &[
+                ("end of data", Stage::Data),
+                ("data command", Stage::Data),
+                ("final data", Stage::Data),
+            ],
+        ),
+        ("talk", &[("refused to talk to me", Stage::Connect)]),
+        (
+            "after ",
+            &[
+                ("after initial connection", Stage::Connect),
+                ("after ehlo", Stage::Helo),
+                ("after helo", Stage::Helo),
+            ],
+        ),
     ];
-    MARKERS
+    GROUPS
         .iter()
+        .filter(|(word, _)| text.contains(word))
+        .flat_map(|(_, markers)| markers.iter())
         .find(|(marker, _)| text.contains(marker))
         .map(|&(_, stage)| stage)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,3 +171,24 @@ fn json_has_the_documented_fields() {
     assert_eq!(json["category"], "greylisted");
     assert_eq!(json["permanence"], "transient");
 }
+
+#[test]
+fn a_codeless_connection_refusal_is_a_transient_network_error() {
+    let verdict = classify("connect to mx.example.com[192.0.2.1]:25: Connection refused");
+    assert_eq!(
+        (verdict.category, verdict.permanence),
+        (Category::NetworkError, Permanence::Transient)
+    );
+}
+
+#[test]
+fn a_5xx_block_is_permanent_for_the_message_but_no_verdict_on_the_address() {
+    let verdict = classify(
+        "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+    );
+    assert_eq!(
+        (verdict.category, verdict.permanence),
+        (Category::ReputationBlocked, Permanence::Permanent)
+    );
+    assert!(verdict.reputation_signal);
+}

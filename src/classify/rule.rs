@@ -175,6 +175,25 @@ impl Candidates {
         self.literals[id / 64] & (1 << (id % 64)) != 0
     }
 
+    /// Whether any literal numbered `range` may occur: a rule's `any` literals are numbered
+    /// consecutively, so a rule none of whose literals occur costs a word or two of bit tests.
+    fn any_literal_in(&self, range: &std::ops::Range<usize>) -> bool {
+        if range.is_empty() {
+            return false;
+        }
+        let (first, last) = (range.start / 64, (range.end - 1) / 64);
+        (first..=last).any(|word| {
+            let low = if word == first { range.start % 64 } else { 0 };
+            let high = if word == last {
+                (range.end - 1) % 64
+            } else {
+                63
+            };
+            let mask = (u64::MAX >> (63 - high)) & (u64::MAX << low);
+            self.literals[word] & mask != 0
+        })
+    }
+
     fn has_pair(&self, slot: u16) -> bool {
         self.pairs[usize::from(slot / 64)] & (1 << (slot % 64)) != 0
     }
@@ -203,6 +222,8 @@ struct Compiled {
     rule: &'static Rule,
     codes: Vec<CodePattern>,
     any: Vec<Literal>,
+    /// The ids of `any`, consecutive.
+    any_ids: std::ops::Range<usize>,
     all: Vec<Literal>,
     none: Vec<Literal>,
     regex: Option<Regex>,
@@ -215,7 +236,9 @@ impl Compiled {
         let text = reply.text.as_str();
         (self.codes.is_empty() || self.codes.iter().any(|c| c.matches(reply)))
             && self.rule.stage.is_none_or(|s| reply.stage == Some(s))
-            && (self.any.is_empty() || self.any.iter().any(|l| l.occurs_in(text, candidates)))
+            && (self.any.is_empty()
+                || (candidates.any_literal_in(&self.any_ids)
+                    && self.any.iter().any(|l| l.occurs_in(text, candidates))))
             && self.all.iter().all(|l| l.occurs_in(text, candidates))
             && !self.none.iter().any(|l| l.occurs_in(text, candidates))
             && self.regex.as_ref().is_none_or(|r| r.is_match(text))
@@ -245,20 +268,21 @@ impl Matcher {
                 })
                 .collect()
         };
-        let rules: Vec<Compiled> = tables
-            .iter()
-            .flat_map(|t| t.iter())
-            .map(|rule| Compiled {
+        let mut rules = Vec::new();
+        for rule in tables.iter().flat_map(|t| t.iter()) {
+            let any = literals(rule.any);
+            rules.push(Compiled {
                 rule,
                 codes: rule.codes.iter().map(|p| CodePattern::parse(p)).collect(),
-                any: literals(rule.any),
+                any_ids: any.first().map_or(0, |l| l.id)..any.last().map_or(0, |l| l.id + 1),
+                any,
                 all: literals(rule.all),
                 none: literals(rule.none),
                 regex: rule
                     .regex
                     .map(|r| Regex::new(r).unwrap_or_else(|e| panic!("rule {}: {e}", rule.id))),
-            })
-            .collect();
+            });
+        }
         assert!(
             anchors.len() <= MAX_LITERALS,
             "raise MAX_LITERALS to {}",

@@ -308,24 +308,21 @@ pub const WEAK: &[Rule] = &[
         example: "5.0.1 Emetteur invalide. Invalid Sender. LPN105_405",
         ..RULE
     },
-    // Before system errors: a delay notice quotes the temporary failure that caused it.
+    // A connection that never happened only reaches a bounce report once the queue gave up, and
+    // sisimai's corpus labels every such report expired; a deferral webhook carries a receiver code.
+    // Before system errors, whose "temporary failure" a delay notice quotes.
     Rule {
-        id: "text.expired",
+        id: "text.connection-timed-out",
         category: Expired,
         any: &[
-            "expired",
-            "queue too long",
-            "giving up",
-            "retry timeout exceeded",
-            "has been delayed",
-            "will be retried",
-            "not delivered within",
-            "could not be delivered for",
-            "failing for a long time",
-            "could not find a gateway",
-            "unable to deliver this message after",
+            "timed out",
+            "timeout",
+            "host not reachable",
+            "did not accept our requests to connect",
+            "unable to connect successfully",
+            "failed to connect",
         ],
-        example: "Could not deliver for the last 432000 seconds. Giving up.",
+        example: "connect to example.com[93.184.216.119]: Connection timed out",
         ..RULE
     },
     Rule {
@@ -413,6 +410,7 @@ pub const WEAK: &[Rule] = &[
             "address unknown",
             "no mail-box here",
             "undeliverable address",
+            "invalid final delivery userid",
         ],
         example: "550 kijitora@neko.example.org... No such user",
         ..RULE
@@ -432,22 +430,6 @@ pub const WEAK: &[Rule] = &[
         example: "552 Message size exceeds fixed maximum message size",
         ..RULE
     },
-    // A connection that never happened only reaches a bounce report once the queue gave up, and
-    // sisimai's corpus labels every such report expired; a deferral webhook carries a receiver code.
-    Rule {
-        id: "text.connection-timed-out",
-        category: Expired,
-        any: &[
-            "timed out",
-            "timeout",
-            "host not reachable",
-            "did not accept our requests to connect",
-            "unable to connect successfully",
-            "failed to connect",
-        ],
-        example: "connect to example.com[93.184.216.119]: Connection timed out",
-        ..RULE
-    },
     Rule {
         id: "text.network",
         category: NetworkError,
@@ -463,6 +445,37 @@ pub const WEAK: &[Rule] = &[
             "dns error",
         ],
         example: "Deferred: Connection refused by mx.example.ne.jp.",
+        ..RULE
+    },
+    // Queue wrappers ("could not be delivered for 8 hours", "in the queue too long") come after the
+    // causes they may quote.
+    Rule {
+        id: "text.expired",
+        category: Expired,
+        any: &[
+            "expired",
+            "queue too long",
+            "giving up.",
+            "retry timeout exceeded",
+            "has been delayed",
+            "will be retried",
+            "not delivered within",
+            "could not be delivered for",
+            "failing for a long time",
+            "could not find a gateway",
+            "unable to deliver this message after",
+        ],
+        // qmail's "Giving up on <ip>" follows the remote reply, which decides instead.
+        example: "Could not deliver for the last 432000 seconds. Giving up.",
+        ..RULE
+    },
+    // "Delivery failed 20 attempts": the sender's queue gave up.
+    Rule {
+        id: "text.attempts-exhausted",
+        category: Expired,
+        any: &["attempts"],
+        regex: Some(r"\d+ attempts"),
+        example: "Delivery failed 20 attempts: kijitora@example.com",
         ..RULE
     },
     // A reply to the greeting or to HELO judges the sending host, not the message or the recipient.

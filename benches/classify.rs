@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use bouncewatch::classify::classify;
+use bouncewatch::reply::parse;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
 /// The first column of each fixture: the reply texts, as the classifier sees them.
@@ -30,6 +31,14 @@ fn bench_corpus(c: &mut Criterion) {
         b.iter(|| {
             for reply in &replies {
                 black_box(classify(black_box(reply)));
+            }
+        })
+    });
+    // The share of the time spent taking replies apart, before any rule runs.
+    group.bench_function("parse_only", |b| {
+        b.iter(|| {
+            for reply in &replies {
+                black_box(parse(black_box(reply)));
             }
         })
     });

@@ -309,12 +309,20 @@ pub const RULES: &[Rule] = &[
         ..RULE
     },
     // --- GoDaddy (secureserver.net). Reference: godaddy.com/help/7599 (IBxxx bounce codes).
+    // Blocked for sending too much spam-like mail: a volume limit that also judges the sender.
+    Rule {
+        id: "godaddy.ib-spam-volume",
+        category: RateLimited,
+        reputation: true,
+        any: &["ib110", "ib111"],
+        example: "554 This IP has been temporarily blocked for attempting to send too many messages containing content judged to be spam by the Internet community. IB110",
+        ..RULE
+    },
     Rule {
         id: "godaddy.ib-sending-limits",
         category: RateLimited,
-        reputation: true,
-        any: &["ib101", "ib110", "ib111", "ib504", "ib510", "ib605", "ib607"],
-        example: "554 This IP has been temporarily blocked for attempting to send too many messages containing content judged to be spam by the Internet community. IB110",
+        any: &["ib101", "ib504", "ib510", "ib605", "ib607"],
+        example: "550 This IP has sent too many messages this hour. IB504",
         ..RULE
     },
     Rule {

@@ -254,6 +254,8 @@ pub struct Matcher {
     /// For byte pair `p`, the anchored literal ids are `ids[starts[p]..starts[p + 1]]`.
     starts: Vec<u32>,
     ids: Vec<u16>,
+    /// The byte pairs some literal is anchored on; most pairs of a text are not, and skip the index.
+    anchored: [u64; PAIR_SLOTS / 64],
 }
 
 impl Matcher {
@@ -297,7 +299,16 @@ impl Matcher {
             starts[p] += starts[p - 1];
         }
         let ids = anchors.iter().map(|&(_, id)| id as u16).collect();
-        Matcher { rules, starts, ids }
+        let mut anchored = [0u64; PAIR_SLOTS / 64];
+        for &(pair, _) in &anchors {
+            anchored[pair / 64] |= 1 << (pair % 64);
+        }
+        Matcher {
+            rules,
+            starts,
+            ids,
+            anchored,
+        }
     }
 
     /// The first rule that matches, if any.
@@ -318,6 +329,9 @@ impl Matcher {
             let p = pair_index([w[0], w[1]]);
             set.pairs[usize::from(p / 64)] |= 1 << (p % 64);
             let p = usize::from(p);
+            if self.anchored[p / 64] & (1 << (p % 64)) == 0 {
+                continue;
+            }
             for &id in &self.ids[self.starts[p] as usize..self.starts[p + 1] as usize] {
                 set.literals[usize::from(id) / 64] |= 1 << (id % 64);
             }

@@ -2,11 +2,10 @@
 //!
 //! `cargo bench --bench classify`; criterion prints the figure as throughput (elements = replies).
 //!
-//! Recorded 2026-11-28 on a shared 2-core AMD EPYC VM under load average ~4-5 (the benchmark process got
-//! about half a core): whole corpus (1,134 replies) 4.55 ms per pass, ~250 K replies/s wall-clock
-//! (roughly 500 K per CPU-second); parsing alone ~650 K replies/s. Below the 1 M/s target: the cost is
-//! spread over lower-casing and the byte scans in `reply::parse` (a third), the pass that marks
-//! candidate literals, and the rule loop.
+//! Recorded 2026-11-28 on a shared 2-core AMD EPYC VM under load average ~3-5 (other builds running):
+//! whole corpus (1,134 replies) 3.72 ms per pass, ~305 K replies/s wall-clock; parsing alone ~930 K
+//! replies/s. Below the 1 M/s target: the cost is spread over lower-casing and the byte scans in
+//! `reply::parse` (a third), the pass that marks candidate literals, and the rule loop.
 
 use std::path::PathBuf;
 

@@ -84,32 +84,23 @@ fn cap(raw: &str) -> &str {
 
 /// Lower-cases once with `str::to_lowercase` (regex-lite folds ASCII only), joins continuation lines
 /// (`550-5.7.1 first\r\n550-5.7.1 second` reads as one sentence) and collapses ASCII whitespace.
-///
-/// The whitespace pass works on bytes: ASCII bytes never occur inside a multi-byte UTF-8 sequence, so
-/// the result stays valid UTF-8.
 fn normalize(raw: &str) -> String {
     let lowered = raw.to_lowercase();
-    let mut out = Vec::with_capacity(lowered.len());
+    let mut out = String::with_capacity(lowered.len());
     for (index, line) in lowered.split('\n').enumerate() {
         let line = if index == 0 {
             line
         } else {
             strip_continuation_code(line)
         };
-        let mut pending_space = !out.is_empty();
-        for &byte in line.as_bytes() {
-            if byte.is_ascii_whitespace() {
-                pending_space = !out.is_empty();
-            } else {
-                if pending_space {
-                    out.push(b' ');
-                    pending_space = false;
-                }
-                out.push(byte);
+        for word in line.split_ascii_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
             }
+            out.push_str(word);
         }
     }
-    String::from_utf8(out).unwrap_or_default()
+    out
 }
 
 /// `550-5.7.1 text` or `550 text` on a continuation line → `5.7.1 text` / `text`: the code was already

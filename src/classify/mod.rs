@@ -18,17 +18,17 @@
 //!
 //! # Decision order (first match wins)
 //!
-//! 1. [`providers`]: vendor codes and tags that override the IANA meaning (Microsoft 5.1.10 and 5.4.1 are
+//! 1. `providers`: vendor codes and tags that override the IANA meaning (Microsoft 5.1.10 and 5.4.1 are
 //!    unknown recipients, Gmail 4.2.1 is a rate limit, Yahoo `552 … mailbox not found` is unknown).
-//! 2. [`text::STRONG`]: what codes cannot express — greylisting, rate limits, blocklists, SPF/DKIM/DMARC,
+//! 2. `text::STRONG`: what codes cannot express — greylisting, rate limits, blocklists, SPF/DKIM/DMARC,
 //!    PTR/HELO, TLS. These arrive under 4.7.1/5.7.1 everywhere, so they must beat the code table.
-//! 3. [`codes::SPECIFIC`]: unambiguous enhanced codes (5.1.1, 5.2.2, 5.7.26, …). Measured on sisimai's
+//! 3. `codes::SPECIFIC`: unambiguous enhanced codes (5.1.1, 5.2.2, 5.7.26, …). Measured on sisimai's
 //!    corpus, a specific code alone agrees with the label 92 % of the time; a generic one (5.7.1, 5.0.0)
 //!    21 %, so generic codes are left to the text.
-//! 4. [`text::WEAK`]: the remaining text signals, specific to generic; bare "policy"/"access denied"
+//! 4. `text::WEAK`: the remaining text signals, specific to generic; bare "policy"/"access denied"
 //!    last. Two stage rules sit among them: a 5xx to MAIL FROM is about the sender, and a rejected
 //!    greeting or HELO judges the sending host (the stage comes from the relay's wrapper text).
-//! 5. [`fallback`]: the enhanced code's subject digit, then the basic code (552, 553, …), then
+//! 5. `fallback`: the enhanced code's subject digit, then the basic code (552, 553, …), then
 //!    `unclassified`.
 //!
 //! The rules live in ordered tables, one file per family; each rule carries a stable id (`rule` in the

@@ -9,6 +9,8 @@
 //!
 //! * [`classify`] reads one SMTP failure reply and files it into a fixed taxonomy ([`classify::Category`])
 //!   with a permanence and a recommended action. Rules are ordered tables; the first match wins.
+//! * [`reply`] takes one SMTP reply apart (basic code, enhanced code, lower-cased text, SMTP stage)
+//!   however an ESP wrapped it.
 //! * [`esp`] holds one adapter per email service provider: raw body bytes + headers + secret → verified
 //!   normalized [`event::NormalizedEvent`]s.
 //! * [`counters`] counts events per recipient domain in fixed buckets by event time; [`ledger`] keeps
@@ -44,6 +46,7 @@ pub mod ledger;
 pub mod mime;
 pub mod notify;
 pub mod outbound;
+pub mod reply;
 pub mod settings;
 pub mod store;
 

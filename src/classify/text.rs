@@ -1,0 +1,535 @@
+//! Text rules. [`STRONG`] rules name causes that codes cannot express and that arrive under generic
+//! codes everywhere (greylisting under 451 4.7.1, DMARC under 550 5.7.1, rate limits under 550 5.1.1 at
+//! GoDaddy), so they run before the enhanced-code table. [`WEAK`] rules run after it, ordered from
+//! specific to generic; bare words such as "policy" or "access denied" come last because every kind of
+//! rejection uses them.
+//!
+//! Within a rule the fragments are alternatives; they are lower-case because the reply text is.
+
+use super::rule::{Rule, RULE};
+use super::Category::*;
+use crate::reply::Stage;
+
+pub const STRONG: &[Rule] = &[
+    // postgrey, milter-greylist, Stalwart (422 4.2.2), Exim/sqlgrey: all say "greylist" somewhere.
+    Rule {
+        id: "text.greylisting",
+        category: Greylisted,
+        any: &["greylist", "graylist", "grey-list", "gray-list", "grey list", "gray list"],
+        example: "451 4.7.1 Greylisting in action, please come back later",
+        ..RULE
+    },
+    // rspamd's default greylisting message is exactly this and nothing else; with more words around it
+    // "try again later" means anything.
+    Rule {
+        id: "text.rspamd-greylisting",
+        category: Greylisted,
+        codes: &["451"],
+        any: &["try again later"],
+        regex: Some(r"^451 4\.7\.1 try again later\.?$"),
+        example: "451 4.7.1 Try again later",
+        ..RULE
+    },
+    // Mimecast's greylisting text (it may also hide a reputation deferral; either way: retry).
+    Rule {
+        id: "text.mimecast-greylisting",
+        category: Greylisted,
+        any: &["internal resources are temporarily unavailable"],
+        example: "451 Internal resources are temporarily unavailable",
+        ..RULE
+    },
+    // Auth before rate limits: Gmail's "rate limited because it is unauthenticated" is fixed in DNS.
+    Rule {
+        id: "text.spf-dkim-dmarc",
+        category: AuthFailed,
+        any: &[
+            "spf",
+            "dkim",
+            "dmarc",
+            "unauthenticated",
+            "authentication checks",
+            "authentication level",
+            "authenticate with",
+        ],
+        // A duplicated DKIM-Signature header is a malformed message, not a failed signature.
+        none: &["duplicate header"],
+        example: "550 5.7.1 Email rejected per DMARC policy for libsisimai.org (in reply to end of DATA command)",
+        ..RULE
+    },
+    Rule {
+        id: "text.ptr-reverse-dns",
+        category: ReverseDnsFailed,
+        any: &[
+            "ptr record",
+            "dns ptr",
+            "pointer (ptr)",
+            "reverse dns",
+            "reverse hostname",
+            "rdns",
+            "helo/ehlo argument",
+            "mismatches client ip",
+            "ip name lookup failed",
+            "unverifyable sending ip",
+        ],
+        example: "450 4.7.1 Client host rejected: cannot find your reverse hostname",
+        ..RULE
+    },
+    Rule {
+        id: "text.tls-required",
+        category: TlsRequired,
+        any: &["starttls", "tls required", "tls connection", "tls/ssl", "requiretls", "encryption required"],
+        example: "530 5.7.0 Must issue a STARTTLS command first.",
+        ..RULE
+    },
+    // Deferrals whose wording blames the sender's volume or reputation rather than a fixed rule.
+    Rule {
+        id: "text.volume-deferral",
+        category: RateLimited,
+        reputation: true,
+        any: &["unexpected volume", "excessive volume", "temporarily rate limited", "temporarily deferred"],
+        example: "421 4.7.1 Messages to ****@icloud.com deferred due to excessive volume. Try again later",
+        ..RULE
+    },
+    Rule {
+        id: "text.rate-limit",
+        category: RateLimited,
+        any: &[
+            "rate limit",
+            "ratelimit",
+            "too many connections",
+            "too many sessions",
+            "too many messages",
+            "too many recipients",
+            "too many concurrent",
+            "receiving mail too quickly",
+            "receiving mail at a rate",
+            "max message per connection",
+            "max number of messages",
+            "maximum number of connections",
+            "server busy",
+            "sending too fast",
+            "slow down",
+            "service unavailable - try again later",
+            "messages per connection",
+            "try again slower",
+        ],
+        example: "421 4.7.0 Error: too many connections from 192.0.2.1",
+        ..RULE
+    },
+    // Apple and Orange cut the session after repeated errors: a per-connection throttle.
+    Rule {
+        id: "text.too-many-errors-421",
+        category: RateLimited,
+        codes: &["421"],
+        any: &["too many errors"],
+        example: "421 4.7.0 me.com Error: too many errors",
+        ..RULE
+    },
+    // Public DNSBLs and providers' own lists. Postfix's template opens with "Service unavailable;", which
+    // must not read as a system error.
+    Rule {
+        id: "text.blocklist",
+        category: ReputationBlocked,
+        any: &[
+            "blocked using",
+            "block list",
+            "blocklist",
+            "blacklist",
+            "block listed",
+            "listed on",
+            "dnsbl",
+            "rbl",
+            "spamhaus",
+            "spamcop",
+            "barracuda",
+            "abuseat",
+            "sorbs",
+            "cloudmark",
+            "not in whitelist",
+            "banned sending ip",
+        ],
+        // A listed URL is the content's fault, and this template only guesses at a blocklist.
+        none: &["blacklisted url", "a url in this email", "account or domain may not exist"],
+        example: "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/192.0.2.1",
+        ..RULE
+    },
+    Rule {
+        id: "text.poor-reputation",
+        category: ReputationBlocked,
+        any: &[
+            "reputation",
+            "denial of service",
+            "blocked for spamming",
+            ":blocked)",
+            "reject due to policy violations",
+        ],
+        example: "550 5.7.1 Our system has detected that this message is likely suspicious due to the very low reputation of the sending IP address/domain.",
+        ..RULE
+    },
+    // Quota wording is unambiguous, and Orange and qmail put it under 5.1.1.
+    Rule {
+        id: "text.mailbox-full",
+        category: MailboxFull,
+        any: &[
+            "mailbox full",
+            "mailbox is full",
+            "over quota",
+            "quota exceeded",
+            "quota limit exceeded",
+            "over storage quota",
+            "storage space",
+            "exceeded storage",
+            "speichervolumen",
+            "insufficient storage",
+            "disk space",
+            "exceeded the local limit",
+            "exceeds allowed size",
+            "mailfolder is full",
+        ],
+        example: "550 Benutzer hat das Speichervolumen ueberschritten. / User has exhausted allowed storage space.",
+        ..RULE
+    },
+];
+
+pub const WEAK: &[Rule] = &[
+    Rule {
+        id: "text.relay-denied",
+        category: RelayDenied,
+        any: &[
+            "relay access denied",
+            "relaying denied",
+            "relay denied",
+            "unable to relay",
+            "relay not permitted",
+            "relaying not allowed",
+            "credentials for relay",
+            "rcpthosts",
+            "not authorized to send email directly",
+            "relay mail",
+            "no relaying",
+            "insecure mail relay",
+        ],
+        example: "554 5.7.1 <*****@icloud.com>: Relay access denied",
+        ..RULE
+    },
+    Rule {
+        id: "text.domain-not-found",
+        category: DomainNotFound,
+        any: &[
+            "host or domain name not found",
+            "name service error",
+            "domain not found",
+            "domain does not exist",
+            "no mx record",
+            "null mx",
+            "nxdomain",
+            "unrouteable mail domain",
+            "host unknown",
+            "unknown host",
+            "no such domain",
+            "domain is not reachable",
+            "dns lookup failure",
+            "illegal host/domain name",
+            "domain may not exist",
+            "does not accept mail",
+            "no mx found",
+            "no smtp service",
+            "not accepting network messages",
+        ],
+        example: "Host or domain name not found. Name service error for name=example.jp type=A: Host not found",
+        ..RULE
+    },
+    // Gmail explains RFC 5322 violations under 550 5.7.1, so the wording must decide.
+    Rule {
+        id: "text.rfc5322-violation",
+        category: ContentInvalid,
+        any: &[
+            "rfc 5322",
+            "rfc5322",
+            "malformed",
+            "valid message-id",
+            "multiple subject headers",
+            "duplicate header",
+            "multiple addresses in from",
+            "disallowed header",
+            "bare lf",
+            "bare line feed",
+        ],
+        example: "[192.0.2.222 13] Messages with multiple addresses in From: header are not accepted. r7si1238383pli.26 - gsmtp",
+        ..RULE
+    },
+    // Blocks of the sending host that name no list.
+    Rule {
+        id: "text.sending-host-blocked",
+        category: ReputationBlocked,
+        any: &[
+            "access from ip address",
+            "invalid ip for sending",
+            "blocked for abuse",
+            "my name was rejected",
+            "open relay",
+            "(bl)",
+        ],
+        example: "550 Access from ip address 192.0.2.1 blocked.",
+        ..RULE
+    },
+    Rule {
+        id: "text.spam-or-virus",
+        category: SpamContent,
+        any: &[
+            "spam",
+            "unsolicited",
+            " ube",
+            "virus",
+            "malware",
+            "junk",
+            "content rejected",
+            "nature of the content",
+            "content denied",
+            "blacklisted url",
+            "a url in this email",
+            "mail score",
+            "dt:spm",
+        ],
+        example: "552 Message rejected for spam or virus content",
+        ..RULE
+    },
+    Rule {
+        id: "text.sender-rejected",
+        category: SenderRejected,
+        any: &[
+            "sender address rejected",
+            "invalid sender",
+            "sender verify failed",
+            "domain of sender address",
+            "from: domain is invalid",
+            "sender domain",
+        ],
+        example: "5.0.1 Emetteur invalide. Invalid Sender. LPN105_405",
+        ..RULE
+    },
+    // A connection that never happened only reaches a bounce report once the queue gave up, and
+    // sisimai's corpus labels every such report expired; a deferral webhook carries a receiver code.
+    // Before system errors, whose "temporary failure" a delay notice quotes.
+    Rule {
+        id: "text.connection-timed-out",
+        category: Expired,
+        any: &[
+            "timed out",
+            "timeout",
+            "host not reachable",
+            "did not accept our requests to connect",
+            "unable to connect successfully",
+            "failed to connect",
+        ],
+        example: "connect to example.com[93.184.216.119]: Connection timed out",
+        ..RULE
+    },
+    Rule {
+        id: "text.system-error",
+        category: SystemError,
+        any: &[
+            "temporary system problem",
+            "temporary server error",
+            "internal error",
+            "local error in processing",
+            "system error",
+            "transaction failed",
+            "mail loop",
+            "loops back to myself",
+            "mail system full",
+            "service unavailable",
+            "service currently unavailable",
+            "temporary failure",
+            "pipe to |",
+            "x-unix;",
+        ],
+        example: "451 [BS02] Temporary server error. Please try again later.",
+        ..RULE
+    },
+    // A rejection of MAIL FROM is about the sender, whatever words it uses ("does not exist").
+    Rule {
+        id: "stage.mail-from-rejected",
+        category: SenderRejected,
+        codes: &["5??"],
+        stage: Some(Stage::MailFrom),
+        example: "host mail.example.edu [192.0.2.222] SMTP error from remote mail server after MAIL FROM:<sironeko-nyaan@neko.example.com> SIZE=1024: 550 Unroutable sender address",
+        ..RULE
+    },
+    Rule {
+        id: "text.mailbox-disabled",
+        category: MailboxDisabled,
+        any: &[
+            "account that you tried to reach is disabled",
+            "account that you tried to reach is inactive",
+            "user is inactive",
+            "mailbox is disabled",
+            "mailbox disabled",
+            "account disabled",
+            "account has been disabled",
+            "no longer valid",
+            "account is disabled",
+            "account is locked",
+            "temporary locked",
+            "is suspended",
+            "account suspended",
+            "suspend the service",
+            "deactivated",
+            "not active",
+            "not activated",
+            "account closed",
+            "currently suspended",
+        ],
+        example: "550 5.2.1 ... User is inactive",
+        ..RULE
+    },
+    Rule {
+        id: "text.mailbox-unknown",
+        category: MailboxUnknown,
+        any: &[
+            "user unknown",
+            "unknown user",
+            "no such user",
+            "no such mailbox",
+            "does not exist",
+            "recipient not found",
+            "user not found",
+            "invalid recipient",
+            "unknown recipient",
+            "mailbox unavailable",
+            "mailbox not found",
+            "unrouteable address",
+            "user doesn't have a",
+            "not our customer",
+            "not our user",
+            "address not found",
+            "address couldn't be found",
+            "no valid recipients",
+            "not listed in",
+            "recipient address rejected: access denied",
+            "address unknown",
+            "no mail-box here",
+            "undeliverable address",
+            "invalid final delivery userid",
+        ],
+        example: "550 kijitora@neko.example.org... No such user",
+        ..RULE
+    },
+    // RFC 5321's own 553 wording.
+    Rule {
+        id: "text.mailbox-name-invalid",
+        category: MailboxNameInvalid,
+        any: &["mailbox name not allowed", "bad address syntax", "invalid address syntax"],
+        example: "553 5.1.0 Requested action not taken: mailbox name not allowed",
+        ..RULE
+    },
+    Rule {
+        id: "text.message-too-large",
+        category: MessageTooLarge,
+        any: &["too large", "too big", "size limit", "message size", "size exceeds"],
+        example: "552 Message size exceeds fixed maximum message size",
+        ..RULE
+    },
+    Rule {
+        id: "text.network",
+        category: NetworkError,
+        any: &[
+            "connection refused",
+            "timed out",
+            "no route to host",
+            "connection reset",
+            "lost connection",
+            "network is unreachable",
+            "network error",
+            "host name lookup failure",
+            "dns error",
+        ],
+        example: "Deferred: Connection refused by mx.example.ne.jp.",
+        ..RULE
+    },
+    // Queue wrappers ("could not be delivered for 8 hours", "in the queue too long") come after the
+    // causes they may quote.
+    Rule {
+        id: "text.expired",
+        category: Expired,
+        any: &[
+            "expired",
+            "queue too long",
+            "giving up.",
+            "retry timeout exceeded",
+            "has been delayed",
+            "will be retried",
+            "not delivered within",
+            "could not be delivered for",
+            "failing for a long time",
+            "could not find a gateway",
+            "unable to deliver this message after",
+        ],
+        // qmail's "Giving up on <ip>" follows the remote reply, which decides instead.
+        example: "Could not deliver for the last 432000 seconds. Giving up.",
+        ..RULE
+    },
+    // "Delivery failed 20 attempts": the sender's queue gave up.
+    Rule {
+        id: "text.attempts-exhausted",
+        category: Expired,
+        any: &["attempts"],
+        regex: Some(r"\d+ attempts"),
+        example: "Delivery failed 20 attempts: kijitora@example.com",
+        ..RULE
+    },
+    // A reply to the greeting or to HELO judges the sending host, not the message or the recipient.
+    Rule {
+        id: "stage.greeting-rejected",
+        category: ReputationBlocked,
+        stage: Some(Stage::Connect),
+        example: "SMTP error from remote mail server after initial connection: host email-22.example.net [192.0.2.222]: 554 You've reached your daily relay quota - 203.0.113.0",
+        ..RULE
+    },
+    Rule {
+        id: "stage.helo-rejected",
+        category: ReputationBlocked,
+        stage: Some(Stage::Helo),
+        example: "host example.com.nekochan.example.net [203.0.113.222] SMTP error from remote mail server after EHLO neko.example.com: 550 Rejected",
+        ..RULE
+    },
+    // Submission-side authentication (SMTP AUTH) is the receiver's policy, not an SPF/DKIM matter.
+    Rule {
+        id: "text.policy",
+        category: PolicyRejected,
+        any: &[
+            "policy",
+            "prohibited",
+            "authentication required",
+            "password",
+            "log in with your web browser",
+            "authentication not allowed",
+            "security issue",
+            "illegal attachment",
+            "access denied",
+            "not allowed",
+            "content presents a potential",
+            "policies",
+            "filtered",
+            "blocked by the recipient",
+            "permission to post",
+            "not a member of",
+        ],
+        example: "451 4.7.1 local policy violation",
+        ..RULE
+    },
+    Rule {
+        id: "text.protocol",
+        category: ProtocolError,
+        any: &[
+            "syntax error",
+            "bad sequence",
+            "command not recognized",
+            "unrecognized command",
+            "not implemented",
+            "protocol violation",
+        ],
+        example: "501 Syntax error in parameters or arguments",
+        ..RULE
+    },
+];

@@ -6,7 +6,22 @@ use std::collections::BTreeMap;
 use crate::error::AppError;
 
 /// Every var and secret the Worker reads. The shell looks each one up; anything unset is absent.
-pub const NAMES: &[&str] = &["READ_TOKEN", "GENERIC_WEBHOOK_TOKEN"];
+pub const NAMES: &[&str] = &[
+    "READ_TOKEN",
+    // Webhook secrets, one (or two) per ESP: see `.dev.vars.example` and `crate::esp::SECRET_NAMES`.
+    "SENDGRID_WEBHOOK_PUBLIC_KEY",
+    "MAILGUN_WEBHOOK_SIGNING_KEY",
+    "POSTMARK_WEBHOOK_CREDENTIALS",
+    "SES_TOPIC_ARNS",
+    "SPARKPOST_WEBHOOK_CREDENTIALS",
+    "MAILJET_WEBHOOK_CREDENTIALS",
+    "BREVO_WEBHOOK_CREDENTIALS",
+    "MANDRILL_WEBHOOK_KEY",
+    "MANDRILL_WEBHOOK_URL",
+    "RESEND_WEBHOOK_SECRET",
+    "POSTAL_WEBHOOK_PUBLIC_KEY",
+    "GENERIC_WEBHOOK_TOKEN",
+];
 
 /// Vars and secrets by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,6 +79,13 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_webhook_secret_is_read_by_the_shell() {
+        for name in crate::esp::SECRET_NAMES {
+            assert!(NAMES.contains(name), "{name} missing from NAMES");
+        }
+    }
 
     #[test]
     fn blank_values_count_as_unset() {

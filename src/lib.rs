@@ -24,9 +24,11 @@
 pub mod classify;
 pub mod config;
 pub mod error;
+pub mod esp;
 pub mod event;
 pub mod http;
 pub mod ingest;
+pub mod redact;
 pub mod store;
 
 #[cfg(target_arch = "wasm32")]

@@ -4,8 +4,10 @@
 
 mod classify;
 mod router;
+mod webhooks;
 
 pub use router::{handle, Context};
+pub use webhooks::{log_line, MAX_BODY_BYTES};
 
 use serde::Serialize;
 
@@ -105,15 +107,13 @@ fn percent_decode(input: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                    (Some(hi), Some(lo)) => {
-                        out.push(hi << 4 | lo);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             other => out.push(other),
         }
         i += 1;
@@ -131,6 +131,9 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// One structured JSON line for the shell to `console_log` (webhook requests), free of secrets,
+    /// signatures and addresses.
+    pub log: Option<String>,
 }
 
 impl HttpResponse {
@@ -142,17 +145,19 @@ impl HttpResponse {
                 status,
                 headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
                 body,
+                log: None,
             },
             Err(_) => HttpResponse {
                 status: 500,
                 headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
                 body: br#"{"error":"internal","message":"response could not be serialized"}"#.to_vec(),
+                log: None,
             },
         }
     }
 
     pub fn empty(status: u16) -> Self {
-        HttpResponse { status, headers: Vec::new(), body: Vec::new() }
+        HttpResponse { status, headers: Vec::new(), body: Vec::new(), log: None }
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
@@ -162,6 +167,11 @@ impl HttpResponse {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn with_log(mut self, line: String) -> Self {
+        self.log = Some(line);
+        self
     }
 
     /// The body parsed as JSON, for tests.

@@ -3,16 +3,18 @@
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::esp::Fetcher;
 use crate::store::Store;
 
-use super::{classify, HttpRequest, HttpResponse, Method};
+use super::{classify, webhooks, HttpRequest, HttpResponse, Method};
 
-/// What a request may use besides itself: storage, configuration and the clock (unix seconds), all
-/// passed in so tests control them.
+/// What a request may use besides itself: storage, configuration, the clock (unix seconds) and outbound
+/// HTTP (SNS certificates), all passed in so tests control them.
 pub struct Context<'a, S: Store> {
     pub store: &'a S,
     pub config: &'a Config,
     pub now: u64,
+    pub fetcher: &'a dyn Fetcher,
 }
 
 /// Answers one request. Never panics on input; every failure is a JSON error.
@@ -29,23 +31,23 @@ pub async fn handle<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> HttpRe
 }
 
 async fn route<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
-    let _ = ctx;
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     match (req.method, segments.as_slice()) {
         (Method::Options, ["api", ..]) => Ok(HttpResponse::empty(204)),
-        (Method::Get | Method::Head, ["api", "health"]) => Ok(HttpResponse::json(
-            200,
-            &serde_json::json!({ "status": "ok", "version": crate::VERSION }),
-        )),
+        (Method::Get | Method::Head, ["api", "health"]) => {
+            Ok(HttpResponse::json(200, &serde_json::json!({ "status": "ok", "version": crate::VERSION })))
+        }
         (_, ["api", "health"]) => Err(method_not_allowed("GET")),
         (Method::Get, ["api", "classify"]) => classify::get(req),
         (Method::Post, ["api", "classify"]) => classify::post(req),
         (_, ["api", "classify"]) => Err(method_not_allowed("GET, POST")),
+        // Webhooks answer their own errors, so that each request's log line includes its rejection.
+        (_, ["webhooks", esp]) => Ok(webhooks::handle(req, esp, ctx).await),
         _ => Err(AppError::NotFound(format!("no route for {}", req.path))),
     }
 }
 
-fn method_not_allowed(allowed: &str) -> AppError {
+pub(super) fn method_not_allowed(allowed: &str) -> AppError {
     AppError::MethodNotAllowed(format!("this route accepts {allowed}"))
 }
 
@@ -65,7 +67,7 @@ mod tests {
     fn get(url: &str) -> HttpResponse {
         let store = MemoryStore::new();
         let config = Config::new();
-        let ctx = Context { store: &store, config: &config, now: 1_700_000_000 };
+        let ctx = Context { store: &store, config: &config, now: 1_700_000_000, fetcher: &crate::esp::NoFetch };
         block_on(handle(&HttpRequest::new(Method::Get, url), &ctx))
     }
 

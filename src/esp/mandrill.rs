@@ -44,13 +44,16 @@ fn form_fields(body: &[u8]) -> Result<Vec<(String, String)>, EspError> {
     Ok(form_urlencoded_pairs(body))
 }
 
+/// Parses the form body, or the bare JSON array of `mandrill_events` (what someone pastes into the CLI
+/// after decoding it): a signed request is always a form, so this leniency adds nothing to trust.
 pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
     let fields = form_fields(delivery.body)?;
-    let events_json = fields
-        .iter()
-        .find(|(name, _)| name == "mandrill_events")
-        .map(|(_, value)| value)
-        .ok_or_else(|| EspError::Malformed("Mandrill form has no `mandrill_events` field".into()))?;
+    let is_bare_json = delivery.body.trim_ascii_start().first() == Some(&b'[');
+    let events_json = match fields.iter().find(|(name, _)| name == "mandrill_events") {
+        Some((_, value)) => value.as_str(),
+        None if is_bare_json => std::str::from_utf8(delivery.body).unwrap_or_default(),
+        None => return Err(EspError::Malformed("Mandrill form has no `mandrill_events` field".into())),
+    };
     let events: Value = serde_json::from_str(events_json)
         .map_err(|e| EspError::Malformed(format!("Mandrill `mandrill_events` is not valid JSON: {e}")))?;
     let items = events

@@ -1,0 +1,73 @@
+//! Helpers shared by the webhook tests: fixtures, a fake fetcher, and a request runner.
+#![allow(dead_code)] // each test crate uses a different subset
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+
+use bouncewatch::config::Config;
+use bouncewatch::esp::{self, Delivery, FetchError, Fetcher};
+use bouncewatch::event::{Esp, NormalizedEvent};
+use bouncewatch::http::{handle, Context, HttpRequest, HttpResponse, Method};
+use bouncewatch::store::MemoryStore;
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/webhooks");
+pub const SNS_CERT_URL: &str =
+    "https://sns.us-east-2.amazonaws.com/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem";
+
+/// The exact bytes of a fixture, by path under `tests/fixtures/webhooks`.
+pub fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{FIXTURES}/{path}")).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub fn sample(name: &str) -> Vec<u8> {
+    fixture(&format!("samples/{name}"))
+}
+
+pub fn vectors(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&fixture(&format!("vectors/{name}"))).unwrap()
+}
+
+/// Parses a sample without verification, as the CLI does.
+pub fn parse_sample(esp: Esp, name: &str) -> Result<Vec<NormalizedEvent>, esp::EspError> {
+    let body = sample(name);
+    esp::parse(esp, &Delivery { body: &body, headers: &[], now: 1_700_000_000 })
+}
+
+/// Serves the SNS certificate from the vectors, and counts fetches.
+#[derive(Default)]
+pub struct FakeFetcher {
+    pub fetched: Cell<u32>,
+    pub urls: std::cell::RefCell<Vec<String>>,
+}
+
+impl Fetcher for FakeFetcher {
+    fn get<'a>(&'a self, url: &'a str) -> Pin<Box<dyn Future<Output = Result<String, FetchError>> + 'a>> {
+        self.fetched.set(self.fetched.get() + 1);
+        self.urls.borrow_mut().push(url.to_owned());
+        Box::pin(async move {
+            if url == SNS_CERT_URL {
+                let pem = fixture("vectors/sns_SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem");
+                Ok(String::from_utf8(pem).unwrap())
+            } else if url.starts_with("https://sns.") {
+                Ok("<ConfirmSubscriptionResponse/>".into())
+            } else {
+                Err(FetchError(format!("fake fetcher has no {url}")))
+            }
+        })
+    }
+}
+
+/// Runs a request through the router.
+pub fn send(req: &HttpRequest, store: &MemoryStore, config: &Config, now: u64, fetcher: &dyn Fetcher) -> HttpResponse {
+    let ctx = Context { store, config, now, fetcher };
+    pollster::block_on(handle(req, &ctx))
+}
+
+pub fn post(esp: &str, body: impl Into<Vec<u8>>, headers: &[(&str, &str)]) -> HttpRequest {
+    let mut req = HttpRequest::new(Method::Post, &format!("https://bw.example/webhooks/{esp}")).with_body(body);
+    for (name, value) in headers {
+        req = req.with_header(name, value);
+    }
+    req
+}

@@ -14,6 +14,8 @@ use bouncewatch::store::MemoryStore;
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/webhooks");
 pub const SNS_CERT_URL: &str =
     "https://sns.us-east-2.amazonaws.com/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem";
+/// Where the self-generated confirmation says its certificate is.
+pub const SELFGEN_CERT_URL: &str = "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem";
 
 /// The exact bytes of a fixture, by path under `tests/fixtures/webhooks`.
 pub fn fixture(path: &str) -> Vec<u8> {
@@ -49,6 +51,8 @@ impl Fetcher for FakeFetcher {
             if url == SNS_CERT_URL {
                 let pem = fixture("vectors/sns_SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem");
                 Ok(String::from_utf8(pem).unwrap())
+            } else if url == SELFGEN_CERT_URL {
+                Ok(String::from_utf8(fixture("selfgen/sns_selfgen_cert.pem")).unwrap())
             } else if url.starts_with("https://sns.") {
                 Ok("<ConfirmSubscriptionResponse/>".into())
             } else {

@@ -6,6 +6,9 @@
 /// `<a@b>` (the brackets are kept once), bare `a@b`, quoted local parts (`"john doe"@b`) and non-ASCII
 /// local parts and domains.
 pub fn redact_addresses(text: &str) -> String {
+    if !text.contains('@') {
+        return text.to_owned();
+    }
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     // `copied` is the index of the first char not yet written to `out`.

@@ -1,12 +1,16 @@
 //! SendGrid Event Webhook: a JSON array of events, signed with ECDSA P-256/SHA-256 over the timestamp
 //! header followed by the raw body (SendGrid's bodies end in `\r\n`, which the signature covers).
 
-use p256::ecdsa::signature::Verifier;
+use std::borrow::Cow;
+
+use p256::ecdsa::signature::DigestVerifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
+use serde::Deserialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
-use super::common::{self, text};
+use super::common;
 use super::normalize::{normalize, Draft};
 use super::{Delivery, EspError};
 use crate::config::Config;
@@ -28,19 +32,55 @@ pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<(), EspError> 
         .map_err(|_| EspError::Unauthorized(format!("{PUBLIC_KEY} is not a P-256 public key (base64 DER)")))?;
     let signature = Signature::from_der(&common::decode_base64(signature_b64, SIGNATURE_HEADER)?)
         .map_err(|_| EspError::Unauthorized("signature is not a DER ECDSA signature".into()))?;
-    let mut signed = Vec::with_capacity(timestamp.len() + delivery.body.len());
-    signed.extend_from_slice(timestamp.as_bytes());
-    signed.extend_from_slice(delivery.body);
-    key.verify(&signed, &signature).map_err(|_| EspError::Unauthorized("signature does not match".into()))
+    // Hashed incrementally: no copy of a body that can be hundreds of kilobytes.
+    let digest = Sha256::new().chain_update(timestamp.as_bytes()).chain_update(delivery.body);
+    key.verify_digest(digest, &signature).map_err(|_| EspError::Unauthorized("signature does not match".into()))
+}
+
+/// One SendGrid event: only the fields we read. Deserializing into this (strings borrowed from the body,
+/// unknown fields skipped) rather than a `serde_json::Value` keeps a 1,000-event batch within budget.
+#[derive(Debug, Deserialize)]
+struct SendgridEvent<'a> {
+    #[serde(borrow, default)]
+    event: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    email: Option<Cow<'a, str>>,
+    #[serde(default)]
+    timestamp: Option<Value>,
+    #[serde(borrow, default)]
+    sg_event_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    sg_message_id: Option<Cow<'a, str>>,
+    /// The enhanced code on bounces (often the generic `5.0.0`).
+    #[serde(borrow, default)]
+    status: Option<Cow<'a, str>>,
+    /// Bounces and drops carry their text here…
+    #[serde(borrow, default)]
+    reason: Option<Cow<'a, str>>,
+    /// …deferrals and deliveries here.
+    #[serde(borrow, default)]
+    response: Option<Cow<'a, str>>,
 }
 
 pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
-    let items = common::object_or_array(common::parse_json(delivery.body, "SendGrid")?, "SendGrid")?;
-    Ok(items.iter().enumerate().filter_map(|(index, item)| event(item, index, delivery.now)).collect())
+    let malformed = |e: serde_json::Error| {
+        EspError::Malformed(format!("SendGrid body must be a JSON array of event objects (or one object): {e}"))
+    };
+    // SendGrid posts an array; its documentation shows single objects: both are read, without buffering.
+    let events: Vec<SendgridEvent<'_>> = match delivery.body.trim_ascii_start().first() {
+        Some(b'{') => vec![serde_json::from_slice(delivery.body).map_err(malformed)?],
+        _ => serde_json::from_slice(delivery.body).map_err(malformed)?,
+    };
+    Ok(events.iter().enumerate().filter_map(|(index, item)| event(item, index, delivery.now)).collect())
 }
 
-fn event(item: &Value, index: usize, now: u64) -> Option<NormalizedEvent> {
-    let name = text(item, "/event").unwrap_or_default();
+/// A field's text, trimmed, if not empty.
+fn field<'b>(value: &'b Option<Cow<'_, str>>) -> Option<&'b str> {
+    value.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn event(item: &SendgridEvent<'_>, index: usize, now: u64) -> Option<NormalizedEvent> {
+    let name = field(&item.event).unwrap_or_default();
     let kind = match name {
         "delivered" => EventKind::Delivered,
         "deferred" => EventKind::Deferred,
@@ -50,11 +90,11 @@ fn event(item: &Value, index: usize, now: u64) -> Option<NormalizedEvent> {
         "spamreport" => EventKind::Complaint,
         _ => EventKind::Other,
     };
-    let timestamp = common::timestamp_field(item, "/timestamp");
-    let email = text(item, "/email").unwrap_or_default();
-    let event_id = text(item, "/sg_event_id").map(str::to_owned).unwrap_or_else(|| {
+    let timestamp = item.timestamp.as_ref().and_then(|t| common::timestamp_field(t, ""));
+    let email = field(&item.email).unwrap_or_default();
+    let event_id = field(&item.sg_event_id).map(str::to_owned).unwrap_or_else(|| {
         let ts = timestamp.map(|t| t.to_string()).unwrap_or_default();
-        let message = text(item, "/sg_message_id").unwrap_or_default();
+        let message = field(&item.sg_message_id).unwrap_or_default();
         common::stable_id(&["sendgrid", message, name, email, &ts, &index.to_string()])
     });
     normalize(
@@ -64,9 +104,8 @@ fn event(item: &Value, index: usize, now: u64) -> Option<NormalizedEvent> {
             kind: Some(kind),
             occurred_at: timestamp.unwrap_or(now),
             recipient: email,
-            enhanced_code: text(item, "/status"),
-            // Bounces carry the reply in `reason`, deferrals and deliveries in `response`.
-            reply: text(item, "/reason").or_else(|| text(item, "/response")),
+            enhanced_code: field(&item.status),
+            reply: field(&item.reason).or_else(|| field(&item.response)),
             ..Draft::default()
         },
     )

@@ -67,18 +67,13 @@ pub async fn handle<S: Store>(req: &HttpRequest, esp_name: &str, ctx: &Context<'
         Err(err) => {
             // Messages name what was wrong and never echo secrets; redaction guards against an address
             // that a parser error might quote.
-            log.rejection = Some(redact_addresses(&format!("{}: {}", err.code(), err_message(&err))));
+            log.rejection = Some(redact_addresses(&format!("{}: {}", err.code(), err.message())));
             err.into_response()
         }
     };
     log.status = response.status;
     let line = log_line(&log);
     response.with_log(line)
-}
-
-fn err_message(err: &AppError) -> String {
-    let body = err.clone().into_response().json_body();
-    body["message"].as_str().unwrap_or_default().to_owned()
 }
 
 async fn serve<S: Store>(

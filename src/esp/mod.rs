@@ -34,7 +34,6 @@ use crate::store::{Store, StoreError};
 
 pub use common::parse_rfc3339;
 pub use mailgun::ReplayMarker;
-pub use normalize::recipient_domain;
 pub use ses::validate_sns_url;
 
 /// Every var and secret the adapters read (merged into [`crate::config::NAMES`]).

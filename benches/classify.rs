@@ -20,10 +20,7 @@ fn corpus() -> Vec<String> {
         .iter()
         .flat_map(|name| {
             let text = std::fs::read_to_string(dir.join(name)).expect("fixture is readable");
-            text.lines()
-                .skip(1)
-                .filter_map(|l| l.split('\t').next().map(str::to_owned))
-                .collect::<Vec<_>>()
+            text.lines().skip(1).filter_map(|l| l.split('\t').next().map(str::to_owned)).collect::<Vec<_>>()
         })
         .collect()
 }

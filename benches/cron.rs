@@ -27,12 +27,7 @@ fn day_of_traffic() -> MemoryStore {
         let at = NOW - (BUCKETS - b) * 300;
         let events: Vec<NormalizedEvent> = (0..DOMAINS)
             .flat_map(|d| {
-                [
-                    EventKind::Delivered,
-                    EventKind::Delivered,
-                    EventKind::Deferred,
-                ]
-                .map(|kind| NormalizedEvent {
+                [EventKind::Delivered, EventKind::Delivered, EventKind::Deferred].map(|kind| NormalizedEvent {
                     esp: Esp::Generic,
                     event_id: String::new(),
                     kind,
@@ -40,21 +35,13 @@ fn day_of_traffic() -> MemoryStore {
                     recipient_domain: format!("domain{d}.example"),
                     smtp_code: (kind == EventKind::Deferred).then_some(451),
                     enhanced_code: None,
-                    reply: (kind == EventKind::Deferred)
-                        .then(|| "451 4.7.1 Try again later".into()),
+                    reply: (kind == EventKind::Deferred).then(|| "451 4.7.1 Try again later".into()),
                     category: (kind == EventKind::Deferred).then_some(Category::Greylisted),
                     permanence: None,
                 })
             })
             .collect();
-        block_on(record(
-            &store,
-            &config,
-            &format!("bucket-{b}"),
-            &events,
-            at + 10,
-        ))
-        .expect("record");
+        block_on(record(&store, &config, &format!("bucket-{b}"), &events, at + 10)).expect("record");
     }
     // Merge every shard into pages, then delete them, as a day of cron runs would have.
     block_on(run_cron(&store, &config, NOW)).expect("merge");
@@ -68,10 +55,7 @@ fn cron(c: &mut Criterion) {
     let config = Config::new();
     let started = Instant::now();
     let report = block_on(run_cron(&store, &config, NOW)).expect("first run");
-    println!(
-        "first run, {DOMAINS} domains: {:?}; {report:?}",
-        started.elapsed()
-    );
+    println!("first run, {DOMAINS} domains: {:?}; {report:?}", started.elapsed());
     store.reset_ops();
     block_on(run_cron(&store, &config, NOW + 60)).expect("steady run");
     println!("steady run KV operations: {:?}", store.ops());

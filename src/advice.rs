@@ -32,8 +32,7 @@ pub fn cause_name(category: Category) -> &'static str {
 }
 
 /// The seed's answer to a greylisting spike.
-pub const GREYLISTING_ADVICE: &str =
-    "Nothing to do — the automatic retry succeeds; don't resend faster.";
+pub const GREYLISTING_ADVICE: &str = "Nothing to do — the automatic retry succeeds; don't resend faster.";
 
 /// The seed's answer to any other 451 spike, before the advice per cause.
 pub const SPIKE_ADVICE: &str =
@@ -49,12 +48,8 @@ pub fn cause_advice(category: Category) -> Option<&'static str> {
         }
         Category::RateLimited => Some("Slow the send, segment the campaign."),
         Category::AuthFailed => Some("Check SPF, DKIM and DMARC alignment."),
-        Category::ReputationBlocked => {
-            Some("Check IP and domain reputation (blocklists, Postmaster Tools, SNDS).")
-        }
-        Category::ReverseDnsFailed => {
-            Some("Give the sending IP a PTR record that resolves back to it.")
-        }
+        Category::ReputationBlocked => Some("Check IP and domain reputation (blocklists, Postmaster Tools, SNDS)."),
+        Category::ReverseDnsFailed => Some("Give the sending IP a PTR record that resolves back to it."),
         Category::TlsRequired => Some("Enable STARTTLS on the sending MTA."),
         _ => None,
     }

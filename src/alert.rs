@@ -62,9 +62,7 @@ impl AlertSnapshot {
     /// The snapshot of one of the detector's alerts, over a detection window of `window_minutes`.
     pub fn from_alert(alert: &crate::detect::Alert, window_minutes: u32) -> AlertSnapshot {
         let scope = if alert.domain == crate::detect::SENDER_WIDE {
-            Scope::SenderWide {
-                domains: alert.domains.clone(),
-            }
+            Scope::SenderWide { domains: alert.domains.clone() }
         } else {
             Scope::Domain(alert.domain.clone())
         };
@@ -104,10 +102,7 @@ impl AlertSnapshot {
             .iter()
             .take(MAX_SAMPLES)
             .map(|s| {
-                let one_line: String = s
-                    .chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .collect();
+                let one_line: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
                 let redacted = redact_addresses(one_line.trim());
                 match redacted.char_indices().nth(MAX_SAMPLE_CHARS) {
                     Some((cut, _)) => format!("{}…", &redacted[..cut]),
@@ -115,10 +110,7 @@ impl AlertSnapshot {
                 }
             })
             .collect();
-        AlertSnapshot {
-            samples,
-            ..self.clone()
-        }
+        AlertSnapshot { samples, ..self.clone() }
     }
 
     fn label(&self) -> String {
@@ -129,10 +121,7 @@ impl AlertSnapshot {
     }
 
     fn dominant_cause(&self) -> Option<Category> {
-        self.causes
-            .iter()
-            .max_by(|a, b| a.share.total_cmp(&b.share))
-            .map(|c| c.category)
+        self.causes.iter().max_by(|a, b| a.share.total_cmp(&b.share)).map(|c| c.category)
     }
 
     /// `gmail.com: 451 deferrals 18 % (baseline 0.4 %) — local policy`

@@ -35,6 +35,18 @@ pub const NAMES: &[&str] = &[
     "MAILGUN_DOMAIN",
     "ALERT_WEBHOOK_URL",
     "PUBLIC_URL",
+    // Webhook secrets, one (or two) per ESP: see `.dev.vars.example` and `crate::esp::SECRET_NAMES`.
+    "SENDGRID_WEBHOOK_PUBLIC_KEY",
+    "MAILGUN_WEBHOOK_SIGNING_KEY",
+    "POSTMARK_WEBHOOK_CREDENTIALS",
+    "SES_TOPIC_ARNS",
+    "SPARKPOST_WEBHOOK_CREDENTIALS",
+    "MAILJET_WEBHOOK_CREDENTIALS",
+    "BREVO_WEBHOOK_CREDENTIALS",
+    "MANDRILL_WEBHOOK_KEY",
+    "MANDRILL_WEBHOOK_URL",
+    "RESEND_WEBHOOK_SECRET",
+    "POSTAL_WEBHOOK_PUBLIC_KEY",
 ];
 
 /// Vars and secrets by name.
@@ -49,9 +61,7 @@ impl Config {
     }
 
     /// Builds a config from `(name, value)` pairs; blank values count as unset.
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
         let mut config = Config::new();
         for (name, value) in pairs {
             config.set(name, value);
@@ -75,11 +85,9 @@ impl Config {
     pub fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, AppError> {
         match self.get(name) {
             None => Ok(default),
-            Some(raw) => raw.parse().map_err(|_| {
-                AppError::Internal(format!(
-                    "configuration var {name} is not a valid number: {raw:?}"
-                ))
-            }),
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| AppError::Internal(format!("configuration var {name} is not a valid number: {raw:?}"))),
         }
     }
 
@@ -89,9 +97,7 @@ impl Config {
             None => Ok(default),
             Some(v) if v == "true" || v == "1" || v == "yes" => Ok(true),
             Some(v) if v == "false" || v == "0" || v == "no" => Ok(false),
-            Some(v) => Err(AppError::Internal(format!(
-                "configuration var {name} is not true or false: {v:?}"
-            ))),
+            Some(v) => Err(AppError::Internal(format!("configuration var {name} is not true or false: {v:?}"))),
         }
     }
 }
@@ -99,6 +105,13 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_webhook_secret_is_read_by_the_shell() {
+        for name in crate::esp::SECRET_NAMES {
+            assert!(NAMES.contains(name), "{name} missing from NAMES");
+        }
+    }
 
     #[test]
     fn blank_values_count_as_unset() {

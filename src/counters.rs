@@ -88,10 +88,7 @@ impl Counts {
         }
         if event.smtp_code == Some(451) {
             self.smtp_451 += 1;
-            *self
-                .causes_451
-                .entry(event.category.unwrap_or(Category::Unclassified))
-                .or_default() += 1;
+            *self.causes_451.entry(event.category.unwrap_or(Category::Unclassified)).or_default() += 1;
         }
         if let (Some(reply), Some(category)) = (&event.reply, event.category) {
             self.add_sample(reply, category, 1);
@@ -125,24 +122,10 @@ impl Counts {
         if reply.is_empty() {
             return;
         }
-        if let Some(seen) = self
-            .samples
-            .iter_mut()
-            .find(|s| s.category == category && s.reply == reply)
-        {
+        if let Some(seen) = self.samples.iter_mut().find(|s| s.category == category && s.reply == reply) {
             seen.count += count;
-        } else if self
-            .samples
-            .iter()
-            .filter(|s| s.category == category)
-            .count()
-            < MAX_SAMPLES_PER_CATEGORY
-        {
-            self.samples.push(Sample {
-                reply,
-                category,
-                count,
-            });
+        } else if self.samples.iter().filter(|s| s.category == category).count() < MAX_SAMPLES_PER_CATEGORY {
+            self.samples.push(Sample { reply, category, count });
         }
     }
 }
@@ -204,12 +187,7 @@ pub fn tally(events: &[NormalizedEvent], now: u64, settings: &Settings) -> Tally
             tally.stale += 1;
             continue;
         }
-        let counts = tally
-            .buckets
-            .entry(bucket)
-            .or_default()
-            .entry(event.recipient_domain.clone())
-            .or_default();
+        let counts = tally.buckets.entry(bucket).or_default().entry(event.recipient_domain.clone()).or_default();
         if counts.add_event(event) {
             tally.accepted += 1;
         } else {
@@ -236,10 +214,7 @@ impl BucketRange {
     pub fn ending_at(now: u64, secs: u64, settings: &Settings) -> BucketRange {
         let last = settings.bucket_of(now);
         let span = (settings.buckets_in(secs) - 1) * settings.bucket_secs;
-        BucketRange {
-            first: last.saturating_sub(span),
-            last,
-        }
+        BucketRange { first: last.saturating_sub(span), last }
     }
 
     /// Every bucket start in the range.
@@ -258,12 +233,7 @@ pub enum Window {
 }
 
 impl Window {
-    pub const ALL: [Window; 4] = [
-        Window::Minutes15,
-        Window::Hour1,
-        Window::Hours24,
-        Window::Days7,
-    ];
+    pub const ALL: [Window; 4] = [Window::Minutes15, Window::Hour1, Window::Hours24, Window::Days7];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -293,12 +263,7 @@ mod tests {
     use super::*;
     use crate::event::Esp;
 
-    fn event(
-        kind: EventKind,
-        at: u64,
-        code: Option<u16>,
-        category: Option<Category>,
-    ) -> NormalizedEvent {
+    fn event(kind: EventKind, at: u64, code: Option<u16>, category: Option<Category>) -> NormalizedEvent {
         NormalizedEvent {
             esp: Esp::Generic,
             event_id: format!("{at}"),
@@ -318,32 +283,14 @@ mod tests {
         let now = 10_000;
         let events = [
             event(EventKind::Delivered, 9_000, None, None),
-            event(
-                EventKind::Deferred,
-                9_100,
-                Some(451),
-                Some(Category::Greylisted),
-            ),
-            event(
-                EventKind::Deferred,
-                9_700,
-                Some(451),
-                Some(Category::PolicyRejected),
-            ),
+            event(EventKind::Deferred, 9_100, Some(451), Some(Category::Greylisted)),
+            event(EventKind::Deferred, 9_700, Some(451), Some(Category::PolicyRejected)),
         ];
         let tally = tally(&events, now, &Settings::default());
         let starts: Vec<u64> = tally.buckets.keys().copied().collect();
         assert_eq!(starts, [9_000, 9_600]);
         let first = &tally.buckets[&9_000]["gmail.com"];
-        assert_eq!(
-            (
-                first.delivered,
-                first.deferred,
-                first.smtp_451,
-                first.attempts()
-            ),
-            (1, 1, 1, 2)
-        );
+        assert_eq!((first.delivered, first.deferred, first.smtp_451, first.attempts()), (1, 1, 1, 2));
         assert_eq!(first.causes_451[&Category::Greylisted], 1);
     }
 
@@ -352,70 +299,36 @@ mod tests {
         let settings = Settings::default();
         let now = 100 * 86_400;
         let events = [
-            event(
-                EventKind::Delivered,
-                now - settings.retention_secs - 600,
-                None,
-                None,
-            ),
+            event(EventKind::Delivered, now - settings.retention_secs - 600, None, None),
             event(EventKind::Delivered, now + 3_600, None, None),
             event(EventKind::Other, now, None, None),
         ];
         let tally = tally(&events, now, &settings);
-        assert_eq!(
-            (tally.accepted, tally.stale, tally.clamped, tally.ignored),
-            (1, 1, 1, 1)
-        );
-        assert_eq!(
-            tally.buckets.keys().copied().collect::<Vec<_>>(),
-            [settings.bucket_of(now)]
-        );
+        assert_eq!((tally.accepted, tally.stale, tally.clamped, tally.ignored), (1, 1, 1, 1));
+        assert_eq!(tally.buckets.keys().copied().collect::<Vec<_>>(), [settings.bucket_of(now)]);
     }
 
     #[test]
     fn samples_are_capped_per_category_and_truncated() {
         let mut counts = Counts::default();
         for i in 0..10 {
-            counts.add_sample(
-                &format!("451 reply {i} {}", "x".repeat(500)),
-                Category::PolicyRejected,
-                1,
-            );
+            counts.add_sample(&format!("451 reply {i} {}", "x".repeat(500)), Category::PolicyRejected, 1);
         }
-        counts.add_sample(
-            &counts.samples[0].reply.clone(),
-            Category::PolicyRejected,
-            4,
-        );
+        counts.add_sample(&counts.samples[0].reply.clone(), Category::PolicyRejected, 4);
         assert_eq!(counts.samples.len(), MAX_SAMPLES_PER_CATEGORY);
-        assert!(counts
-            .samples
-            .iter()
-            .all(|s| s.reply.chars().count() == MAX_SAMPLE_CHARS));
+        assert!(counts.samples.iter().all(|s| s.reply.chars().count() == MAX_SAMPLE_CHARS));
         assert_eq!(counts.samples[0].count, 5);
     }
 
     #[test]
     fn merge_is_addition() {
-        let events = [event(
-            EventKind::Deferred,
-            0,
-            Some(451),
-            Some(Category::RateLimited),
-        )];
+        let events = [event(EventKind::Deferred, 0, Some(451), Some(Category::RateLimited))];
         let one = tally(&events, 10, &Settings::default()).buckets;
         let mut sum = Buckets::new();
         merge_buckets(&mut sum, &one);
         merge_buckets(&mut sum, &one);
         let counts = &sum[&0]["gmail.com"];
-        assert_eq!(
-            (
-                counts.deferred,
-                counts.smtp_451,
-                counts.categories[&Category::RateLimited]
-            ),
-            (2, 2, 2)
-        );
+        assert_eq!((counts.deferred, counts.smtp_451, counts.categories[&Category::RateLimited]), (2, 2, 2));
         assert_eq!(counts.samples[0].count, 2);
     }
 
@@ -423,12 +336,6 @@ mod tests {
     fn a_window_is_whole_buckets_ending_with_the_current_one() {
         let settings = Settings::default();
         let range = BucketRange::ending_at(3_600 + 420, 15 * 60, &settings);
-        assert_eq!(
-            range,
-            BucketRange {
-                first: 3_600 - 300,
-                last: 3_600 + 300
-            }
-        );
+        assert_eq!(range, BucketRange { first: 3_600 - 300, last: 3_600 + 300 });
     }
 }

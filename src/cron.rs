@@ -45,11 +45,7 @@ pub struct CronReport {
 pub const NOTIFY_KEY: &str = "notify";
 
 /// Runs one evaluation at unix time `now`.
-pub async fn run_cron<S: Store>(
-    store: &S,
-    config: &Config,
-    now: u64,
-) -> Result<CronReport, StoreError> {
+pub async fn run_cron<S: Store>(store: &S, config: &Config, now: u64) -> Result<CronReport, StoreError> {
     evaluate(store, config, now).await.map(|(report, _)| report)
 }
 
@@ -66,11 +62,8 @@ pub async fn run_cron_and_notify<S: Store, N: Notifier>(
     let (report, state) = evaluate(store, config, now).await?;
     let settings = Settings::from_config(config).map_err(|e| StoreError(format!("{e:?}")))?;
     let window_minutes = u32::try_from(settings.window_secs / 60).unwrap_or(u32::MAX);
-    let snapshots: Vec<AlertSnapshot> = state
-        .active_alerts()
-        .into_iter()
-        .map(|a| AlertSnapshot::from_alert(a, window_minutes))
-        .collect();
+    let snapshots: Vec<AlertSnapshot> =
+        state.active_alerts().into_iter().map(|a| AlertSnapshot::from_alert(a, window_minutes)).collect();
     let stored = store.get(NOTIFY_KEY).await?;
     let previous: NotifyState = match stored.as_deref() {
         None => NotifyState::default(),
@@ -79,25 +72,13 @@ pub async fn run_cron_and_notify<S: Store, N: Notifier>(
     };
     let (next, sent) = notify::run(&previous, &snapshots, now, alerting, notifier).await;
     if next != previous {
-        let value = serde_json::to_string(&next)
-            .map_err(|e| StoreError(format!("cannot encode state: {e}")))?;
-        store
-            .put(Put {
-                key: NOTIFY_KEY,
-                value: &value,
-                ttl_seconds: settings.retention_secs,
-                metadata: None,
-            })
-            .await?;
+        let value = serde_json::to_string(&next).map_err(|e| StoreError(format!("cannot encode state: {e}")))?;
+        store.put(Put { key: NOTIFY_KEY, value: &value, ttl_seconds: settings.retention_secs, metadata: None }).await?;
     }
     Ok((report, sent))
 }
 
-async fn evaluate<S: Store>(
-    store: &S,
-    config: &Config,
-    now: u64,
-) -> Result<(CronReport, DetectorState), StoreError> {
+async fn evaluate<S: Store>(store: &S, config: &Config, now: u64) -> Result<(CronReport, DetectorState), StoreError> {
     let settings = Settings::from_config(config).map_err(|e| StoreError(format!("{e:?}")))?;
     let mut report = CronReport::default();
     let stored_state = store.get(STATE_KEY).await?;
@@ -107,14 +88,11 @@ async fn evaluate<S: Store>(
     let to_fold = buckets_to_fold(&state, window, &settings);
     let shards = ledger::list_shards(store).await?;
     report.shards_seen = shards.len();
-    let (closed, open): (Vec<_>, Vec<_>) = shards
-        .into_iter()
-        .partition(|s| s.is_closed(now, &settings));
+    let (closed, open): (Vec<_>, Vec<_>) = shards.into_iter().partition(|s| s.is_closed(now, &settings));
 
     let shard_buckets = closed.iter().flat_map(|s| s.shard.buckets.keys().copied());
-    let wanted = shard_buckets
-        .chain(to_fold.into_iter().flat_map(|r| r.buckets(&settings)))
-        .chain(window.buckets(&settings));
+    let wanted =
+        shard_buckets.chain(to_fold.into_iter().flat_map(|r| r.buckets(&settings))).chain(window.buckets(&settings));
     let mut pages = Pages::load(store, &settings, wanted.collect::<Vec<_>>()).await?;
     let mut deletable = Vec::new();
     for shard in &closed {
@@ -136,10 +114,7 @@ async fn evaluate<S: Store>(
         pages.absorb(shard, &settings, now);
     }
 
-    let needed = BucketRange {
-        first: to_fold.map_or(window.first, |r| r.first),
-        last: window.last,
-    };
+    let needed = BucketRange { first: to_fold.map_or(window.first, |r| r.first), last: window.last };
     let buckets = pages.buckets(needed);
     if let Some(range) = to_fold {
         let quiet = DomainCounts::new();
@@ -153,19 +128,13 @@ async fn evaluate<S: Store>(
     state.evaluate(&in_window, now, &settings);
     report.active_alerts = state.active_alerts().len();
 
-    let value = serde_json::to_string(&state)
-        .map_err(|e| StoreError(format!("cannot encode state: {e}")))?;
+    let value = serde_json::to_string(&state).map_err(|e| StoreError(format!("cannot encode state: {e}")))?;
     let unchanged = match &stored_state {
         Some(stored) => *stored == value,
         None => state == DetectorState::default(),
     };
     if !unchanged {
-        let put = Put {
-            key: STATE_KEY,
-            value: &value,
-            ttl_seconds: settings.retention_secs,
-            metadata: None,
-        };
+        let put = Put { key: STATE_KEY, value: &value, ttl_seconds: settings.retention_secs, metadata: None };
         store.put(put).await?;
         report.state_written = true;
     }
@@ -174,18 +143,10 @@ async fn evaluate<S: Store>(
 
 /// The closed buckets not yet folded: those that left the window since the last run, at most a baseline
 /// span back (the first run, or one after an outage, learns the recent past rather than nothing).
-fn buckets_to_fold(
-    state: &DetectorState,
-    window: BucketRange,
-    settings: &Settings,
-) -> Option<BucketRange> {
+fn buckets_to_fold(state: &DetectorState, window: BucketRange, settings: &Settings) -> Option<BucketRange> {
     let last = window.first.checked_sub(settings.bucket_secs)?;
-    let earliest = window
-        .first
-        .saturating_sub(settings.buckets_in(settings.baseline_secs) * settings.bucket_secs);
-    let first = state
-        .folded_through
-        .map_or(earliest, |t| (t + settings.bucket_secs).max(earliest));
+    let earliest = window.first.saturating_sub(settings.buckets_in(settings.baseline_secs) * settings.bucket_secs);
+    let first = state.folded_through.map_or(earliest, |t| (t + settings.bucket_secs).max(earliest));
     (first <= last).then_some(BucketRange { first, last })
 }
 
@@ -196,8 +157,9 @@ pub async fn load_state<S: Store>(store: &S) -> Result<DetectorState, StoreError
 
 fn parse_state(stored: Option<&str>) -> Result<DetectorState, StoreError> {
     match stored {
-        Some(value) => serde_json::from_str(value)
-            .map_err(|e| StoreError(format!("stored value {STATE_KEY} is corrupt: {e}"))),
+        Some(value) => {
+            serde_json::from_str(value).map_err(|e| StoreError(format!("stored value {STATE_KEY} is corrupt: {e}")))
+        }
         None => Ok(DetectorState::default()),
     }
 }

@@ -195,19 +195,11 @@ fn judge(window: &Counts, baseline: &Baseline, settings: &Settings) -> Judgement
         let expected = baseline.mean_451_per_bucket() * window_buckets;
         let needed = (settings.baseline_multiple * expected).max(settings.min_451 as f64);
         let unlikely = poisson_upper_tail(count, expected) < settings.poisson_alpha;
-        return Judgement {
-            breach: count as f64 >= needed && unlikely,
-            calm: (count as f64) < needed / 2.0,
-        };
+        return Judgement { breach: count as f64 >= needed && unlikely, calm: (count as f64) < needed / 2.0 };
     }
-    let threshold = settings
-        .ratio_floor
-        .max(settings.baseline_multiple * baseline.ratio());
+    let threshold = settings.ratio_floor.max(settings.baseline_multiple * baseline.ratio());
     let ratio = window.ratio_451();
-    Judgement {
-        breach: count >= settings.min_451 && ratio >= threshold,
-        calm: ratio < threshold / 2.0,
-    }
+    Judgement { breach: count >= settings.min_451 && ratio >= threshold, calm: ratio < threshold / 2.0 }
 }
 
 /// P(X ≥ k) for X ~ Poisson(λ). At or below the mean the tail is about one half or more, never
@@ -237,8 +229,7 @@ fn ln_factorial(n: u64) -> f64 {
     }
     // Stirling's series; its error at n > 20 is far below what the tail test can notice.
     let n = n as f64;
-    n * n.ln() - n + 0.5 * (2.0 * std::f64::consts::PI * n).ln() + 1.0 / (12.0 * n)
-        - 1.0 / (360.0 * n.powi(3))
+    n * n.ln() - n + 0.5 * (2.0 * std::f64::consts::PI * n).ln() + 1.0 / (12.0 * n) - 1.0 / (360.0 * n.powi(3))
 }
 
 impl Tracker {
@@ -246,16 +237,8 @@ impl Tracker {
     fn step(&mut self, judgement: Judgement, now: u64, settings: &Settings) -> Option<Alert> {
         match self.phase {
             Phase::Ok | Phase::Pending if judgement.breach => {
-                self.streak = if self.phase == Phase::Ok {
-                    1
-                } else {
-                    self.streak + 1
-                };
-                self.phase = if self.streak >= settings.confirm_evaluations {
-                    Phase::Firing
-                } else {
-                    Phase::Pending
-                };
+                self.streak = if self.phase == Phase::Ok { 1 } else { self.streak + 1 };
+                self.phase = if self.streak >= settings.confirm_evaluations { Phase::Firing } else { Phase::Pending };
             }
             Phase::Ok => {}
             Phase::Pending => *self = Tracker::default(),
@@ -285,28 +268,13 @@ impl Tracker {
     }
 
     /// Refreshes what the alert says from the current window, while the episode is rising or firing.
-    fn describe(
-        &mut self,
-        domain: &str,
-        window: &Counts,
-        baseline_ratio: f64,
-        now: u64,
-        settings: &Settings,
-    ) {
+    fn describe(&mut self, domain: &str, window: &Counts, baseline_ratio: f64, now: u64, settings: &Settings) {
         if !matches!(self.phase, Phase::Pending | Phase::Firing) {
             return;
         }
         let since = self.alert.as_ref().map_or(now, |a| a.since);
         let domains = self.alert.take().map(|a| a.domains).unwrap_or_default();
-        self.alert = Some(describe(
-            domain,
-            self.phase,
-            since,
-            window,
-            baseline_ratio,
-            domains,
-            settings,
-        ));
+        self.alert = Some(describe(domain, self.phase, since, window, baseline_ratio, domains, settings));
     }
 }
 
@@ -324,23 +292,13 @@ fn describe(
     let mut causes: Vec<Cause> = window
         .causes_451
         .iter()
-        .map(|(category, n)| Cause {
-            category: *category,
-            share: *n as f64 / total.max(1) as f64,
-        })
+        .map(|(category, n)| Cause { category: *category, share: *n as f64 / total.max(1) as f64 })
         .collect();
     causes.sort_by(|a, b| b.share.total_cmp(&a.share));
-    let greylisted = causes
-        .iter()
-        .find(|c| c.category == Category::Greylisted)
-        .map_or(0.0, |c| c.share);
+    let greylisted = causes.iter().find(|c| c.category == Category::Greylisted).map_or(0.0, |c| c.share);
     let benign = total > 0 && greylisted >= settings.benign_greylist_share;
     // Keep the leading cause even when the 451s are spread thin.
-    let kept = causes
-        .iter()
-        .take_while(|c| c.share >= MIN_CAUSE_SHARE)
-        .count()
-        .clamp(1, MAX_CAUSES);
+    let kept = causes.iter().take_while(|c| c.share >= MIN_CAUSE_SHARE).count().clamp(1, MAX_CAUSES);
     causes.truncate(kept);
 
     let advice: Vec<String> = if benign {
@@ -361,12 +319,8 @@ fn describe(
     } else {
         Severity::Warning
     };
-    let mut samples: Vec<Sample> = window
-        .samples
-        .iter()
-        .filter(|s| causes.iter().any(|c| c.category == s.category))
-        .cloned()
-        .collect();
+    let mut samples: Vec<Sample> =
+        window.samples.iter().filter(|s| causes.iter().any(|c| c.category == s.category)).cloned().collect();
     samples.sort_by_key(|s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_ALERT_SAMPLES);
     Alert {
@@ -396,10 +350,7 @@ impl DetectorState {
             state.baseline = if state.tracker.phase == Phase::Ok {
                 state.baseline.folded(bucket, counts, settings)
             } else {
-                Baseline {
-                    through: Some(bucket),
-                    ..state.baseline.clone()
-                }
+                Baseline { through: Some(bucket), ..state.baseline.clone() }
             };
         }
         self.folded_through = Some(bucket);
@@ -408,12 +359,8 @@ impl DetectorState {
     /// One evaluation at `now` of the window's counts per domain. Touches the domains with traffic in
     /// the window and those with an alert open, nothing else.
     pub fn evaluate(&mut self, window: &DomainCounts, now: u64, settings: &Settings) {
-        let open: Vec<String> = self
-            .domains
-            .iter()
-            .filter(|(_, s)| s.tracker.phase != Phase::Ok)
-            .map(|(d, _)| d.clone())
-            .collect();
+        let open: Vec<String> =
+            self.domains.iter().filter(|(_, s)| s.tracker.phase != Phase::Ok).map(|(d, _)| d.clone()).collect();
         let quiet = Counts::default();
         let mut breaching = BTreeSet::new();
         let mut resolved = Vec::new();
@@ -437,9 +384,7 @@ impl DetectorState {
             if let Some(alert) = state.tracker.step(judgement, now, settings) {
                 resolved.push(alert);
             }
-            state
-                .tracker
-                .describe(domain, counts, baseline.ratio(), now, settings);
+            state.tracker.describe(domain, counts, baseline.ratio(), now, settings);
         }
         self.evaluate_sender_wide(window, &breaching, now, settings, resolved);
         self.forget(now, settings);
@@ -453,20 +398,14 @@ impl DetectorState {
         settings: &Settings,
         mut resolved: Vec<Alert>,
     ) {
-        let judgement = Judgement {
-            breach: breaching.len() >= settings.sender_wide_min_domains,
-            calm: breaching.is_empty(),
-        };
+        let judgement =
+            Judgement { breach: breaching.len() >= settings.sender_wide_min_domains, calm: breaching.is_empty() };
         if let Some(alert) = self.sender_wide.step(judgement, now, settings) {
             resolved.push(alert);
         }
         if matches!(self.sender_wide.phase, Phase::Pending | Phase::Firing) {
-            let mut covered: BTreeSet<String> = self
-                .sender_wide
-                .alert
-                .as_ref()
-                .map(|a| a.domains.iter().cloned().collect())
-                .unwrap_or_default();
+            let mut covered: BTreeSet<String> =
+                self.sender_wide.alert.as_ref().map(|a| a.domains.iter().cloned().collect()).unwrap_or_default();
             covered.extend(breaching.iter().cloned());
             let mut sum = Counts::default();
             let (mut base_451, mut base_attempts) = (0.0, 0.0);
@@ -479,11 +418,7 @@ impl DetectorState {
                     base_attempts += state.baseline.attempts;
                 }
             }
-            let baseline_ratio = if base_attempts > 0.0 {
-                base_451 / base_attempts
-            } else {
-                0.0
-            };
+            let baseline_ratio = if base_attempts > 0.0 { base_451 / base_attempts } else { 0.0 };
             let since = self.sender_wide.alert.as_ref().map_or(now, |a| a.since);
             self.sender_wide.alert = Some(describe(
                 SENDER_WIDE,
@@ -513,11 +448,8 @@ impl DetectorState {
 
     /// Drops resolved alerts past their listing time and domains idle past the retention.
     fn forget(&mut self, now: u64, settings: &Settings) {
-        self.recent
-            .retain(|a| a.resolved_at.unwrap_or(now) + settings.recent_alert_secs > now);
-        self.domains.retain(|_, s| {
-            s.tracker.phase != Phase::Ok || s.last_seen + settings.retention_secs > now
-        });
+        self.recent.retain(|a| a.resolved_at.unwrap_or(now) + settings.recent_alert_secs > now);
+        self.domains.retain(|_, s| s.tracker.phase != Phase::Ok || s.last_seen + settings.retention_secs > now);
     }
 
     /// Open alerts: the sender-wide one first, then per domain, leaving out those it covers.
@@ -528,19 +460,12 @@ impl DetectorState {
             .iter()
             .filter(|(domain, _)| !inhibited.contains(*domain))
             .filter_map(|(_, s)| s.tracker.alert.as_ref());
-        self.sender_wide
-            .alert
-            .iter()
-            .chain(domain_alerts)
-            .filter(|a| a.state != Phase::Ok)
-            .collect()
+        self.sender_wide.alert.iter().chain(domain_alerts).filter(|a| a.state != Phase::Ok).collect()
     }
 
     /// A domain's phase; `ok` when it is unknown.
     pub fn phase_of(&self, domain: &str) -> Phase {
-        self.domains
-            .get(domain)
-            .map_or(Phase::Ok, |s| s.tracker.phase)
+        self.domains.get(domain).map_or(Phase::Ok, |s| s.tracker.phase)
     }
 }
 

@@ -6,10 +6,7 @@ const DAY_START: u64 = 1_700_000_000 - 1_700_000_000 % 86_400;
 
 /// A bucket or window of traffic to one domain: deliveries, and 451 deferrals by cause.
 fn traffic(delivered: u64, causes: &[(Category, u64)]) -> Counts {
-    let mut counts = Counts {
-        delivered,
-        ..Counts::default()
-    };
+    let mut counts = Counts { delivered, ..Counts::default() };
     for (category, n) in causes {
         counts.deferred += n;
         counts.smtp_451 += n;
@@ -25,10 +22,7 @@ fn traffic(delivered: u64, causes: &[(Category, u64)]) -> Counts {
 }
 
 fn per_domain(entries: &[(&str, Counts)]) -> DomainCounts {
-    entries
-        .iter()
-        .map(|(d, c)| (d.to_string(), c.clone()))
-        .collect()
+    entries.iter().map(|(d, c)| (d.to_string(), c.clone())).collect()
 }
 
 /// The detector after a day of steady buckets for these domains, and the time just after that day.
@@ -37,27 +31,13 @@ fn with_baseline(domains: &[(&str, Counts)]) -> (DetectorState, u64, Settings) {
     let mut state = DetectorState::default();
     let buckets = settings.buckets_in(settings.baseline_secs);
     for i in 0..buckets {
-        state.fold(
-            DAY_START + i * settings.bucket_secs,
-            &per_domain(domains),
-            &settings,
-        );
+        state.fold(DAY_START + i * settings.bucket_secs, &per_domain(domains), &settings);
     }
-    (
-        state,
-        DAY_START + buckets * settings.bucket_secs + 3 * settings.bucket_secs,
-        settings,
-    )
+    (state, DAY_START + buckets * settings.bucket_secs + 3 * settings.bucket_secs, settings)
 }
 
 /// Evaluates the same window once a minute, `minutes` times; returns the time after the last one.
-fn run(
-    state: &mut DetectorState,
-    window: &DomainCounts,
-    from: u64,
-    minutes: u64,
-    settings: &Settings,
-) -> u64 {
+fn run(state: &mut DetectorState, window: &DomainCounts, from: u64, minutes: u64, settings: &Settings) -> u64 {
     for minute in 0..minutes {
         state.evaluate(window, from + minute * 60, settings);
     }
@@ -71,13 +51,7 @@ fn steady() -> Counts {
 #[test]
 fn a_one_off_451_alerts_nothing() {
     let (mut state, now, settings) = with_baseline(&[("gmail.com", steady())]);
-    run(
-        &mut state,
-        &per_domain(&[("gmail.com", traffic(300, &[(Category::PolicyRejected, 1)]))]),
-        now,
-        5,
-        &settings,
-    );
+    run(&mut state, &per_domain(&[("gmail.com", traffic(300, &[(Category::PolicyRejected, 1)]))]), now, 5, &settings);
     assert_eq!(state.phase_of("gmail.com"), Phase::Ok);
     assert!(state.active_alerts().is_empty());
 }
@@ -85,43 +59,23 @@ fn a_one_off_451_alerts_nothing() {
 #[test]
 fn a_greylisting_spike_is_benign() {
     let (mut state, now, settings) = with_baseline(&[("gmail.com", steady())]);
-    let window = traffic(
-        200,
-        &[(Category::Greylisted, 55), (Category::PolicyRejected, 5)],
-    );
-    run(
-        &mut state,
-        &per_domain(&[("gmail.com", window)]),
-        now,
-        2,
-        &settings,
-    );
+    let window = traffic(200, &[(Category::Greylisted, 55), (Category::PolicyRejected, 5)]);
+    run(&mut state, &per_domain(&[("gmail.com", window)]), now, 2, &settings);
     let alerts = state.active_alerts();
     assert_eq!(alerts.len(), 1);
-    assert_eq!(
-        (alerts[0].state, alerts[0].severity),
-        (Phase::Firing, Severity::Benign)
-    );
+    assert_eq!((alerts[0].state, alerts[0].severity), (Phase::Firing, Severity::Benign));
     assert_eq!(alerts[0].advice, [GREYLISTING_ADVICE]);
 }
 
 #[test]
 fn a_policy_spike_on_gmail_fires_while_steady_outlook_stays_ok() {
-    let (mut state, now, settings) =
-        with_baseline(&[("gmail.com", steady()), ("outlook.com", steady())]);
+    let (mut state, now, settings) = with_baseline(&[("gmail.com", steady()), ("outlook.com", steady())]);
     let window = per_domain(&[
         ("gmail.com", traffic(300, &[(Category::PolicyRejected, 60)])),
-        (
-            "outlook.com",
-            traffic(300, &[(Category::PolicyRejected, 3)]),
-        ),
+        ("outlook.com", traffic(300, &[(Category::PolicyRejected, 3)])),
     ]);
     let after_one = run(&mut state, &window, now, 1, &settings);
-    assert_eq!(
-        state.phase_of("gmail.com"),
-        Phase::Pending,
-        "one breach is not enough"
-    );
+    assert_eq!(state.phase_of("gmail.com"), Phase::Pending, "one breach is not enough");
     run(&mut state, &window, after_one, 1, &settings);
     assert_eq!(state.phase_of("gmail.com"), Phase::Firing);
     assert_eq!(state.phase_of("outlook.com"), Phase::Ok);
@@ -130,33 +84,12 @@ fn a_policy_spike_on_gmail_fires_while_steady_outlook_stays_ok() {
     assert_eq!(alerts.len(), 1);
     let alert = alerts[0];
     assert_eq!(
-        (
-            alert.domain.as_str(),
-            alert.severity,
-            alert.smtp_451,
-            alert.since
-        ),
+        (alert.domain.as_str(), alert.severity, alert.smtp_451, alert.since),
         ("gmail.com", Severity::Warning, 60, now)
     );
-    assert!(
-        (alert.baseline_ratio - 1.0 / 101.0).abs() < 1e-9,
-        "{}",
-        alert.baseline_ratio
-    );
-    assert_eq!(
-        alert.causes,
-        [Cause {
-            category: Category::PolicyRejected,
-            share: 1.0
-        }]
-    );
-    assert_eq!(
-        alert.advice,
-        [
-            SPIKE_ADVICE,
-            cause_advice(Category::PolicyRejected).unwrap()
-        ]
-    );
+    assert!((alert.baseline_ratio - 1.0 / 101.0).abs() < 1e-9, "{}", alert.baseline_ratio);
+    assert_eq!(alert.causes, [Cause { category: Category::PolicyRejected, share: 1.0 }]);
+    assert_eq!(alert.advice, [SPIKE_ADVICE, cause_advice(Category::PolicyRejected).unwrap()]);
     assert_eq!(alert.samples.len(), 1);
 }
 
@@ -167,21 +100,14 @@ fn recovery_resolves_only_after_the_hold() {
     let calm = per_domain(&[("gmail.com", traffic(300, &[]))]);
     let fired = run(&mut state, &spike, now, 3, &settings);
     let almost = run(&mut state, &calm, fired, 30, &settings);
-    assert_eq!(
-        state.phase_of("gmail.com"),
-        Phase::Resolving,
-        "29 minutes calm is not yet the hold"
-    );
+    assert_eq!(state.phase_of("gmail.com"), Phase::Resolving, "29 minutes calm is not yet the hold");
     assert_eq!(state.active_alerts()[0].state, Phase::Resolving);
     run(&mut state, &calm, almost, 1, &settings);
     assert_eq!(state.phase_of("gmail.com"), Phase::Ok);
     assert!(state.active_alerts().is_empty());
     assert_eq!(state.recent.len(), 1);
     assert_eq!(state.recent[0].resolved_at, Some(almost));
-    assert_eq!(
-        state.recent[0].advice,
-        [SPIKE_ADVICE, cause_advice(Category::RateLimited).unwrap()]
-    );
+    assert_eq!(state.recent[0].advice, [SPIKE_ADVICE, cause_advice(Category::RateLimited).unwrap()]);
 }
 
 #[test]
@@ -198,26 +124,15 @@ fn a_relapse_while_resolving_fires_again() {
 
 #[test]
 fn a_sender_wide_spike_is_one_alert() {
-    let names = [
-        "gmail.com",
-        "outlook.com",
-        "yahoo.com",
-        "web.de",
-        "orange.fr",
-    ];
+    let names = ["gmail.com", "outlook.com", "yahoo.com", "web.de", "orange.fr"];
     let baseline: Vec<(&str, Counts)> = names.iter().map(|d| (*d, steady())).collect();
     let (mut state, now, settings) = with_baseline(&baseline);
-    let spike: Vec<(&str, Counts)> = names
-        .iter()
-        .map(|d| (*d, traffic(200, &[(Category::ReputationBlocked, 40)])))
-        .collect();
+    let spike: Vec<(&str, Counts)> =
+        names.iter().map(|d| (*d, traffic(200, &[(Category::ReputationBlocked, 40)]))).collect();
     run(&mut state, &per_domain(&spike), now, 2, &settings);
     let alerts = state.active_alerts();
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
-    assert_eq!(
-        (alerts[0].domain.as_str(), alerts[0].severity),
-        (SENDER_WIDE, Severity::Critical)
-    );
+    assert_eq!((alerts[0].domain.as_str(), alerts[0].severity), (SENDER_WIDE, Severity::Critical));
     assert_eq!(alerts[0].domains.len(), names.len());
     assert_eq!(alerts[0].smtp_451, 200);
 }
@@ -225,16 +140,7 @@ fn a_sender_wide_spike_is_one_alert() {
 #[test]
 fn low_volume_alerts_nothing_whatever_the_ratio() {
     let (mut state, now, settings) = with_baseline(&[("tiny.example", traffic(2, &[]))]);
-    run(
-        &mut state,
-        &per_domain(&[(
-            "tiny.example",
-            traffic(2, &[(Category::PolicyRejected, 10)]),
-        )]),
-        now,
-        5,
-        &settings,
-    );
+    run(&mut state, &per_domain(&[("tiny.example", traffic(2, &[(Category::PolicyRejected, 10)]))]), now, 5, &settings);
     assert!(state.active_alerts().is_empty());
 }
 
@@ -244,25 +150,15 @@ fn a_new_domain_with_no_history_is_held_to_the_absolute_floor() {
     let mut state = DetectorState::default();
     run(
         &mut state,
-        &per_domain(&[(
-            "new.example",
-            traffic(1000, &[(Category::PolicyRejected, 40)]),
-        )]),
+        &per_domain(&[("new.example", traffic(1000, &[(Category::PolicyRejected, 40)]))]),
         DAY_START,
         3,
         &settings,
     );
-    assert_eq!(
-        state.phase_of("new.example"),
-        Phase::Ok,
-        "4 % is under the 5 % floor"
-    );
+    assert_eq!(state.phase_of("new.example"), Phase::Ok, "4 % is under the 5 % floor");
     run(
         &mut state,
-        &per_domain(&[(
-            "new.example",
-            traffic(700, &[(Category::PolicyRejected, 40)]),
-        )]),
+        &per_domain(&[("new.example", traffic(700, &[(Category::PolicyRejected, 40)]))]),
         DAY_START,
         2,
         &settings,
@@ -273,68 +169,28 @@ fn a_new_domain_with_no_history_is_held_to_the_absolute_floor() {
 #[test]
 fn without_delivered_events_the_count_is_tested_against_the_baseline_count() {
     // The ESP reports failures only: about one 451 per 5-minute bucket is this domain's normal.
-    let usual = Counts {
-        deferred: 1,
-        smtp_451: 1,
-        ..Counts::default()
-    };
+    let usual = Counts { deferred: 1, smtp_451: 1, ..Counts::default() };
     let (mut state, now, settings) = with_baseline(&[("gmail.com", usual)]);
     let busy_but_normal = traffic(0, &[(Category::PolicyRejected, 8)]);
-    run(
-        &mut state,
-        &per_domain(&[("gmail.com", busy_but_normal)]),
-        now,
-        3,
-        &settings,
-    );
-    assert_eq!(
-        state.phase_of("gmail.com"),
-        Phase::Ok,
-        "8 is under the minimum of 20"
-    );
-    run(
-        &mut state,
-        &per_domain(&[("gmail.com", traffic(0, &[(Category::PolicyRejected, 30)]))]),
-        now,
-        2,
-        &settings,
-    );
+    run(&mut state, &per_domain(&[("gmail.com", busy_but_normal)]), now, 3, &settings);
+    assert_eq!(state.phase_of("gmail.com"), Phase::Ok, "8 is under the minimum of 20");
+    run(&mut state, &per_domain(&[("gmail.com", traffic(0, &[(Category::PolicyRejected, 30)]))]), now, 2, &settings);
     assert_eq!(state.phase_of("gmail.com"), Phase::Firing);
 }
 
 #[test]
 fn without_delivered_events_a_usual_high_count_alerts_nothing() {
-    let usual = Counts {
-        deferred: 10,
-        smtp_451: 10,
-        ..Counts::default()
-    };
+    let usual = Counts { deferred: 10, smtp_451: 10, ..Counts::default() };
     let (mut state, now, settings) = with_baseline(&[("gmail.com", usual)]);
-    run(
-        &mut state,
-        &per_domain(&[("gmail.com", traffic(0, &[(Category::PolicyRejected, 40)]))]),
-        now,
-        3,
-        &settings,
-    );
-    assert_eq!(
-        state.phase_of("gmail.com"),
-        Phase::Ok,
-        "40 in 15 minutes against about 30 expected"
-    );
+    run(&mut state, &per_domain(&[("gmail.com", traffic(0, &[(Category::PolicyRejected, 40)]))]), now, 3, &settings);
+    assert_eq!(state.phase_of("gmail.com"), Phase::Ok, "40 in 15 minutes against about 30 expected");
 }
 
 #[test]
 fn the_baseline_is_frozen_while_alerting() {
     let (mut state, now, settings) = with_baseline(&[("gmail.com", steady())]);
     let spike = traffic(300, &[(Category::PolicyRejected, 60)]);
-    run(
-        &mut state,
-        &per_domain(&[("gmail.com", spike.clone())]),
-        now,
-        2,
-        &settings,
-    );
+    run(&mut state, &per_domain(&[("gmail.com", spike.clone())]), now, 2, &settings);
     let before = state.domains["gmail.com"].baseline.ratio();
     state.fold(now, &per_domain(&[("gmail.com", spike)]), &settings);
     assert_eq!(state.domains["gmail.com"].baseline.ratio(), before);
@@ -360,12 +216,6 @@ fn a_domain_known_only_from_its_baseline_is_remembered() {
 #[test]
 fn a_domain_idle_past_the_retention_is_forgotten() {
     let (mut state, now, settings) = with_baseline(&[("quiet.example", steady())]);
-    run(
-        &mut state,
-        &DomainCounts::new(),
-        now + settings.retention_secs,
-        1,
-        &settings,
-    );
+    run(&mut state, &DomainCounts::new(), now + settings.retention_secs, 1, &settings);
     assert!(!state.domains.contains_key("quiet.example"));
 }

@@ -50,7 +50,8 @@ impl AppError {
         }
     }
 
-    fn message(&self) -> &str {
+    /// The message for the caller (also what the webhook log line records as the rejection).
+    pub fn message(&self) -> &str {
         match self {
             AppError::BadRequest(m)
             | AppError::Unauthorized(m)

@@ -73,6 +73,20 @@ pub enum EventKind {
     Other,
 }
 
+impl EventKind {
+    /// The snake_case name used in JSON (and in log lines).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Delivered => "delivered",
+            EventKind::Deferred => "deferred",
+            EventKind::Bounced => "bounced",
+            EventKind::Dropped => "dropped",
+            EventKind::Complaint => "complaint",
+            EventKind::Other => "other",
+        }
+    }
+}
+
 /// One recipient's outcome, normalized. Holds the recipient's *domain* only, never the address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NormalizedEvent {

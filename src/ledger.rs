@@ -77,11 +77,7 @@ impl ListedShard {
     /// Whether every bucket the shard touches has ended. The cron merges only closed shards, so a page
     /// is rewritten about once a bucket rather than on every run; open shards are still counted on read.
     pub fn is_closed(&self, now: u64, settings: &Settings) -> bool {
-        self.shard
-            .buckets
-            .keys()
-            .next_back()
-            .is_none_or(|last| last + settings.bucket_secs <= now)
+        self.shard.buckets.keys().next_back().is_none_or(|last| last + settings.bucket_secs <= now)
     }
 }
 
@@ -118,25 +114,11 @@ pub async fn record<S: Store>(
     if tally.buckets.is_empty() {
         return Ok(recorded);
     }
-    let shard = Shard {
-        buckets: tally.buckets,
-    };
-    let value = serde_json::to_string(&shard)
-        .map_err(|e| StoreError(format!("cannot encode shard: {e}")))?;
-    let metadata = if value.len() <= METADATA_LIMIT {
-        serde_json::to_value(&shard).ok()
-    } else {
-        None
-    };
+    let shard = Shard { buckets: tally.buckets };
+    let value = serde_json::to_string(&shard).map_err(|e| StoreError(format!("cannot encode shard: {e}")))?;
+    let metadata = if value.len() <= METADATA_LIMIT { serde_json::to_value(&shard).ok() } else { None };
     let key = format!("{SHARD_PREFIX}{}", shard_id(request_key));
-    store
-        .put(Put {
-            key: &key,
-            value: &value,
-            ttl_seconds: settings.retention_secs,
-            metadata,
-        })
-        .await?;
+    store.put(Put { key: &key, value: &value, ttl_seconds: settings.retention_secs, metadata }).await?;
     recorded.writes = 1;
     Ok(recorded)
 }
@@ -149,9 +131,7 @@ pub async fn list_shards<S: Store>(store: &S) -> Result<Vec<ListedShard>, StoreE
         let page = store.list(SHARD_PREFIX, cursor.as_deref()).await?;
         for listed in page.keys {
             let id = listed.name[SHARD_PREFIX.len()..].to_owned();
-            let inline = listed
-                .metadata
-                .and_then(|m| serde_json::from_value::<Shard>(m).ok());
+            let inline = listed.metadata.and_then(|m| serde_json::from_value::<Shard>(m).ok());
             let shard = match inline {
                 Some(shard) => shard,
                 // Deleted between list and get (a concurrent cron run): nothing left to count.
@@ -170,8 +150,7 @@ pub async fn list_shards<S: Store>(store: &S) -> Result<Vec<ListedShard>, StoreE
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(key: &str, value: &str) -> Result<T, StoreError> {
-    serde_json::from_str(value)
-        .map_err(|e| StoreError(format!("stored value {key} is corrupt: {e}")))
+    serde_json::from_str(value).map_err(|e| StoreError(format!("stored value {key} is corrupt: {e}")))
 }
 
 /// Loaded aggregate pages, plus which of them changed and must be written back.
@@ -226,29 +205,16 @@ impl Pages {
     }
 
     /// Writes back the pages `absorb` changed; returns how many writes that took.
-    pub async fn save<S: Store>(
-        &mut self,
-        store: &S,
-        settings: &Settings,
-        now: u64,
-    ) -> Result<u64, StoreError> {
+    pub async fn save<S: Store>(&mut self, store: &S, settings: &Settings, now: u64) -> Result<u64, StoreError> {
         let mut writes = 0;
         for start in std::mem::take(&mut self.dirty) {
             let Some(page) = self.pages.get(&start) else {
                 continue;
             };
-            let value = serde_json::to_string(page)
-                .map_err(|e| StoreError(format!("cannot encode page: {e}")))?;
+            let value = serde_json::to_string(page).map_err(|e| StoreError(format!("cannot encode page: {e}")))?;
             let expires_at = start + page_span(settings) + settings.retention_secs;
             let ttl_seconds = expires_at.saturating_sub(now).max(MIN_TTL);
-            store
-                .put(Put {
-                    key: &page_key(start),
-                    value: &value,
-                    ttl_seconds,
-                    metadata: None,
-                })
-                .await?;
+            store.put(Put { key: &page_key(start), value: &value, ttl_seconds, metadata: None }).await?;
             writes += 1;
         }
         Ok(writes)
@@ -258,10 +224,7 @@ impl Pages {
     /// domain, and copying all of it dominated the cron's time.
     pub fn buckets(&self, range: BucketRange) -> Buckets {
         let pages = self.pages.values();
-        pages
-            .flat_map(|page| page.buckets.range(range.first..=range.last))
-            .map(|(b, d)| (*b, d.clone()))
-            .collect()
+        pages.flat_map(|page| page.buckets.range(range.first..=range.last)).map(|(b, d)| (*b, d.clone())).collect()
     }
 }
 
@@ -300,10 +263,7 @@ fn page_key(start: u64) -> String {
 fn split_by_page(buckets: &Buckets, settings: &Settings) -> BTreeMap<u64, Buckets> {
     let mut pages: BTreeMap<u64, Buckets> = BTreeMap::new();
     for (start, domains) in buckets {
-        pages
-            .entry(page_of(*start, settings))
-            .or_default()
-            .insert(*start, domains.clone());
+        pages.entry(page_of(*start, settings)).or_default().insert(*start, domains.clone());
     }
     pages
 }

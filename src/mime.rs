@@ -41,19 +41,11 @@ pub fn build(email: &Email<'_>) -> String {
     header(&mut out, "MIME-Version", "1.0");
     // RFC 3834: tells vacation responders and ticket systems not to answer an automatic message.
     header(&mut out, "Auto-Submitted", "auto-generated");
-    header(
-        &mut out,
-        "Content-Type",
-        &format!("multipart/alternative;\r\n boundary=\"{boundary}\""),
-    );
+    header(&mut out, "Content-Type", &format!("multipart/alternative;\r\n boundary=\"{boundary}\""));
     out.push_str("\r\n");
     for (content_type, body) in [("text/plain", email.text), ("text/html", email.html)] {
         let _ = write!(out, "--{boundary}\r\n");
-        header(
-            &mut out,
-            "Content-Type",
-            &format!("{content_type}; charset=utf-8"),
-        );
+        header(&mut out, "Content-Type", &format!("{content_type}; charset=utf-8"));
         header(&mut out, "Content-Transfer-Encoding", "quoted-printable");
         out.push_str("\r\n");
         out.push_str(&quoted_printable(body));
@@ -74,9 +66,7 @@ pub fn bare_address(mailbox: &str) -> &str {
 /// A date as RFC 5322 §3.3 writes it, always in UTC: `Sat, 28 Nov 2026 03:57:10 +0000`.
 pub fn rfc5322_date(unix: u64) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let t = UtcTime::from_unix(unix);
     format!(
         "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
@@ -146,8 +136,7 @@ pub fn encode_header_text(value: &str) -> String {
         while !value.is_char_boundary(end) {
             end -= 1;
         }
-        let encoded =
-            base64::engine::general_purpose::STANDARD.encode(&value.as_bytes()[start..end]);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&value.as_bytes()[start..end]);
         words.push(format!("=?UTF-8?B?{encoded}?="));
         start = end;
     }
@@ -166,8 +155,7 @@ pub fn quoted_printable(text: &str) -> String {
         for (i, &byte) in bytes.iter().enumerate() {
             // Trailing whitespace must be encoded: transports may strip it (rule 3).
             let trailing = i + 1 == bytes.len();
-            let literal = matches!(byte, b'!'..=b'<' | b'>'..=b'~')
-                || (matches!(byte, b' ' | b'\t') && !trailing);
+            let literal = matches!(byte, b'!'..=b'<' | b'>'..=b'~') || (matches!(byte, b' ' | b'\t') && !trailing);
             let token = if literal { 1 } else { 3 };
             if width + token > 75 {
                 out.push_str("=\r\n");
@@ -190,10 +178,7 @@ fn header(out: &mut String, name: &str, value: &str) {
 
 /// Strips CR and LF so no value taken from configuration or data can inject a header.
 fn header_safe(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
-        .collect()
+    value.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect()
 }
 
 /// `Name <addr>` with a non-ASCII display name encoded; the address itself must stay ASCII.
@@ -201,11 +186,7 @@ fn encode_mailbox(mailbox: &str) -> String {
     let mailbox = header_safe(mailbox);
     match mailbox.rfind('<') {
         Some(open) if !mailbox[..open].is_ascii() => {
-            format!(
-                "{} {}",
-                encode_header_text(mailbox[..open].trim()),
-                &mailbox[open..]
-            )
+            format!("{} {}", encode_header_text(mailbox[..open].trim()), &mailbox[open..])
         }
         _ => mailbox,
     }
@@ -231,9 +212,7 @@ fn content_digest(email: &Email<'_>) -> String {
 /// `<digest.date@from-domain>`: unique per content and time without a random source (RFC 5322 §3.6.4
 /// asks for uniqueness, not randomness), and identical when a failed send is retried.
 fn message_id(email: &Email<'_>, digest: &str) -> String {
-    let domain = bare_address(email.from)
-        .rsplit_once('@')
-        .map_or("bouncewatch.invalid", |(_, d)| d);
+    let domain = bare_address(email.from).rsplit_once('@').map_or("bouncewatch.invalid", |(_, d)| d);
     format!("<{}.{}@{}>", &digest[..32], email.date, header_safe(domain))
 }
 
@@ -242,10 +221,7 @@ mod tests {
     use super::*;
 
     fn sample(subject: &str, text: &str) -> String {
-        let to = [
-            "ops@example.com".to_owned(),
-            "oncall@example.com".to_owned(),
-        ];
+        let to = ["ops@example.com".to_owned(), "oncall@example.com".to_owned()];
         build(&Email {
             from: "Bouncewatch <alerts@bw.example>",
             to: &to,
@@ -258,9 +234,7 @@ mod tests {
 
     /// The unfolded headers of a raw message, by lower-case name.
     fn headers(raw: &str) -> Vec<(String, String)> {
-        let (head, _) = raw
-            .split_once("\r\n\r\n")
-            .expect("a blank line ends the headers");
+        let (head, _) = raw.split_once("\r\n\r\n").expect("a blank line ends the headers");
         let unfolded = head.replace("\r\n ", " ");
         unfolded
             .split("\r\n")
@@ -270,24 +244,15 @@ mod tests {
     }
 
     fn header_value(raw: &str, name: &str) -> String {
-        headers(raw)
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v)
-            .unwrap_or_default()
+        headers(raw).into_iter().find(|(n, _)| n == name).map(|(_, v)| v).unwrap_or_default()
     }
 
     fn decode_encoded_words(value: &str) -> String {
         let bytes: Vec<u8> = value
             .split(' ')
             .flat_map(|word| {
-                let b64 = word
-                    .strip_prefix("=?UTF-8?B?")
-                    .and_then(|w| w.strip_suffix("?="))
-                    .expect("an encoded word");
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .expect("valid base64")
+                let b64 = word.strip_prefix("=?UTF-8?B?").and_then(|w| w.strip_suffix("?=")).expect("an encoded word");
+                base64::engine::general_purpose::STANDARD.decode(b64).expect("valid base64")
             })
             .collect();
         String::from_utf8(bytes).expect("whole characters per word")
@@ -307,9 +272,7 @@ mod tests {
                 rest = tail;
             }
         }
-        String::from_utf8(bytes)
-            .expect("utf-8")
-            .replace("\r\n", "\n")
+        String::from_utf8(bytes).expect("utf-8").replace("\r\n", "\n")
     }
 
     #[test]
@@ -327,34 +290,14 @@ mod tests {
     #[test]
     fn message_has_the_required_headers_and_crlf_only() {
         let raw = sample("[bouncewatch] gmail.com: 451 deferrals 18 %", "hello");
-        for name in [
-            "from",
-            "to",
-            "subject",
-            "date",
-            "message-id",
-            "mime-version",
-            "content-type",
-        ] {
+        for name in ["from", "to", "subject", "date", "message-id", "mime-version", "content-type"] {
             assert!(!header_value(&raw, name).is_empty(), "missing {name}");
         }
-        assert_eq!(
-            header_value(&raw, "date"),
-            "Sat, 28 Nov 2026 03:57:10 +0000"
-        );
-        assert_eq!(
-            header_value(&raw, "to"),
-            "ops@example.com, oncall@example.com"
-        );
+        assert_eq!(header_value(&raw, "date"), "Sat, 28 Nov 2026 03:57:10 +0000");
+        assert_eq!(header_value(&raw, "to"), "ops@example.com, oncall@example.com");
         assert!(header_value(&raw, "message-id").ends_with("@bw.example>"));
-        assert!(
-            raw.split('\n').all(|l| l.is_empty() || l.ends_with('\r')),
-            "a bare LF"
-        );
-        assert!(
-            raw.lines().all(|l| l.len() <= 78),
-            "a line over 78 characters"
-        );
+        assert!(raw.split('\n').all(|l| l.is_empty() || l.ends_with('\r')), "a bare LF");
+        assert!(raw.lines().all(|l| l.len() <= 78), "a line over 78 characters");
     }
 
     #[test]
@@ -369,19 +312,13 @@ mod tests {
     #[test]
     fn ascii_subject_is_left_alone_and_newlines_cannot_inject_headers() {
         let raw = sample("plain\r\nBcc: victim@example.net", "x");
-        assert_eq!(
-            header_value(&raw, "subject"),
-            "plain  Bcc: victim@example.net"
-        );
+        assert_eq!(header_value(&raw, "subject"), "plain  Bcc: victim@example.net");
         assert!(headers(&raw).iter().all(|(n, _)| n != "bcc"));
     }
 
     #[test]
     fn both_parts_round_trip_through_quoted_printable() {
-        let text = format!(
-            "caf\u{e9} = 18 %\ntrailing space \n{}\n",
-            "long line ".repeat(30)
-        );
+        let text = format!("caf\u{e9} = 18 %\ntrailing space \n{}\n", "long line ".repeat(30));
         let raw = sample("s", &text);
         let boundary = header_value(&raw, "content-type")
             .split("boundary=\"")
@@ -392,12 +329,7 @@ mod tests {
         let parts: Vec<&str> = raw.split(&format!("--{boundary}")).collect();
         assert_eq!(parts.len(), 4, "preamble, two parts, closing");
         let body_of = |part: &str| {
-            decode_qp(
-                part.split_once("\r\n\r\n")
-                    .map_or("", |(_, b)| b)
-                    .strip_suffix("\r\n")
-                    .unwrap_or_default(),
-            )
+            decode_qp(part.split_once("\r\n\r\n").map_or("", |(_, b)| b).strip_suffix("\r\n").unwrap_or_default())
         };
         assert!(parts[1].contains("text/plain; charset=utf-8"));
         assert_eq!(body_of(parts[1]), text);
@@ -415,10 +347,7 @@ mod tests {
 
     #[test]
     fn display_names_are_encoded_and_envelope_addresses_are_bare() {
-        assert_eq!(
-            bare_address("Bouncewatch <alerts@bw.example>"),
-            "alerts@bw.example"
-        );
+        assert_eq!(bare_address("Bouncewatch <alerts@bw.example>"), "alerts@bw.example");
         assert_eq!(bare_address(" alerts@bw.example "), "alerts@bw.example");
         assert!(encode_mailbox("Bouncé <a@b.example>").starts_with("=?UTF-8?B?"));
         assert!(encode_mailbox("Bouncé <a@b.example>").ends_with(" <a@b.example>"));

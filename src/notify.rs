@@ -116,61 +116,33 @@ pub fn plan(
         match state.announced.get_mut(*key) {
             None if notifiable => {
                 let alert = alert.sanitized();
-                notices.push(Notice {
-                    kind: NoticeKind::Firing,
-                    alert: alert.clone(),
-                });
-                let announced = Announced {
-                    first_notified_at: now,
-                    last_notified_at: now,
-                    alert,
-                };
+                notices.push(Notice { kind: NoticeKind::Firing, alert: alert.clone() });
+                let announced = Announced { first_notified_at: now, last_notified_at: now, alert };
                 state.announced.insert((*key).to_owned(), announced);
             }
             Some(announced) if notifiable => {
                 // A worse severity is news: say it now, as Alertmanager would for a new critical alert,
                 // rather than at the next reminder. Improvements wait for the reminder or the resolve.
                 let escalated = alert.severity > announced.alert.severity;
-                let due = now
-                    >= announced
-                        .last_notified_at
-                        .saturating_add(settings.repeat_seconds);
+                let due = now >= announced.last_notified_at.saturating_add(settings.repeat_seconds);
                 if escalated || due {
                     announced.alert = alert.sanitized();
                     announced.last_notified_at = now;
-                    let kind = if escalated {
-                        NoticeKind::Firing
-                    } else {
-                        NoticeKind::Reminder
-                    };
-                    notices.push(Notice {
-                        kind,
-                        alert: announced.alert.clone(),
-                    });
+                    let kind = if escalated { NoticeKind::Firing } else { NoticeKind::Reminder };
+                    notices.push(Notice { kind, alert: announced.alert.clone() });
                 }
             }
             Some(_) => {
                 state.announced.remove(*key);
-                notices.push(Notice {
-                    kind: NoticeKind::Resolved,
-                    alert: alert.sanitized(),
-                });
+                notices.push(Notice { kind: NoticeKind::Resolved, alert: alert.sanitized() });
             }
             None => {}
         }
     }
-    let vanished: Vec<String> = state
-        .announced
-        .keys()
-        .filter(|k| !current.contains_key(k.as_str()))
-        .cloned()
-        .collect();
+    let vanished: Vec<String> = state.announced.keys().filter(|k| !current.contains_key(k.as_str())).cloned().collect();
     for key in vanished {
         if let Some(announced) = state.announced.remove(&key) {
-            notices.push(Notice {
-                kind: NoticeKind::Resolved,
-                alert: announced.alert,
-            });
+            notices.push(Notice { kind: NoticeKind::Resolved, alert: announced.alert });
         }
     }
 
@@ -195,12 +167,7 @@ pub fn plan(
     state.outbox.drain(..overflow);
     state.dropped += overflow as u64;
 
-    let due = state
-        .outbox
-        .iter()
-        .filter(|o| o.next_attempt_at <= now + DUE_SLACK_SECONDS)
-        .cloned()
-        .collect();
+    let due = state.outbox.iter().filter(|o| o.next_attempt_at <= now + DUE_SLACK_SECONDS).cloned().collect();
     (due, state)
 }
 
@@ -239,12 +206,7 @@ fn retry_delay(failures: u32) -> u64 {
 #[allow(async_fn_in_trait)] // single-threaded wasm: the futures need not be Send
 pub trait Notifier {
     /// Sends one raw RFC 5322 message to one envelope recipient.
-    async fn send_email(
-        &self,
-        envelope_from: &str,
-        to: &str,
-        raw_mime: &str,
-    ) -> Result<(), SendError>;
+    async fn send_email(&self, envelope_from: &str, to: &str, raw_mime: &str) -> Result<(), SendError>;
     /// Performs a request and returns the response status; a network error or timeout is an `Err`.
     async fn fetch(&self, request: &OutboundRequest) -> Result<u16, SendError>;
 }
@@ -255,21 +217,12 @@ pub async fn deliver<N: Notifier>(
     outgoing: &Outgoing,
     settings: &AlertSettings,
 ) -> Result<(), SendError> {
-    let message = alert::compose(
-        &outgoing.notices,
-        outgoing.created_at,
-        settings.public_url.as_deref(),
-    );
+    let message = alert::compose(&outgoing.notices, outgoing.created_at, settings.public_url.as_deref());
     let request = match outgoing.channel {
         Channel::Email => {
-            let email = settings
-                .email
-                .as_ref()
-                .ok_or_else(|| SendError("email is not configured".to_owned()))?;
+            let email = settings.email.as_ref().ok_or_else(|| SendError("email is not configured".to_owned()))?;
             match &email.transport {
-                EmailTransport::Binding => {
-                    return send_mime(notifier, email, &message, outgoing.created_at).await
-                }
+                EmailTransport::Binding => return send_mime(notifier, email, &message, outgoing.created_at).await,
                 EmailTransport::Api(api) => {
                     let key = format!("bouncewatch/{}", outgoing.id);
                     outbound::email_request(api, &email.from, &email.to, &message, &key)
@@ -277,19 +230,13 @@ pub async fn deliver<N: Notifier>(
             }
         }
         Channel::Webhook => {
-            let url = settings
-                .webhook_url
-                .as_deref()
-                .ok_or_else(|| SendError("no ALERT_WEBHOOK_URL".to_owned()))?;
+            let url = settings.webhook_url.as_deref().ok_or_else(|| SendError("no ALERT_WEBHOOK_URL".to_owned()))?;
             outbound::webhook_request(url, &message, &outgoing.notices, outgoing.created_at)
         }
     };
     match notifier.fetch(&request).await? {
         200..=299 => Ok(()),
-        status => Err(SendError(format!(
-            "{} answered HTTP {status}",
-            host_of(&request.url)
-        ))),
+        status => Err(SendError(format!("{} answered HTTP {status}", host_of(&request.url)))),
     }
 }
 
@@ -310,9 +257,7 @@ async fn send_mime<N: Notifier>(
     });
     let envelope_from = mime::bare_address(&email.from);
     for to in &email.to {
-        notifier
-            .send_email(envelope_from, mime::bare_address(to), &raw)
-            .await?;
+        notifier.send_email(envelope_from, mime::bare_address(to), &raw).await?;
     }
     Ok(())
 }

@@ -18,24 +18,13 @@ pub struct OutboundRequest {
 
 impl OutboundRequest {
     fn post(url: String, headers: Vec<(&str, String)>, body: String) -> OutboundRequest {
-        let headers = headers
-            .into_iter()
-            .map(|(n, v)| (n.to_owned(), v))
-            .collect();
-        OutboundRequest {
-            method: "POST",
-            url,
-            headers,
-            body,
-        }
+        let headers = headers.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+        OutboundRequest { method: "POST", url, headers, body }
     }
 
     /// The first header with this (case-insensitive) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -101,11 +90,7 @@ pub fn email_request(
         // https://postmarkapp.com/developer/user-guide/send-email-with-api: `To` is one comma-separated string.
         Provider::Postmark => OutboundRequest::post(
             format!("{base}/email"),
-            vec![
-                ("Accept", "application/json".to_owned()),
-                json_type,
-                ("X-Postmark-Server-Token", key.clone()),
-            ],
+            vec![("Accept", "application/json".to_owned()), json_type, ("X-Postmark-Server-Token", key.clone())],
             json!({
                 "From": from,
                 "To": to.join(", "),
@@ -156,12 +141,7 @@ pub fn email_request(
 
 /// The webhook POST: Slack (and Mattermost, Discord's `/slack` endpoint, Google Chat) show `text`; other
 /// consumers read the structured `notifications`.
-pub fn webhook_request(
-    url: &str,
-    message: &Message,
-    notices: &[Notice],
-    sent_at: u64,
-) -> OutboundRequest {
+pub fn webhook_request(url: &str, message: &Message, notices: &[Notice], sent_at: u64) -> OutboundRequest {
     let text = format!("*{}*\n{}", message.subject, message.text);
     let body = json!({
         "text": text,
@@ -169,21 +149,13 @@ pub fn webhook_request(
         "sent_at": sent_at,
         "notifications": notices,
     });
-    OutboundRequest::post(
-        url.to_owned(),
-        vec![("Content-Type", "application/json".to_owned())],
-        body.to_string(),
-    )
+    OutboundRequest::post(url.to_owned(), vec![("Content-Type", "application/json".to_owned())], body.to_string())
 }
 
 /// SendGrid wants `{email, name}` rather than `Name <address>`.
 fn sendgrid_mailbox(mailbox: &str) -> serde_json::Value {
     let email = bare_address(mailbox);
-    let name = mailbox
-        .split('<')
-        .next()
-        .map(|n| n.trim().trim_matches('"'))
-        .unwrap_or_default();
+    let name = mailbox.split('<').next().map(|n| n.trim().trim_matches('"')).unwrap_or_default();
     if name.is_empty() || name == email {
         json!({ "email": email })
     } else {
@@ -197,20 +169,14 @@ fn form_encode(fields: &[(&str, &str)]) -> String {
         let mut out = String::with_capacity(value.len());
         for byte in value.bytes() {
             match byte {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                    out.push(char::from(byte))
-                }
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(char::from(byte)),
                 b' ' => out.push('+'),
                 _ => out.push_str(&format!("%{byte:02X}")),
             }
         }
         out
     };
-    fields
-        .iter()
-        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
+    fields.iter().map(|(name, value)| format!("{}={}", encode(name), encode(value))).collect::<Vec<_>>().join("&")
 }
 
 #[cfg(test)]
@@ -226,22 +192,9 @@ mod tests {
     }
 
     fn request(provider: Provider) -> OutboundRequest {
-        let api = ApiSettings {
-            provider,
-            api_key: "KEY".into(),
-            base_url: "http://127.0.0.1:9999/".into(),
-        };
-        let to = [
-            "ops@example.com".to_owned(),
-            "oncall@example.com".to_owned(),
-        ];
-        email_request(
-            &api,
-            "Bouncewatch <alerts@bw.example>",
-            &to,
-            &message(),
-            "bouncewatch/1-email",
-        )
+        let api = ApiSettings { provider, api_key: "KEY".into(), base_url: "http://127.0.0.1:9999/".into() };
+        let to = ["ops@example.com".to_owned(), "oncall@example.com".to_owned()];
+        email_request(&api, "Bouncewatch <alerts@bw.example>", &to, &message(), "bouncewatch/1-email")
     }
 
     fn json_body(request: &OutboundRequest) -> serde_json::Value {
@@ -251,10 +204,7 @@ mod tests {
     #[test]
     fn resend_posts_json_to_emails_with_bearer_and_idempotency_key() {
         let r = request(Provider::Resend);
-        assert_eq!(
-            (r.method, r.url.as_str()),
-            ("POST", "http://127.0.0.1:9999/emails")
-        );
+        assert_eq!((r.method, r.url.as_str()), ("POST", "http://127.0.0.1:9999/emails"));
         assert_eq!(r.header("authorization"), Some("Bearer KEY"));
         assert_eq!(r.header("idempotency-key"), Some("bouncewatch/1-email"));
         assert_eq!(
@@ -294,16 +244,11 @@ mod tests {
 
     #[test]
     fn mailgun_posts_a_form_with_basic_auth_to_the_domain() {
-        let r = request(Provider::Mailgun {
-            domain: "mg.bw.example".into(),
-        });
+        let r = request(Provider::Mailgun { domain: "mg.bw.example".into() });
         assert_eq!(r.url, "http://127.0.0.1:9999/v3/mg.bw.example/messages");
         // base64("api:KEY")
         assert_eq!(r.header("authorization"), Some("Basic YXBpOktFWQ=="));
-        assert_eq!(
-            r.header("content-type"),
-            Some("application/x-www-form-urlencoded")
-        );
+        assert_eq!(r.header("content-type"), Some("application/x-www-form-urlencoded"));
         assert_eq!(
             r.body,
             "from=Bouncewatch+%3Calerts%40bw.example%3E&to=ops%40example.com&to=oncall%40example.com\
@@ -316,10 +261,7 @@ mod tests {
         let r = webhook_request("http://127.0.0.1:9/hook", &message(), &[], 42);
         assert_eq!(r.url, "http://127.0.0.1:9/hook");
         let body = json_body(&r);
-        assert_eq!(
-            body["text"],
-            "*[bouncewatch] gmail.com — local policy*\nbody"
-        );
+        assert_eq!(body["text"], "*[bouncewatch] gmail.com — local policy*\nbody");
         assert_eq!(body["sent_at"], 42);
         assert_eq!(body["notifications"], json!([]));
     }

@@ -62,12 +62,7 @@ pub struct Reply {
 pub fn parse(raw: &str) -> Reply {
     let text = normalize(cap(raw));
     let bytes = text.as_bytes();
-    Reply {
-        basic: find_basic(bytes),
-        enhanced: find_enhanced(bytes),
-        stage: find_stage(&text),
-        text,
-    }
+    Reply { basic: find_basic(bytes), enhanced: find_enhanced(bytes), stage: find_stage(&text), text }
 }
 
 /// The longest prefix of `raw` within [`MAX_SCANNED_BYTES`] that ends on a char boundary.
@@ -88,11 +83,7 @@ fn normalize(raw: &str) -> String {
     let lowered = raw.to_lowercase();
     let mut out = String::with_capacity(lowered.len());
     for (index, line) in lowered.split('\n').enumerate() {
-        let line = if index == 0 {
-            line
-        } else {
-            strip_continuation_code(line)
-        };
+        let line = if index == 0 { line } else { strip_continuation_code(line) };
         for word in line.split_ascii_whitespace() {
             if !out.is_empty() {
                 out.push(' ');
@@ -123,16 +114,11 @@ fn digit_value(b: &[u8]) -> u16 {
 /// by a space, `-`, punctuation or the end (`ERROR_CODE :550,`, `smtp;550 5.1.1`, `#550 4.4.7`).
 fn find_basic(b: &[u8]) -> Option<u16> {
     for i in 0..b.len().saturating_sub(2) {
-        if !matches!(b[i], b'2' | b'4' | b'5')
-            || !b[i + 1].is_ascii_digit()
-            || !b[i + 2].is_ascii_digit()
-        {
+        if !matches!(b[i], b'2' | b'4' | b'5') || !b[i + 1].is_ascii_digit() || !b[i + 2].is_ascii_digit() {
             continue;
         }
         let before_ok = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
-        let after_ok = b
-            .get(i + 3)
-            .is_none_or(|&c| matches!(c, b' ' | b'-' | b',' | b';' | b')' | b'\''));
+        let after_ok = b.get(i + 3).is_none_or(|&c| matches!(c, b' ' | b'-' | b',' | b';' | b')' | b'\''));
         if before_ok && after_ok {
             return Some(digit_value(&b[i..i + 3]));
         }
@@ -144,24 +130,15 @@ fn find_basic(b: &[u8]) -> Option<u16> {
 /// `192.0.2.5`): no digit or dot before, no digit or `.digit` after.
 fn find_enhanced(b: &[u8]) -> Option<EnhancedCode> {
     for i in 0..b.len().saturating_sub(4) {
-        if !matches!(b[i], b'2' | b'4' | b'5')
-            || b[i + 1] != b'.'
-            || !b[i + 2].is_ascii_digit()
-            || b[i + 3] != b'.'
-        {
+        if !matches!(b[i], b'2' | b'4' | b'5') || b[i + 1] != b'.' || !b[i + 2].is_ascii_digit() || b[i + 3] != b'.' {
             continue;
         }
         if i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'.') {
             continue;
         }
-        let detail_len = b[i + 4..]
-            .iter()
-            .take(4)
-            .take_while(|c| c.is_ascii_digit())
-            .count();
+        let detail_len = b[i + 4..].iter().take(4).take_while(|c| c.is_ascii_digit()).count();
         let end = i + 4 + detail_len;
-        let continues_as_number =
-            b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(u8::is_ascii_digit);
+        let continues_as_number = b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(u8::is_ascii_digit);
         if (1..=3).contains(&detail_len) && !continues_as_number {
             return Some(EnhancedCode {
                 class: b[i] - b'0',
@@ -180,35 +157,14 @@ fn find_stage(text: &str) -> Option<Stage> {
     const GROUPS: [(&str, &[(&str, Stage)]); 5] = [
         (
             "rcpt to",
-            &[
-                ("rcpt to command", Stage::RcptTo),
-                ("after rcpt to", Stage::RcptTo),
-                ("our rcpt to", Stage::RcptTo),
-            ],
+            &[("rcpt to command", Stage::RcptTo), ("after rcpt to", Stage::RcptTo), ("our rcpt to", Stage::RcptTo)],
         ),
-        (
-            "mail from",
-            &[
-                ("mail from command", Stage::MailFrom),
-                ("after mail from", Stage::MailFrom),
-            ],
-        ),
-        (
-            "data",
-            &[
-                ("end of data", Stage::Data),
-                ("data command", Stage::Data),
-                ("final data", Stage::Data),
-            ],
-        ),
+        ("mail from", &[("mail from command", Stage::MailFrom), ("after mail from", Stage::MailFrom)]),
+        ("data", &[("end of data", Stage::Data), ("data command", Stage::Data), ("final data", Stage::Data)]),
         ("talk", &[("refused to talk to me", Stage::Connect)]),
         (
             "after ",
-            &[
-                ("after initial connection", Stage::Connect),
-                ("after ehlo", Stage::Helo),
-                ("after helo", Stage::Helo),
-            ],
+            &[("after initial connection", Stage::Connect), ("after ehlo", Stage::Helo), ("after helo", Stage::Helo)],
         ),
     ];
     GROUPS
@@ -231,55 +187,33 @@ mod tests {
         let r = parse("550 5.1.1 <a@b.example>: Recipient address rejected: User unknown");
         assert_eq!(r.basic, Some(550));
         assert_eq!(enhanced("550 5.1.1 user unknown").as_deref(), Some("5.1.1"));
-        assert!(r
-            .text
-            .starts_with("550 5.1.1 <a@b.example>: recipient address rejected"));
+        assert!(r.text.starts_with("550 5.1.1 <a@b.example>: recipient address rejected"));
     }
 
     #[test]
     fn multi_line_reply_is_joined_into_one_sentence() {
-        let r = parse("550-5.7.26 This mail is unauthenticated,\r\n550-5.7.26 which poses a security\r\n550 5.7.26 risk");
+        let r =
+            parse("550-5.7.26 This mail is unauthenticated,\r\n550-5.7.26 which poses a security\r\n550 5.7.26 risk");
         assert_eq!(r.basic, Some(550));
-        assert_eq!(
-            r.text,
-            "550-5.7.26 this mail is unauthenticated, 5.7.26 which poses a security 5.7.26 risk"
-        );
+        assert_eq!(r.text, "550-5.7.26 this mail is unauthenticated, 5.7.26 which poses a security 5.7.26 risk");
     }
 
     #[test]
     fn wrapped_replies_find_the_receivers_code_and_stage() {
         let r = parse("host mx.example.com[192.0.2.1] said: 550 5.1.1 no such user (in reply to RCPT TO command)");
         assert_eq!((r.basic, r.stage), (Some(550), Some(Stage::RcptTo)));
-        assert_eq!(
-            enhanced("host mx.example.com[192.0.2.1] said: 550 5.1.1 x").as_deref(),
-            Some("5.1.1")
-        );
+        assert_eq!(enhanced("host mx.example.com[192.0.2.1] said: 550 5.1.1 x").as_deref(), Some("5.1.1"));
         assert_eq!(parse("smtp;550 5.1.1 user unknown").basic, Some(550));
-        assert_eq!(
-            parse("Invalid Address, ERROR_CODE :550, ERROR_CODE :5.2.2 full").basic,
-            Some(550)
-        );
-        assert_eq!(
-            parse("did not like our final DATA:554 5.7.9 policy").stage,
-            Some(Stage::Data)
-        );
-        assert_eq!(
-            parse("Remote Server returned '550 5.1.351 unknown'").basic,
-            Some(550)
-        );
+        assert_eq!(parse("Invalid Address, ERROR_CODE :550, ERROR_CODE :5.2.2 full").basic, Some(550));
+        assert_eq!(parse("did not like our final DATA:554 5.7.9 policy").stage, Some(Stage::Data));
+        assert_eq!(parse("Remote Server returned '550 5.1.351 unknown'").basic, Some(550));
     }
 
     #[test]
     fn ip_addresses_and_versions_are_not_codes() {
-        assert_eq!(
-            parse("connect to example.com[192.0.2.5]: Connection timed out").basic,
-            None
-        );
+        assert_eq!(parse("connect to example.com[192.0.2.5]: Connection timed out").basic, None);
         assert_eq!(enhanced("connect to [203.0.113.22]: refused"), None);
-        assert_eq!(
-            enhanced("deferred due to complaints - 4.16.55.1; see"),
-            None
-        );
+        assert_eq!(enhanced("deferred due to complaints - 4.16.55.1; see"), None);
         assert_eq!(enhanced("Postfix 2.5.12.1 here"), None);
         assert_eq!(enhanced("client 5.5.5.5 blocked"), None);
         assert_eq!(enhanced("ip 25.2.2.1"), None);
@@ -294,42 +228,22 @@ mod tests {
 
     #[test]
     fn three_digit_details_and_codeless_replies() {
-        assert_eq!(
-            enhanced("451 4.7.650 rate limited").as_deref(),
-            Some("4.7.650")
-        );
-        assert_eq!(
-            enhanced("4.4.316 Connection refused").as_deref(),
-            Some("4.4.316")
-        );
+        assert_eq!(enhanced("451 4.7.650 rate limited").as_deref(), Some("4.7.650"));
+        assert_eq!(enhanced("4.4.316 Connection refused").as_deref(), Some("4.4.316"));
         let r = parse("Connection timed out");
         assert_eq!((r.basic, r.enhanced, r.stage), (None, None, None));
     }
 
     #[test]
     fn lowercasing_is_unicode_aware() {
-        assert_eq!(
-            parse("550 ÜBERSCHRITTEN Ärger").text,
-            "550 überschritten ärger"
-        );
+        assert_eq!(parse("550 ÜBERSCHRITTEN Ärger").text, "550 überschritten ärger");
     }
 
     #[test]
     fn huge_and_odd_inputs_are_capped_without_panicking() {
         let huge = "é".repeat(10_000);
         assert!(parse(&huge).text.len() <= MAX_SCANNED_BYTES);
-        for odd in [
-            "",
-            "5",
-            "55",
-            "550",
-            "5.",
-            "5.1.",
-            "5.1.1234",
-            "\u{0}\u{ffff}",
-            "4.1.1.",
-            "-550-",
-        ] {
+        for odd in ["", "5", "55", "550", "5.", "5.1.", "5.1.1234", "\u{0}\u{ffff}", "4.1.1.", "-550-"] {
             let _ = parse(odd);
         }
         assert_eq!(parse("550").basic, Some(550));

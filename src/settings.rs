@@ -84,19 +84,9 @@ impl Settings {
         };
         let settings = Settings {
             bucket_secs: minutes("BUCKET_MINUTES", d.bucket_secs, 60)?,
-            retention_secs: in_range(
-                "RETENTION_DAYS",
-                config.number("RETENTION_DAYS", 8)?,
-                1,
-                365,
-            )? * 86_400,
+            retention_secs: in_range("RETENTION_DAYS", config.number("RETENTION_DAYS", 8)?, 1, 365)? * 86_400,
             window_secs: minutes("SPIKE_WINDOW_MINUTES", d.window_secs, 24 * 60)?,
-            min_451: in_range(
-                "SPIKE_MIN_451",
-                config.number("SPIKE_MIN_451", d.min_451)?,
-                1,
-                u64::MAX,
-            )?,
+            min_451: in_range("SPIKE_MIN_451", config.number("SPIKE_MIN_451", d.min_451)?, 1, u64::MAX)?,
             ratio_floor: fraction("SPIKE_RATIO_FLOOR", d.ratio_floor)?,
             baseline_multiple: {
                 let value: f64 = config.number("SPIKE_BASELINE_MULTIPLE", d.baseline_multiple)?;
@@ -106,15 +96,8 @@ impl Settings {
                     return Err(out_of_range("SPIKE_BASELINE_MULTIPLE", "at least 1"));
                 }
             },
-            baseline_secs: in_range(
-                "BASELINE_HOURS",
-                config.number("BASELINE_HOURS", 24)?,
-                1,
-                24 * 30,
-            )? * 3600,
-            confirm_evaluations: config
-                .number("CONFIRM_EVALUATIONS", d.confirm_evaluations)?
-                .max(1),
+            baseline_secs: in_range("BASELINE_HOURS", config.number("BASELINE_HOURS", 24)?, 1, 24 * 30)? * 3600,
+            confirm_evaluations: config.number("CONFIRM_EVALUATIONS", d.confirm_evaluations)?.max(1),
             resolve_hold_secs: minutes("RESOLVE_HOLD_MINUTES", d.resolve_hold_secs, 7 * 24 * 60)?,
             poisson_alpha: fraction("POISSON_ALPHA", d.poisson_alpha)?,
             benign_greylist_share: fraction("BENIGN_GREYLIST_SHARE", d.benign_greylist_share)?,
@@ -125,18 +108,10 @@ impl Settings {
                 2,
                 100_000,
             )? as usize,
-            recent_alert_secs: in_range(
-                "RECENT_ALERT_DAYS",
-                config.number("RECENT_ALERT_DAYS", 7)?,
-                1,
-                365,
-            )? * 86_400,
+            recent_alert_secs: in_range("RECENT_ALERT_DAYS", config.number("RECENT_ALERT_DAYS", 7)?, 1, 365)? * 86_400,
         };
         if settings.window_secs < settings.bucket_secs {
-            return Err(out_of_range(
-                "SPIKE_WINDOW_MINUTES",
-                "at least BUCKET_MINUTES",
-            ));
+            return Err(out_of_range("SPIKE_WINDOW_MINUTES", "at least BUCKET_MINUTES"));
         }
         Ok(settings)
     }
@@ -170,19 +145,13 @@ mod tests {
 
     #[test]
     fn unset_vars_give_the_documented_defaults() {
-        assert_eq!(
-            Settings::from_config(&Config::new()),
-            Ok(Settings::default())
-        );
+        assert_eq!(Settings::from_config(&Config::new()), Ok(Settings::default()));
     }
 
     #[test]
     fn vars_override_defaults_in_their_own_units() {
-        let config = Config::from_pairs([
-            ("BUCKET_MINUTES", "10"),
-            ("RETENTION_DAYS", "2"),
-            ("SPIKE_RATIO_FLOOR", "0.1"),
-        ]);
+        let config =
+            Config::from_pairs([("BUCKET_MINUTES", "10"), ("RETENTION_DAYS", "2"), ("SPIKE_RATIO_FLOOR", "0.1")]);
         let settings = Settings::from_config(&config).unwrap();
         assert_eq!(settings.bucket_secs, 600);
         assert_eq!(settings.retention_secs, 2 * 86_400);
@@ -191,11 +160,7 @@ mod tests {
 
     #[test]
     fn out_of_range_values_name_the_var() {
-        for (name, value) in [
-            ("BUCKET_MINUTES", "0"),
-            ("SPIKE_RATIO_FLOOR", "5"),
-            ("SPIKE_BASELINE_MULTIPLE", "0.5"),
-        ] {
+        for (name, value) in [("BUCKET_MINUTES", "0"), ("SPIKE_RATIO_FLOOR", "5"), ("SPIKE_BASELINE_MULTIPLE", "0.5")] {
             let err = Settings::from_config(&Config::from_pairs([(name, value)])).unwrap_err();
             assert!(format!("{err:?}").contains(name), "{err:?}");
         }

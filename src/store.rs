@@ -153,19 +153,11 @@ impl Store for MemoryStore {
         self.count(|o| o.puts += 1);
         Self::injected(self.faults.get().fail_puts, "put")?;
         if put.ttl_seconds < 60 {
-            return Err(StoreError(format!(
-                "expiration_ttl {} is below KV's minimum of 60",
-                put.ttl_seconds
-            )));
+            return Err(StoreError(format!("expiration_ttl {} is below KV's minimum of 60", put.ttl_seconds)));
         }
-        let entry = Entry {
-            value: put.value.to_owned(),
-            metadata: put.metadata,
-        };
+        let entry = Entry { value: put.value.to_owned(), metadata: put.metadata };
         self.entries.borrow_mut().insert(put.key.to_owned(), entry);
-        self.ttls
-            .borrow_mut()
-            .insert(put.key.to_owned(), put.ttl_seconds);
+        self.ttls.borrow_mut().insert(put.key.to_owned(), put.ttl_seconds);
         Ok(())
     }
 
@@ -188,10 +180,7 @@ impl Store for MemoryStore {
                 next = keys.last().map(|k: &ListedKey| k.name.clone());
                 break;
             }
-            keys.push(ListedKey {
-                name: name.clone(),
-                metadata: entry.metadata.clone(),
-            });
+            keys.push(ListedKey { name: name.clone(), metadata: entry.metadata.clone() });
         }
         Ok(ListPage { keys, cursor: next })
     }
@@ -211,12 +200,7 @@ mod tests {
     use pollster::block_on;
 
     fn put<'a>(key: &'a str, value: &'a str) -> Put<'a> {
-        Put {
-            key,
-            value,
-            ttl_seconds: 60,
-            metadata: None,
-        }
+        Put { key, value, ttl_seconds: 60, metadata: None }
     }
 
     #[test]
@@ -238,10 +222,7 @@ mod tests {
     #[test]
     fn injected_put_failure_writes_nothing() {
         let store = MemoryStore::new();
-        store.set_faults(Faults {
-            fail_puts: true,
-            ..Faults::default()
-        });
+        store.set_faults(Faults { fail_puts: true, ..Faults::default() });
         assert!(block_on(store.put(put("k", "v"))).is_err());
         assert!(store.is_empty());
         assert_eq!(store.ops().puts, 1);
@@ -250,12 +231,7 @@ mod tests {
     #[test]
     fn ttl_below_kv_minimum_is_refused() {
         let store = MemoryStore::new();
-        let short = Put {
-            key: "k",
-            value: "v",
-            ttl_seconds: 30,
-            metadata: None,
-        };
+        let short = Put { key: "k", value: "v", ttl_seconds: 30, metadata: None };
         assert!(block_on(store.put(short)).is_err());
     }
 }

@@ -11,24 +11,13 @@ fn bouncewatch(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(stdin.as_bytes())
-        .expect("stdin accepts input");
+    child.stdin.take().expect("stdin is piped").write_all(stdin.as_bytes()).expect("stdin accepts input");
     child.wait_with_output().expect("the binary finishes")
 }
 
 #[test]
 fn classify_with_an_argument_prints_one_json_object() {
-    let out = bouncewatch(
-        &[
-            "classify",
-            "451 4.3.0 greylisted, please retry in 60 seconds",
-        ],
-        "",
-    );
+    let out = bouncewatch(&["classify", "451 4.3.0 greylisted, please retry in 60 seconds"], "");
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(json["category"], "greylisted");
@@ -39,28 +28,14 @@ fn classify_with_an_argument_prints_one_json_object() {
 
 #[test]
 fn classify_without_an_argument_answers_each_stdin_line_in_order() {
-    let out = bouncewatch(
-        &["classify"],
-        "550 5.1.1 user unknown\n552 5.2.2 mailbox full\n\nConnection timed out\n",
-    );
+    let out = bouncewatch(&["classify"], "550 5.1.1 user unknown\n552 5.2.2 mailbox full\n\nConnection timed out\n");
     assert!(out.status.success());
     let categories: Vec<String> = String::from_utf8(out.stdout)
         .expect("stdout is UTF-8")
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).expect("each line is JSON")["category"]
-                .to_string()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("each line is JSON")["category"].to_string())
         .collect();
-    assert_eq!(
-        categories,
-        [
-            "\"mailbox_unknown\"",
-            "\"mailbox_full\"",
-            "\"unclassified\"",
-            "\"expired\""
-        ]
-    );
+    assert_eq!(categories, ["\"mailbox_unknown\"", "\"mailbox_full\"", "\"unclassified\"", "\"expired\""]);
 }
 
 #[test]

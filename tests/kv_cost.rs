@@ -40,21 +40,14 @@ fn measured(store: &MemoryStore, run: impl FnOnce()) -> OpCounts {
 }
 
 fn row(label: &str, ops: OpCounts) -> String {
-    format!(
-        "{label:<44} {:>5} {:>5} {:>5} {:>7}",
-        ops.gets, ops.lists, ops.puts, ops.deletes
-    )
+    format!("{label:<44} {:>5} {:>5} {:>5} {:>7}", ops.gets, ops.lists, ops.puts, ops.deletes)
 }
 
 #[test]
 fn kv_operations_per_request_and_per_cron_run() {
     let config = Config::new();
-    let cron =
-        |store: &MemoryStore, now: u64| block_on(run_cron(store, &config, now)).expect("cron");
-    println!(
-        "{:<44} {:>5} {:>5} {:>5} {:>7}",
-        "", "gets", "lists", "puts", "deletes"
-    );
+    let cron = |store: &MemoryStore, now: u64| block_on(run_cron(store, &config, now)).expect("cron");
+    println!("{:<44} {:>5} {:>5} {:>5} {:>7}", "", "gets", "lists", "puts", "deletes");
     for domains in [1, 10, 100] {
         let store = MemoryStore::new();
         let first = measured(&store, || {
@@ -62,14 +55,8 @@ fn kv_operations_per_request_and_per_cron_run() {
         });
         let webhook = measured(&store, || {
             for i in 0..REQUESTS_PER_MINUTE {
-                block_on(record(
-                    &store,
-                    &config,
-                    &format!("{domains}-{i}"),
-                    &request(domains, START + 20),
-                    START + 30,
-                ))
-                .expect("record");
+                block_on(record(&store, &config, &format!("{domains}-{i}"), &request(domains, START + 20), START + 30))
+                    .expect("record");
             }
         });
         let open = measured(&store, || {
@@ -98,15 +85,8 @@ fn kv_operations_per_request_and_per_cron_run() {
         println!("{}", row("cron, next run: confirm and delete", delete));
         println!("{}", row("cron, idle", idle));
 
-        assert_eq!(
-            (per_request.gets, per_request.puts, webhook.lists),
-            (0, 1, 0),
-            "webhook: one write, no reads"
-        );
-        assert!(
-            merge.puts <= 2 && delete.puts <= 1 && idle.puts == 0,
-            "cron writes stay O(1)"
-        );
+        assert_eq!((per_request.gets, per_request.puts, webhook.lists), (0, 1, 0), "webhook: one write, no reads");
+        assert!(merge.puts <= 2 && delete.puts <= 1 && idle.puts == 0, "cron writes stay O(1)");
         assert_eq!(delete.deletes, REQUESTS_PER_MINUTE as u64);
         assert!(open.gets <= 2 + REQUESTS_PER_MINUTE as u64);
     }

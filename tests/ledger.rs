@@ -37,25 +37,14 @@ fn request(i: usize) -> Vec<NormalizedEvent> {
     (0..20)
         .map(|j| {
             let domain = ["gmail.com", "outlook.com", "yahoo.com", "web.de"][(i + j) % 4];
-            let kind = if j % 4 == 0 {
-                EventKind::Deferred
-            } else {
-                EventKind::Delivered
-            };
+            let kind = if j % 4 == 0 { EventKind::Deferred } else { EventKind::Delivered };
             event(domain, kind, NOW - 60 - (j as u64))
         })
         .collect()
 }
 
 fn send(store: &MemoryStore, i: usize) {
-    block_on(record(
-        store,
-        &Config::new(),
-        &format!("body-{i}"),
-        &request(i),
-        NOW,
-    ))
-    .expect("record");
+    block_on(record(store, &Config::new(), &format!("body-{i}"), &request(i), NOW)).expect("record");
 }
 
 fn cron(store: &MemoryStore, now: u64) {
@@ -67,10 +56,7 @@ fn totals(store: &MemoryStore, now: u64) -> Counts {
     let settings = Settings::default();
     let range = BucketRange::ending_at(now, 86_400, &settings);
     let mut sum = Counts::default();
-    for domains in block_on(read_range(store, &settings, range, now))
-        .expect("read")
-        .values()
-    {
+    for domains in block_on(read_range(store, &settings, range, now)).expect("read").values() {
         for counts in domains.values() {
             sum.merge(counts);
         }
@@ -80,10 +66,7 @@ fn totals(store: &MemoryStore, now: u64) -> Counts {
 
 fn assert_exact(store: &MemoryStore, requests: u64, now: u64) {
     let sum = totals(store, now);
-    assert_eq!(
-        (sum.delivered, sum.deferred, sum.smtp_451),
-        (15 * requests, 5 * requests, 5 * requests)
-    );
+    assert_eq!((sum.delivered, sum.deferred, sum.smtp_451), (15 * requests, 5 * requests, 5 * requests));
 }
 
 #[test]
@@ -97,10 +80,7 @@ fn fifty_concurrent_requests_of_twenty_events_are_counted_exactly() {
         cron(&store, now);
         assert_exact(&store, 50, now);
     }
-    assert!(
-        store.keys().iter().all(|k| !k.starts_with("shard:")),
-        "merged shards are deleted"
-    );
+    assert!(store.keys().iter().all(|k| !k.starts_with("shard:")), "merged shards are deleted");
 }
 
 #[test]
@@ -139,16 +119,10 @@ fn a_crash_between_page_write_and_shard_delete_counts_nothing_twice() {
     for i in 0..5 {
         send(&store, i);
     }
-    store.set_faults(Faults {
-        fail_deletes: true,
-        ..Faults::default()
-    });
+    store.set_faults(Faults { fail_deletes: true, ..Faults::default() });
     cron(&store, LATER);
     cron(&store, LATER + 60);
-    assert!(
-        store.keys().iter().any(|k| k.starts_with("shard:")),
-        "deletes failed, shards remain"
-    );
+    assert!(store.keys().iter().any(|k| k.starts_with("shard:")), "deletes failed, shards remain");
     assert_exact(&store, 5, LATER + 60);
     store.set_faults(Faults::default());
     cron(&store, LATER + 120);
@@ -172,10 +146,7 @@ fn listing_follows_cursors_across_pages() {
 #[test]
 fn a_kv_failure_on_the_webhook_path_is_an_error_and_counts_nothing() {
     let store = MemoryStore::new();
-    store.set_faults(Faults {
-        fail_puts: true,
-        ..Faults::default()
-    });
+    store.set_faults(Faults { fail_puts: true, ..Faults::default() });
     assert!(block_on(record(&store, &Config::new(), "body", &request(0), NOW)).is_err());
     store.set_faults(Faults::default());
     assert!(store.is_empty());
@@ -191,15 +162,7 @@ fn stale_events_are_reported_and_future_ones_counted_now() {
         event("gmail.com", EventKind::Delivered, NOW),
     ];
     let recorded = block_on(record(&store, &Config::new(), "body", &events, NOW)).unwrap();
-    assert_eq!(
-        (
-            recorded.accepted,
-            recorded.stale,
-            recorded.clamped,
-            recorded.writes
-        ),
-        (2, 1, 1, 1)
-    );
+    assert_eq!((recorded.accepted, recorded.stale, recorded.clamped, recorded.writes), (2, 1, 1, 1));
     assert_eq!(totals(&store, NOW).delivered, 2);
 }
 
@@ -221,16 +184,10 @@ fn every_key_expires() {
     cron(&store, LATER);
     let settings = Settings::default();
     let keys = store.keys();
-    assert!(
-        keys.iter().any(|k| k.starts_with("page:")) && keys.iter().any(|k| k == "state"),
-        "{keys:?}"
-    );
+    assert!(keys.iter().any(|k| k.starts_with("page:")) && keys.iter().any(|k| k == "state"), "{keys:?}");
     for key in keys {
         let ttl = store.ttl_of(&key).unwrap_or(0);
-        assert!(
-            (60..=settings.retention_secs + 3_600).contains(&ttl),
-            "{key} has TTL {ttl}"
-        );
+        assert!((60..=settings.retention_secs + 3_600).contains(&ttl), "{key} has TTL {ttl}");
     }
 }
 
@@ -238,13 +195,7 @@ fn every_key_expires() {
 fn a_corrupt_stored_state_is_an_error_not_a_panic() {
     use bouncewatch::store::{Put, Store};
     let store = MemoryStore::new();
-    block_on(store.put(Put {
-        key: "state",
-        value: "{not json",
-        ttl_seconds: 60,
-        metadata: None,
-    }))
-    .unwrap();
+    block_on(store.put(Put { key: "state", value: "{not json", ttl_seconds: 60, metadata: None })).unwrap();
     let err = block_on(run_cron(&store, &Config::new(), NOW)).unwrap_err();
     assert!(err.0.contains("corrupt"), "{err}");
 }

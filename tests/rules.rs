@@ -11,12 +11,7 @@ fn every_rule_is_reachable_through_its_own_example() {
     let shadowed: Vec<String> = all_rules()
         .filter_map(|rule| {
             let got = classify(rule.example);
-            (got.rule != rule.id).then(|| {
-                format!(
-                    "{} is shadowed by {} on {:?}",
-                    rule.id, got.rule, rule.example
-                )
-            })
+            (got.rule != rule.id).then(|| format!("{} is shadowed by {} on {:?}", rule.id, got.rule, rule.example))
         })
         .collect();
     assert!(shadowed.is_empty(), "{}", shadowed.join("\n"));
@@ -36,12 +31,7 @@ fn rule_ids_are_unique_and_examples_present() {
 fn rule_literals_are_lower_case_because_the_text_is() {
     for rule in all_rules() {
         for literal in rule.any.iter().chain(rule.all).chain(rule.none) {
-            assert_eq!(
-                *literal,
-                literal.to_lowercase(),
-                "rule {} literal {literal:?}",
-                rule.id
-            );
+            assert_eq!(*literal, literal.to_lowercase(), "rule {} literal {literal:?}", rule.id);
         }
     }
 }

@@ -4,17 +4,9 @@ use bouncewatch::classify::{classify, Category, Permanence};
 
 fn assert_seed(reply: &str, category: Category, permanence: Permanence, action_mentions: &[&str]) {
     let verdict = classify(reply);
-    assert_eq!(
-        (verdict.category, verdict.permanence),
-        (category, permanence),
-        "{reply}: {verdict:?}"
-    );
+    assert_eq!((verdict.category, verdict.permanence), (category, permanence), "{reply}: {verdict:?}");
     for word in action_mentions {
-        assert!(
-            verdict.action.contains(word),
-            "{reply}: action {:?} lacks {word:?}",
-            verdict.action
-        );
+        assert!(verdict.action.contains(word), "{reply}: action {:?} lacks {word:?}", verdict.action);
     }
 }
 
@@ -66,34 +58,14 @@ fn bare_550_is_a_hard_bounce_remove_the_address() {
         Permanence::Permanent,
         &["Remove the address"],
     );
-    assert_seed(
-        "550",
-        Category::MailboxUnknown,
-        Permanence::Permanent,
-        &["Remove the address"],
-    );
+    assert_seed("550", Category::MailboxUnknown, Permanence::Permanent, &["Remove the address"]);
 }
 
 #[test]
 fn code_552_separates_a_full_mailbox_from_a_too_large_message() {
-    assert_seed(
-        "552 5.2.2 Mailbox full",
-        Category::MailboxFull,
-        Permanence::Transient,
-        &["full"],
-    );
-    assert_seed(
-        "552 5.3.4 Message too large",
-        Category::MessageTooLarge,
-        Permanence::Permanent,
-        &["too large"],
-    );
-    assert_seed(
-        "552",
-        Category::MailboxFull,
-        Permanence::Transient,
-        &["full"],
-    );
+    assert_seed("552 5.2.2 Mailbox full", Category::MailboxFull, Permanence::Transient, &["full"]);
+    assert_seed("552 5.3.4 Message too large", Category::MessageTooLarge, Permanence::Permanent, &["too large"]);
+    assert_seed("552", Category::MailboxFull, Permanence::Transient, &["full"]);
 }
 
 #[test]
@@ -104,12 +76,7 @@ fn code_553_asks_to_fix_the_address() {
         Permanence::Permanent,
         &["Fix the address"],
     );
-    assert_seed(
-        "553",
-        Category::MailboxNameInvalid,
-        Permanence::Permanent,
-        &["Fix the address"],
-    );
+    assert_seed("553", Category::MailboxNameInvalid, Permanence::Permanent, &["Fix the address"]);
 }
 
 #[test]
@@ -124,48 +91,30 @@ fn code_554_without_known_words_asks_to_find_the_cause_in_the_text() {
 
 #[test]
 fn outlook_4_7_650_is_a_rate_limit_and_a_reputation_signal() {
-    let verdict = classify("451 4.7.650 The mail server [192.0.2.25] has been temporarily rate limited due to IP reputation.");
-    assert_eq!(
-        (verdict.category, verdict.reputation_signal),
-        (Category::RateLimited, true)
-    );
+    let verdict =
+        classify("451 4.7.650 The mail server [192.0.2.25] has been temporarily rate limited due to IP reputation.");
+    assert_eq!((verdict.category, verdict.reputation_signal), (Category::RateLimited, true));
     assert_eq!(verdict.enhanced_code.as_deref(), Some("4.7.650"));
 }
 
 #[test]
 fn microsoft_5_1_10_and_5_4_1_mean_unknown_recipient() {
-    let a = classify(
-        "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
-    );
+    let a = classify("550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup");
     let b = classify("550 5.4.1 Recipient address rejected: Access denied. AS(201806281)");
-    assert_eq!(
-        (a.category, b.category),
-        (Category::MailboxUnknown, Category::MailboxUnknown)
-    );
+    assert_eq!((a.category, b.category), (Category::MailboxUnknown, Category::MailboxUnknown));
 }
 
 #[test]
 fn a_codeless_connection_failure_is_classified_without_codes() {
     let verdict = classify("Connection timed out");
-    assert_eq!(
-        (verdict.smtp_code, verdict.enhanced_code.as_deref()),
-        (None, None)
-    );
+    assert_eq!((verdict.smtp_code, verdict.enhanced_code.as_deref()), (None, None));
     assert_eq!(verdict.category, Category::Expired);
 }
 
 #[test]
 fn json_has_the_documented_fields() {
     let json = serde_json::to_value(classify("451 4.3.0 greylisted")).unwrap();
-    for field in [
-        "category",
-        "permanence",
-        "smtp_code",
-        "enhanced_code",
-        "action",
-        "reputation_signal",
-        "rule",
-    ] {
+    for field in ["category", "permanence", "smtp_code", "enhanced_code", "action", "reputation_signal", "rule"] {
         assert!(json.get(field).is_some(), "missing {field}");
     }
     assert_eq!(json["category"], "greylisted");
@@ -175,20 +124,12 @@ fn json_has_the_documented_fields() {
 #[test]
 fn a_codeless_connection_refusal_is_a_transient_network_error() {
     let verdict = classify("connect to mx.example.com[192.0.2.1]:25: Connection refused");
-    assert_eq!(
-        (verdict.category, verdict.permanence),
-        (Category::NetworkError, Permanence::Transient)
-    );
+    assert_eq!((verdict.category, verdict.permanence), (Category::NetworkError, Permanence::Transient));
 }
 
 #[test]
 fn a_5xx_block_is_permanent_for_the_message_but_no_verdict_on_the_address() {
-    let verdict = classify(
-        "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
-    );
-    assert_eq!(
-        (verdict.category, verdict.permanence),
-        (Category::ReputationBlocked, Permanence::Permanent)
-    );
+    let verdict = classify("554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org");
+    assert_eq!((verdict.category, verdict.permanence), (Category::ReputationBlocked, Permanence::Permanent));
     assert!(verdict.reputation_signal);
 }

@@ -17,10 +17,7 @@ fn agreement_with_sisimai_labels_is_at_least_85_percent() {
         .into_iter()
         .map(|row| {
             let categories = (!row[1].starts_with("(skip")).then(|| {
-                row[1]
-                    .split('|')
-                    .map(|c| Category::from_name(c).unwrap_or_else(|| panic!("unknown {c}")))
-                    .collect()
+                row[1].split('|').map(|c| Category::from_name(c).unwrap_or_else(|| panic!("unknown {c}"))).collect()
             });
             (row[0].clone(), categories)
         })
@@ -29,10 +26,7 @@ fn agreement_with_sisimai_labels_is_at_least_85_percent() {
     for row in tsv("sisimai_pairs.tsv") {
         let reason = &row[1];
         let Some(Some(categories)) = accepted.get(reason) else {
-            assert!(
-                accepted.contains_key(reason),
-                "reason {reason} has no mapping"
-            );
+            assert!(accepted.contains_key(reason), "reason {reason} has no mapping");
             continue;
         };
         total += 1;
@@ -40,23 +34,10 @@ fn agreement_with_sisimai_labels_is_at_least_85_percent() {
         if categories.contains(&got.category) {
             agree += 1;
         } else {
-            println!(
-                "disagree: sisimai {reason}, we {} by {}: {}",
-                got.category.as_str(),
-                got.rule,
-                row[0]
-            );
+            println!("disagree: sisimai {reason}, we {} by {}: {}", got.category.as_str(), got.rule, row[0]);
         }
     }
     let ratio = agree as f64 / total as f64;
-    println!(
-        "sisimai agreement: {agree}/{total} = {:.1} %",
-        ratio * 100.0
-    );
-    assert!(
-        ratio >= MINIMUM_AGREEMENT,
-        "agreement {:.1} % is below {:.0} %",
-        ratio * 100.0,
-        MINIMUM_AGREEMENT * 100.0
-    );
+    println!("sisimai agreement: {agree}/{total} = {:.1} %", ratio * 100.0);
+    assert!(ratio >= MINIMUM_AGREEMENT, "agreement {:.1} % is below {:.0} %", ratio * 100.0, MINIMUM_AGREEMENT * 100.0);
 }

@@ -4,8 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{
-    cause_advice, cause_name, Message, Notice, NoticeKind, Scope, Severity, MAX_LISTED_DOMAINS,
-    MAX_SUBJECT_ALERTS,
+    cause_advice, cause_name, Message, Notice, NoticeKind, Scope, Severity, MAX_LISTED_DOMAINS, MAX_SUBJECT_ALERTS,
 };
 use crate::mime::UtcTime;
 
@@ -45,13 +44,11 @@ pub fn compose(notices: &[Notice], now: u64, public_url: Option<&str>) -> Messag
         section.write_text(&mut text);
         section.write_html(&mut html);
     }
-    text.push_str("\n-- \nbouncewatch: 451 deferral alerts. Reminders follow every ALERT_REPEAT while an alert fires.\n");
+    text.push_str(
+        "\n-- \nbouncewatch: 451 deferral alerts. Reminders follow every ALERT_REPEAT while an alert fires.\n",
+    );
     html.push_str("<p style=\"color:#777;font-size:12px\">bouncewatch: 451 deferral alerts.</p>\n</body></html>\n");
-    Message {
-        subject,
-        text,
-        html,
-    }
+    Message { subject, text, html }
 }
 
 /// The facts of one notice, worded once and written as text and as HTML.
@@ -66,11 +63,7 @@ impl<'a> Section<'a> {
     fn new(notice: &'a Notice, now: u64, base: Option<&str>) -> Section<'a> {
         let alert = &notice.alert;
         let title = match notice.kind {
-            NoticeKind::Firing => format!(
-                "FIRING — {} ({})",
-                alert.label(),
-                severity_name(alert.severity)
-            ),
+            NoticeKind::Firing => format!("FIRING — {} ({})", alert.label(), severity_name(alert.severity)),
             NoticeKind::Reminder => format!(
                 "STILL FIRING — {} ({}), for {}",
                 alert.label(),
@@ -79,73 +72,35 @@ impl<'a> Section<'a> {
             ),
             NoticeKind::Resolved => format!("RESOLVED — {}", alert.label()),
         };
-        let mut ratio = format!(
-            "{} (baseline {}",
-            percent(alert.ratio_451),
-            percent(alert.baseline_ratio)
-        );
+        let mut ratio = format!("{} (baseline {}", percent(alert.ratio_451), percent(alert.baseline_ratio));
         if alert.baseline_ratio > 0.0 && notice.kind != NoticeKind::Resolved {
-            let _ = write!(
-                ratio,
-                ", {} the usual",
-                times(alert.ratio_451 / alert.baseline_ratio)
-            );
+            let _ = write!(ratio, ", {} the usual", times(alert.ratio_451 / alert.baseline_ratio));
         }
         ratio.push(')');
         let mut facts = vec![
             ("Window", format!("last {} min", alert.window_minutes)),
-            (
-                "451 deferrals",
-                format!("{} of {} attempts", alert.smtp_451, alert.attempts),
-            ),
+            ("451 deferrals", format!("{} of {} attempts", alert.smtp_451, alert.attempts)),
             ("451 ratio", ratio),
         ];
-        let since = format!(
-            "{} ({} ago)",
-            clock(alert.since),
-            duration(now.saturating_sub(alert.since))
-        );
-        facts.push((
-            if notice.kind == NoticeKind::Resolved {
-                "Was firing since"
-            } else {
-                "Since"
-            },
-            since,
-        ));
+        let since = format!("{} ({} ago)", clock(alert.since), duration(now.saturating_sub(alert.since)));
+        facts.push((if notice.kind == NoticeKind::Resolved { "Was firing since" } else { "Since" }, since));
         let mut links = Vec::new();
         if let Scope::SenderWide { domains } = &alert.scope {
-            let mut listed: Vec<&str> = domains
-                .iter()
-                .take(MAX_LISTED_DOMAINS)
-                .map(String::as_str)
-                .collect();
+            let mut listed: Vec<&str> = domains.iter().take(MAX_LISTED_DOMAINS).map(String::as_str).collect();
             let more = domains.len().saturating_sub(MAX_LISTED_DOMAINS);
-            let extra = if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            };
+            let extra = if more > 0 { format!(" and {more} more") } else { String::new() };
             listed.sort_unstable();
             facts.push(("Domains", format!("{}{extra}", listed.join(", "))));
         }
         if let Some(base) = base {
             match &alert.scope {
-                Scope::Domain(domain) => links.push((
-                    format!("Open {domain} in the dashboard"),
-                    dashboard_link(base, domain),
-                )),
-                Scope::SenderWide { .. } => {
-                    links.push(("Open the dashboard".to_owned(), format!("{base}/")))
+                Scope::Domain(domain) => {
+                    links.push((format!("Open {domain} in the dashboard"), dashboard_link(base, domain)))
                 }
+                Scope::SenderWide { .. } => links.push(("Open the dashboard".to_owned(), format!("{base}/"))),
             }
         }
-        Section {
-            notice,
-            title,
-            facts,
-            links,
-        }
+        Section { notice, title, facts, links }
     }
 
     fn firing(&self) -> bool {
@@ -155,12 +110,9 @@ impl<'a> Section<'a> {
     fn causes(&self) -> impl Iterator<Item = (String, Option<&'static str>)> + '_ {
         let mut causes = self.notice.alert.causes.clone();
         causes.sort_by(|a, b| b.share.total_cmp(&a.share));
-        causes.into_iter().map(|c| {
-            (
-                format!("{}: {}", cause_name(c.category), percent(c.share)),
-                cause_advice(c.category),
-            )
-        })
+        causes
+            .into_iter()
+            .map(|c| (format!("{}: {}", cause_name(c.category), percent(c.share)), cause_advice(c.category)))
     }
 
     fn write_text(&self, out: &mut String) {
@@ -169,10 +121,7 @@ impl<'a> Section<'a> {
         if self.firing() {
             let _ = writeln!(out, "What to do: {}\n", alert.overall_advice());
         } else {
-            let _ = writeln!(
-                out,
-                "The 451 ratio is back under the threshold; no action needed.\n"
-            );
+            let _ = writeln!(out, "The 451 ratio is back under the threshold; no action needed.\n");
         }
         for (name, value) in &self.facts {
             let _ = writeln!(out, "{name}: {value}");
@@ -209,17 +158,9 @@ impl<'a> Section<'a> {
             (_, Severity::Warning) => "#b54708",
             (_, Severity::Benign) => "#475467",
         };
-        let _ = writeln!(
-            out,
-            "<h2 style=\"color:{colour};margin:16px 0 8px\">{}</h2>",
-            escape_html(&self.title)
-        );
+        let _ = writeln!(out, "<h2 style=\"color:{colour};margin:16px 0 8px\">{}</h2>", escape_html(&self.title));
         if self.firing() {
-            let _ = writeln!(
-                out,
-                "<p><b>What to do:</b> {}</p>",
-                escape_html(alert.overall_advice())
-            );
+            let _ = writeln!(out, "<p><b>What to do:</b> {}</p>", escape_html(alert.overall_advice()));
         } else {
             out.push_str("<p>The 451 ratio is back under the threshold; no action needed.</p>\n");
         }
@@ -255,12 +196,7 @@ impl<'a> Section<'a> {
             }
         }
         for (label, url) in &self.links {
-            let _ = writeln!(
-                out,
-                "<p><a href=\"{}\">{}</a></p>",
-                escape_html(url),
-                escape_html(label)
-            );
+            let _ = writeln!(out, "<p><a href=\"{}\">{}</a></p>", escape_html(url), escape_html(label));
         }
     }
 }
@@ -289,20 +225,12 @@ fn severity_name(severity: Severity) -> &'static str {
 /// A ratio as a percentage an operator reads at a glance: `18 %`, `0.4 %`, `5 %`.
 pub fn percent(ratio: f64) -> String {
     let pct = ratio * 100.0;
-    let shown = if pct >= 10.0 {
-        format!("{pct:.0}")
-    } else {
-        format!("{pct:.1}")
-    };
+    let shown = if pct >= 10.0 { format!("{pct:.0}") } else { format!("{pct:.1}") };
     format!("{} %", shown.strip_suffix(".0").unwrap_or(&shown))
 }
 
 fn times(factor: f64) -> String {
-    let shown = if factor >= 10.0 {
-        format!("{factor:.0}")
-    } else {
-        format!("{factor:.1}")
-    };
+    let shown = if factor >= 10.0 { format!("{factor:.0}") } else { format!("{factor:.1}") };
     format!("{}×", shown.strip_suffix(".0").unwrap_or(&shown))
 }
 
@@ -317,10 +245,7 @@ fn duration(seconds: u64) -> String {
 
 fn clock(unix: u64) -> String {
     let t = UtcTime::from_unix(unix);
-    format!(
-        "{}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year, t.month, t.day, t.hour, t.minute
-    )
+    format!("{}-{:02}-{:02} {:02}:{:02} UTC", t.year, t.month, t.day, t.hour, t.minute)
 }
 
 /// Escapes text for HTML element content and quoted attribute values.

@@ -14,14 +14,8 @@ fn gmail() -> AlertSnapshot {
         ratio_451: 0.18,
         baseline_ratio: 0.004,
         causes: vec![
-            CauseShare {
-                category: Category::RateLimited,
-                share: 0.25,
-            },
-            CauseShare {
-                category: Category::PolicyRejected,
-                share: 0.75,
-            },
+            CauseShare { category: Category::RateLimited, share: 0.25 },
+            CauseShare { category: Category::PolicyRejected, share: 0.75 },
         ],
         samples: vec![
             "451 4.7.1 <jane.doe@example.org> temporarily deferred due to local policy".into(),
@@ -31,17 +25,11 @@ fn gmail() -> AlertSnapshot {
 }
 
 fn domain(name: &str) -> AlertSnapshot {
-    AlertSnapshot {
-        scope: Scope::Domain(name.into()),
-        ..gmail()
-    }
+    AlertSnapshot { scope: Scope::Domain(name.into()), ..gmail() }
 }
 
 fn notice(kind: NoticeKind, alert: AlertSnapshot) -> Notice {
-    Notice {
-        kind,
-        alert: alert.sanitized(),
-    }
+    Notice { kind, alert: alert.sanitized() }
 }
 
 fn one(kind: NoticeKind, alert: AlertSnapshot) -> Message {
@@ -73,10 +61,7 @@ fn firing_text_says_what_to_do_then_shows_the_evidence() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
-    assert!(
-        text.find("local policy: 75 %") < text.find("rate limiting: 25 %"),
-        "causes by share"
-    );
+    assert!(text.find("local policy: 75 %") < text.find("rate limiting: 25 %"), "causes by share");
 }
 
 #[test]
@@ -102,9 +87,7 @@ fn html_escapes_everything_that_came_from_data() {
     assert!(!html.contains("<b>bold</b>"));
     assert!(html.contains("451 &lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; &#39;single&#39;"));
     // The link percent-encodes the domain, so it cannot close the attribute either.
-    assert!(html.contains(
-        "href=\"https://bw.example/#/domain/evil.example%22%3E%3Cscript%3Ex%3C%2Fscript%3E\""
-    ));
+    assert!(html.contains("href=\"https://bw.example/#/domain/evil.example%22%3E%3Cscript%3Ex%3C%2Fscript%3E\""));
 }
 
 #[test]
@@ -121,28 +104,17 @@ fn no_recipient_address_survives_in_any_part() {
         assert!(!local_part.is_match(part), "an address in:\n{part}");
     }
     assert!(message.text.contains("user …@corp.example.co.uk unknown"));
-    assert!(
-        message
-            .text
-            .contains("RCPT TO:<…@x.io> deferred  Bcc: …@d.example"),
-        "newlines flattened"
-    );
+    assert!(message.text.contains("RCPT TO:<…@x.io> deferred  Bcc: …@d.example"), "newlines flattened");
 }
 
 #[test]
 fn redactor_replaces_local_parts_only() {
     for (input, expected) in [
         ("<jane@example.org>", "<…@example.org>"),
-        (
-            "to Jane.Doe+x@Sub.Example.COM now",
-            "to …@Sub.Example.COM now",
-        ),
+        ("to Jane.Doe+x@Sub.Example.COM now", "to …@Sub.Example.COM now"),
         ("no address here", "no address here"),
         ("already <…@example.org>", "already <…@example.org>"),
-        (
-            "at@localhost is not a domain",
-            "at@localhost is not a domain",
-        ),
+        ("at@localhost is not a domain", "at@localhost is not a domain"),
     ] {
         assert_eq!(redact_addresses(input), expected, "{input}");
     }
@@ -163,12 +135,8 @@ fn reminder_says_still_firing_and_for_how_long() {
     let mut alert = gmail();
     alert.since = NOW - (4 * 3600 + 5 * 60);
     let message = one(NoticeKind::Reminder, alert);
-    assert!(message
-        .subject
-        .starts_with("[bouncewatch] still firing: gmail.com: 451 deferrals 18 %"));
-    assert!(message
-        .text
-        .starts_with("STILL FIRING — gmail.com (critical), for 4 h 5 min"));
+    assert!(message.subject.starts_with("[bouncewatch] still firing: gmail.com: 451 deferrals 18 %"));
+    assert!(message.text.starts_with("STILL FIRING — gmail.com (critical), for 4 h 5 min"));
 }
 
 #[test]
@@ -182,12 +150,8 @@ fn resolved_says_so_without_advice() {
         "[bouncewatch] resolved: gmail.com: 451 deferrals 0.6 % (baseline 0.4 %) — local policy"
     );
     assert!(message.text.starts_with("RESOLVED — gmail.com"));
-    assert!(message
-        .text
-        .contains("back under the threshold; no action needed"));
-    assert!(message
-        .text
-        .contains("Was firing since: 2026-11-28 03:37 UTC (20 min ago)"));
+    assert!(message.text.contains("back under the threshold; no action needed"));
+    assert!(message.text.contains("Was firing since: 2026-11-28 03:37 UTC (20 min ago)"));
     assert!(!message.text.contains("What to do"));
     assert!(!message.text.contains("Slow the send"));
     assert!(message.html.contains("#1a7f37"), "green");
@@ -197,15 +161,10 @@ fn resolved_says_so_without_advice() {
 fn benign_alert_advises_nothing_to_do() {
     let mut alert = gmail();
     alert.severity = Severity::Benign;
-    alert.causes = vec![CauseShare {
-        category: Category::Greylisted,
-        share: 0.9,
-    }];
+    alert.causes = vec![CauseShare { category: Category::Greylisted, share: 0.9 }];
     let message = one(NoticeKind::Firing, alert);
     assert!(message.subject.ends_with("— greylisting"));
-    assert!(message.text.contains(
-        "What to do: Nothing to do — the automatic retry succeeds; don't resend faster."
-    ));
+    assert!(message.text.contains("What to do: Nothing to do — the automatic retry succeeds; don't resend faster."));
 }
 
 #[test]
@@ -222,31 +181,18 @@ fn grouped_message_has_a_summarizing_subject_and_every_section() {
         message.subject,
         "[bouncewatch] 3 alerts: gmail.com firing, outlook.com resolved, yahoo.com still firing"
     );
-    for title in [
-        "FIRING — gmail.com",
-        "RESOLVED — outlook.com",
-        "STILL FIRING — yahoo.com",
-    ] {
+    for title in ["FIRING — gmail.com", "RESOLVED — outlook.com", "STILL FIRING — yahoo.com"] {
         assert!(message.text.contains(title), "{title}");
         assert!(message.html.contains(title), "{title}");
     }
-    assert!(
-        !message.text.contains("dashboard"),
-        "no link without PUBLIC_URL"
-    );
+    assert!(!message.text.contains("dashboard"), "no link without PUBLIC_URL");
 }
 
 #[test]
 fn grouped_subject_stays_short_with_many_alerts() {
-    let notices: Vec<Notice> = [
-        "a.example",
-        "b.example",
-        "c.example",
-        "d.example",
-        "e.example",
-    ]
-    .map(|d| notice(NoticeKind::Firing, domain(d)))
-    .into();
+    let notices: Vec<Notice> = ["a.example", "b.example", "c.example", "d.example", "e.example"]
+        .map(|d| notice(NoticeKind::Firing, domain(d)))
+        .into();
     assert_eq!(
         compose(&notices, NOW, None).subject,
         "[bouncewatch] 5 alerts: a.example firing, b.example firing, c.example firing, +2 more"
@@ -256,55 +202,34 @@ fn grouped_subject_stays_short_with_many_alerts() {
 #[test]
 fn sender_wide_spike_is_one_section_listing_its_domains() {
     let domains: Vec<String> = (0..12).map(|i| format!("d{i:02}.example")).collect();
-    let alert = AlertSnapshot {
-        scope: Scope::SenderWide { domains },
-        ..gmail()
-    };
+    let alert = AlertSnapshot { scope: Scope::SenderWide { domains }, ..gmail() };
     assert_eq!(alert.key(), SENDER_WIDE_KEY);
     let message = one(NoticeKind::Firing, alert);
-    assert!(message
-        .subject
-        .starts_with("[bouncewatch] sender-wide (12 domains): 451 deferrals 18 %"));
+    assert!(message.subject.starts_with("[bouncewatch] sender-wide (12 domains): 451 deferrals 18 %"));
     assert!(message.text.contains("Domains: d00.example, d01.example,"));
     assert!(message.text.contains("d09.example and 2 more"));
-    assert!(message
-        .text
-        .contains("Open the dashboard: https://bw.example/"));
+    assert!(message.text.contains("Open the dashboard: https://bw.example/"));
 }
 
 #[test]
 fn percentages_read_at_a_glance() {
-    for (ratio, expected) in [
-        (0.18, "18 %"),
-        (0.004, "0.4 %"),
-        (0.05, "5 %"),
-        (0.0, "0 %"),
-        (1.0, "100 %"),
-        (0.0123, "1.2 %"),
-    ] {
+    for (ratio, expected) in
+        [(0.18, "18 %"), (0.004, "0.4 %"), (0.05, "5 %"), (0.0, "0 %"), (1.0, "100 %"), (0.0123, "1.2 %")]
+    {
         assert_eq!(percent(ratio), expected, "{ratio}");
     }
 }
 
 #[test]
 fn every_category_has_a_distinct_human_name() {
-    let names: std::collections::BTreeSet<&str> =
-        Category::ALL.iter().map(|&c| cause_name(c)).collect();
+    let names: std::collections::BTreeSet<&str> = Category::ALL.iter().map(|&c| cause_name(c)).collect();
     assert_eq!(names.len(), Category::ALL.len());
 }
 
 #[test]
 fn snapshot_round_trips_through_json() {
-    let alert = AlertSnapshot {
-        scope: Scope::SenderWide {
-            domains: vec!["a.example".into()],
-        },
-        ..gmail()
-    };
+    let alert = AlertSnapshot { scope: Scope::SenderWide { domains: vec!["a.example".into()] }, ..gmail() };
     let json = serde_json::to_string(&alert).expect("serializes");
     assert!(json.contains("\"policy_rejected\""));
-    assert_eq!(
-        serde_json::from_str::<AlertSnapshot>(&json).ok(),
-        Some(alert)
-    );
+    assert_eq!(serde_json::from_str::<AlertSnapshot>(&json).ok(), Some(alert));
 }

@@ -108,9 +108,5 @@ pub const RULES: &[Rule] = &[
 ];
 
 /// What answers when nothing else does. Not in [`RULES`] so that it is never "shadowed".
-pub static NONE: Rule = Rule {
-    id: "fallback.unclassified",
-    category: Unclassified,
-    example: "554 Transaction not completed",
-    ..RULE
-};
+pub static NONE: Rule =
+    Rule { id: "fallback.unclassified", category: Unclassified, example: "554 Transaction not completed", ..RULE };

@@ -182,19 +182,10 @@ pub fn classify_reply(reply: &Reply) -> Classification {
 
 /// Every rule in decision order, ending with the catch-all; for tests and documentation.
 pub fn all_rules() -> impl Iterator<Item = &'static Rule> {
-    TABLES
-        .iter()
-        .flat_map(|t| t.iter())
-        .chain(std::iter::once(&fallback::NONE))
+    TABLES.iter().flat_map(|t| t.iter()).chain(std::iter::once(&fallback::NONE))
 }
 
-const TABLES: [&[Rule]; 5] = [
-    providers::RULES,
-    text::STRONG,
-    codes::SPECIFIC,
-    text::WEAK,
-    fallback::RULES,
-];
+const TABLES: [&[Rule]; 5] = [providers::RULES, text::STRONG, codes::SPECIFIC, text::WEAK, fallback::RULES];
 
 /// Compiled once per process (or Worker isolate).
 fn matcher() -> &'static rule::Matcher {

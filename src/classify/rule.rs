@@ -54,16 +54,8 @@ pub const RULE: Rule = Rule {
 /// A code condition, parsed once from its pattern string.
 #[derive(Debug)]
 enum CodePattern {
-    Basic {
-        low: u16,
-        high: u16,
-    },
-    Enhanced {
-        class: Option<u8>,
-        subject: u8,
-        low: u16,
-        high: u16,
-    },
+    Basic { low: u16, high: u16 },
+    Enhanced { class: Option<u8>, subject: u8, low: u16, high: u16 },
 }
 
 impl CodePattern {
@@ -74,12 +66,8 @@ impl CodePattern {
             if s == "*" {
                 return (0, 999);
             }
-            let low = s.bytes().fold(0u16, |acc, c| {
-                acc * 10 + if c == b'?' { 0 } else { u16::from(c - b'0') }
-            });
-            let high = s.bytes().fold(0u16, |acc, c| {
-                acc * 10 + if c == b'?' { 9 } else { u16::from(c - b'0') }
-            });
+            let low = s.bytes().fold(0u16, |acc, c| acc * 10 + if c == b'?' { 0 } else { u16::from(c - b'0') });
+            let high = s.bytes().fold(0u16, |acc, c| acc * 10 + if c == b'?' { 9 } else { u16::from(c - b'0') });
             (low, high)
         };
         let parts: Vec<&str> = pattern.split('.').collect();
@@ -92,9 +80,7 @@ impl CodePattern {
                 let (low, high) = digits_range(detail);
                 CodePattern::Enhanced {
                     class: class.parse().ok(),
-                    subject: subject
-                        .parse()
-                        .unwrap_or_else(|_| panic!("bad code pattern {pattern}")),
+                    subject: subject.parse().unwrap_or_else(|_| panic!("bad code pattern {pattern}")),
                     low,
                     high,
                 }
@@ -105,18 +91,9 @@ impl CodePattern {
 
     fn matches(&self, reply: &Reply) -> bool {
         match *self {
-            CodePattern::Basic { low, high } => {
-                reply.basic.is_some_and(|b| (low..=high).contains(&b))
-            }
-            CodePattern::Enhanced {
-                class,
-                subject,
-                low,
-                high,
-            } => reply.enhanced.is_some_and(|e| {
-                class.is_none_or(|c| c == e.class)
-                    && e.subject == subject
-                    && (low..=high).contains(&e.detail)
+            CodePattern::Basic { low, high } => reply.basic.is_some_and(|b| (low..=high).contains(&b)),
+            CodePattern::Enhanced { class, subject, low, high } => reply.enhanced.is_some_and(|e| {
+                class.is_none_or(|c| c == e.class) && e.subject == subject && (low..=high).contains(&e.detail)
             }),
         }
     }
@@ -135,18 +112,12 @@ impl Literal {
     fn new(text: &'static str, id: usize) -> Literal {
         let mut pairs: Vec<[u8; 2]> = text.as_bytes().windows(2).map(|w| [w[0], w[1]]).collect();
         pairs.sort_by_key(|&p| std::cmp::Reverse(rarity(p)));
-        let rarest = *pairs
-            .first()
-            .unwrap_or_else(|| panic!("literal {text:?} is too short"));
+        let rarest = *pairs.first().unwrap_or_else(|| panic!("literal {text:?} is too short"));
         let mut rare_pairs = [pair_index(rarest); 4];
         for (slot, &p) in rare_pairs.iter_mut().zip(&pairs) {
             *slot = pair_index(p);
         }
-        Literal {
-            text,
-            id,
-            rare_pairs,
-        }
+        Literal { text, id, rare_pairs }
     }
 
     fn occurs_in(&self, text: &str, candidates: &Candidates) -> bool {
@@ -184,11 +155,7 @@ impl Candidates {
         let (first, last) = (range.start / 64, (range.end - 1) / 64);
         (first..=last).any(|word| {
             let low = if word == first { range.start % 64 } else { 0 };
-            let high = if word == last {
-                (range.end - 1) % 64
-            } else {
-                63
-            };
+            let high = if word == last { (range.end - 1) % 64 } else { 63 };
             let mask = (u64::MAX >> (63 - high)) & (u64::MAX << low);
             self.literals[word] & mask != 0
         })
@@ -203,12 +170,7 @@ impl Candidates {
 /// and the punctuation of addresses and IPs are everywhere.
 fn rarity(pair: [u8; 2]) -> usize {
     const COMMON_FIRST: &[u8] = b" .0123456789etaoinsrhl[]:<>@-/()dcumfpgwybvkxjqz";
-    let commonness = |b: u8| {
-        COMMON_FIRST
-            .iter()
-            .position(|&c| c == b)
-            .unwrap_or(COMMON_FIRST.len())
-    };
+    let commonness = |b: u8| COMMON_FIRST.iter().position(|&c| c == b).unwrap_or(COMMON_FIRST.len());
     commonness(pair[0]) + commonness(pair[1])
 }
 
@@ -237,8 +199,7 @@ impl Compiled {
         (self.codes.is_empty() || self.codes.iter().any(|c| c.matches(reply)))
             && self.rule.stage.is_none_or(|s| reply.stage == Some(s))
             && (self.any.is_empty()
-                || (candidates.any_literal_in(&self.any_ids)
-                    && self.any.iter().any(|l| l.occurs_in(text, candidates))))
+                || (candidates.any_literal_in(&self.any_ids) && self.any.iter().any(|l| l.occurs_in(text, candidates))))
             && self.all.iter().all(|l| l.occurs_in(text, candidates))
             && !self.none.iter().any(|l| l.occurs_in(text, candidates))
             && self.regex.as_ref().is_none_or(|r| r.is_match(text))
@@ -280,16 +241,10 @@ impl Matcher {
                 any,
                 all: literals(rule.all),
                 none: literals(rule.none),
-                regex: rule
-                    .regex
-                    .map(|r| Regex::new(r).unwrap_or_else(|e| panic!("rule {}: {e}", rule.id))),
+                regex: rule.regex.map(|r| Regex::new(r).unwrap_or_else(|e| panic!("rule {}: {e}", rule.id))),
             });
         }
-        assert!(
-            anchors.len() <= MAX_LITERALS,
-            "raise MAX_LITERALS to {}",
-            anchors.len()
-        );
+        assert!(anchors.len() <= MAX_LITERALS, "raise MAX_LITERALS to {}", anchors.len());
         anchors.sort_unstable();
         let mut starts = vec![0u32; PAIR_SLOTS + 1];
         for &(pair, _) in &anchors {
@@ -303,28 +258,17 @@ impl Matcher {
         for &(pair, _) in &anchors {
             anchored[pair / 64] |= 1 << (pair % 64);
         }
-        Matcher {
-            rules,
-            starts,
-            ids,
-            anchored,
-        }
+        Matcher { rules, starts, ids, anchored }
     }
 
     /// The first rule that matches, if any.
     pub fn first_match(&self, reply: &Reply) -> Option<&'static Rule> {
         let candidates = self.candidates(&reply.text);
-        self.rules
-            .iter()
-            .find(|r| r.matches(reply, &candidates))
-            .map(|r| r.rule)
+        self.rules.iter().find(|r| r.matches(reply, &candidates)).map(|r| r.rule)
     }
 
     fn candidates(&self, text: &str) -> Candidates {
-        let mut set = Candidates {
-            literals: [0; MAX_LITERALS / 64],
-            pairs: [0; PAIR_SLOTS / 64],
-        };
+        let mut set = Candidates { literals: [0; MAX_LITERALS / 64], pairs: [0; PAIR_SLOTS / 64] };
         for w in text.as_bytes().windows(2) {
             let p = pair_index([w[0], w[1]]);
             set.pairs[usize::from(p / 64)] |= 1 << (p % 64);

@@ -233,6 +233,8 @@ pub const WEAK: &[Rule] = &[
             "domain may not exist",
             "does not accept mail",
             "no mx found",
+            // Brevo's soft bounce: "Unable to find MX of domain no-mx.example.com".
+            "unable to find mx",
             "no smtp service",
             "not accepting network messages",
         ],

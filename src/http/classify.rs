@@ -11,17 +11,14 @@ pub const MAX_BATCH: usize = 1000;
 pub fn get(req: &HttpRequest) -> Result<HttpResponse, AppError> {
     let reply = req.query_param("reply").unwrap_or_default();
     if reply.trim().is_empty() {
-        return Err(AppError::BadRequest(
-            "query parameter `reply` is missing or empty".into(),
-        ));
+        return Err(AppError::BadRequest("query parameter `reply` is missing or empty".into()));
     }
     Ok(HttpResponse::json(200, &classify(&reply)))
 }
 
 pub fn post(req: &HttpRequest) -> Result<HttpResponse, AppError> {
-    let replies: Vec<String> = serde_json::from_slice(&req.body).map_err(|e| {
-        AppError::BadRequest(format!("body must be a JSON array of reply strings: {e}"))
-    })?;
+    let replies: Vec<String> = serde_json::from_slice(&req.body)
+        .map_err(|e| AppError::BadRequest(format!("body must be a JSON array of reply strings: {e}")))?;
     if replies.is_empty() {
         return Err(AppError::BadRequest("the array of replies is empty".into()));
     }
@@ -32,9 +29,7 @@ pub fn post(req: &HttpRequest) -> Result<HttpResponse, AppError> {
         )));
     }
     if let Some(index) = replies.iter().position(|r| r.trim().is_empty()) {
-        return Err(AppError::BadRequest(format!(
-            "reply at index {index} is empty"
-        )));
+        return Err(AppError::BadRequest(format!("reply at index {index} is empty")));
     }
     let verdicts: Vec<Classification> = replies.iter().map(|r| classify(r)).collect();
     Ok(HttpResponse::json(200, &verdicts))
@@ -51,11 +46,7 @@ mod tests {
 
     #[test]
     fn empty_reply_is_a_400_naming_the_parameter() {
-        let err = get(&HttpRequest::new(
-            Method::Get,
-            "http://h/api/classify?reply=",
-        ))
-        .unwrap_err();
+        let err = get(&HttpRequest::new(Method::Get, "http://h/api/classify?reply=")).unwrap_err();
         assert_eq!(err.status(), 400);
         assert!(format!("{err:?}").contains("reply"));
     }

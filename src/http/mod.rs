@@ -6,8 +6,10 @@ mod classify;
 mod openapi;
 mod router;
 mod stats;
+mod webhooks;
 
 pub use router::{handle, Context};
+pub use webhooks::{log_line, MAX_BODY_BYTES};
 
 use serde::Serialize;
 
@@ -51,9 +53,7 @@ impl HttpRequest {
     pub fn new(method: Method, url: &str) -> Self {
         let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
         let path_and_query = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         HttpRequest {
             method,
             url: url.to_owned(),
@@ -65,8 +65,7 @@ impl HttpRequest {
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers
-            .push((name.to_ascii_lowercase(), value.to_owned()));
+        self.headers.push((name.to_ascii_lowercase(), value.to_owned()));
         self
     }
 
@@ -77,10 +76,7 @@ impl HttpRequest {
 
     /// The first header with this (case-insensitive) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The decoded query parameters, in order.
@@ -90,10 +86,7 @@ impl HttpRequest {
 
     /// The first query parameter with this name, decoded.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query_pairs()
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v)
+        self.query_pairs().into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 }
 
@@ -116,15 +109,13 @@ fn percent_decode(input: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                    (Some(hi), Some(lo)) => {
-                        out.push(hi << 4 | lo);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             other => out.push(other),
         }
         i += 1;
@@ -142,6 +133,9 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// One structured JSON line for the shell to `console_log` (webhook requests), free of secrets,
+    /// signatures and addresses.
+    pub log: Option<String>,
 }
 
 impl HttpResponse {
@@ -151,43 +145,35 @@ impl HttpResponse {
         match serde_json::to_vec(value) {
             Ok(body) => HttpResponse {
                 status,
-                headers: vec![(
-                    "content-type".into(),
-                    "application/json; charset=utf-8".into(),
-                )],
+                headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
                 body,
+                log: None,
             },
             Err(_) => HttpResponse {
                 status: 500,
-                headers: vec![(
-                    "content-type".into(),
-                    "application/json; charset=utf-8".into(),
-                )],
-                body: br#"{"error":"internal","message":"response could not be serialized"}"#
-                    .to_vec(),
+                headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
+                body: br#"{"error":"internal","message":"response could not be serialized"}"#.to_vec(),
+                log: None,
             },
         }
     }
 
     pub fn empty(status: u16) -> Self {
-        HttpResponse {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        HttpResponse { status, headers: Vec::new(), body: Vec::new(), log: None }
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers
-            .push((name.to_ascii_lowercase(), value.to_owned()));
+        self.headers.push((name.to_ascii_lowercase(), value.to_owned()));
         self
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn with_log(mut self, line: String) -> Self {
+        self.log = Some(line);
+        self
     }
 
     /// The body parsed as JSON, for tests.
@@ -202,15 +188,9 @@ mod tests {
 
     #[test]
     fn query_is_percent_and_plus_decoded() {
-        let req = HttpRequest::new(
-            Method::Get,
-            "http://h/api/classify?reply=451+4.3.0%20greylisted&x",
-        );
+        let req = HttpRequest::new(Method::Get, "http://h/api/classify?reply=451+4.3.0%20greylisted&x");
         assert_eq!(req.path, "/api/classify");
-        assert_eq!(
-            req.query_param("reply").as_deref(),
-            Some("451 4.3.0 greylisted")
-        );
+        assert_eq!(req.query_param("reply").as_deref(), Some("451 4.3.0 greylisted"));
         assert_eq!(req.query_param("x").as_deref(), Some(""));
     }
 

@@ -3,17 +3,19 @@
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::esp::Fetcher;
 use crate::store::Store;
 use subtle::ConstantTimeEq;
 
-use super::{classify, openapi, stats, HttpRequest, HttpResponse, Method};
+use super::{classify, openapi, stats, webhooks, HttpRequest, HttpResponse, Method};
 
-/// What a request may use besides itself: storage, configuration and the clock (unix seconds), all
-/// passed in so tests control them.
+/// What a request may use besides itself: storage, configuration, the clock (unix seconds) and outbound
+/// HTTP (SNS certificates), all passed in so tests control them.
 pub struct Context<'a, S: Store> {
     pub store: &'a S,
     pub config: &'a Config,
     pub now: u64,
+    pub fetcher: &'a dyn Fetcher,
 }
 
 /// Answers one request. Never panics on input; every failure is a JSON error.
@@ -29,25 +31,18 @@ pub async fn handle<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> HttpRe
     }
 }
 
-async fn route<S: Store>(
-    req: &HttpRequest,
-    ctx: &Context<'_, S>,
-) -> Result<HttpResponse, AppError> {
+async fn route<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     // Preflights carry no credentials, and health checks must work without them.
-    let open = matches!(
-        (req.method, segments.as_slice()),
-        (Method::Options, _) | (_, ["api", "health"])
-    );
+    let open = matches!((req.method, segments.as_slice()), (Method::Options, _) | (_, ["api", "health"]));
     if !open && segments.first() == Some(&"api") {
         authorize(req, ctx.config)?;
     }
     match (req.method, segments.as_slice()) {
         (Method::Options, ["api", ..]) => Ok(HttpResponse::empty(204)),
-        (Method::Get | Method::Head, ["api", "health"]) => Ok(HttpResponse::json(
-            200,
-            &serde_json::json!({ "status": "ok", "version": crate::VERSION }),
-        )),
+        (Method::Get | Method::Head, ["api", "health"]) => {
+            Ok(HttpResponse::json(200, &serde_json::json!({ "status": "ok", "version": crate::VERSION })))
+        }
         (_, ["api", "health"]) => Err(method_not_allowed("GET")),
         (Method::Get, ["api", "classify"]) => classify::get(req),
         (Method::Post, ["api", "classify"]) => classify::post(req),
@@ -56,9 +51,9 @@ async fn route<S: Store>(
         (Method::Get, ["api", "domains", domain]) => stats::domain(req, ctx, domain).await,
         (Method::Get, ["api", "alerts"]) => stats::alerts(ctx).await,
         (Method::Get, ["api", "openapi.json"]) => Ok(openapi::document()),
-        (_, ["api", "domains" | "alerts" | "openapi.json"] | ["api", "domains", _]) => {
-            Err(method_not_allowed("GET"))
-        }
+        (_, ["api", "domains" | "alerts" | "openapi.json"] | ["api", "domains", _]) => Err(method_not_allowed("GET")),
+        // Webhooks answer their own errors, so that each request's log line includes its rejection.
+        (_, ["webhooks", esp]) => Ok(webhooks::handle(req, esp, ctx).await),
         _ => Err(AppError::NotFound(format!("no route for {}", req.path))),
     }
 }
@@ -69,22 +64,15 @@ pub fn authorize(req: &HttpRequest, config: &Config) -> Result<(), AppError> {
     let Some(expected) = config.get("READ_TOKEN") else {
         return Ok(());
     };
-    let given = req
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim);
+    let given = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
     match given {
         Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
-        Some(_) => Err(AppError::Unauthorized(
-            "the bearer token is not READ_TOKEN".into(),
-        )),
-        None => Err(AppError::Unauthorized(
-            "send `Authorization: Bearer <READ_TOKEN>`".into(),
-        )),
+        Some(_) => Err(AppError::Unauthorized("the bearer token is not READ_TOKEN".into())),
+        None => Err(AppError::Unauthorized("send `Authorization: Bearer <READ_TOKEN>`".into())),
     }
 }
 
-fn method_not_allowed(allowed: &str) -> AppError {
+pub(super) fn method_not_allowed(allowed: &str) -> AppError {
     AppError::MethodNotAllowed(format!("this route accepts {allowed}"))
 }
 
@@ -92,10 +80,7 @@ fn with_cors(response: HttpResponse) -> HttpResponse {
     response
         .with_header("access-control-allow-origin", "*")
         .with_header("access-control-allow-methods", "GET, POST, OPTIONS")
-        .with_header(
-            "access-control-allow-headers",
-            "authorization, content-type",
-        )
+        .with_header("access-control-allow-headers", "authorization, content-type")
 }
 
 #[cfg(test)]
@@ -107,11 +92,7 @@ mod tests {
     fn get(url: &str) -> HttpResponse {
         let store = MemoryStore::new();
         let config = Config::new();
-        let ctx = Context {
-            store: &store,
-            config: &config,
-            now: 1_700_000_000,
-        };
+        let ctx = Context { store: &store, config: &config, now: 1_700_000_000, fetcher: &crate::esp::NoFetch };
         block_on(handle(&HttpRequest::new(Method::Get, url), &ctx))
     }
 
@@ -119,10 +100,7 @@ mod tests {
     fn health_reports_the_crate_version() {
         let response = get("http://h/api/health");
         assert_eq!(response.status, 200);
-        assert_eq!(
-            response.json_body(),
-            serde_json::json!({"status": "ok", "version": crate::VERSION})
-        );
+        assert_eq!(response.json_body(), serde_json::json!({"status": "ok", "version": crate::VERSION}));
         assert_eq!(response.header("access-control-allow-origin"), Some("*"));
     }
 

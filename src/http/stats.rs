@@ -45,10 +45,7 @@ struct DomainList<'a> {
 }
 
 /// `GET /api/domains?window=…&limit=…`: domains by 451 count, most first.
-pub async fn domains<S: Store>(
-    req: &HttpRequest,
-    ctx: &Context<'_, S>,
-) -> Result<HttpResponse, AppError> {
+pub async fn domains<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
     let window = window_param(req)?;
     let limit = limit_param(req)?;
     let settings = Settings::from_config(ctx.config)?;
@@ -71,19 +68,9 @@ pub async fn domains<S: Store>(
             status: state.phase_of(domain),
         })
         .collect();
-    domains.sort_by(|a, b| {
-        b.smtp_451
-            .cmp(&a.smtp_451)
-            .then(b.attempts.cmp(&a.attempts))
-    });
+    domains.sort_by(|a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
     domains.truncate(limit);
-    Ok(HttpResponse::json(
-        200,
-        &DomainList {
-            window: window.as_str(),
-            domains,
-        },
-    ))
+    Ok(HttpResponse::json(200, &DomainList { window: window.as_str(), domains }))
 }
 
 #[derive(Serialize)]
@@ -105,11 +92,7 @@ struct DomainDetail<'a> {
 }
 
 /// `GET /api/domains/{domain}?window=…`: the domain's non-empty buckets, oldest first, and its samples.
-pub async fn domain<S: Store>(
-    req: &HttpRequest,
-    ctx: &Context<'_, S>,
-    name: &str,
-) -> Result<HttpResponse, AppError> {
+pub async fn domain<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>, name: &str) -> Result<HttpResponse, AppError> {
     let domain = domain_param(name)?;
     let window = window_param(req)?;
     let settings = Settings::from_config(ctx.config)?;
@@ -118,10 +101,7 @@ pub async fn domain<S: Store>(
     let state = load_state(ctx.store).await?;
     let mut all = Counts::default();
     let mut views = Vec::new();
-    for (start, counts) in buckets
-        .iter()
-        .filter_map(|(start, d)| d.get(&domain).map(|c| (*start, c)))
-    {
+    for (start, counts) in buckets.iter().filter_map(|(start, d)| d.get(&domain).map(|c| (*start, c))) {
         all.merge(counts);
         views.push(BucketView {
             start,
@@ -136,15 +116,7 @@ pub async fn domain<S: Store>(
     samples.sort_by_key(|s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_DOMAIN_SAMPLES);
     let status = state.phase_of(&domain);
-    Ok(HttpResponse::json(
-        200,
-        &DomainDetail {
-            domain: &domain,
-            buckets: views,
-            samples,
-            status,
-        },
-    ))
+    Ok(HttpResponse::json(200, &DomainDetail { domain: &domain, buckets: views, samples, status }))
 }
 
 #[derive(Serialize)]
@@ -156,22 +128,14 @@ struct AlertList<'a> {
 /// `GET /api/alerts`: open alerts, and those resolved in the last week.
 pub async fn alerts<S: Store>(ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
     let state = load_state(ctx.store).await?;
-    Ok(HttpResponse::json(
-        200,
-        &AlertList {
-            active: state.active_alerts(),
-            recent: &state.recent,
-        },
-    ))
+    Ok(HttpResponse::json(200, &AlertList { active: state.active_alerts(), recent: &state.recent }))
 }
 
 fn window_param(req: &HttpRequest) -> Result<Window, AppError> {
     match req.query_param("window") {
         None => Ok(DEFAULT_WINDOW),
         Some(name) => Window::from_name(&name).ok_or_else(|| {
-            AppError::BadRequest(format!(
-                "query parameter `window` must be one of 15m, 1h, 24h, 7d, not {name:?}"
-            ))
+            AppError::BadRequest(format!("query parameter `window` must be one of 15m, 1h, 24h, 7d, not {name:?}"))
         }),
     }
 }
@@ -179,15 +143,9 @@ fn window_param(req: &HttpRequest) -> Result<Window, AppError> {
 fn limit_param(req: &HttpRequest) -> Result<usize, AppError> {
     match req.query_param("limit") {
         None => Ok(DEFAULT_LIMIT),
-        Some(raw) => raw
-            .parse()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                AppError::BadRequest(format!(
-                    "query parameter `limit` must be a whole number from 1 to {MAX_LIMIT}"
-                ))
-            }),
+        Some(raw) => raw.parse().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+            AppError::BadRequest(format!("query parameter `limit` must be a whole number from 1 to {MAX_LIMIT}"))
+        }),
     }
 }
 
@@ -196,14 +154,10 @@ fn domain_param(name: &str) -> Result<String, AppError> {
     let domain = name.trim().to_ascii_lowercase();
     let valid = !domain.is_empty()
         && domain.len() <= MAX_DOMAIN_LEN
-        && domain
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        && domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
     if valid {
         Ok(domain)
     } else {
-        Err(AppError::BadRequest(
-            "path parameter `domain` must be a domain name like gmail.com".into(),
-        ))
+        Err(AppError::BadRequest("path parameter `domain` must be a domain name like gmail.com".into()))
     }
 }

@@ -43,56 +43,37 @@ impl AlertSettings {
         let invalid = |message: String| AppError::Internal(message);
         let repeat_seconds = match config.get("ALERT_REPEAT") {
             None => DEFAULT_REPEAT_SECONDS,
-            Some(raw) => parse_duration(raw).filter(|&s| s >= 60).ok_or_else(|| {
-                invalid(format!(
-                    "ALERT_REPEAT is not a duration of at least 1m (e.g. 4h): {raw:?}"
-                ))
-            })?,
+            Some(raw) => parse_duration(raw)
+                .filter(|&s| s >= 60)
+                .ok_or_else(|| invalid(format!("ALERT_REPEAT is not a duration of at least 1m (e.g. 4h): {raw:?}")))?,
         };
         let to: Vec<String> = config
             .get("ALERT_TO")
-            .map(|list| {
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|a| !a.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
+            .map(|list| list.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
-        let provider = config
-            .get("ALERT_EMAIL_PROVIDER")
-            .map(str::to_ascii_lowercase);
+        let provider = config.get("ALERT_EMAIL_PROVIDER").map(str::to_ascii_lowercase);
         let email = match (config.get("ALERT_FROM"), to.is_empty()) {
             (None, true) => None,
             (None, false) | (Some(_), true) => {
-                return Err(invalid(
-                    "set both ALERT_FROM and ALERT_TO for alert emails".to_owned(),
-                ))
+                return Err(invalid("set both ALERT_FROM and ALERT_TO for alert emails".to_owned()))
             }
             (Some(from), false) => {
-                let transport = match provider.as_deref() {
-                    None | Some("cloudflare") if email_binding => EmailTransport::Binding,
-                    None | Some("cloudflare") => {
-                        return Err(invalid(
+                let transport =
+                    match provider.as_deref() {
+                        None | Some("cloudflare") if email_binding => EmailTransport::Binding,
+                        None | Some("cloudflare") => return Err(invalid(
                             "ALERT_TO is set but there is no [[send_email]] binding EMAIL and no ALERT_EMAIL_PROVIDER"
                                 .to_owned(),
-                        ))
-                    }
-                    Some(name) => EmailTransport::Api(api_settings(config, name)?),
-                };
-                Some(EmailSettings {
-                    from: from.to_owned(),
-                    to,
-                    transport,
-                })
+                        )),
+                        Some(name) => EmailTransport::Api(api_settings(config, name)?),
+                    };
+                Some(EmailSettings { from: from.to_owned(), to, transport })
             }
         };
         Ok(AlertSettings {
             repeat_seconds,
             benign: config.flag("ALERT_BENIGN", false)?,
-            public_url: config
-                .get("PUBLIC_URL")
-                .map(|u| u.trim_end_matches('/').to_owned()),
+            public_url: config.get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
             email,
             webhook_url: config.get("ALERT_WEBHOOK_URL").map(str::to_owned),
         })
@@ -133,22 +114,11 @@ fn api_settings(config: &Config, name: &str) -> Result<ApiSettings, AppError> {
     };
     let api_key = config
         .get("ALERT_EMAIL_API_KEY")
-        .ok_or_else(|| {
-            AppError::Internal(format!(
-                "ALERT_EMAIL_PROVIDER={name} needs the ALERT_EMAIL_API_KEY secret"
-            ))
-        })?
+        .ok_or_else(|| AppError::Internal(format!("ALERT_EMAIL_PROVIDER={name} needs the ALERT_EMAIL_API_KEY secret")))?
         .to_owned();
-    let base_url = config
-        .get("ALERT_EMAIL_API_BASE")
-        .unwrap_or(provider.default_base())
-        .trim_end_matches('/')
-        .to_owned();
-    Ok(ApiSettings {
-        provider,
-        api_key,
-        base_url,
-    })
+    let base_url =
+        config.get("ALERT_EMAIL_API_BASE").unwrap_or(provider.default_base()).trim_end_matches('/').to_owned();
+    Ok(ApiSettings { provider, api_key, base_url })
 }
 
 /// `90s`, `15m`, `4h`, `1d`, or a bare number of seconds.

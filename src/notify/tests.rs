@@ -42,34 +42,21 @@ impl FakeNotifier {
             .emails
             .borrow()
             .iter()
-            .filter_map(|(_, _, raw)| {
-                raw.lines()
-                    .find_map(|l| l.strip_prefix("Subject: "))
-                    .map(str::to_owned)
-            })
+            .filter_map(|(_, _, raw)| raw.lines().find_map(|l| l.strip_prefix("Subject: ")).map(str::to_owned))
             .collect();
         subjects.extend(self.requests.borrow().iter().filter_map(|r| {
-            serde_json::from_str::<serde_json::Value>(&r.body).ok()?["subject"]
-                .as_str()
-                .map(str::to_owned)
+            serde_json::from_str::<serde_json::Value>(&r.body).ok()?["subject"].as_str().map(str::to_owned)
         }));
         subjects
     }
 }
 
 impl Notifier for FakeNotifier {
-    async fn send_email(
-        &self,
-        envelope_from: &str,
-        to: &str,
-        raw_mime: &str,
-    ) -> Result<(), SendError> {
+    async fn send_email(&self, envelope_from: &str, to: &str, raw_mime: &str) -> Result<(), SendError> {
         if self.take_failure() {
             return Err(SendError("binding refused".into()));
         }
-        self.emails
-            .borrow_mut()
-            .push((envelope_from.into(), to.into(), raw_mime.into()));
+        self.emails.borrow_mut().push((envelope_from.into(), to.into(), raw_mime.into()));
         Ok(())
     }
 
@@ -96,10 +83,7 @@ fn alert(domain: &str, state: AlertState, severity: Severity) -> AlertSnapshot {
         attempts: 1000,
         ratio_451: 0.18,
         baseline_ratio: 0.004,
-        causes: vec![CauseShare {
-            category: Category::PolicyRejected,
-            share: 0.8,
-        }],
+        causes: vec![CauseShare { category: Category::PolicyRejected, share: 0.8 }],
         samples: vec!["451 4.7.1 <someone@example.org> deferred".into()],
     }
 }
@@ -146,34 +130,16 @@ fn tick(
 fn firing_alert_is_sent_once_and_not_again_while_it_keeps_firing() {
     let fake = FakeNotifier::default();
     let s = binding();
-    let mut state = tick(
-        &NotifyState::default(),
-        &[firing("gmail.com")],
-        T0,
-        &s,
-        &fake,
-    );
+    let mut state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, &s, &fake);
     for minute in 1..30 {
-        let next = tick(
-            &state,
-            &[firing("gmail.com")],
-            T0 + minute * MINUTE,
-            &s,
-            &fake,
-        );
+        let next = tick(&state, &[firing("gmail.com")], T0 + minute * MINUTE, &s, &fake);
         assert_eq!(next, state, "nothing changes, so nothing needs writing");
         state = next;
     }
     assert_eq!(fake.emails.borrow().len(), 1);
     let (from, to, raw) = &fake.emails.borrow()[0];
-    assert_eq!(
-        (from.as_str(), to.as_str()),
-        ("alerts@bw.example", "ops@example.com")
-    );
-    assert!(
-        raw.contains("Subject: =?UTF-8?B?"),
-        "the dash makes the subject non-ASCII"
-    );
+    assert_eq!((from.as_str(), to.as_str()), ("alerts@bw.example", "ops@example.com"));
+    assert!(raw.contains("Subject: =?UTF-8?B?"), "the dash makes the subject non-ASCII");
     assert!(state.outbox.is_empty());
 }
 
@@ -196,10 +162,7 @@ fn failed_send_is_retried_next_run_and_delivered_exactly_once() {
     assert_eq!(state.outbox.len(), 1);
     assert_eq!(state.outbox[0].attempts, 1);
     assert_eq!(state.outbox[0].next_attempt_at, T0 + MINUTE);
-    assert_eq!(
-        state.outbox[0].last_error.as_deref(),
-        Some("127.0.0.1:9 answered HTTP 500")
-    );
+    assert_eq!(state.outbox[0].last_error.as_deref(), Some("127.0.0.1:9 answered HTTP 500"));
 
     let state = tick(&state, &alerts, T0 + MINUTE, &s, &fake);
     assert_eq!(fake.requests.borrow().len(), 1);
@@ -207,11 +170,7 @@ fn failed_send_is_retried_next_run_and_delivered_exactly_once() {
     for minute in 2..10 {
         tick(&state, &alerts, T0 + minute * MINUTE, &s, &fake);
     }
-    assert_eq!(
-        fake.requests.borrow().len(),
-        1,
-        "a success is never repeated"
-    );
+    assert_eq!(fake.requests.borrow().len(), 1, "a success is never repeated");
 }
 
 #[test]
@@ -219,13 +178,7 @@ fn retry_sends_the_identical_message_with_the_same_idempotency_key() {
     let fake = FakeNotifier::failing(1, 0);
     let s = resend();
     let first = plan(&NotifyState::default(), &[firing("gmail.com")], T0, &s);
-    let state = tick(
-        &NotifyState::default(),
-        &[firing("gmail.com")],
-        T0,
-        &s,
-        &fake,
-    );
+    let state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, &s, &fake);
     tick(&state, &[firing("gmail.com")], T0 + MINUTE, &s, &fake);
     let sent = &fake.requests.borrow()[0];
     let expected = format!("bouncewatch/{}", first.0[0].id);
@@ -236,27 +189,15 @@ fn retry_sends_the_identical_message_with_the_same_idempotency_key() {
 fn backoff_doubles_from_a_minute_up_to_an_hour() {
     let fake = FakeNotifier::failing(u32::MAX, 503);
     // No reminder within the four hours this takes.
-    let s = AlertSettings {
-        repeat_seconds: 24 * HOUR,
-        ..resend()
-    };
-    let mut state = tick(
-        &NotifyState::default(),
-        &[firing("gmail.com")],
-        T0,
-        &s,
-        &fake,
-    );
+    let s = AlertSettings { repeat_seconds: 24 * HOUR, ..resend() };
+    let mut state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, &s, &fake);
     let mut delays = Vec::new();
     let mut now = T0;
     for _ in 0..9 {
         let next = state.outbox[0].next_attempt_at;
         delays.push((next - now) / MINUTE);
         // A run before the retry is due sends nothing and changes nothing.
-        assert_eq!(
-            tick(&state, &[firing("gmail.com")], next - 30, &s, &fake),
-            state
-        );
+        assert_eq!(tick(&state, &[firing("gmail.com")], next - 30, &s, &fake), state);
         now = next;
         state = tick(&state, &[firing("gmail.com")], now, &s, &fake);
     }
@@ -268,13 +209,7 @@ fn backoff_doubles_from_a_minute_up_to_an_hour() {
 fn a_retry_due_a_few_seconds_late_by_the_clock_is_still_taken() {
     let fake = FakeNotifier::failing(1, 0);
     let s = resend();
-    let state = tick(
-        &NotifyState::default(),
-        &[firing("gmail.com")],
-        T0 + 2,
-        &s,
-        &fake,
-    );
+    let state = tick(&NotifyState::default(), &[firing("gmail.com")], T0 + 2, &s, &fake);
     tick(&state, &[firing("gmail.com")], T0 + MINUTE, &s, &fake);
     assert_eq!(fake.requests.borrow().len(), 1);
 }
@@ -283,29 +218,11 @@ fn a_retry_due_a_few_seconds_late_by_the_clock_is_still_taken() {
 fn reminder_follows_after_alert_repeat() {
     let fake = FakeNotifier::default();
     let s = binding();
-    let mut state = tick(
-        &NotifyState::default(),
-        &[firing("gmail.com")],
-        T0,
-        &s,
-        &fake,
-    );
-    state = tick(
-        &state,
-        &[firing("gmail.com")],
-        T0 + 4 * HOUR - MINUTE,
-        &s,
-        &fake,
-    );
+    let mut state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, &s, &fake);
+    state = tick(&state, &[firing("gmail.com")], T0 + 4 * HOUR - MINUTE, &s, &fake);
     assert_eq!(fake.emails.borrow().len(), 1);
     state = tick(&state, &[firing("gmail.com")], T0 + 4 * HOUR, &s, &fake);
-    tick(
-        &state,
-        &[firing("gmail.com")],
-        T0 + 4 * HOUR + MINUTE,
-        &s,
-        &fake,
-    );
+    tick(&state, &[firing("gmail.com")], T0 + 4 * HOUR + MINUTE, &s, &fake);
     assert_eq!(fake.emails.borrow().len(), 2);
     let raw = &fake.emails.borrow()[1].2;
     assert!(raw.contains("STILL FIRING =E2=80=94 gmail.com"), "{raw}");
@@ -316,18 +233,10 @@ fn rising_severity_is_announced_at_once_and_falling_severity_is_not() {
     let fake = FakeNotifier::default();
     let s = binding();
     let warning = alert("gmail.com", AlertState::Firing, Severity::Warning);
-    let state = tick(
-        &NotifyState::default(),
-        std::slice::from_ref(&warning),
-        T0,
-        &s,
-        &fake,
-    );
+    let state = tick(&NotifyState::default(), std::slice::from_ref(&warning), T0, &s, &fake);
     let state = tick(&state, &[firing("gmail.com")], T0 + MINUTE, &s, &fake);
     assert_eq!(fake.emails.borrow().len(), 2);
-    assert!(fake.emails.borrow()[1]
-        .2
-        .contains("FIRING =E2=80=94 gmail.com (critical)"));
+    assert!(fake.emails.borrow()[1].2.contains("FIRING =E2=80=94 gmail.com (critical)"));
     tick(&state, &[warning], T0 + 2 * MINUTE, &s, &fake);
     assert_eq!(fake.emails.borrow().len(), 2);
 }
@@ -335,17 +244,8 @@ fn rising_severity_is_announced_at_once_and_falling_severity_is_not() {
 #[test]
 fn alert_repeat_is_configurable() {
     let fake = FakeNotifier::default();
-    let s = AlertSettings {
-        repeat_seconds: 30 * MINUTE,
-        ..binding()
-    };
-    let state = tick(
-        &NotifyState::default(),
-        &[firing("gmail.com")],
-        T0,
-        &s,
-        &fake,
-    );
+    let s = AlertSettings { repeat_seconds: 30 * MINUTE, ..binding() };
+    let state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, &s, &fake);
     tick(&state, &[firing("gmail.com")], T0 + 30 * MINUTE, &s, &fake);
     assert_eq!(fake.emails.borrow().len(), 2);
 }
@@ -354,33 +254,15 @@ fn alert_repeat_is_configurable() {
 fn resolved_is_sent_once_when_the_alert_returns_to_ok() {
     let fake = FakeNotifier::default();
     let s = binding();
-    let state = tick(
-        &NotifyState::default(),
-        &[firing("gmail.com")],
-        T0,
-        &s,
-        &fake,
-    );
+    let state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, &s, &fake);
     let resolving = alert("gmail.com", AlertState::Resolving, Severity::Critical);
     let state = tick(&state, &[resolving], T0 + 10 * MINUTE, &s, &fake);
-    assert_eq!(
-        fake.emails.borrow().len(),
-        1,
-        "the resolve hold is still firing"
-    );
+    assert_eq!(fake.emails.borrow().len(), 1, "the resolve hold is still firing");
     let ok = alert("gmail.com", AlertState::Ok, Severity::Critical);
-    let state = tick(
-        &state,
-        std::slice::from_ref(&ok),
-        T0 + 40 * MINUTE,
-        &s,
-        &fake,
-    );
+    let state = tick(&state, std::slice::from_ref(&ok), T0 + 40 * MINUTE, &s, &fake);
     let state = tick(&state, &[ok], T0 + 41 * MINUTE, &s, &fake);
     assert_eq!(fake.emails.borrow().len(), 2);
-    assert!(fake.emails.borrow()[1]
-        .2
-        .contains("RESOLVED =E2=80=94 gmail.com"));
+    assert!(fake.emails.borrow()[1].2.contains("RESOLVED =E2=80=94 gmail.com"));
     assert_eq!(state, NotifyState::default());
 }
 
@@ -388,13 +270,7 @@ fn resolved_is_sent_once_when_the_alert_returns_to_ok() {
 fn alert_missing_from_the_detector_output_is_resolved_with_its_last_figures() {
     let fake = FakeNotifier::default();
     let s = resend();
-    let state = tick(
-        &NotifyState::default(),
-        &[firing("gmail.com")],
-        T0,
-        &s,
-        &fake,
-    );
+    let state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, &s, &fake);
     let state = tick(&state, &[], T0 + HOUR, &s, &fake);
     tick(&state, &[], T0 + HOUR + MINUTE, &s, &fake);
     assert_eq!(fake.subjects().len(), 2);
@@ -408,13 +284,7 @@ fn alert_missing_from_the_detector_output_is_resolved_with_its_last_figures() {
 fn benign_alerts_are_suppressed_unless_alert_benign_is_true() {
     let benign = alert("gmail.com", AlertState::Firing, Severity::Benign);
     let quiet = FakeNotifier::default();
-    tick(
-        &NotifyState::default(),
-        std::slice::from_ref(&benign),
-        T0,
-        &binding(),
-        &quiet,
-    );
+    tick(&NotifyState::default(), std::slice::from_ref(&benign), T0, &binding(), &quiet);
     assert!(quiet.emails.borrow().is_empty());
 
     let loud = FakeNotifier::default();
@@ -428,45 +298,23 @@ fn benign_alerts_are_suppressed_unless_alert_benign_is_true() {
 fn alerts_of_one_run_go_out_as_one_message() {
     let fake = FakeNotifier::default();
     let s = resend();
-    let state = tick(
-        &NotifyState::default(),
-        &[firing("gmail.com"), firing("outlook.com")],
-        T0,
-        &s,
-        &fake,
-    );
-    assert_eq!(
-        fake.subjects(),
-        ["[bouncewatch] 2 alerts: gmail.com firing, outlook.com firing"]
-    );
+    let state = tick(&NotifyState::default(), &[firing("gmail.com"), firing("outlook.com")], T0, &s, &fake);
+    assert_eq!(fake.subjects(), ["[bouncewatch] 2 alerts: gmail.com firing, outlook.com firing"]);
     // One resolves and one starts in the same later run: again one message.
-    tick(
-        &state,
-        &[firing("outlook.com"), firing("yahoo.com")],
-        T0 + MINUTE,
-        &s,
-        &fake,
-    );
-    assert_eq!(
-        fake.subjects()[1],
-        "[bouncewatch] 2 alerts: yahoo.com firing, gmail.com resolved"
-    );
+    tick(&state, &[firing("outlook.com"), firing("yahoo.com")], T0 + MINUTE, &s, &fake);
+    assert_eq!(fake.subjects()[1], "[bouncewatch] 2 alerts: yahoo.com firing, gmail.com resolved");
 }
 
 #[test]
 fn sender_wide_spike_is_one_message() {
     let fake = FakeNotifier::default();
     let wide = AlertSnapshot {
-        scope: Scope::SenderWide {
-            domains: vec!["gmail.com".into(), "outlook.com".into(), "yahoo.com".into()],
-        },
+        scope: Scope::SenderWide { domains: vec!["gmail.com".into(), "outlook.com".into(), "yahoo.com".into()] },
         ..firing("ignored")
     };
     tick(&NotifyState::default(), &[wide], T0, &resend(), &fake);
     assert_eq!(fake.requests.borrow().len(), 1);
-    assert!(
-        fake.subjects()[0].starts_with("[bouncewatch] sender-wide (3 domains): 451 deferrals 18 %")
-    );
+    assert!(fake.subjects()[0].starts_with("[bouncewatch] sender-wide (3 domains): 451 deferrals 18 %"));
 }
 
 #[test]
@@ -476,55 +324,25 @@ fn each_channel_is_retried_on_its_own() {
     s.webhook_url = Some("http://127.0.0.1:9/hook".into());
     // The email is delivered and the webhook times out.
     let (due, mut state) = plan(&NotifyState::default(), &[firing("gmail.com")], T0, &s);
-    assert_eq!(
-        due.iter().map(|o| o.channel).collect::<Vec<_>>(),
-        [Channel::Email, Channel::Webhook]
-    );
+    assert_eq!(due.iter().map(|o| o.channel).collect::<Vec<_>>(), [Channel::Email, Channel::Webhook]);
     record_result(&mut state, &due[0].id, Ok(()), T0);
-    record_result(
-        &mut state,
-        &due[1].id,
-        Err(SendError("timed out".into())),
-        T0,
-    );
+    record_result(&mut state, &due[1].id, Err(SendError("timed out".into())), T0);
     let state = tick(&state, &[firing("gmail.com")], T0 + MINUTE, &s, &fake);
-    assert!(
-        fake.emails.borrow().is_empty(),
-        "the delivered email is not repeated"
-    );
+    assert!(fake.emails.borrow().is_empty(), "the delivered email is not repeated");
     assert_eq!(fake.requests.borrow().len(), 1);
-    let body: serde_json::Value =
-        serde_json::from_str(&fake.requests.borrow()[0].body).expect("json");
-    assert!(body["text"]
-        .as_str()
-        .unwrap_or_default()
-        .starts_with("*[bouncewatch] gmail.com: 451 deferrals 18 %"));
+    let body: serde_json::Value = serde_json::from_str(&fake.requests.borrow()[0].body).expect("json");
+    assert!(body["text"].as_str().unwrap_or_default().starts_with("*[bouncewatch] gmail.com: 451 deferrals 18 %"));
     assert_eq!(body["notifications"][0]["kind"], "firing");
-    assert_eq!(
-        body["notifications"][0]["alert"]["scope"]["domain"],
-        "gmail.com"
-    );
-    assert_eq!(
-        body["notifications"][0]["alert"]["samples"][0],
-        "451 4.7.1 <…@example.org> deferred"
-    );
+    assert_eq!(body["notifications"][0]["alert"]["scope"]["domain"], "gmail.com");
+    assert_eq!(body["notifications"][0]["alert"]["samples"][0], "451 4.7.1 <…@example.org> deferred");
     assert!(state.outbox.is_empty());
 }
 
 #[test]
 fn binding_sends_the_same_raw_message_to_each_recipient() {
     let fake = FakeNotifier::default();
-    let s = settings(&[
-        ("ALERT_FROM", "alerts@bw.example"),
-        ("ALERT_TO", "a@example.com, B <b@example.com>"),
-    ]);
-    tick(
-        &NotifyState::default(),
-        &[firing("gmail.com")],
-        T0,
-        &s,
-        &fake,
-    );
+    let s = settings(&[("ALERT_FROM", "alerts@bw.example"), ("ALERT_TO", "a@example.com, B <b@example.com>")]);
+    tick(&NotifyState::default(), &[firing("gmail.com")], T0, &s, &fake);
     let emails = fake.emails.borrow();
     let recipients: Vec<&str> = emails.iter().map(|(_, to, _)| to.as_str()).collect();
     assert_eq!(recipients, ["a@example.com", "b@example.com"]);
@@ -534,13 +352,7 @@ fn binding_sends_the_same_raw_message_to_each_recipient() {
 #[test]
 fn without_channels_alerts_are_tracked_but_nothing_is_queued() {
     let fake = FakeNotifier::default();
-    let state = tick(
-        &NotifyState::default(),
-        &[firing("gmail.com")],
-        T0,
-        &settings(&[]),
-        &fake,
-    );
+    let state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, &settings(&[]), &fake);
     assert!(state.outbox.is_empty());
     assert!(state.announced.contains_key("gmail.com"));
 }
@@ -552,11 +364,7 @@ fn outbox_overflow_drops_the_oldest_and_counts_it() {
     let mut state = NotifyState::default();
     // Flapping alert: a new message every other run, none delivered.
     for run in 0..120u64 {
-        let alerts = if run % 2 == 0 {
-            vec![firing("gmail.com")]
-        } else {
-            vec![]
-        };
+        let alerts = if run % 2 == 0 { vec![firing("gmail.com")] } else { vec![] };
         state = tick(&state, &alerts, T0 + run * HOUR, &s, &fake);
     }
     assert_eq!(state.outbox.len(), MAX_OUTBOX);
@@ -566,33 +374,16 @@ fn outbox_overflow_drops_the_oldest_and_counts_it() {
 #[test]
 fn state_round_trips_through_json() {
     let fake = FakeNotifier::failing(1, 500);
-    let state = tick(
-        &NotifyState::default(),
-        &[firing("gmail.com")],
-        T0,
-        &resend(),
-        &fake,
-    );
+    let state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, &resend(), &fake);
     let json = serde_json::to_string(&state).expect("serializes");
     assert_eq!(serde_json::from_str::<NotifyState>(&json).ok(), Some(state));
-    assert_eq!(
-        serde_json::from_str::<NotifyState>("{}").ok(),
-        Some(NotifyState::default())
-    );
+    assert_eq!(serde_json::from_str::<NotifyState>("{}").ok(), Some(NotifyState::default()));
 }
 
 #[test]
 fn settings_defaults_and_errors() {
     let s = settings(&[]);
-    assert_eq!(
-        (
-            s.repeat_seconds,
-            s.benign,
-            s.email.is_none(),
-            s.webhook_url.is_none()
-        ),
-        (4 * HOUR, false, true, true)
-    );
+    assert_eq!((s.repeat_seconds, s.benign, s.email.is_none(), s.webhook_url.is_none()), (4 * HOUR, false, true, true));
     for (pairs, binding, expected) in [
         (vec![("ALERT_REPEAT", "90m")], false, Ok(90 * MINUTE)),
         (vec![("ALERT_REPEAT", "1d")], false, Ok(24 * HOUR)),
@@ -600,31 +391,15 @@ fn settings_defaults_and_errors() {
         (vec![("ALERT_REPEAT", "10s")], false, Err("ALERT_REPEAT")),
         (vec![("ALERT_REPEAT", "soon")], false, Err("ALERT_REPEAT")),
         (vec![("ALERT_BENIGN", "maybe")], false, Err("ALERT_BENIGN")),
+        (vec![("ALERT_TO", "a@x.example")], true, Err("ALERT_FROM and ALERT_TO")),
+        (vec![("ALERT_FROM", "a@x.example"), ("ALERT_TO", "b@x.example")], false, Err("[[send_email]]")),
         (
-            vec![("ALERT_TO", "a@x.example")],
-            true,
-            Err("ALERT_FROM and ALERT_TO"),
-        ),
-        (
-            vec![("ALERT_FROM", "a@x.example"), ("ALERT_TO", "b@x.example")],
-            false,
-            Err("[[send_email]]"),
-        ),
-        (
-            vec![
-                ("ALERT_FROM", "a@x.example"),
-                ("ALERT_TO", "b@x.example"),
-                ("ALERT_EMAIL_PROVIDER", "pigeon"),
-            ],
+            vec![("ALERT_FROM", "a@x.example"), ("ALERT_TO", "b@x.example"), ("ALERT_EMAIL_PROVIDER", "pigeon")],
             true,
             Err("pigeon"),
         ),
         (
-            vec![
-                ("ALERT_FROM", "a@x.example"),
-                ("ALERT_TO", "b@x.example"),
-                ("ALERT_EMAIL_PROVIDER", "postmark"),
-            ],
+            vec![("ALERT_FROM", "a@x.example"), ("ALERT_TO", "b@x.example"), ("ALERT_EMAIL_PROVIDER", "postmark")],
             true,
             Err("ALERT_EMAIL_API_KEY"),
         ),
@@ -656,20 +431,10 @@ fn provider_settings_default_to_production_and_take_a_base_override() {
         Some(EmailTransport::Api(api)) => api.base_url,
         other => panic!("{other:?}"),
     };
-    let common = [
-        ("ALERT_FROM", "a@x.example"),
-        ("ALERT_TO", "b@x.example"),
-        ("ALERT_EMAIL_API_KEY", "k"),
-    ];
+    let common = [("ALERT_FROM", "a@x.example"), ("ALERT_TO", "b@x.example"), ("ALERT_EMAIL_API_KEY", "k")];
     let with = |extra: &[(&'static str, &'static str)]| [&common[..], extra].concat();
-    assert_eq!(
-        base(&with(&[("ALERT_EMAIL_PROVIDER", "Postmark")])),
-        "https://api.postmarkapp.com"
-    );
-    assert_eq!(
-        base(&with(&[("ALERT_EMAIL_PROVIDER", "sendgrid")])),
-        "https://api.sendgrid.com"
-    );
+    assert_eq!(base(&with(&[("ALERT_EMAIL_PROVIDER", "Postmark")])), "https://api.postmarkapp.com");
+    assert_eq!(base(&with(&[("ALERT_EMAIL_PROVIDER", "sendgrid")])), "https://api.sendgrid.com");
     assert_eq!(
         base(&with(&[
             ("ALERT_EMAIL_PROVIDER", "mailgun"),

@@ -9,9 +9,9 @@ pub struct KvStore(worker::kv::KvStore);
 
 impl KvStore {
     pub fn bind(env: &Env, binding: &str) -> Result<Self, AppError> {
-        env.kv(binding).map(KvStore).map_err(|e| {
-            AppError::Internal(format!("KV namespace binding {binding} is missing: {e}"))
-        })
+        env.kv(binding)
+            .map(KvStore)
+            .map_err(|e| AppError::Internal(format!("KV namespace binding {binding} is missing: {e}")))
     }
 }
 
@@ -25,11 +25,7 @@ impl Store for KvStore {
     }
 
     async fn put(&self, put: Put<'_>) -> Result<(), StoreError> {
-        let mut builder = self
-            .0
-            .put(put.key, put.value)
-            .map_err(store_error)?
-            .expiration_ttl(put.ttl_seconds);
+        let mut builder = self.0.put(put.key, put.value).map_err(store_error)?.expiration_ttl(put.ttl_seconds);
         if let Some(metadata) = put.metadata {
             builder = builder.metadata(metadata).map_err(store_error)?;
         }
@@ -42,19 +38,8 @@ impl Store for KvStore {
             builder = builder.cursor(cursor.to_owned());
         }
         let listing = builder.execute().await.map_err(store_error)?;
-        let keys = listing
-            .keys
-            .into_iter()
-            .map(|k| ListedKey {
-                name: k.name,
-                metadata: k.metadata,
-            })
-            .collect();
-        let cursor = if listing.list_complete {
-            None
-        } else {
-            listing.cursor
-        };
+        let keys = listing.keys.into_iter().map(|k| ListedKey { name: k.name, metadata: k.metadata }).collect();
+        let cursor = if listing.list_complete { None } else { listing.cursor };
         Ok(ListPage { keys, cursor })
     }
 

@@ -1,24 +1,21 @@
 //! The Worker glue: the only code that imports `worker`. It converts requests and responses, reads
 //! configuration, and binds Workers KV to the core's [`Store`] trait. No decisions are made here.
 
+mod fetch;
 mod kv;
 mod mail;
 
 use worker::{
-    console_error, console_log, event, Context, Date, Env, Request, Response, ScheduleContext,
-    ScheduledEvent,
+    console_error, console_log, event, Context, Date, Env, Request, Response, ScheduleContext, ScheduledEvent,
 };
 
 use crate::config::{self, Config};
 use crate::error::AppError;
-use crate::http::{self, HttpRequest, HttpResponse, Method};
+use crate::http::{self, HttpRequest, HttpResponse, Method, MAX_BODY_BYTES};
 use crate::notify::{AlertSettings, RunReport};
 
 /// The KV namespace binding named in `wrangler.toml`.
 const KV_BINDING: &str = "BOUNCEWATCH";
-
-/// Bodies above this are refused before they are read; ESP batches are far smaller.
-pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 
 #[event(start)]
 fn start() {
@@ -35,6 +32,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
                     store: &store,
                     config: &config,
                     now: now_seconds(),
+                    fetcher: &fetch::WorkerFetcher,
                 };
                 http::handle(&request, &ctx).await
             }
@@ -66,9 +64,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             };
         }
     };
-    match crate::cron::run_cron_and_notify(&store, &config, &alerting, &notifier, now_seconds())
-        .await
-    {
+    match crate::cron::run_cron_and_notify(&store, &config, &alerting, &notifier, now_seconds()).await {
         Ok(outcome) => console_log!("{}", cron_log_line(Ok(outcome))),
         Err(err) => console_error!("{}", cron_log_line(Err(err.to_string()))),
     }
@@ -77,11 +73,8 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 fn cron_log_line(outcome: Result<(crate::cron::CronReport, RunReport), String>) -> String {
     let line = match outcome {
         Ok((report, sent)) => {
-            let failed: Vec<_> = sent
-                .failed
-                .iter()
-                .map(|(id, error)| serde_json::json!({ "id": id, "error": error }))
-                .collect();
+            let failed: Vec<_> =
+                sent.failed.iter().map(|(id, error)| serde_json::json!({ "id": id, "error": error })).collect();
             serde_json::json!({ "event": "cron", "ok": true, "report": report, "notified": sent.delivered, "notify_failures": failed })
         }
         Err(error) => serde_json::json!({ "event": "cron", "ok": false, "error": error }),
@@ -97,10 +90,7 @@ fn now_seconds() -> u64 {
 fn read_config(env: &Env) -> Config {
     let mut config = Config::new();
     for name in config::NAMES {
-        let value = env
-            .secret(name)
-            .map(|s| s.to_string())
-            .or_else(|_| env.var(name).map(|v| v.to_string()));
+        let value = env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string()));
         if let Ok(value) = value {
             config.set(*name, value);
         }
@@ -109,39 +99,26 @@ fn read_config(env: &Env) -> Config {
 }
 
 async fn to_http_request(req: &mut Request) -> Result<HttpRequest, AppError> {
-    let url = req
-        .url()
-        .map_err(|e| AppError::BadRequest(format!("unreadable URL: {e}")))?;
-    let declared_length = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<usize>().ok());
+    let url = req.url().map_err(|e| AppError::BadRequest(format!("unreadable URL: {e}")))?;
+    let declared_length =
+        req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<usize>().ok());
+    // Refused before reading, so a huge body never occupies the isolate's memory.
     if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(AppError::PayloadTooLarge(format!(
-            "body over {MAX_BODY_BYTES} bytes"
-        )));
+        return Err(AppError::PayloadTooLarge(format!("body over {MAX_BODY_BYTES} bytes")));
     }
     let mut request = HttpRequest::new(Method::parse(req.method().as_ref()), url.as_str());
-    request.headers = req
-        .headers()
-        .entries()
-        .map(|(name, value)| (name.to_ascii_lowercase(), value))
-        .collect();
-    request.body = req
-        .bytes()
-        .await
-        .map_err(|e| AppError::BadRequest(format!("unreadable body: {e}")))?;
+    request.headers = req.headers().entries().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
+    request.body = req.bytes().await.map_err(|e| AppError::BadRequest(format!("unreadable body: {e}")))?;
     Ok(request)
 }
 
 fn to_worker_response(response: HttpResponse) -> worker::Result<Response> {
+    if let Some(line) = &response.log {
+        console_log!("{line}");
+    }
     let headers = worker::Headers::new();
     for (name, value) in &response.headers {
         headers.append(name, value)?;
     }
-    Ok(Response::from_bytes(response.body)?
-        .with_status(response.status)
-        .with_headers(headers))
+    Ok(Response::from_bytes(response.body)?.with_status(response.status).with_headers(headers))
 }

@@ -1,5 +1,6 @@
-//! Fixture loading shared by the table tests. The fixtures are copies (see
-//! `tests/fixtures/replies/SOURCES.md`), so the tests run without `/work/shared`.
+//! Helpers shared by the integration tests: reply fixtures and the de-regexer for the classifier's table
+//! tests; webhook fixtures, a fake fetcher and a request runner for the webhook tests. Fixtures are copies
+//! (see `tests/fixtures/*/SOURCES.md`), so the tests run without `/work/shared`.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
@@ -7,15 +8,9 @@ use std::path::PathBuf;
 
 /// The rows of a TSV fixture, header skipped, split on tabs.
 pub fn tsv(name: &str) -> Vec<Vec<String>> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/replies")
-        .join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/replies").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .skip(1)
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split('\t').map(str::to_owned).collect())
-        .collect()
+    text.lines().skip(1).filter(|l| !l.is_empty()).map(|l| l.split('\t').map(str::to_owned).collect()).collect()
 }
 
 /// Turns one of KumoMTA's reply regexes into a concrete reply it matches, deterministically: anchors
@@ -49,9 +44,7 @@ pub fn deregex(pattern: &str) -> String {
             }
             '(' => {
                 // Keep the first alternative, drop the rest of the group.
-                let close = (i..chars.len())
-                    .find(|&j| chars[j] == ')')
-                    .unwrap_or(chars.len());
+                let close = (i..chars.len()).find(|&j| chars[j] == ')').unwrap_or(chars.len());
                 let group: String = chars[i + 1..close].iter().collect();
                 out.push_str(&deregex(group.split('|').next().unwrap_or("")));
                 i = close + 1;
@@ -63,4 +56,79 @@ pub fn deregex(pattern: &str) -> String {
         }
     }
     out
+}
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+
+use bouncewatch::config::Config;
+use bouncewatch::esp::{self, Delivery, FetchError, Fetcher};
+use bouncewatch::event::{Esp, NormalizedEvent};
+use bouncewatch::http::{handle, Context, HttpRequest, HttpResponse, Method};
+use bouncewatch::store::MemoryStore;
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/webhooks");
+pub const SNS_CERT_URL: &str =
+    "https://sns.us-east-2.amazonaws.com/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem";
+/// Where the self-generated confirmation says its certificate is.
+pub const SELFGEN_CERT_URL: &str = "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem";
+
+/// The exact bytes of a fixture, by path under `tests/fixtures/webhooks`.
+pub fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{FIXTURES}/{path}")).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub fn sample(name: &str) -> Vec<u8> {
+    fixture(&format!("samples/{name}"))
+}
+
+pub fn vectors(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&fixture(&format!("vectors/{name}"))).unwrap()
+}
+
+/// Parses a sample without verification, as the CLI does.
+pub fn parse_sample(esp: Esp, name: &str) -> Result<Vec<NormalizedEvent>, esp::EspError> {
+    let body = sample(name);
+    esp::parse(esp, &Delivery { body: &body, headers: &[], now: 1_700_000_000 })
+}
+
+/// Serves the SNS certificate from the vectors, and counts fetches.
+#[derive(Default)]
+pub struct FakeFetcher {
+    pub fetched: Cell<u32>,
+    pub urls: std::cell::RefCell<Vec<String>>,
+}
+
+impl Fetcher for FakeFetcher {
+    fn get<'a>(&'a self, url: &'a str) -> Pin<Box<dyn Future<Output = Result<String, FetchError>> + 'a>> {
+        self.fetched.set(self.fetched.get() + 1);
+        self.urls.borrow_mut().push(url.to_owned());
+        Box::pin(async move {
+            if url == SNS_CERT_URL {
+                let pem = fixture("vectors/sns_SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem");
+                Ok(String::from_utf8(pem).unwrap())
+            } else if url == SELFGEN_CERT_URL {
+                Ok(String::from_utf8(fixture("selfgen/sns_selfgen_cert.pem")).unwrap())
+            } else if url.starts_with("https://sns.") {
+                Ok("<ConfirmSubscriptionResponse/>".into())
+            } else {
+                Err(FetchError(format!("fake fetcher has no {url}")))
+            }
+        })
+    }
+}
+
+/// Runs a request through the router.
+pub fn send(req: &HttpRequest, store: &MemoryStore, config: &Config, now: u64, fetcher: &dyn Fetcher) -> HttpResponse {
+    let ctx = Context { store, config, now, fetcher };
+    pollster::block_on(handle(req, &ctx))
+}
+
+pub fn post(esp: &str, body: impl Into<Vec<u8>>, headers: &[(&str, &str)]) -> HttpRequest {
+    let mut req = HttpRequest::new(Method::Post, &format!("https://bw.example/webhooks/{esp}")).with_body(body);
+    for (name, value) in headers {
+        req = req.with_header(name, value);
+    }
+    req
 }

@@ -1,0 +1,52 @@
+//! Brevo (ex-Sendinblue) transactional webhooks: one object, or an array when the webhook was created with
+//! `batched: true`. No signature: Brevo sends Basic credentials or a bearer token.
+
+use serde_json::Value;
+
+use super::common::{self, text};
+use super::normalize::{normalize, Draft};
+use super::{Delivery, EspError};
+use crate::event::{Esp, EventKind, NormalizedEvent};
+
+/// `user:password` (Basic auth) or the bearer token set in the webhook's `auth`.
+pub const CREDENTIALS: &str = "BREVO_WEBHOOK_CREDENTIALS";
+
+pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+    let items = common::object_or_array(common::parse_json(delivery.body, "Brevo")?, "Brevo")?;
+    Ok(items.iter().filter_map(|item| event(item, delivery.now)).collect())
+}
+
+fn event(item: &Value, now: u64) -> Option<NormalizedEvent> {
+    let name = text(item, "/event").unwrap_or_default();
+    let kind = match name {
+        "delivered" => EventKind::Delivered,
+        "deferred" => EventKind::Deferred,
+        "hard_bounce" | "soft_bounce" => EventKind::Bounced,
+        "blocked" | "invalid_email" | "error" => EventKind::Dropped,
+        "spam" | "complaint" => EventKind::Complaint,
+        _ => EventKind::Other,
+    };
+    // `ts_epoch` is milliseconds UTC; `ts`/`date` follow the account's time zone (anymail), so they are
+    // only a fallback.
+    let timestamp = item
+        .get("ts_epoch")
+        .and_then(Value::as_u64)
+        .map(|ms| ms / 1000)
+        .or_else(|| common::timestamp_field(item, "/ts_event"))
+        .or_else(|| common::timestamp_field(item, "/ts"));
+    let email = text(item, "/email").unwrap_or_default();
+    // Brevo's `id` identifies the webhook, not the event: the id is derived from the event's fields.
+    let ts = timestamp.map(|t| t.to_string()).unwrap_or_default();
+    let message_id = text(item, "/message-id").unwrap_or_default();
+    normalize(
+        Esp::Brevo,
+        Draft {
+            event_id: common::stable_id(&["brevo", message_id, name, email, &ts]),
+            kind: Some(kind),
+            occurred_at: timestamp.unwrap_or(now),
+            recipient: email,
+            reply: text(item, "/reason"),
+            ..Draft::default()
+        },
+    )
+}

@@ -1,0 +1,284 @@
+//! Helpers every adapter shares: secrets, credential checks, JSON shapes, timestamps and stable ids.
+
+use base64::Engine;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{Delivery, EspError};
+use crate::config::Config;
+
+/// How far a signed timestamp may be from our clock, either way (the svix and Standard Webhooks libraries
+/// use the same five minutes).
+pub const TOLERANCE_SECONDS: u64 = 300;
+
+/// The secret `name`, or the 401 that tells the operator which secret to set: an ESP without a configured
+/// secret refuses its webhook (secure by default).
+pub fn required_secret<'a>(config: &'a Config, name: &'static str) -> Result<&'a str, EspError> {
+    config.get(name).ok_or(EspError::SecretNotConfigured(name))
+}
+
+/// Equality that takes the same time whatever the inputs: both sides are hashed first, so neither where
+/// they differ nor the secret's length leaks through timing.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    Sha256::digest(a).ct_eq(&Sha256::digest(b)).into()
+}
+
+/// Checks `Authorization` against `secret` for the ESPs that authenticate with HTTP Basic auth or a
+/// bearer token (Postmark, SparkPost, Mailjet, Brevo, generic). `secret` is either `user:password`
+/// (matched against Basic) or a token (matched against Bearer); both forms are compared in constant time.
+pub fn check_authorization(delivery: &Delivery<'_>, secret: &str) -> Result<(), EspError> {
+    let header = delivery
+        .header("authorization")
+        .ok_or_else(|| EspError::Unauthorized("missing Authorization header (Basic or Bearer credentials)".into()))?;
+    let (scheme, value) = header.trim().split_once(' ').unwrap_or((header, ""));
+    let presented = if scheme.eq_ignore_ascii_case("basic") {
+        base64::engine::general_purpose::STANDARD
+            .decode(value.trim())
+            .map_err(|_| EspError::Unauthorized("Basic credentials are not valid base64".into()))?
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        value.trim().as_bytes().to_vec()
+    } else {
+        return Err(EspError::Unauthorized("Authorization must use the Basic or Bearer scheme".into()));
+    };
+    if constant_time_eq(&presented, secret.as_bytes()) {
+        Ok(())
+    } else {
+        Err(EspError::Unauthorized("wrong credentials".into()))
+    }
+}
+
+/// Refuses a signed timestamp more than [`TOLERANCE_SECONDS`] away from `now`, so a captured request
+/// cannot be replayed later.
+pub fn check_fresh(timestamp: u64, now: u64) -> Result<(), EspError> {
+    if timestamp.abs_diff(now) > TOLERANCE_SECONDS {
+        return Err(EspError::Unauthorized(format!(
+            "signed timestamp is more than {TOLERANCE_SECONDS} seconds from now"
+        )));
+    }
+    Ok(())
+}
+
+/// A required signature header, or the 401 naming it.
+pub fn required_header<'a>(delivery: &Delivery<'a>, name: &'static str) -> Result<&'a str, EspError> {
+    delivery
+        .header(name)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| EspError::Unauthorized(format!("missing {name} header")))
+}
+
+/// A signed unix-seconds timestamp header value.
+pub fn timestamp_header(value: &str, name: &str) -> Result<u64, EspError> {
+    value.trim().parse().map_err(|_| EspError::Unauthorized(format!("{name} is not a unix timestamp")))
+}
+
+/// Standard base64 (with or without padding), as the ESPs send signatures and keys.
+pub fn decode_base64(value: &str, what: &str) -> Result<Vec<u8>, EspError> {
+    let trimmed = value.trim().trim_end_matches('=');
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(trimmed)
+        .map_err(|_| EspError::Unauthorized(format!("{what} is not valid base64")))
+}
+
+/// Lower- or upper-case hex, as Mailgun sends its signature.
+pub fn decode_hex(value: &str) -> Option<Vec<u8>> {
+    let bytes = value.as_bytes();
+    if bytes.len() % 2 != 0 {
+        return None;
+    }
+    bytes
+        .chunks(2)
+        .map(|pair| {
+            let hi = (pair.first()?.to_owned() as char).to_digit(16)?;
+            let lo = (pair.get(1)?.to_owned() as char).to_digit(16)?;
+            u8::try_from(hi * 16 + lo).ok()
+        })
+        .collect()
+}
+
+/// The body as JSON, or a 400 naming the ESP and the parse error.
+pub fn parse_json(body: &[u8], what: &str) -> Result<Value, EspError> {
+    serde_json::from_slice(body).map_err(|e| EspError::Malformed(format!("{what} body is not valid JSON: {e}")))
+}
+
+/// The events of a body that may be one object or an array of objects (Mailjet, Brevo, SendGrid's
+/// documentation samples, the generic form): anything else is a 400.
+pub fn object_or_array(value: Value, what: &str) -> Result<Vec<Value>, EspError> {
+    let items = match value {
+        Value::Array(items) => items,
+        object @ Value::Object(_) => vec![object],
+        _ => return Err(EspError::Malformed(format!("{what} body must be a JSON object or an array of objects"))),
+    };
+    match items.iter().position(|item| !item.is_object()) {
+        Some(index) => Err(EspError::Malformed(format!("{what} event at index {index} is not a JSON object"))),
+        None => Ok(items),
+    }
+}
+
+/// The string at a JSON pointer (`/a/b`), if it is a non-empty string.
+pub fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+    value.pointer(pointer).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A field as an id string: ESPs send ids as strings or (large) integers.
+pub fn id_string(value: &Value, pointer: &str) -> Option<String> {
+    match value.pointer(pointer)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An SMTP code sent as a number or a numeric string (SparkPost sends `"550"`).
+pub fn code_field(value: &Value, pointer: &str) -> Option<u16> {
+    match value.pointer(pointer)? {
+        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A timestamp field: unix seconds as an integer, a float, a numeric string, or an RFC 3339 string.
+pub fn timestamp_field(value: &Value, pointer: &str) -> Option<u64> {
+    match value.pointer(pointer)? {
+        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64)),
+        Value::String(s) => {
+            let s = s.trim();
+            s.parse::<u64>()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64))
+                .or_else(|| parse_rfc3339(s))
+        }
+        _ => None,
+    }
+}
+
+/// Parses an RFC 3339 date-time (`2019-11-05T16:33:54.9070259Z`, `2016-04-27T16:28:50.39-04:00`) to
+/// unix seconds. Any number of fractional digits is accepted (Postmark sends seven); a space may stand
+/// for the `T`. Dates before 1970 are refused.
+pub fn parse_rfc3339(input: &str) -> Option<u64> {
+    let b = input.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let digits = b.get(range)?;
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(digits).ok()?.parse().ok()
+    };
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+        return None;
+    }
+    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut rest = input.get(19..)?;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = fraction.get(digits..)?;
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let o = rest.as_bytes();
+            let sign = match o.first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            if o.len() != 6 || o.get(3) != Some(&b':') {
+                return None;
+            }
+            let hours: i64 = rest.get(1..3)?.parse().ok()?;
+            let minutes: i64 = rest.get(4..6)?.parse().ok()?;
+            sign * (hours * 3600 + minutes * 60)
+        }
+    };
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    u64::try_from(seconds).ok()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A stable event id for ESPs without one: SHA-256 hex over the ESP's own fields (never the time we
+/// received it), each length-prefixed so that `("ab","c")` and `("a","bc")` differ. Redeliveries of the
+/// same event carry the same fields and so get the same id.
+pub fn stable_id(fields: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for field in fields {
+        hasher.update((field.len() as u64).to_be_bytes());
+        hasher.update(field.as_bytes());
+    }
+    hex(&hasher.finalize())
+}
+
+/// The DER inside the first `-----BEGIN <label>-----` block of a PEM text.
+pub fn pem_to_der(pem: &str, label: &str) -> Option<Vec<u8>> {
+    let body =
+        pem.split(&format!("-----BEGIN {label}-----")).nth(1)?.split(&format!("-----END {label}-----")).next()?;
+    let base64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    decode_base64(&base64, label).ok()
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_with_seven_fraction_digits_and_offsets() {
+        assert_eq!(parse_rfc3339("2019-11-05T16:33:54.9070259Z"), Some(1_572_971_634));
+        assert_eq!(parse_rfc3339("2016-04-27T16:28:50.3963933-04:00"), Some(1_461_788_930));
+        assert_eq!(parse_rfc3339("2023-02-22T23:41:11.894719+00:00"), Some(1_677_109_271));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+    }
+
+    #[test]
+    fn rfc3339_garbage_is_none_not_a_panic() {
+        for bad in [
+            "",
+            "2019",
+            "2019-13-05T16:33:54Z",
+            "2019-11-05T16:33:54",
+            "1969-12-31T23:59:59Z",
+            "2019-11-05T16:33:54.Z",
+            "ÿÿÿÿ-ÿÿ",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn stable_id_separates_fields() {
+        assert_ne!(stable_id(&["ab", "c"]), stable_id(&["a", "bc"]));
+        assert_eq!(stable_id(&["x"]).len(), 64);
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        assert_eq!(decode_hex("00ff10"), Some(vec![0, 255, 16]));
+        assert_eq!(decode_hex("0g"), None);
+        assert_eq!(decode_hex("abc"), None);
+    }
+}

@@ -1,0 +1,43 @@
+//! The generic form, for MTAs and ESPs without an adapter: one object or an array of
+//! `{"id", "event", "recipient" | "domain", "reply", "timestamp"}`, with `Authorization: Bearer <token>`.
+
+use serde_json::Value;
+
+use super::common::{self, text};
+use super::normalize::{normalize, Draft};
+use super::{Delivery, EspError};
+use crate::event::{Esp, EventKind, NormalizedEvent};
+
+/// The bearer token senders of the generic form present.
+pub const TOKEN: &str = "GENERIC_WEBHOOK_TOKEN";
+
+pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+    let items = common::object_or_array(common::parse_json(delivery.body, "generic")?, "generic")?;
+    items.iter().enumerate().map(|(index, item)| event(item, index)).collect()
+}
+
+/// Unlike an ESP's payload, the generic form is ours: a missing or unknown field is the sender's mistake
+/// and is answered 400 naming it, rather than skipped.
+fn event(item: &Value, index: usize) -> Result<NormalizedEvent, EspError> {
+    let bad = |why: &str| EspError::Malformed(format!("generic event at index {index}: {why}"));
+    let name = text(item, "/event").ok_or_else(|| bad("`event` is missing"))?;
+    let kind = match name {
+        "delivered" => EventKind::Delivered,
+        "deferred" => EventKind::Deferred,
+        "bounced" => EventKind::Bounced,
+        "dropped" => EventKind::Dropped,
+        "complaint" => EventKind::Complaint,
+        _ => return Err(bad("`event` must be delivered, deferred, bounced, dropped or complaint")),
+    };
+    let recipient = text(item, "/recipient")
+        .or_else(|| text(item, "/domain"))
+        .ok_or_else(|| bad("`recipient` or `domain` is missing"))?;
+    let timestamp = common::timestamp_field(item, "/timestamp")
+        .ok_or_else(|| bad("`timestamp` must be unix seconds or an RFC 3339 date-time"))?;
+    let reply = text(item, "/reply");
+    let event_id = common::id_string(item, "/id").unwrap_or_else(|| {
+        common::stable_id(&["generic", name, recipient, reply.unwrap_or_default(), &timestamp.to_string()])
+    });
+    let draft = Draft { event_id, kind: Some(kind), occurred_at: timestamp, recipient, reply, ..Draft::default() };
+    normalize(Esp::Generic, draft).ok_or_else(|| bad("`recipient`/`domain` has no valid domain"))
+}

@@ -1,0 +1,258 @@
+//! Amazon SES through SNS. SNS signs a canonical string built from the envelope's fields with RSA
+//! (SignatureVersion 1: SHA1withRSA, 2: SHA256withRSA) using the certificate at `SigningCertURL`. Anyone
+//! can create an SNS topic and get validly signed messages, so the topic must also be on our allow-list
+//! (`SES_TOPIC_ARNS`), and the certificate URL must be https on `sns.<region>.amazonaws.com` (the topic's
+//! region) before we fetch anything — fetching an arbitrary URL would be an SSRF (useSend #444).
+//!
+//! The SES record inside `Message` is either a classic identity notification (`notificationType`) or
+//! event publishing (`eventType`, the only one with `DeliveryDelay`): both are read (django-ses #178).
+
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::pkcs8::DecodePublicKey;
+use rsa::signature::Verifier;
+use rsa::RsaPublicKey;
+use serde::Deserialize;
+use serde_json::Value;
+use sha1::Sha1;
+use sha2::Sha256;
+use x509_cert::der::{Decode, Encode};
+use x509_cert::Certificate;
+
+use super::common::{self, text};
+use super::normalize::{normalize, Draft};
+use super::{Delivery, EspError, Fetcher, Verified};
+use crate::config::Config;
+use crate::event::{Esp, EventKind, NormalizedEvent};
+use crate::store::{Put, Store};
+
+/// Comma-separated SNS topic ARNs whose messages (and subscription confirmations) are accepted.
+pub const TOPIC_ARNS: &str = "SES_TOPIC_ARNS";
+/// SNS rotates signing certificates rarely; a day bounds how long a revoked one could be trusted.
+const CERT_TTL_SECONDS: u64 = 86_400;
+
+/// The SNS HTTP(S) envelope. Field names are SNS's own.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(rename = "MessageId")]
+    message_id: String,
+    #[serde(rename = "TopicArn")]
+    topic_arn: String,
+    #[serde(rename = "Subject")]
+    subject: Option<String>,
+    #[serde(rename = "Message")]
+    message: String,
+    #[serde(rename = "Timestamp")]
+    timestamp: String,
+    #[serde(rename = "SignatureVersion")]
+    signature_version: String,
+    #[serde(rename = "Signature")]
+    signature: String,
+    #[serde(rename = "SigningCertURL")]
+    signing_cert_url: String,
+    #[serde(rename = "SubscribeURL")]
+    subscribe_url: Option<String>,
+    #[serde(rename = "Token")]
+    token: Option<String>,
+}
+
+pub async fn verify_and_parse<S: Store>(
+    delivery: &Delivery<'_>,
+    config: &Config,
+    store: &S,
+    fetcher: &dyn Fetcher,
+) -> Result<Verified, EspError> {
+    let allowed = common::required_secret(config, TOPIC_ARNS)?;
+    if delivery.header("x-amz-sns-rawdelivery").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return Err(EspError::Unauthorized(
+            "SNS raw message delivery carries no signature: turn it off for this subscription".into(),
+        ));
+    }
+    let envelope: Envelope = serde_json::from_slice(delivery.body)
+        .map_err(|e| EspError::Malformed(format!("SES body is not an SNS message envelope: {e}")))?;
+    if !allowed.split(',').map(str::trim).any(|arn| arn == envelope.topic_arn) {
+        return Err(EspError::Unauthorized(format!("SNS topic is not listed in {TOPIC_ARNS}")));
+    }
+    // arn:aws:sns:<region>:<account>:<name>
+    let region = envelope.topic_arn.split(':').nth(3).unwrap_or_default();
+    let cert_path = validate_sns_url(&envelope.signing_cert_url, region)?;
+    if !is_cert_path(cert_path) {
+        return Err(EspError::Unauthorized("SigningCertURL is not an SNS signing certificate".into()));
+    }
+    let timestamp = common::parse_rfc3339(&envelope.timestamp)
+        .ok_or_else(|| EspError::Unauthorized("SNS Timestamp is not an RFC 3339 date-time".into()))?;
+    common::check_fresh(timestamp, delivery.now)?;
+    let key = signing_key(store, fetcher, &envelope.signing_cert_url).await?;
+    verify_signature(&envelope, &key)?;
+    match envelope.kind.as_str() {
+        "Notification" => Ok(Verified {
+            events: record_events(&envelope.message, Some(&envelope.message_id), delivery.now),
+            ..Verified::default()
+        }),
+        "SubscriptionConfirmation" => {
+            let url = envelope
+                .subscribe_url
+                .as_deref()
+                .ok_or_else(|| EspError::Malformed("SubscriptionConfirmation has no SubscribeURL".into()))?;
+            validate_sns_url(url, region)?;
+            fetcher.get(url).await.map_err(|e| EspError::Upstream(format!("confirming the subscription: {}", e.0)))?;
+            Ok(Verified { subscription_confirmed: Some(envelope.topic_arn), ..Verified::default() })
+        }
+        "UnsubscribeConfirmation" => Ok(Verified::default()),
+        other => Err(EspError::Malformed(format!("unknown SNS message Type {other:?}"))),
+    }
+}
+
+/// Checks that `url` is `https://sns.<region>.amazonaws.com[.cn]/…` with no userinfo, port or other
+/// trickery, and returns its path. Anything else is refused before it is fetched.
+pub fn validate_sns_url<'a>(url: &'a str, region: &str) -> Result<&'a str, EspError> {
+    let refused = || EspError::Unauthorized("SNS URL is not https on sns.<region>.amazonaws.com".into());
+    let rest = url.strip_prefix("https://").ok_or_else(refused)?;
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (host, path) = rest.split_at(host_end);
+    let expected = [format!("sns.{region}.amazonaws.com"), format!("sns.{region}.amazonaws.com.cn")];
+    let region_ok =
+        !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    // The host is compared whole, so `sns.evil.com`, `amazonaws.com.evil.com`, `user@host` and `host:port`
+    // all fail; a backslash or whitespace anywhere could be read differently by the fetcher, so it fails too.
+    if !region_ok || !expected.iter().any(|e| e == host) || url.contains(['\\', ' ', '\t', '\n', '\r']) {
+        return Err(refused());
+    }
+    Ok(path)
+}
+
+/// `/SimpleNotificationService-<hex>.pem`, the only shape SNS uses for signing certificates.
+fn is_cert_path(path: &str) -> bool {
+    path.strip_prefix("/SimpleNotificationService-")
+        .and_then(|rest| rest.strip_suffix(".pem"))
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The certificate's public key, from the store's cache or fetched (and then cached).
+async fn signing_key<S: Store>(store: &S, fetcher: &dyn Fetcher, url: &str) -> Result<RsaPublicKey, EspError> {
+    let cache_key = format!("sns-cert:{}", common::stable_id(&[url]));
+    if let Some(pem) = store.get(&cache_key).await? {
+        if let Ok(key) = public_key_from_pem(&pem) {
+            return Ok(key);
+        }
+    }
+    let pem =
+        fetcher.get(url).await.map_err(|e| EspError::Upstream(format!("fetching the SNS certificate: {}", e.0)))?;
+    let key = public_key_from_pem(&pem)?;
+    store.put(Put { key: &cache_key, value: &pem, ttl_seconds: CERT_TTL_SECONDS, metadata: None }).await?;
+    Ok(key)
+}
+
+/// The RSA key of a PEM certificate. Validity dates are not checked: SNS keeps signing with a
+/// certificate past its `notAfter`, and the host check above is what makes the certificate trusted.
+pub fn public_key_from_pem(pem: &str) -> Result<RsaPublicKey, EspError> {
+    let bad = || EspError::Upstream("SNS certificate is not a PEM X.509 RSA certificate".into());
+    let der = common::pem_to_der(pem, "CERTIFICATE").ok_or_else(bad)?;
+    let cert = Certificate::from_der(&der).map_err(|_| bad())?;
+    let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|_| bad())?;
+    RsaPublicKey::from_public_key_der(&spki).map_err(|_| bad())
+}
+
+/// The canonical string SNS signs: `Key\nValue\n` for a fixed list of keys, every value followed by
+/// `\n` including the last (a missing final newline broke useSend, PR #449).
+fn string_to_sign(envelope: &Envelope) -> Result<String, EspError> {
+    let mut fields: Vec<(&str, &str)> = vec![("Message", &envelope.message), ("MessageId", &envelope.message_id)];
+    if envelope.kind == "Notification" {
+        if let Some(subject) = &envelope.subject {
+            fields.push(("Subject", subject));
+        }
+        fields.extend([("Timestamp", envelope.timestamp.as_str()), ("TopicArn", &envelope.topic_arn)]);
+    } else {
+        let missing = |name| EspError::Malformed(format!("SNS {} has no {name}", envelope.kind));
+        let subscribe_url = envelope.subscribe_url.as_deref().ok_or_else(|| missing("SubscribeURL"))?;
+        let token = envelope.token.as_deref().ok_or_else(|| missing("Token"))?;
+        fields.extend([
+            ("SubscribeURL", subscribe_url),
+            ("Timestamp", envelope.timestamp.as_str()),
+            ("Token", token),
+            ("TopicArn", envelope.topic_arn.as_str()),
+        ]);
+    }
+    fields.push(("Type", &envelope.kind));
+    Ok(fields.iter().map(|(key, value)| format!("{key}\n{value}\n")).collect())
+}
+
+fn verify_signature(envelope: &Envelope, key: &RsaPublicKey) -> Result<(), EspError> {
+    let signed = string_to_sign(envelope)?;
+    let signature = Signature::try_from(common::decode_base64(&envelope.signature, "Signature")?.as_slice())
+        .map_err(|_| EspError::Unauthorized("Signature is not an RSA signature".into()))?;
+    let refused = |_| EspError::Unauthorized("signature does not match".into());
+    match envelope.signature_version.as_str() {
+        "1" => VerifyingKey::<Sha1>::new(key.clone()).verify(signed.as_bytes(), &signature).map_err(refused),
+        "2" => VerifyingKey::<Sha256>::new(key.clone()).verify(signed.as_bytes(), &signature).map_err(refused),
+        _ => Err(EspError::Unauthorized("unsupported SignatureVersion (1 and 2 are)".into())),
+    }
+}
+
+/// Parses without verification (the CLI): an SNS envelope, or a bare SES record as raw message delivery
+/// and the SES documentation give it.
+pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+    let body = common::parse_json(delivery.body, "SES")?;
+    match (text(&body, "/Type"), text(&body, "/Message")) {
+        (Some("Notification"), Some(message)) => Ok(record_events(message, text(&body, "/MessageId"), delivery.now)),
+        (Some(_), _) => Ok(Vec::new()),
+        (None, _) if body.get("notificationType").is_some() || body.get("eventType").is_some() => {
+            Ok(events_of(&body, None, delivery.now))
+        }
+        (None, _) => Err(EspError::Malformed(
+            "SES body is neither an SNS envelope nor an SES record (no Type, notificationType or eventType)".into(),
+        )),
+    }
+}
+
+/// The events of an SNS `Message`. SES also posts a plain-text "Successfully validated SNS topic…"
+/// message after subscribing: not JSON, no events.
+fn record_events(message: &str, message_id: Option<&str>, now: u64) -> Vec<NormalizedEvent> {
+    serde_json::from_str::<Value>(message).map(|record| events_of(&record, message_id, now)).unwrap_or_default()
+}
+
+fn events_of(record: &Value, message_id: Option<&str>, now: u64) -> Vec<NormalizedEvent> {
+    let record_type = text(record, "/notificationType").or_else(|| text(record, "/eventType")).unwrap_or_default();
+    let sub_type = text(record, "/bounce/bounceSubType").unwrap_or_default();
+    let (kind, section, recipients_pointer) = match record_type {
+        // SES gave up (Transient bounces are published only after its retries) or the server refused;
+        // its suppression lists are SES's own decision.
+        "Bounce" if matches!(sub_type, "Suppressed" | "OnAccountSuppressionList") => {
+            (EventKind::Dropped, "bounce", "/bounce/bouncedRecipients")
+        }
+        "Bounce" => (EventKind::Bounced, "bounce", "/bounce/bouncedRecipients"),
+        "Complaint" => (EventKind::Complaint, "complaint", "/complaint/complainedRecipients"),
+        "Delivery" => (EventKind::Delivered, "delivery", "/delivery/recipients"),
+        "DeliveryDelay" => (EventKind::Deferred, "deliveryDelay", "/deliveryDelay/delayedRecipients"),
+        "Reject" => (EventKind::Dropped, "mail", "/mail/destination"),
+        _ => (EventKind::Other, "mail", "/mail/destination"),
+    };
+    let timestamp = common::timestamp_field(record, &format!("/{section}/timestamp"))
+        .or_else(|| common::timestamp_field(record, "/mail/timestamp"));
+    // SNS's MessageId is stable across SNS's retries; a bare record (CLI) hashes SES's own fields.
+    let base_id = message_id.map(str::to_owned).unwrap_or_else(|| {
+        let ts = timestamp.map(|t| t.to_string()).unwrap_or_default();
+        common::stable_id(&["ses", record_type, text(record, "/mail/messageId").unwrap_or_default(), &ts])
+    });
+    let delivery_reply = text(record, "/delivery/smtpResponse");
+    let recipients =
+        record.pointer(recipients_pointer).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    recipients
+        .iter()
+        .enumerate()
+        .filter_map(|(index, recipient)| {
+            let address = recipient.as_str().or_else(|| text(recipient, "/emailAddress")).unwrap_or_default();
+            let draft = Draft {
+                event_id: format!("{base_id}:{index}"),
+                kind: Some(kind),
+                occurred_at: timestamp.unwrap_or(now),
+                recipient: address,
+                enhanced_code: text(recipient, "/status"),
+                reply: text(recipient, "/diagnosticCode").or(delivery_reply),
+                ..Draft::default()
+            };
+            normalize(Esp::Ses, draft)
+        })
+        .collect()
+}

@@ -1,0 +1,106 @@
+//! Redaction of email addresses in free text: replies quote the recipient (`550 5.1.1 <jane@example.com>...
+//! User unknown`), and we keep replies but never addresses. Every address becomes `<…@domain>`: the domain
+//! stays because it is what we count, the local part goes because it identifies a person.
+
+/// Replaces the local part of every address in `text` with `…`, written as `<…@domain>`. Handles
+/// `<a@b>` (the brackets are kept once), bare `a@b`, quoted local parts (`"john doe"@b`) and non-ASCII
+/// local parts and domains.
+pub fn redact_addresses(text: &str) -> String {
+    if !text.contains('@') {
+        return text.to_owned();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    // `copied` is the index of the first char not yet written to `out`.
+    let mut copied = 0;
+    let mut at = 0;
+    while at < chars.len() {
+        if chars[at] != '@' {
+            at += 1;
+            continue;
+        }
+        let local_start = local_part_start(&chars, at);
+        let domain_end = domain_end(&chars, at + 1);
+        let is_address = local_start < at && domain_end > at + 1 && local_start >= copied;
+        if !is_address {
+            at += 1;
+            continue;
+        }
+        let bracketed =
+            local_start > 0 && chars.get(local_start - 1) == Some(&'<') && chars.get(domain_end) == Some(&'>');
+        let (start, end) = if bracketed { (local_start - 1, domain_end + 1) } else { (local_start, domain_end) };
+        out.extend(&chars[copied..start]);
+        out.push_str("<…@");
+        out.extend(&chars[at + 1..domain_end]);
+        out.push('>');
+        copied = end;
+        at = end;
+    }
+    out.extend(&chars[copied.min(chars.len())..]);
+    out
+}
+
+/// Where the local part ending just before `at` begins: a quoted string, or a run of characters that
+/// cannot appear around an address in prose.
+fn local_part_start(chars: &[char], at: usize) -> usize {
+    if at > 0 && chars[at - 1] == '"' {
+        // A quoted local part may hold spaces: find its opening quote.
+        if let Some(open) = chars[..at - 1].iter().rposition(|&c| c == '"') {
+            return open;
+        }
+    }
+    let mut start = at;
+    while start > 0 && is_local_char(chars[start - 1]) {
+        start -= 1;
+    }
+    start
+}
+
+fn is_local_char(c: char) -> bool {
+    !(c.is_whitespace() || "<>()[],;:\"'@`".contains(c))
+}
+
+/// One past the last character of the domain starting at `from` (letters, digits, `-`, `.`, any
+/// non-ASCII alphanumeric), without a trailing dot (the end of a sentence).
+fn domain_end(chars: &[char], from: usize) -> usize {
+    let mut end = from;
+    while end < chars.len() && (chars[end].is_alphanumeric() || chars[end] == '-' || chars[end] == '.') {
+        end += 1;
+    }
+    while end > from && chars[end - 1] == '.' {
+        end -= 1;
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_addresses;
+
+    macro_rules! redacts {
+        ($($name:ident: $input:expr => $expected:expr;)*) => {$(
+            #[test]
+            fn $name() {
+                assert_eq!(redact_addresses($input), $expected);
+            }
+        )*};
+    }
+
+    redacts! {
+        bracketed_address_keeps_one_pair_of_brackets:
+            "550 5.1.1 <jane@example.com>... User unknown" => "550 5.1.1 <…@example.com>... User unknown";
+        bare_address_is_bracketed:
+            "mailbox jane.doe+tag@Example.ORG is full" => "mailbox <…@Example.ORG> is full";
+        quoted_local_part_with_spaces:
+            "rcpt \"john doe\"@example.com rejected" => "rcpt <…@example.com> rejected";
+        unicode_local_part_and_domain:
+            "unknown user josé@bücher.de." => "unknown user <…@bücher.de>.";
+        several_addresses:
+            "a@x.org, <b@y.org>; c@z.org" => "<…@x.org>, <…@y.org>; <…@z.org>";
+        text_without_address_is_untouched:
+            "451 4.7.1 try again @ later" => "451 4.7.1 try again @ later";
+        lone_at_signs_are_untouched:
+            "@@ a@ @b" => "@@ a@ @b";
+        empty_text: "" => "";
+    }
+}

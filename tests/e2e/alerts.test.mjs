@@ -17,6 +17,22 @@ const ALERT_VARS = {
   PUBLIC_URL: "https://bouncewatch.example",
 };
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits until `read()` returns `expected` (the local runtime finishes a cron's sends after answering the
+ * trigger), then a moment more, so that an extra, unwanted send would be seen too.
+ */
+async function settle(read, expected, { timeoutMs = 15_000, quietMs = 2_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  while (read() < expected && Date.now() < deadline) await sleep(100);
+  await sleep(quietMs);
+  return read();
+}
+
+/** For checks that nothing more is sent: the sends that do happen land within a second here. */
+const NOTHING_NEW = { timeoutMs: 3_000, quietMs: 0 };
+
 function emlFiles(dir) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { recursive: true })
@@ -62,8 +78,8 @@ test("the send_email binding carries one firing alert with subject, advice and d
   try {
     await seedSpike(worker, TOKEN, { domain: "gmail.com", steadyDomain: "outlook.com", reply: POLICY });
     const mailDir = join(worker.cwd, ".wrangler/tmp/email");
+    assert.equal(await settle(() => emlFiles(mailDir).length, 1), 1, `expected one .eml under ${mailDir}:\n${worker.logs()}`);
     const files = emlFiles(mailDir);
-    assert.equal(files.length, 1, `expected one .eml under ${mailDir}:\n${worker.logs()}`);
     const { subject, body, raw } = readEml(files[0]);
     assert.match(subject, /^\[bouncewatch\] gmail\.com: 451 deferrals \d+(\.\d)? % \(baseline \d+(\.\d)? %\) — local policy/);
     assert.match(raw, /^Content-Type: multipart\/alternative/im);
@@ -74,7 +90,7 @@ test("the send_email binding carries one firing alert with subject, advice and d
     assert.doesNotMatch(body, /outlook\.com/, "the steady domain is not alerted");
 
     assert.equal(await triggerCron(worker), 200);
-    assert.equal(emlFiles(mailDir).length, 1, "a second run sends nothing new");
+    assert.equal(await settle(() => emlFiles(mailDir).length, 2, NOTHING_NEW), 1, "a second run sends nothing new");
   } finally {
     await worker.stop();
   }
@@ -106,7 +122,7 @@ test("the Resend API receives exactly one correct request, and a second run send
   const worker = await startWorker({ vars: resendVars(capture.base) });
   try {
     await seedSpike(worker, TOKEN, { domain: "gmail.com", steadyDomain: "outlook.com", reply: POLICY });
-    assert.equal(capture.requests.length, 1, worker.logs());
+    assert.equal(await settle(() => capture.requests.length, 1), 1, worker.logs());
     const [request] = capture.requests;
     assert.equal(request.method, "POST");
     assert.equal(request.url, "/emails");
@@ -120,7 +136,7 @@ test("the Resend API receives exactly one correct request, and a second run send
     assert.doesNotMatch(request.body, /someone@/);
 
     assert.equal(await triggerCron(worker), 200);
-    assert.equal(capture.requests.length, 1, "a second run sends nothing new");
+    assert.equal(await settle(() => capture.requests.length, 2, NOTHING_NEW), 1, "a second run sends nothing new");
   } finally {
     await worker.stop();
     capture.close();
@@ -132,15 +148,17 @@ test("a send answered 500 is retried once on a later run, and the success is not
   const worker = await startWorker({ vars: resendVars(capture.base) });
   try {
     await seedSpike(worker, TOKEN, { domain: "gmail.com", steadyDomain: "outlook.com", reply: POLICY });
-    assert.equal(capture.requests.length, 1, "the first attempt was made and failed");
-    // The first retry waits a minute (the next scheduled run in production).
-    await new Promise((resolve) => setTimeout(resolve, 52_000));
+    assert.equal(await settle(() => capture.requests.length, 1), 1, "the first attempt was made and failed");
     assert.equal(await triggerCron(worker), 200);
-    assert.equal(capture.requests.length, 2, worker.logs());
+    assert.equal(await settle(() => capture.requests.length, 2, NOTHING_NEW), 1, "a retry waits for its backoff");
+    // The first retry waits a minute (the next scheduled run in production).
+    await sleep(50_000);
+    assert.equal(await triggerCron(worker), 200);
+    assert.equal(await settle(() => capture.requests.length, 2), 2, worker.logs());
     assert.equal(capture.requests[1].body, capture.requests[0].body, "the retry sends the same message");
     assert.equal(capture.requests[1].headers["idempotency-key"], capture.requests[0].headers["idempotency-key"]);
     assert.equal(await triggerCron(worker), 200);
-    assert.equal(capture.requests.length, 2, "a delivered alert is never sent again");
+    assert.equal(await settle(() => capture.requests.length, 3, NOTHING_NEW), 2, "a delivered alert is never sent again");
   } finally {
     await worker.stop();
     capture.close();

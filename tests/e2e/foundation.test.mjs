@@ -37,7 +37,7 @@ test("classify by POST answers in order", async () => {
   const replies = [
     "550 5.1.1 <someone@example.org>: Recipient address rejected: User unknown",
     "451 4.7.1 local policy violation",
-    "Connection timed out",
+    "Connection refused by mx.example.org",
   ];
   const { status, json } = await call(worker, "/api/classify", {
     method: "POST",

@@ -16,14 +16,6 @@ const REFRESH_MS = 30_000;
 const DEFAULT_BUCKET_SECONDS = 300; // the API's bucket size, for a series too short to measure it from
 const SPARK_BINS = 24;
 
-// The seed's advice for the 451 family, keyed by the classifier's category names.
-const ADVICE = {
-  greylisted: "Nothing to do — the automatic retry succeeds; don't resend faster.",
-  policy_rejected: "Lighten content, drop suspicious links, check reputation.",
-  rate_limited: "Slow the send, segment the campaign.",
-  auth_failed: "Check SPF, DKIM, DMARC.",
-};
-const SPIKE_ADVICE = "Check IP reputation, authentication and content; don't resend by hand until the cause is known.";
 
 // Icons sit beside the words so status never depends on colour alone.
 const SEVERITY_ICON = { critical: "◆", warning: "▲", benign: "○" };
@@ -257,11 +249,14 @@ function categoriesCard(categories) {
       })));
 }
 
-/** The seed's advice for each cause making up at least a fifth of the failures, led by the spike advice when alerting. */
-function adviceCard(causes, spiking) {
-  const items = causes.filter((c) => c.share >= 0.2 && ADVICE[c.category]).slice(0, 3)
-    .map((c) => h("li", {}, category(c.category), ` ${pct(c.share)} — `, ADVICE[c.category]));
-  if (spiking) items.unshift(h("li", {}, h("strong", {}, "451 spike: "), SPIKE_ADVICE));
+/**
+ * The advice for each cause making up at least a fifth of the failures, led by the spike advice when alerting.
+ * The words come from the API (`advice`, `spike_advice`), so the page says exactly what the alert emails say.
+ */
+function adviceCard(causes, spiking, advice = {}, spikeAdvice = "") {
+  const items = causes.filter((c) => c.share >= 0.2 && advice[c.category]).slice(0, 3)
+    .map((c) => h("li", {}, category(c.category), ` ${pct(c.share)} — `, advice[c.category]));
+  if (spiking && spikeAdvice) items.unshift(h("li", {}, h("strong", {}, "451 spike: "), spikeAdvice));
   return h("section", { class: "card", "aria-labelledby": "advice-h" },
     h("h2", { id: "advice-h" }, "What to do"),
     items.length ? h("ul", { class: "advice-list" }, items) : h("p", { class: "empty" }, "Nothing stands out in this window."));
@@ -288,7 +283,7 @@ async function domainPage(name) {
     alert && alertCard(alert),
     chartCard(name, detail.buckets ?? [], sum),
     h("div", { class: "columns" }, categoriesCard(sum.categories),
-      adviceCard(alert?.causes?.length ? alert.causes : shares(sum.categories), spiking)),
+      adviceCard(alert?.causes?.length ? alert.causes : shares(sum.categories), spiking, detail.advice, detail.spike_advice)),
     samplesCard(detail.samples),
   ];
 }

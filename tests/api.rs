@@ -93,6 +93,9 @@ fn a_spike_on_gmail_shows_in_domains_detail_and_alerts() {
     assert!(buckets.windows(2).all(|w| w[0]["start"].as_u64() < w[1]["start"].as_u64()));
     assert_eq!(detail["samples"][0]["category"], "policy_rejected");
     assert_eq!(detail["samples"][0]["count"], 60);
+    let policy_advice = bouncewatch::advice::cause_advice(bouncewatch::classify::Category::PolicyRejected);
+    assert_eq!(detail["advice"]["policy_rejected"].as_str(), policy_advice);
+    assert_eq!(detail["spike_advice"], bouncewatch::advice::SPIKE_ADVICE);
 
     let alerts = get(&store, "/api/alerts", now);
     let active = alerts["active"].as_array().unwrap();
@@ -117,7 +120,11 @@ fn counts_are_served_before_the_cron_has_run() {
 #[test]
 fn an_unknown_domain_is_empty_not_missing() {
     let detail = get(&MemoryStore::new(), "/api/domains/example.org", NOW);
-    assert_eq!(detail, serde_json::json!({"domain": "example.org", "buckets": [], "samples": [], "status": "ok"}));
+    let expected = serde_json::json!({
+        "domain": "example.org", "buckets": [], "samples": [], "status": "ok",
+        "advice": {}, "spike_advice": bouncewatch::advice::SPIKE_ADVICE,
+    });
+    assert_eq!(detail, expected);
 }
 
 #[test]

@@ -69,7 +69,10 @@ fn spec() -> Value {
                   "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" },
                   "categories": counts_by_category } } },
               "samples": { "type": "array", "items": { "$ref": "#/components/schemas/Sample" } },
-              "status": phase } },
+              "status": phase,
+              "advice": { "type": "object", "additionalProperties": { "type": "string" },
+                  "description": "What to do, by category seen in the window." },
+              "spike_advice": { "type": "string", "description": "What to do while the domain is spiking." } } },
           "Alert": { "type": "object", "properties": {
               "domain": { "type": "string", "description": "A recipient domain, or * for the sender-wide alert." },
               "domains": { "type": "array", "items": { "type": "string" }, "description": "Sender-wide alert only." },

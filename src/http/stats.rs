@@ -89,6 +89,10 @@ struct DomainDetail<'a> {
     buckets: Vec<BucketView<'a>>,
     samples: Vec<Sample>,
     status: Phase,
+    /// What to do about each category seen in the window, where there is advice beyond the spike advice;
+    /// served so the dashboard words it exactly as the alerts do.
+    advice: BTreeMap<Category, &'static str>,
+    spike_advice: &'static str,
 }
 
 /// `GET /api/domains/{domain}?window=…`: the domain's non-empty buckets, oldest first, and its samples.
@@ -116,7 +120,16 @@ pub async fn domain<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>, name: &st
     samples.sort_by_key(|s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_DOMAIN_SAMPLES);
     let status = state.phase_of(&domain);
-    Ok(HttpResponse::json(200, &DomainDetail { domain: &domain, buckets: views, samples, status }))
+    let advice = all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))).collect();
+    let detail = DomainDetail {
+        domain: &domain,
+        buckets: views,
+        samples,
+        status,
+        advice,
+        spike_advice: crate::advice::SPIKE_ADVICE,
+    };
+    Ok(HttpResponse::json(200, &detail))
 }
 
 #[derive(Serialize)]

@@ -76,6 +76,8 @@ test("the domain page draws its chart with bars and an accessible title", async 
   assert.match(await chart.locator("title").first().textContent(), /gmail\.com/);
   assert.match(await page.locator(".breakdown").innerText(), /policy_rejected/);
   assert.match(await page.locator(".samples").innerText(), /local policy violation/);
+  assert.match(await page.locator(".advice-list").innerText(), /don't resend manually/, "the API's spike advice");
+  assert.match(await page.locator(".advice-list").innerText(), /Lighten content/, "the API's advice for the cause");
   await screenshot(page, "domain-desktop");
   await page.close();
 });

@@ -15,6 +15,7 @@ use crate::classify::Category;
 /// The detector's types, shared so an alert is described one way. Only `Firing` and `Resolving` (still
 /// firing, waiting out the resolve hold) are notified; `Pending` has not yet been confirmed.
 pub use crate::detect::{Cause as CauseShare, Phase as AlertState, Severity};
+use crate::redact::redact_addresses;
 
 mod compose;
 
@@ -182,22 +183,6 @@ pub struct Message {
     pub subject: String,
     pub text: String,
     pub html: String,
-}
-
-/// Replaces the local part of every email address with `…`: `<jane@example.org>` → `<…@example.org>`.
-///
-/// Defence in depth: the detector's samples are already redacted, but an alert must never carry a
-/// recipient address, so everything shown goes through this too. A twin of `src/redact.rs` (written in
-/// another branch); keep one of them when the branches merge.
-pub fn redact_addresses(text: &str) -> String {
-    static ADDRESS: OnceLock<regex_lite::Regex> = OnceLock::new();
-    let pattern = ADDRESS.get_or_init(|| {
-        regex_lite::Regex::new(
-            r"(?i)[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)",
-        )
-        .expect("a constant pattern, compiled by every test run")
-    });
-    pattern.replace_all(text, "…@$1").into_owned()
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 //! dominant cause, and the body answers "what do I do" before it shows evidence.
 
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 

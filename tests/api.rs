@@ -1,5 +1,7 @@
 //! The read API through `http::handle`, over counts written by `ingest::record` and the cron.
 
+mod common;
+
 use bouncewatch::classify::Category;
 use bouncewatch::config::Config;
 use bouncewatch::cron::run_cron;
@@ -12,26 +14,10 @@ use serde_json::Value;
 
 const NOW: u64 = 1_700_000_000;
 
-fn event(domain: &str, kind: EventKind, at: u64, category: Option<Category>) -> NormalizedEvent {
-    let code = (kind == EventKind::Deferred).then_some(451);
-    NormalizedEvent {
-        esp: Esp::Generic,
-        event_id: format!("{domain}-{at}"),
-        kind,
-        occurred_at: at,
-        recipient_domain: domain.into(),
-        smtp_code: code,
-        enhanced_code: None,
-        reply: category.map(|c| format!("451 4.7.1 [redacted] {} from receiver", c.as_str())),
-        category,
-        permanence: None,
-    }
-}
-
 /// `delivered` deliveries and `deferred` 451 deferrals of `category` to `domain` at `at`.
 fn traffic(domain: &str, at: u64, delivered: usize, deferred: usize, category: Category) -> Vec<NormalizedEvent> {
-    let mut events = vec![event(domain, EventKind::Delivered, at, None); delivered];
-    events.extend(vec![event(domain, EventKind::Deferred, at, Some(category)); deferred]);
+    let mut events = vec![common::synthetic_event(domain, EventKind::Delivered, at, None); delivered];
+    events.extend(vec![common::synthetic_event(domain, EventKind::Deferred, at, Some(category)); deferred]);
     events
 }
 

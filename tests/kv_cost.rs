@@ -1,10 +1,12 @@
 //! KV operations per webhook request and per cron run, for 1, 10 and 100 active domains. Prints a table
 //! (`cargo test --test kv_cost -- --nocapture`) and pins the properties the design promises.
 
+mod common;
+
 use bouncewatch::classify::Category;
 use bouncewatch::config::Config;
 use bouncewatch::cron::run_cron;
-use bouncewatch::event::{Esp, EventKind, NormalizedEvent};
+use bouncewatch::event::{EventKind, NormalizedEvent};
 use bouncewatch::ingest::record;
 use bouncewatch::store::{MemoryStore, OpCounts};
 use pollster::block_on;
@@ -17,17 +19,9 @@ const REQUESTS_PER_MINUTE: usize = 10;
 fn request(domains: usize, at: u64) -> Vec<NormalizedEvent> {
     (0..domains)
         .flat_map(|d| {
-            [EventKind::Delivered, EventKind::Deferred].map(|kind| NormalizedEvent {
-                esp: Esp::Generic,
-                event_id: format!("{d}-{kind:?}-{at}"),
-                kind,
-                occurred_at: at,
-                recipient_domain: format!("domain{d}.example"),
-                smtp_code: (kind == EventKind::Deferred).then_some(451),
-                enhanced_code: None,
-                reply: (kind == EventKind::Deferred).then(|| "451 4.7.1 Try again later".into()),
-                category: (kind == EventKind::Deferred).then_some(Category::RateLimited),
-                permanence: None,
+            [EventKind::Delivered, EventKind::Deferred].map(|kind| {
+                let category = (kind == EventKind::Deferred).then_some(Category::RateLimited);
+                common::synthetic_event(&format!("domain{d}.example"), kind, at, category)
             })
         })
         .collect()

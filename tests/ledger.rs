@@ -1,11 +1,13 @@
 //! The counters in KV under concurrency, redelivery, crashes, paging and failures, against the
 //! fault-injecting `MemoryStore`.
 
+mod common;
+
 use bouncewatch::classify::Category;
 use bouncewatch::config::Config;
 use bouncewatch::counters::{BucketRange, Counts};
 use bouncewatch::cron::run_cron;
-use bouncewatch::event::{Esp, EventKind, NormalizedEvent};
+use bouncewatch::event::{EventKind, NormalizedEvent};
 use bouncewatch::ingest::record;
 use bouncewatch::ledger::read_range;
 use bouncewatch::settings::Settings;
@@ -16,29 +18,14 @@ use pollster::block_on;
 const NOW: u64 = 1_700_000_100;
 const LATER: u64 = NOW + 600;
 
-fn event(domain: &str, kind: EventKind, at: u64) -> NormalizedEvent {
-    let deferral = kind == EventKind::Deferred;
-    NormalizedEvent {
-        esp: Esp::Generic,
-        event_id: format!("{domain}-{at}"),
-        kind,
-        occurred_at: at,
-        recipient_domain: domain.into(),
-        smtp_code: deferral.then_some(451),
-        enhanced_code: deferral.then(|| "4.7.1".into()),
-        reply: deferral.then(|| "451 4.7.1 Try again later".into()),
-        category: deferral.then_some(Category::PolicyRejected),
-        permanence: None,
-    }
-}
-
 /// Request `i`'s 20 events: 15 deliveries and 5 deferrals with 451, over four domains.
 fn request(i: usize) -> Vec<NormalizedEvent> {
     (0..20)
         .map(|j| {
             let domain = ["gmail.com", "outlook.com", "yahoo.com", "web.de"][(i + j) % 4];
             let kind = if j % 4 == 0 { EventKind::Deferred } else { EventKind::Delivered };
-            event(domain, kind, NOW - 60 - (j as u64))
+            let category = (kind == EventKind::Deferred).then_some(Category::PolicyRejected);
+            common::synthetic_event(domain, kind, NOW - 60 - (j as u64), category)
         })
         .collect()
 }
@@ -157,9 +144,9 @@ fn a_kv_failure_on_the_webhook_path_is_an_error_and_counts_nothing() {
 fn stale_events_are_reported_and_future_ones_counted_now() {
     let store = MemoryStore::new();
     let events = [
-        event("gmail.com", EventKind::Delivered, NOW - 9 * 86_400),
-        event("gmail.com", EventKind::Delivered, NOW + 86_400),
-        event("gmail.com", EventKind::Delivered, NOW),
+        common::synthetic_event("gmail.com", EventKind::Delivered, NOW - 9 * 86_400, None),
+        common::synthetic_event("gmail.com", EventKind::Delivered, NOW + 86_400, None),
+        common::synthetic_event("gmail.com", EventKind::Delivered, NOW, None),
     ];
     let recorded = block_on(record(&store, &Config::new(), "body", &events, NOW)).unwrap();
     assert_eq!((recorded.accepted, recorded.stale, recorded.clamped, recorded.writes), (2, 1, 1, 1));
@@ -169,7 +156,7 @@ fn stale_events_are_reported_and_future_ones_counted_now() {
 #[test]
 fn a_request_with_nothing_to_count_writes_nothing() {
     let store = MemoryStore::new();
-    let events = [event("gmail.com", EventKind::Delivered, NOW - 30 * 86_400)];
+    let events = [common::synthetic_event("gmail.com", EventKind::Delivered, NOW - 30 * 86_400, None)];
     let recorded = block_on(record(&store, &Config::new(), "body", &events, NOW)).unwrap();
     assert_eq!((recorded.stale, recorded.writes), (1, 0));
     assert_eq!(store.ops().puts, 0);

@@ -132,3 +132,26 @@ pub fn post(esp: &str, body: impl Into<Vec<u8>>, headers: &[(&str, &str)]) -> Ht
     }
     req
 }
+
+/// A counted event as the adapters would produce it: a delivery, or a 451 deferral whose reply names its
+/// `category` (set for deferrals only). Ids are unique per domain, kind and time.
+pub fn synthetic_event(
+    domain: &str,
+    kind: bouncewatch::event::EventKind,
+    at: u64,
+    category: Option<bouncewatch::classify::Category>,
+) -> NormalizedEvent {
+    let deferral = kind == bouncewatch::event::EventKind::Deferred;
+    NormalizedEvent {
+        esp: Esp::Generic,
+        event_id: format!("{domain}-{kind:?}-{at}"),
+        kind,
+        occurred_at: at,
+        recipient_domain: domain.into(),
+        smtp_code: deferral.then_some(451),
+        enhanced_code: None,
+        reply: category.map(|c| format!("451 4.7.1 [redacted] {} from receiver", c.as_str())),
+        category,
+        permanence: None,
+    }
+}

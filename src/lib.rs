@@ -12,7 +12,7 @@
 //! * [`reply`] takes one SMTP reply apart (basic code, enhanced code, lower-cased text, SMTP stage)
 //!   however an ESP wrapped it.
 //! * [`esp`] holds one adapter per email service provider: raw body bytes + headers + secret → verified
-//!   normalized [`event::NormalizedEvent`]s.
+//!   normalized [`event::NormalizedEvent`]s; [`redact`] strips address local parts from every reply kept.
 //! * [`counters`] counts events per recipient domain in fixed buckets by event time; [`ledger`] keeps
 //!   those counts in KV without read-modify-write (one immutable shard per webhook request, merged into
 //!   hourly pages by the cron), so concurrent and redelivered webhooks are counted exactly once.
@@ -20,6 +20,7 @@
 //!   its state in one key. [`settings`] lists every threshold with its default.
 //! * [`store`] is the small storage trait the core talks to; Workers KV implements it in the shell and
 //!   [`store::MemoryStore`] in tests.
+//! * [`advice`] is the one table of what to do per cause, shared by alerts, API and dashboard.
 //! * [`alert`] words an alert (subject, text, HTML, advice per cause); [`notify`] decides, with
 //!   Alertmanager's semantics, what to send when and retries failed sends; [`mime`] and [`outbound`] turn a
 //!   message into a raw email or an HTTP request. The shell only performs them.

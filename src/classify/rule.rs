@@ -198,7 +198,14 @@ pub struct Matcher {
     anchors: Vec<Anchor>,
     /// The hashed pairs that anchor some literal.
     anchored: [u64; PAIR_SLOTS / 64],
+    /// For each literal id, the rule whose `any` list it is in, if any.
+    any_owner: Vec<Option<u16>>,
+    /// The rules with no `any` list: the only ones that may match a text in which no literal occurs.
+    always: [u64; MAX_RULES / 64],
 }
+
+/// How many rules the tables may hold; the rules worth trying on a text are a fixed bit set.
+const MAX_RULES: usize = 512;
 
 impl Matcher {
     pub fn new(tables: &[&'static [Rule]]) -> Matcher {
@@ -240,13 +247,36 @@ impl Matcher {
             anchored[pair / 64] |= 1 << (pair % 64);
         }
         let anchors = anchored_at.into_iter().map(|(_, anchor)| anchor).collect();
-        Matcher { rules, literals, starts, anchors, anchored }
+        assert!(rules.len() <= MAX_RULES, "raise MAX_RULES to {}", rules.len());
+        let mut any_owner = vec![None; literals.len()];
+        let mut always = [0u64; MAX_RULES / 64];
+        for (index, rule) in rules.iter().enumerate() {
+            for id in rule.any.clone() {
+                any_owner[id] = Some(index as u16);
+            }
+            if rule.any.is_empty() {
+                always[index / 64] |= 1 << (index % 64);
+            }
+        }
+        Matcher { rules, literals, starts, anchors, anchored, any_owner, always }
     }
 
     /// The first rule that matches, if any.
     pub fn first_match(&self, reply: &Reply) -> Option<&'static Rule> {
         let found = self.find_literals(reply.text.as_bytes());
-        self.rules.iter().find(|r| r.matches(reply, &found)).map(|r| r.rule)
+        // A rule with an `any` list needs one of its literals, so only those rules and the ones
+        // without such a list are tried, in table order: a few dozen instead of every rule.
+        let mut worth_trying = self.always;
+        for (word, &bits) in found.literals.iter().enumerate() {
+            for id in set_bits(bits).map(|bit| word * 64 + bit) {
+                if let Some(rule) = self.any_owner.get(id).copied().flatten() {
+                    worth_trying[usize::from(rule) / 64] |= 1 << (rule % 64);
+                }
+            }
+        }
+        let mut tried =
+            worth_trying.iter().enumerate().flat_map(|(word, &bits)| set_bits(bits).map(move |bit| word * 64 + bit));
+        tried.find(|&index| self.rules[index].matches(reply, &found)).map(|index| self.rules[index].rule)
     }
 
     fn find_literals(&self, text: &[u8]) -> Found {
@@ -271,6 +301,17 @@ impl Matcher {
         }
         found
     }
+}
+
+/// The positions of the set bits of `bits`, lowest first.
+fn set_bits(mut bits: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let bit = bits.trailing_zeros() as usize;
+        (bits != 0).then(|| {
+            bits &= bits - 1;
+            bit
+        })
+    })
 }
 
 /// A literal's least common byte pair and where it starts in the literal. Panics on a literal shorter

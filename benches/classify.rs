@@ -2,10 +2,12 @@
 //!
 //! `cargo bench --bench classify`; criterion prints the figure as throughput (elements = replies).
 //!
-//! Recorded 2026-11-28 on a shared 2-core AMD EPYC VM under load average ~3-5 (other builds running):
-//! whole corpus (1,134 replies) 3.72 ms per pass, ~305 K replies/s wall-clock; parsing alone ~930 K
-//! replies/s. Below the 1 M/s target: the cost is spread over lower-casing and the byte scans in
-//! `reply::parse` (a third), the pass that marks candidate literals, and the rule loop.
+//! Recorded 2026-11-28 on a shared 2-core AMD EPYC VM (load average ~1): whole corpus (1,134 replies)
+//! 3.02 ms per pass, ~375 K replies/s wall-clock (3.67 ms, ~309 K/s before literals were found in one
+//! pass and rules pre-selected by them); parsing alone ~980 K replies/s. Under callgrind a reply costs
+//! ~14.8 K instructions (~18.4 K before): ~6.2 K parsing, ~8.6 K matching. Still below the 1 M/s
+//! target: what remains is the per-byte work of `reply::parse` (word splitting, code and stage scans,
+//! `to_lowercase` on the few non-ASCII replies), the byte-pair pass and the surviving rule checks.
 
 use std::path::PathBuf;
 

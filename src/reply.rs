@@ -60,9 +60,19 @@ pub struct Reply {
 
 /// Parses one reply as an ESP reports it.
 pub fn parse(raw: &str) -> Reply {
-    let text = normalize(cap(raw));
-    let bytes = text.as_bytes();
-    Reply { basic: find_basic(bytes), enhanced: find_enhanced(bytes), stage: find_stage(&text), text }
+    let mut reply = Reply { basic: None, enhanced: None, text: String::new(), stage: None };
+    parse_into(raw, &mut reply);
+    reply
+}
+
+/// [`parse`] into an existing reply, reusing its text buffer: the classifier parses every reply into
+/// one per thread, so the hot path allocates nothing.
+pub fn parse_into(raw: &str, reply: &mut Reply) {
+    normalize_into(cap(raw), &mut reply.text);
+    let bytes = reply.text.as_bytes();
+    reply.basic = find_basic(bytes);
+    reply.enhanced = find_enhanced(bytes);
+    reply.stage = find_stage(&reply.text);
 }
 
 /// The longest prefix of `raw` within [`MAX_SCANNED_BYTES`] that ends on a char boundary.
@@ -79,19 +89,36 @@ fn cap(raw: &str) -> &str {
 
 /// Lower-cases once with `str::to_lowercase` (regex-lite folds ASCII only), joins continuation lines
 /// (`550-5.7.1 first\r\n550-5.7.1 second` reads as one sentence) and collapses ASCII whitespace.
-fn normalize(raw: &str) -> String {
-    let lowered = raw.to_lowercase();
-    let mut out = String::with_capacity(lowered.len());
-    for (index, line) in lowered.split('\n').enumerate() {
+///
+/// Nearly every reply is ASCII, where lower-casing is a per-byte map that commutes with the line and
+/// word splitting; those are lower-cased word by word straight into `out`. Other text keeps the
+/// whole-string `to_lowercase`, whose context rules (final sigma) a per-word pass could break.
+fn normalize_into(raw: &str, out: &mut String) {
+    out.clear();
+    if raw.is_ascii() {
+        join_words(raw, out, |out, word| {
+            let start = out.len();
+            out.push_str(word);
+            out[start..].make_ascii_lowercase();
+        });
+    } else {
+        join_words(&raw.to_lowercase(), out, |out, word| out.push_str(word));
+    }
+}
+
+/// Appends the words of `text` to `out`, one space apart, continuation codes stripped; `push` writes
+/// one word.
+fn join_words(text: &str, out: &mut String, push: impl Fn(&mut String, &str)) {
+    out.reserve(text.len());
+    for (index, line) in text.split('\n').enumerate() {
         let line = if index == 0 { line } else { strip_continuation_code(line) };
         for word in line.split_ascii_whitespace() {
             if !out.is_empty() {
                 out.push(' ');
             }
-            out.push_str(word);
+            push(out, word);
         }
     }
-    out
 }
 
 /// `550-5.7.1 text` or `550 text` on a continuation line → `5.7.1 text` / `text`: the code was already

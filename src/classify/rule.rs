@@ -4,9 +4,11 @@
 //! the SMTP stage, and rarely a regex. Literals are checked first and a regex only runs when they all
 //! hold, because regex-lite has no literal optimizations of its own.
 //!
-//! Most replies contain none of the ~400 literals, so a literal is searched for only when its anchor
-//! (its least common byte pair) occurs in the text; one pass over the text's byte pairs marks those
-//! [`Candidates`]. The common miss is then a bit test.
+//! Rather than search the text once per literal (~400 of them), one pass over the text's byte pairs
+//! finds every literal that occurs: each is compared in place only where its anchor (its least common
+//! byte pair) occurs. Every literal condition of every rule is then a bit test in [`Found`].
+
+use std::ops::Range;
 
 use regex_lite::Regex;
 
@@ -99,56 +101,38 @@ impl CodePattern {
     }
 }
 
-/// A literal fragment, numbered for the [`Candidates`] set, with its rarest byte pairs.
-#[derive(Debug)]
-struct Literal {
-    text: &'static str,
-    id: usize,
-    /// Up to four of its least common byte pairs (hashed), rarest first; all must occur in the text.
-    rare_pairs: [u16; 4],
+/// One byte pair's literals: literal `id` starts `offset` bytes before the pair wherever it occurs.
+#[derive(Debug, Clone, Copy)]
+struct Anchor {
+    id: u16,
+    offset: u16,
 }
 
-impl Literal {
-    fn new(text: &'static str, id: usize) -> Literal {
-        let mut pairs: Vec<[u8; 2]> = text.as_bytes().windows(2).map(|w| [w[0], w[1]]).collect();
-        pairs.sort_by_key(|&p| std::cmp::Reverse(rarity(p)));
-        let rarest = *pairs.first().unwrap_or_else(|| panic!("literal {text:?} is too short"));
-        let mut rare_pairs = [pair_index(rarest); 4];
-        for (slot, &p) in rare_pairs.iter_mut().zip(&pairs) {
-            *slot = pair_index(p);
-        }
-        Literal { text, id, rare_pairs }
-    }
-
-    fn occurs_in(&self, text: &str, candidates: &Candidates) -> bool {
-        candidates.has_literal(self.id)
-            && self.rare_pairs.iter().all(|&p| candidates.has_pair(p))
-            && text.contains(self.text)
-    }
-}
-
-/// How many literals the tables may hold; [`Candidates`] is a fixed bit set so that matching allocates
+/// How many literals the tables may hold; [`Found`] is a fixed bit set so that matching allocates
 /// nothing.
 const MAX_LITERALS: usize = 1024;
 
-/// Byte pairs are hashed to 12 bits so the index stays in L1 cache; a collision only costs a search.
+/// Byte pairs are hashed to 12 bits so the index stays in L1 cache; a collision only costs a compare.
 const PAIR_SLOTS: usize = 1 << 12;
 
-/// What one pass over a text's byte pairs tells: which literals *may* occur (their rarest pair does)
-/// and which hashed pairs occur at all.
-pub struct Candidates {
+/// The literals that occur in a text, by id: found in one pass, so that every rule's literal
+/// conditions are bit tests.
+pub struct Found {
     literals: [u64; MAX_LITERALS / 64],
-    pairs: [u64; PAIR_SLOTS / 64],
 }
 
-impl Candidates {
-    fn has_literal(&self, id: usize) -> bool {
+impl Found {
+    fn has(&self, id: usize) -> bool {
         self.literals[id / 64] & (1 << (id % 64)) != 0
     }
 
-    /// Whether any literal numbered `range` may occur: a rule's `any` literals are numbered
-    /// consecutively, so a rule none of whose literals occur costs a word or two of bit tests.
-    fn any_literal_in(&self, range: &std::ops::Range<usize>) -> bool {
+    fn set(&mut self, id: usize) {
+        self.literals[id / 64] |= 1 << (id % 64);
+    }
+
+    /// Whether any literal numbered `range` occurs: a rule's `any` literals are numbered consecutively,
+    /// so this costs a word or two of bit tests.
+    fn any_in(&self, range: &Range<usize>) -> bool {
         if range.is_empty() {
             return false;
         }
@@ -160,10 +144,6 @@ impl Candidates {
             self.literals[word] & mask != 0
         })
     }
-
-    fn has_pair(&self, slot: u16) -> bool {
-        self.pairs[usize::from(slot / 64)] & (1 << (slot % 64)) != 0
-    }
 }
 
 /// How rare a byte pair is in reply text, roughly: letters by English frequency, while spaces, digits
@@ -174,112 +154,173 @@ fn rarity(pair: [u8; 2]) -> usize {
     commonness(pair[0]) + commonness(pair[1])
 }
 
-fn pair_index(pair: [u8; 2]) -> u16 {
-    ((u32::from(pair[0]) << 8 | u32::from(pair[1])).wrapping_mul(0x9E37_79B1) >> 20) as u16
+fn pair_index(pair: [u8; 2]) -> usize {
+    ((u32::from(pair[0]) << 8 | u32::from(pair[1])).wrapping_mul(0x9E37_79B1) >> 20) as usize
 }
 
-/// A rule ready to match.
+/// A rule ready to match. Its literals are numbered consecutively per list, so each list is a range of
+/// ids in [`Found`].
 #[derive(Debug)]
 struct Compiled {
     rule: &'static Rule,
     codes: Vec<CodePattern>,
-    any: Vec<Literal>,
-    /// The ids of `any`, consecutive.
-    any_ids: std::ops::Range<usize>,
-    all: Vec<Literal>,
-    none: Vec<Literal>,
+    any: Range<usize>,
+    all: Range<usize>,
+    none: Range<usize>,
     regex: Option<Regex>,
 }
 
 impl Compiled {
-    /// Cheapest conditions first: codes and stage are integer compares, literals a bit test before any
-    /// substring search, the regex last.
-    fn matches(&self, reply: &Reply, candidates: &Candidates) -> bool {
-        let text = reply.text.as_str();
+    /// Cheapest conditions first: codes and stage are integer compares, literals bit tests, the regex
+    /// last.
+    fn matches(&self, reply: &Reply, found: &Found) -> bool {
         (self.codes.is_empty() || self.codes.iter().any(|c| c.matches(reply)))
             && self.rule.stage.is_none_or(|s| reply.stage == Some(s))
-            && (self.any.is_empty()
-                || (candidates.any_literal_in(&self.any_ids) && self.any.iter().any(|l| l.occurs_in(text, candidates))))
-            && self.all.iter().all(|l| l.occurs_in(text, candidates))
-            && !self.none.iter().any(|l| l.occurs_in(text, candidates))
-            && self.regex.as_ref().is_none_or(|r| r.is_match(text))
+            && (self.any.is_empty() || found.any_in(&self.any))
+            && self.all.clone().all(|id| found.has(id))
+            && !found.any_in(&self.none)
+            && self.regex.as_ref().is_none_or(|r| r.is_match(&reply.text))
     }
 }
 
 /// The rule tables compiled once: the rules in order, and an index from each byte pair to the literals
-/// anchored on it (a poor man's Aho-Corasick: one pass over the text finds every literal worth a
-/// `str::contains`).
+/// anchored on it (a poor man's Aho-Corasick: one pass over the text finds every literal that occurs).
+///
+/// Each literal is anchored on its least common byte pair; where that pair occurs in a text, the
+/// literal is compared in place. Most pairs of a text anchor nothing and cost a bit test.
 #[derive(Debug)]
 pub struct Matcher {
     rules: Vec<Compiled>,
-    /// For byte pair `p`, the anchored literal ids are `ids[starts[p]..starts[p + 1]]`.
+    /// Literal texts by id.
+    literals: Vec<&'static [u8]>,
+    /// For hashed byte pair `p`, its anchors are `anchors[starts[p]..starts[p + 1]]`.
     starts: Vec<u32>,
-    ids: Vec<u16>,
-    /// The byte pairs some literal is anchored on; most pairs of a text are not, and skip the index.
+    anchors: Vec<Anchor>,
+    /// The hashed pairs that anchor some literal.
     anchored: [u64; PAIR_SLOTS / 64],
+    /// For each literal id, the rule whose `any` list it is in, if any.
+    any_owner: Vec<Option<u16>>,
+    /// The rules with no `any` list: the only ones that may match a text in which no literal occurs.
+    always: [u64; MAX_RULES / 64],
 }
+
+/// How many rules the tables may hold; the rules worth trying on a text are a fixed bit set.
+const MAX_RULES: usize = 512;
 
 impl Matcher {
     pub fn new(tables: &[&'static [Rule]]) -> Matcher {
-        let mut anchors: Vec<(usize, usize)> = Vec::new();
-        let mut literals = |list: &'static [&'static str]| -> Vec<Literal> {
-            list.iter()
-                .map(|&text| {
-                    let literal = Literal::new(text, anchors.len());
-                    anchors.push((usize::from(literal.rare_pairs[0]), literal.id));
-                    literal
-                })
-                .collect()
+        let mut literals: Vec<&'static [u8]> = Vec::new();
+        let mut anchored_at: Vec<(usize, Anchor)> = Vec::new();
+        let mut number = |list: &'static [&'static str]| -> Range<usize> {
+            let start = literals.len();
+            for &text in list {
+                let id = literals.len();
+                let (offset, pair) = rarest_pair(text);
+                let anchor = Anchor { id: id as u16, offset: offset as u16 };
+                anchored_at.push((pair_index(pair), anchor));
+                literals.push(text.as_bytes());
+            }
+            start..literals.len()
         };
         let mut rules = Vec::new();
         for rule in tables.iter().flat_map(|t| t.iter()) {
-            let any = literals(rule.any);
             rules.push(Compiled {
                 rule,
                 codes: rule.codes.iter().map(|p| CodePattern::parse(p)).collect(),
-                any_ids: any.first().map_or(0, |l| l.id)..any.last().map_or(0, |l| l.id + 1),
-                any,
-                all: literals(rule.all),
-                none: literals(rule.none),
+                any: number(rule.any),
+                all: number(rule.all),
+                none: number(rule.none),
                 regex: rule.regex.map(|r| Regex::new(r).unwrap_or_else(|e| panic!("rule {}: {e}", rule.id))),
             });
         }
-        assert!(anchors.len() <= MAX_LITERALS, "raise MAX_LITERALS to {}", anchors.len());
-        anchors.sort_unstable();
+        assert!(literals.len() <= MAX_LITERALS, "raise MAX_LITERALS to {}", literals.len());
+        anchored_at.sort_by_key(|&(pair, anchor)| (pair, anchor.id));
         let mut starts = vec![0u32; PAIR_SLOTS + 1];
-        for &(pair, _) in &anchors {
+        for &(pair, _) in &anchored_at {
             starts[pair + 1] += 1;
         }
         for p in 1..starts.len() {
             starts[p] += starts[p - 1];
         }
-        let ids = anchors.iter().map(|&(_, id)| id as u16).collect();
         let mut anchored = [0u64; PAIR_SLOTS / 64];
-        for &(pair, _) in &anchors {
+        for &(pair, _) in &anchored_at {
             anchored[pair / 64] |= 1 << (pair % 64);
         }
-        Matcher { rules, starts, ids, anchored }
+        let anchors = anchored_at.into_iter().map(|(_, anchor)| anchor).collect();
+        assert!(rules.len() <= MAX_RULES, "raise MAX_RULES to {}", rules.len());
+        let mut any_owner = vec![None; literals.len()];
+        let mut always = [0u64; MAX_RULES / 64];
+        for (index, rule) in rules.iter().enumerate() {
+            for id in rule.any.clone() {
+                any_owner[id] = Some(index as u16);
+            }
+            if rule.any.is_empty() {
+                always[index / 64] |= 1 << (index % 64);
+            }
+        }
+        Matcher { rules, literals, starts, anchors, anchored, any_owner, always }
     }
 
     /// The first rule that matches, if any.
     pub fn first_match(&self, reply: &Reply) -> Option<&'static Rule> {
-        let candidates = self.candidates(&reply.text);
-        self.rules.iter().find(|r| r.matches(reply, &candidates)).map(|r| r.rule)
+        let found = self.find_literals(reply.text.as_bytes());
+        // A rule with an `any` list needs one of its literals, so only those rules and the ones
+        // without such a list are tried, in table order: a few dozen instead of every rule.
+        let mut worth_trying = self.always;
+        for (word, &bits) in found.literals.iter().enumerate() {
+            for id in set_bits(bits).map(|bit| word * 64 + bit) {
+                if let Some(rule) = self.any_owner.get(id).copied().flatten() {
+                    worth_trying[usize::from(rule) / 64] |= 1 << (rule % 64);
+                }
+            }
+        }
+        let mut tried =
+            worth_trying.iter().enumerate().flat_map(|(word, &bits)| set_bits(bits).map(move |bit| word * 64 + bit));
+        tried.find(|&index| self.rules[index].matches(reply, &found)).map(|index| self.rules[index].rule)
     }
 
-    fn candidates(&self, text: &str) -> Candidates {
-        let mut set = Candidates { literals: [0; MAX_LITERALS / 64], pairs: [0; PAIR_SLOTS / 64] };
-        for w in text.as_bytes().windows(2) {
+    fn find_literals(&self, text: &[u8]) -> Found {
+        let mut found = Found { literals: [0; MAX_LITERALS / 64] };
+        for (at, w) in text.windows(2).enumerate() {
             let p = pair_index([w[0], w[1]]);
-            set.pairs[usize::from(p / 64)] |= 1 << (p % 64);
-            let p = usize::from(p);
             if self.anchored[p / 64] & (1 << (p % 64)) == 0 {
                 continue;
             }
-            for &id in &self.ids[self.starts[p] as usize..self.starts[p + 1] as usize] {
-                set.literals[usize::from(id) / 64] |= 1 << (id % 64);
+            for anchor in &self.anchors[self.starts[p] as usize..self.starts[p + 1] as usize] {
+                let id = usize::from(anchor.id);
+                if found.has(id) {
+                    continue;
+                }
+                let occurs = at
+                    .checked_sub(usize::from(anchor.offset))
+                    .is_some_and(|start| text[start..].starts_with(self.literals[id]));
+                if occurs {
+                    found.set(id);
+                }
             }
         }
-        set
+        found
     }
+}
+
+/// The positions of the set bits of `bits`, lowest first.
+fn set_bits(mut bits: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let bit = bits.trailing_zeros() as usize;
+        (bits != 0).then(|| {
+            bits &= bits - 1;
+            bit
+        })
+    })
+}
+
+/// A literal's least common byte pair and where it starts in the literal. Panics on a literal shorter
+/// than a pair: literals are static table data, checked by the test suite.
+fn rarest_pair(text: &str) -> (usize, [u8; 2]) {
+    text.as_bytes()
+        .windows(2)
+        .enumerate()
+        .map(|(offset, w)| (offset, [w[0], w[1]]))
+        .max_by_key(|&(offset, pair)| (rarity(pair), std::cmp::Reverse(offset)))
+        .unwrap_or_else(|| panic!("literal {text:?} is too short"))
 }

@@ -41,8 +41,12 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
   step "installing Debian's chromium for the browser test"
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-  if ! apt-cache show chromium >/dev/null 2>&1; then $sudo apt-get update; fi
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+  install_chromium() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+  # A fresh machine's package lists may be missing or stale (an install then fails on a 404): refresh once.
+  if ! apt-cache show chromium >/dev/null 2>&1 || ! install_chromium; then
+    $sudo apt-get update
+    install_chromium
+  fi
 fi
 
 if [ ! -f .dev.vars ] && [ -f .dev.vars.example ]; then

@@ -11,6 +11,9 @@
 
 mod brevo;
 mod common;
+
+/// Shared with the read API's `READ_TOKEN` check.
+pub(crate) use common::constant_time_eq;
 mod generic;
 mod mailgun;
 mod mailjet;

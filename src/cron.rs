@@ -46,7 +46,7 @@ pub const NOTIFY_KEY: &str = "notify";
 
 /// Runs one evaluation at unix time `now`.
 pub async fn run_cron<S: Store>(store: &S, config: &Config, now: u64) -> Result<CronReport, StoreError> {
-    evaluate(store, config, now).await.map(|(report, _)| report)
+    evaluate(store, &settings(config)?, now).await.map(|(report, _)| report)
 }
 
 /// Runs one evaluation, then sends what the alerts call for. Notifications go out after the detector's
@@ -59,8 +59,8 @@ pub async fn run_cron_and_notify<S: Store, N: Notifier>(
     notifier: &N,
     now: u64,
 ) -> Result<(CronReport, RunReport), StoreError> {
-    let (report, state) = evaluate(store, config, now).await?;
-    let settings = Settings::from_config(config).map_err(|e| StoreError(format!("{e:?}")))?;
+    let settings = settings(config)?;
+    let (report, state) = evaluate(store, &settings, now).await?;
     let window_minutes = u32::try_from(settings.window_secs / 60).unwrap_or(u32::MAX);
     let snapshots: Vec<AlertSnapshot> =
         state.active_alerts().into_iter().map(|a| AlertSnapshot::from_alert(a, window_minutes)).collect();
@@ -78,31 +78,39 @@ pub async fn run_cron_and_notify<S: Store, N: Notifier>(
     Ok((report, sent))
 }
 
-async fn evaluate<S: Store>(store: &S, config: &Config, now: u64) -> Result<(CronReport, DetectorState), StoreError> {
-    let settings = Settings::from_config(config).map_err(|e| StoreError(format!("{e:?}")))?;
+/// A configuration error stops the run like a storage error: the cron can only log it.
+fn settings(config: &Config) -> Result<Settings, StoreError> {
+    Settings::from_config(config).map_err(|e| StoreError(format!("{e:?}")))
+}
+
+async fn evaluate<S: Store>(
+    store: &S,
+    settings: &Settings,
+    now: u64,
+) -> Result<(CronReport, DetectorState), StoreError> {
     let mut report = CronReport::default();
     let stored_state = store.get(STATE_KEY).await?;
     let mut state = parse_state(stored_state.as_deref())?;
 
-    let window = BucketRange::ending_at(now, settings.window_secs, &settings);
-    let to_fold = buckets_to_fold(&state, window, &settings);
+    let window = BucketRange::ending_at(now, settings.window_secs, settings);
+    let to_fold = buckets_to_fold(&state, window, settings);
     let shards = ledger::list_shards(store).await?;
     report.shards_seen = shards.len();
-    let (closed, open): (Vec<_>, Vec<_>) = shards.into_iter().partition(|s| s.is_closed(now, &settings));
+    let (closed, open): (Vec<_>, Vec<_>) = shards.into_iter().partition(|s| s.is_closed(now, settings));
 
     let shard_buckets = closed.iter().flat_map(|s| s.shard.buckets.keys().copied());
     let wanted =
-        shard_buckets.chain(to_fold.into_iter().flat_map(|r| r.buckets(&settings))).chain(window.buckets(&settings));
-    let mut pages = Pages::load(store, &settings, wanted.collect::<Vec<_>>()).await?;
+        shard_buckets.chain(to_fold.into_iter().flat_map(|r| r.buckets(settings))).chain(window.buckets(settings));
+    let mut pages = Pages::load(store, settings, wanted.collect::<Vec<_>>()).await?;
     let mut deletable = Vec::new();
     for shard in &closed {
-        if pages.absorb(shard, &settings, now) {
+        if pages.absorb(shard, settings, now) {
             deletable.push(&shard.id);
         } else {
             report.shards_merged += 1;
         }
     }
-    report.pages_written = pages.save(store, &settings, now).await?;
+    report.pages_written = pages.save(store, settings, now).await?;
     for id in deletable {
         match ledger::delete_shard(store, id).await {
             Ok(()) => report.shards_deleted += 1,
@@ -111,21 +119,21 @@ async fn evaluate<S: Store>(store: &S, config: &Config, now: u64) -> Result<(Cro
     }
     // Open shards count towards this evaluation but are merged once their buckets close.
     for shard in &open {
-        pages.absorb(shard, &settings, now);
+        pages.absorb(shard, settings, now);
     }
 
     let needed = BucketRange { first: to_fold.map_or(window.first, |r| r.first), last: window.last };
     let buckets = pages.buckets(needed);
     if let Some(range) = to_fold {
         let quiet = DomainCounts::new();
-        for bucket in range.buckets(&settings) {
-            state.fold(bucket, buckets.get(&bucket).unwrap_or(&quiet), &settings);
+        for bucket in range.buckets(settings) {
+            state.fold(bucket, buckets.get(&bucket).unwrap_or(&quiet), settings);
             report.buckets_folded += 1;
         }
     }
     let in_window = counters::sum_range(&buckets, window);
     report.domains_in_window = in_window.len();
-    state.evaluate(&in_window, now, &settings);
+    state.evaluate(&in_window, now, settings);
     report.active_alerts = state.active_alerts().len();
 
     let value = serde_json::to_string(&state).map_err(|e| StoreError(format!("cannot encode state: {e}")))?;

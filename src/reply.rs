@@ -4,7 +4,7 @@
 //! relay's words (`host mx.example.com[1.2.3.4] said: … (in reply to RCPT TO command)`, `smtp;550 …`,
 //! `Remote Server returned '…'`), or without any code at all (`Connection timed out`). Rather than peel
 //! each wrapper, we look for the first thing that *is* a reply code and keep the whole text for the rules:
-//! the wrappers carry the SMTP stage, which the rules may use.
+//! the wrappers carry the SMTP stage, which the classifier reads with its other literals.
 //!
 //! Parsing never fails and never panics: a reply is free text from the network. Only the first
 //! [`MAX_SCANNED_BYTES`] are read, so a huge payload costs no more than a normal one.
@@ -26,23 +26,29 @@ pub struct EnhancedCode {
     pub detail: u16,
 }
 
-impl fmt::Display for EnhancedCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+impl EnhancedCode {
+    /// `"4.7.650"`. Written digit by digit: every classified reply needs it, and the formatting machinery
+    /// of `to_string` cost more than the rest of building the verdict.
+    pub fn to_dotted(self) -> String {
+        let mut dotted = String::with_capacity(7);
+        dotted.push(char::from(b'0' + self.class % 10));
+        dotted.push('.');
+        dotted.push(char::from(b'0' + self.subject % 10));
+        dotted.push('.');
+        let detail = self.detail % 1000;
+        for (scale, significant) in [(100, detail >= 100), (10, detail >= 10), (1, true)] {
+            if significant {
+                dotted.push(char::from(b'0' + (detail / scale % 10) as u8));
+            }
+        }
+        dotted
     }
 }
 
-/// The SMTP command a reply answered, when the reporter says so.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Stage {
-    /// The greeting or the connection itself (`refused to talk to me`, `after initial connection`).
-    Connect,
-    /// `EHLO`/`HELO`.
-    Helo,
-    MailFrom,
-    RcptTo,
-    /// `DATA` or the end of the message data.
-    Data,
+impl fmt::Display for EnhancedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_dotted())
+    }
 }
 
 /// One reply, taken apart.
@@ -54,13 +60,11 @@ pub struct Reply {
     pub enhanced: Option<EnhancedCode>,
     /// The text lower-cased (Unicode-aware), continuation lines joined and whitespace collapsed.
     pub text: String,
-    /// The SMTP stage named by a relay wrapper, if any.
-    pub stage: Option<Stage>,
 }
 
 /// Parses one reply as an ESP reports it.
 pub fn parse(raw: &str) -> Reply {
-    let mut reply = Reply { basic: None, enhanced: None, text: String::new(), stage: None };
+    let mut reply = Reply { basic: None, enhanced: None, text: String::new() };
     parse_into(raw, &mut reply);
     reply
 }
@@ -69,10 +73,7 @@ pub fn parse(raw: &str) -> Reply {
 /// one per thread, so the hot path allocates nothing.
 pub fn parse_into(raw: &str, reply: &mut Reply) {
     normalize_into(cap(raw), &mut reply.text);
-    let bytes = reply.text.as_bytes();
-    reply.basic = find_basic(bytes);
-    reply.enhanced = find_enhanced(bytes);
-    reply.stage = find_stage(&reply.text);
+    (reply.basic, reply.enhanced) = find_codes(reply.text.as_bytes());
 }
 
 /// The longest prefix of `raw` within [`MAX_SCANNED_BYTES`] that ends on a char boundary.
@@ -87,120 +88,133 @@ fn cap(raw: &str) -> &str {
     &raw[..end]
 }
 
-/// Lower-cases once with `str::to_lowercase` (regex-lite folds ASCII only), joins continuation lines
-/// (`550-5.7.1 first\r\n550-5.7.1 second` reads as one sentence) and collapses ASCII whitespace.
+/// Lower-cases once (regex-lite folds ASCII only), joins continuation lines (`550-5.7.1 first\r\n550-5.7.1
+/// second` reads as one sentence) and collapses ASCII whitespace.
 ///
-/// Nearly every reply is ASCII, where lower-casing is a per-byte map that commutes with the line and
-/// word splitting; those are lower-cased word by word straight into `out`. Other text keeps the
-/// whole-string `to_lowercase`, whose context rules (final sigma) a per-word pass could break.
+/// Most replies are one ASCII line with single spaces, for which this is a copy and a lower-casing that
+/// the compiler vectorizes; only text with other whitespace takes the byte-by-byte pass. Non-ASCII text is
+/// lower-cased whole by `str::to_lowercase` (a per-byte map would break context rules such as final
+/// sigma); joining and collapsing stay safe on it because ASCII bytes never occur inside a multi-byte
+/// character.
 fn normalize_into(raw: &str, out: &mut String) {
     out.clear();
     if raw.is_ascii() {
-        join_words(raw, out, |out, word| {
-            let start = out.len();
-            out.push_str(word);
-            out[start..].make_ascii_lowercase();
-        });
+        out.push_str(raw);
+        out.make_ascii_lowercase();
     } else {
-        join_words(&raw.to_lowercase(), out, |out, word| out.push_str(word));
+        out.push_str(&raw.to_lowercase());
+    }
+    if !is_collapsed(out.as_bytes()) {
+        let mut bytes = std::mem::take(out).into_bytes();
+        collapse_whitespace(&mut bytes);
+        // Only ASCII whitespace and continuation codes were removed and single spaces written, so the
+        // bytes are still UTF-8; the lossy branch only keeps this total.
+        *out = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     }
 }
 
-/// Appends the words of `text` to `out`, one space apart, continuation codes stripped; `push` writes
-/// one word.
-fn join_words(text: &str, out: &mut String, push: impl Fn(&mut String, &str)) {
-    out.reserve(text.len());
-    for (index, line) in text.split('\n').enumerate() {
-        let line = if index == 0 { line } else { strip_continuation_code(line) };
-        for word in line.split_ascii_whitespace() {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            push(out, word);
+/// Whether `text` has no whitespace but single spaces between words. Written as branch-free folds over
+/// the whole text so that the compiler vectorizes them: this runs on every reply.
+fn is_collapsed(text: &[u8]) -> bool {
+    let no_control = text.iter().fold(true, |ok, &b| ok & (b >= b' '));
+    let no_double_space =
+        text.iter().zip(text.iter().skip(1)).fold(true, |ok, (&a, &b)| ok & !(a == b' ' && b == b' '));
+    no_control && no_double_space && text.first() != Some(&b' ') && text.last() != Some(&b' ')
+}
+
+/// Rewrites `text` in place to its words one space apart; on every line after the first, a leading
+/// continuation code (`550-5.7.1 text`, `550 text`) is dropped: it was already read from the first line,
+/// and repeating it would split the sentences the rules look for.
+fn collapse_whitespace(text: &mut Vec<u8>) {
+    // In place: each byte written stands for a byte already read, so `written <= at` throughout.
+    let mut written = 0;
+    let mut space_pending = false;
+    let mut line_start = false;
+    let mut at = 0;
+    while at < text.len() {
+        let byte = text[at];
+        if byte.is_ascii_whitespace() {
+            line_start |= byte == b'\n';
+            space_pending = true;
+            at += 1;
+            continue;
         }
+        if line_start {
+            line_start = false;
+            if starts_with_continuation_code(&text[at..]) {
+                at += 4;
+                continue;
+            }
+        }
+        if space_pending && written > 0 {
+            text[written] = b' ';
+            written += 1;
+        }
+        space_pending = false;
+        text[written] = byte;
+        written += 1;
+        at += 1;
     }
+    text.truncate(written);
 }
 
-/// `550-5.7.1 text` or `550 text` on a continuation line → `5.7.1 text` / `text`: the code was already
-/// read from the first line, and repeating it would split sentences the rules look for.
-fn strip_continuation_code(line: &str) -> &str {
-    let trimmed = line.trim_start();
-    let b = trimmed.as_bytes();
-    if b.len() >= 4 && b[..3].iter().all(u8::is_ascii_digit) && matches!(b[3], b'-' | b' ') {
-        &trimmed[4..]
-    } else {
-        line
-    }
+/// `550-…` or `550 …`: three digits then a hyphen or a space.
+fn starts_with_continuation_code(line: &[u8]) -> bool {
+    line.len() >= 4 && line[..3].iter().all(u8::is_ascii_digit) && matches!(line[3], b'-' | b' ')
 }
 
 fn digit_value(b: &[u8]) -> u16 {
     b.iter().fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'))
 }
 
-/// The first `[245]\d\d` standing alone: not part of a longer number, an IP or a dotted code, and followed
-/// by a space, `-`, punctuation or the end (`ERROR_CODE :550,`, `smtp;550 5.1.1`, `#550 4.4.7`).
-fn find_basic(b: &[u8]) -> Option<u16> {
-    for i in 0..b.len().saturating_sub(2) {
-        if !matches!(b[i], b'2' | b'4' | b'5') || !b[i + 1].is_ascii_digit() || !b[i + 2].is_ascii_digit() {
+/// The first basic and the first enhanced code, in one pass: both start with 2, 4 or 5, a byte that
+/// most of a reply's text is not, so the pass stops rarely and ends as soon as both are found.
+fn find_codes(b: &[u8]) -> (Option<u16>, Option<EnhancedCode>) {
+    let (mut basic, mut enhanced) = (None, None);
+    for (at, byte) in b.iter().enumerate() {
+        if !matches!(byte, b'2' | b'4' | b'5') {
             continue;
         }
-        let before_ok = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
-        let after_ok = b.get(i + 3).is_none_or(|&c| matches!(c, b' ' | b'-' | b',' | b';' | b')' | b'\''));
-        if before_ok && after_ok {
-            return Some(digit_value(&b[i..i + 3]));
+        basic = basic.or_else(|| basic_at(b, at));
+        enhanced = enhanced.or_else(|| enhanced_at(b, at));
+        if basic.is_some() && enhanced.is_some() {
+            break;
         }
     }
-    None
+    (basic, enhanced)
 }
 
-/// The first `[245].\d.\d{1,3}` that is not part of an IP address or a version number (`4.16.55.1`,
-/// `192.0.2.5`): no digit or dot before, no digit or `.digit` after.
-fn find_enhanced(b: &[u8]) -> Option<EnhancedCode> {
-    for i in 0..b.len().saturating_sub(4) {
-        if !matches!(b[i], b'2' | b'4' | b'5') || b[i + 1] != b'.' || !b[i + 2].is_ascii_digit() || b[i + 3] != b'.' {
-            continue;
-        }
-        if i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'.') {
-            continue;
-        }
-        let detail_len = b[i + 4..].iter().take(4).take_while(|c| c.is_ascii_digit()).count();
-        let end = i + 4 + detail_len;
-        let continues_as_number = b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(u8::is_ascii_digit);
-        if (1..=3).contains(&detail_len) && !continues_as_number {
-            return Some(EnhancedCode {
-                class: b[i] - b'0',
-                subject: b[i + 2] - b'0',
-                detail: digit_value(&b[i + 4..end]),
-            });
-        }
+/// The basic code that the `[245]` at `at` starts, if it stands alone: not part of a longer number, an IP
+/// or a dotted code, and followed by a space, `-`, punctuation or the end (`ERROR_CODE :550,`,
+/// `smtp;550 5.1.1`, `#550 4.4.7`).
+fn basic_at(b: &[u8], at: usize) -> Option<u16> {
+    let code = b.get(at..at + 3)?;
+    let shaped = code[1].is_ascii_digit() && code[2].is_ascii_digit();
+    let before_ok = at == 0 || !(b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'.');
+    let after_ok = b.get(at + 3).is_none_or(|&c| matches!(c, b' ' | b'-' | b',' | b';' | b')' | b'\''));
+    (shaped && before_ok && after_ok).then(|| digit_value(code))
+}
+
+/// The `[245].\d.\d{1,3}` that the `[245]` at `at` starts, if it is not part of an IP address or a
+/// version number (`4.16.55.1`, `192.0.2.5`): no digit or dot before, no digit or `.digit` after.
+fn enhanced_at(b: &[u8], at: usize) -> Option<EnhancedCode> {
+    let head = b.get(at..at + 4)?;
+    if head[1] != b'.' || !head[2].is_ascii_digit() || head[3] != b'.' {
+        return None;
     }
-    None
+    if at > 0 && (b[at - 1].is_ascii_digit() || b[at - 1] == b'.') {
+        return None;
+    }
+    let detail_len = b[at + 4..].iter().take(4).take_while(|c| c.is_ascii_digit()).count();
+    let end = at + 4 + detail_len;
+    let continues_as_number = b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(u8::is_ascii_digit);
+    ((1..=3).contains(&detail_len) && !continues_as_number).then(|| EnhancedCode {
+        class: head[0] - b'0',
+        subject: head[2] - b'0',
+        detail: digit_value(&b[at + 4..end]),
+    })
 }
 
-/// The stage as Postfix (`in reply to RCPT TO command`), Exim (`after RCPT TO:`), Sendmail and qmail
-/// (`did not like our final DATA`) and others write it. Markers are grouped by a word they share, so a
-/// reply naming no stage costs five substring searches, not twelve.
-fn find_stage(text: &str) -> Option<Stage> {
-    const GROUPS: [(&str, &[(&str, Stage)]); 5] = [
-        (
-            "rcpt to",
-            &[("rcpt to command", Stage::RcptTo), ("after rcpt to", Stage::RcptTo), ("our rcpt to", Stage::RcptTo)],
-        ),
-        ("mail from", &[("mail from command", Stage::MailFrom), ("after mail from", Stage::MailFrom)]),
-        ("data", &[("end of data", Stage::Data), ("data command", Stage::Data), ("final data", Stage::Data)]),
-        ("talk", &[("refused to talk to me", Stage::Connect)]),
-        (
-            "after ",
-            &[("after initial connection", Stage::Connect), ("after ehlo", Stage::Helo), ("after helo", Stage::Helo)],
-        ),
-    ];
-    GROUPS
-        .iter()
-        .filter(|(word, _)| text.contains(word))
-        .flat_map(|(_, markers)| markers.iter())
-        .find(|(marker, _)| text.contains(marker))
-        .map(|&(_, stage)| stage)
-}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,13 +240,13 @@ mod tests {
     }
 
     #[test]
-    fn wrapped_replies_find_the_receivers_code_and_stage() {
+    fn wrapped_replies_find_the_receivers_code() {
         let r = parse("host mx.example.com[192.0.2.1] said: 550 5.1.1 no such user (in reply to RCPT TO command)");
-        assert_eq!((r.basic, r.stage), (Some(550), Some(Stage::RcptTo)));
+        assert_eq!(r.basic, Some(550));
         assert_eq!(enhanced("host mx.example.com[192.0.2.1] said: 550 5.1.1 x").as_deref(), Some("5.1.1"));
         assert_eq!(parse("smtp;550 5.1.1 user unknown").basic, Some(550));
         assert_eq!(parse("Invalid Address, ERROR_CODE :550, ERROR_CODE :5.2.2 full").basic, Some(550));
-        assert_eq!(parse("did not like our final DATA:554 5.7.9 policy").stage, Some(Stage::Data));
+        assert_eq!(parse("did not like our final DATA:554 5.7.9 policy").basic, Some(554));
         assert_eq!(parse("Remote Server returned '550 5.1.351 unknown'").basic, Some(550));
     }
 
@@ -257,8 +271,10 @@ mod tests {
     fn three_digit_details_and_codeless_replies() {
         assert_eq!(enhanced("451 4.7.650 rate limited").as_deref(), Some("4.7.650"));
         assert_eq!(enhanced("4.4.316 Connection refused").as_deref(), Some("4.4.316"));
+        assert_eq!(enhanced("550 5.0.0 rejected").as_deref(), Some("5.0.0"));
+        assert_eq!(enhanced("550 5.1.10 RESOLVER.ADR.RecipientNotFound").as_deref(), Some("5.1.10"));
         let r = parse("Connection timed out");
-        assert_eq!((r.basic, r.enhanced, r.stage), (None, None, None));
+        assert_eq!((r.basic, r.enhanced), (None, None));
     }
 
     #[test]

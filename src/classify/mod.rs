@@ -46,8 +46,8 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::reply::{self, Reply};
-pub use rule::Rule;
+use crate::reply::{self, EnhancedCode, Reply};
+pub use rule::{Rule, Stage};
 /// What a failure reply says went wrong. Exactly one per reply; the meanings, typical codes and text
 /// signals are in `tests/fixtures/replies/taxonomy.tsv`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -186,7 +186,7 @@ pub fn classify_reply(reply: &Reply) -> Classification {
         category,
         permanence: permanence(reply, category),
         smtp_code: reply.basic,
-        enhanced_code: reply.enhanced.map(|e| e.to_string()),
+        enhanced_code: reply.enhanced.map(EnhancedCode::to_dotted),
         action: action(category),
         reputation_signal: rule.reputation || category == Category::ReputationBlocked,
         rule: rule.id,

@@ -5,9 +5,9 @@
 //! `assets/community/bounces.toml` and `shaping.toml`, and real bounces from sisimai's set-of-emails
 //! (see `tests/fixtures/replies/provider_replies.tsv`, which holds every example below with its source).
 
+use super::rule::Stage;
 use super::rule::{Rule, RULE};
 use super::Category::*;
-use crate::reply::Stage;
 
 pub const RULES: &[Rule] = &[
     // --- Microsoft (Outlook.com, Exchange Online). NDR reference: learn.microsoft.com
@@ -221,6 +221,7 @@ pub const RULES: &[Rule] = &[
         id: "verizon.vs-ip-blocked",
         category: ReputationBlocked,
         any: &["-ip"],
+        all: &["vs"],
         regex: Some(r"\bvs\d+-ip"),
         example: "451 VS1-IP Excessive unknown recipients - possible Open Relay (#4.1.8)",
         ..RULE

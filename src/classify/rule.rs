@@ -6,14 +6,46 @@
 //!
 //! Rather than search the text once per literal (~400 of them), one pass over the text's byte pairs
 //! finds every literal that occurs: each is compared in place only where its anchor (its least common
-//! byte pair) occurs. Every literal condition of every rule is then a bit test in [`Found`].
+//! byte pair) occurs. Every literal condition of every rule is then a bit test in [`Found`]. The SMTP
+//! stage markers are literals of the same pass, so naming the stage costs no search of its own.
 
 use std::ops::Range;
 
 use regex_lite::Regex;
 
 use super::Category;
-use crate::reply::{Reply, Stage};
+use crate::reply::Reply;
+
+/// The SMTP command a reply answered, when the reporter says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// The greeting or the connection itself (`refused to talk to me`, `after initial connection`).
+    Connect,
+    /// `EHLO`/`HELO`.
+    Helo,
+    MailFrom,
+    RcptTo,
+    /// `DATA` or the end of the message data.
+    Data,
+}
+
+/// How Postfix (`in reply to RCPT TO command`), Exim (`after RCPT TO:`), Sendmail and qmail (`did not
+/// like our final DATA`) and others name the stage in their wrappers; the first marker in this order
+/// that occurs decides.
+const STAGE_MARKERS: [(&str, Stage); 12] = [
+    ("rcpt to command", Stage::RcptTo),
+    ("after rcpt to", Stage::RcptTo),
+    ("our rcpt to", Stage::RcptTo),
+    ("mail from command", Stage::MailFrom),
+    ("after mail from", Stage::MailFrom),
+    ("end of data", Stage::Data),
+    ("data command", Stage::Data),
+    ("final data", Stage::Data),
+    ("refused to talk to me", Stage::Connect),
+    ("after initial connection", Stage::Connect),
+    ("after ehlo", Stage::Helo),
+    ("after helo", Stage::Helo),
+];
 
 /// One row of a rule table. The first rule of the first table that matches decides.
 #[derive(Debug)]
@@ -101,19 +133,55 @@ impl CodePattern {
     }
 }
 
-/// One byte pair's literals: literal `id` starts `offset` bytes before the pair wherever it occurs.
+/// Literal `id` starts `offset` bytes before its anchor `pair` wherever the literal occurs.
 #[derive(Debug, Clone, Copy)]
 struct Anchor {
+    pair: u16,
     id: u16,
     offset: u16,
 }
 
+/// A literal, with its first (up to) eight bytes as a word: most anchor hits that are not occurrences
+/// differ there, and one masked compare is far cheaper than a `memcmp` call.
+#[derive(Debug)]
+struct Literal {
+    bytes: &'static [u8],
+    head: u64,
+    head_mask: u64,
+}
+
+impl Literal {
+    fn new(text: &'static str) -> Literal {
+        let bytes = text.as_bytes();
+        let mut head = [0u8; 8];
+        let head_len = bytes.len().min(8);
+        head[..head_len].copy_from_slice(&bytes[..head_len]);
+        let head_mask = if head_len == 8 { u64::MAX } else { (1u64 << (8 * head_len)) - 1 };
+        Literal { bytes, head: u64::from_le_bytes(head), head_mask }
+    }
+
+    fn occurs_at(&self, text: &[u8], start: usize) -> bool {
+        let Some(rest) = text.get(start..) else { return false };
+        match rest.first_chunk::<8>() {
+            Some(&word) => {
+                u64::from_le_bytes(word) & self.head_mask == self.head
+                    && rest[8..].starts_with(self.bytes.get(8..).unwrap_or_default())
+            }
+            None => rest.starts_with(self.bytes),
+        }
+    }
+}
+
 /// How many literals the tables may hold; [`Found`] is a fixed bit set so that matching allocates
 /// nothing.
-const MAX_LITERALS: usize = 1024;
+const MAX_LITERALS: usize = 512;
 
-/// Byte pairs are hashed to 12 bits so the index stays in L1 cache; a collision only costs a compare.
+/// Anchor lists are found by a 12-bit hash of the pair so the index stays in L1 cache; a collision only
+/// costs a pair compare.
 const PAIR_SLOTS: usize = 1 << 12;
+
+/// Every byte pair, for the exact "anchors something?" bit set (8 KiB) tested at each position.
+const PAIRS: usize = 1 << 16;
 
 /// The literals that occur in a text, by id: found in one pass, so that every rule's literal
 /// conditions are bit tests.
@@ -146,16 +214,17 @@ impl Found {
     }
 }
 
-/// How rare a byte pair is in reply text, roughly: letters by English frequency, while spaces, digits
-/// and the punctuation of addresses and IPs are everywhere.
+/// How rare a byte pair is in reply text by its letters, for pairs equally frequent in the examples:
+/// letters by English frequency, while spaces, digits and the punctuation of addresses and IPs are
+/// everywhere.
 fn rarity(pair: [u8; 2]) -> usize {
     const COMMON_FIRST: &[u8] = b" .0123456789etaoinsrhl[]:<>@-/()dcumfpgwybvkxjqz";
     let commonness = |b: u8| COMMON_FIRST.iter().position(|&c| c == b).unwrap_or(COMMON_FIRST.len());
     commonness(pair[0]) + commonness(pair[1])
 }
 
-fn pair_index(pair: [u8; 2]) -> usize {
-    ((u32::from(pair[0]) << 8 | u32::from(pair[1])).wrapping_mul(0x9E37_79B1) >> 20) as usize
+fn pair_slot(pair: u16) -> usize {
+    (u32::from(pair).wrapping_mul(0x9E37_79B1) >> 20) as usize
 }
 
 /// A rule ready to match. Its literals are numbered consecutively per list, so each list is a range of
@@ -171,11 +240,23 @@ struct Compiled {
 }
 
 impl Compiled {
+    fn gate(&self) -> Gate {
+        if !self.any.is_empty() {
+            Gate::Literals(self.any.clone())
+        } else if !self.all.is_empty() {
+            Gate::Literals(self.all.start..self.all.start + 1)
+        } else if !self.codes.is_empty() {
+            Gate::Codes
+        } else {
+            Gate::None
+        }
+    }
+
     /// Cheapest conditions first: codes and stage are integer compares, literals bit tests, the regex
     /// last.
-    fn matches(&self, reply: &Reply, found: &Found) -> bool {
+    fn matches(&self, reply: &Reply, found: &Found, stage: Option<Stage>) -> bool {
         (self.codes.is_empty() || self.codes.iter().any(|c| c.matches(reply)))
-            && self.rule.stage.is_none_or(|s| reply.stage == Some(s))
+            && self.rule.stage.is_none_or(|s| stage == Some(s))
             && (self.any.is_empty() || found.any_in(&self.any))
             && self.all.clone().all(|id| found.has(id))
             && !found.any_in(&self.none)
@@ -191,45 +272,62 @@ impl Compiled {
 #[derive(Debug)]
 pub struct Matcher {
     rules: Vec<Compiled>,
-    /// Literal texts by id.
-    literals: Vec<&'static [u8]>,
-    /// For hashed byte pair `p`, its anchors are `anchors[starts[p]..starts[p + 1]]`.
+    /// Literals by id.
+    literals: Vec<Literal>,
+    /// The ids of [`STAGE_MARKERS`], in the same order.
+    stage_markers: Range<usize>,
+    /// For pair slot `p`, its anchors are `anchors[starts[p]..starts[p + 1]]`.
     starts: Vec<u32>,
     anchors: Vec<Anchor>,
-    /// The hashed pairs that anchor some literal.
-    anchored: [u64; PAIR_SLOTS / 64],
-    /// For each literal id, the rule whose `any` list it is in, if any.
-    any_owner: Vec<Option<u16>>,
-    /// The rules with no `any` list: the only ones that may match a text in which no literal occurs.
+    /// The byte pairs that anchor some literal.
+    anchored: Box<[u64; PAIRS / 64]>,
+    /// For each literal id, the rule it gates, if any (see [`Gate`]).
+    gated_by_literal: Vec<Option<u16>>,
+    /// The code patterns of the rules gated by their codes, with the rule each belongs to.
+    gated_by_code: Vec<(CodePattern, u16)>,
+    /// The rules with no gate: tried on every reply.
     always: [u64; MAX_RULES / 64],
 }
 
+/// The one condition of a rule checked before the rule is tried at all. A reply satisfies few gates, so a
+/// few rules are tried instead of every rule; the tried rule then checks all its conditions.
+enum Gate {
+    /// One of the `any` literals, or else the first `all` literal, occurs.
+    Literals(Range<usize>),
+    /// One of its code patterns matches.
+    Codes,
+    None,
+}
+
 /// How many rules the tables may hold; the rules worth trying on a text are a fixed bit set.
-const MAX_RULES: usize = 512;
+const MAX_RULES: usize = 256;
 
 impl Matcher {
     pub fn new(tables: &[&'static [Rule]]) -> Matcher {
-        let mut literals: Vec<&'static [u8]> = Vec::new();
+        let pair_counts = pair_counts(tables.iter().flat_map(|t| t.iter()).map(|rule| rule.example));
+        let mut literals: Vec<Literal> = Vec::new();
         let mut anchored_at: Vec<(usize, Anchor)> = Vec::new();
-        let mut number = |list: &'static [&'static str]| -> Range<usize> {
+        let mut number = |list: &mut dyn Iterator<Item = &'static str>| -> Range<usize> {
             let start = literals.len();
-            for &text in list {
+            for text in list {
                 let id = literals.len();
-                let (offset, pair) = rarest_pair(text);
-                let anchor = Anchor { id: id as u16, offset: offset as u16 };
-                anchored_at.push((pair_index(pair), anchor));
-                literals.push(text.as_bytes());
+                let (offset, pair) = rarest_pair(text, &pair_counts);
+                let pair = u16::from_be_bytes(pair);
+                let anchor = Anchor { pair, id: id as u16, offset: offset as u16 };
+                anchored_at.push((pair_slot(pair), anchor));
+                literals.push(Literal::new(text));
             }
             start..literals.len()
         };
+        let stage_markers = number(&mut STAGE_MARKERS.iter().map(|&(marker, _)| marker));
         let mut rules = Vec::new();
         for rule in tables.iter().flat_map(|t| t.iter()) {
             rules.push(Compiled {
                 rule,
                 codes: rule.codes.iter().map(|p| CodePattern::parse(p)).collect(),
-                any: number(rule.any),
-                all: number(rule.all),
-                none: number(rule.none),
+                any: number(&mut rule.any.iter().copied()),
+                all: number(&mut rule.all.iter().copied()),
+                none: number(&mut rule.none.iter().copied()),
                 regex: rule.regex.map(|r| Regex::new(r).unwrap_or_else(|e| panic!("rule {}: {e}", rule.id))),
             });
         }
@@ -242,65 +340,89 @@ impl Matcher {
         for p in 1..starts.len() {
             starts[p] += starts[p - 1];
         }
-        let mut anchored = [0u64; PAIR_SLOTS / 64];
-        for &(pair, _) in &anchored_at {
-            anchored[pair / 64] |= 1 << (pair % 64);
+        let mut anchored = Box::new([0u64; PAIRS / 64]);
+        for &(_, anchor) in &anchored_at {
+            anchored[usize::from(anchor.pair) / 64] |= 1 << (anchor.pair % 64);
         }
         let anchors = anchored_at.into_iter().map(|(_, anchor)| anchor).collect();
         assert!(rules.len() <= MAX_RULES, "raise MAX_RULES to {}", rules.len());
-        let mut any_owner = vec![None; literals.len()];
+        let mut gated_by_literal = vec![None; literals.len()];
+        let mut gated_by_code = Vec::new();
         let mut always = [0u64; MAX_RULES / 64];
         for (index, rule) in rules.iter().enumerate() {
-            for id in rule.any.clone() {
-                any_owner[id] = Some(index as u16);
-            }
-            if rule.any.is_empty() {
-                always[index / 64] |= 1 << (index % 64);
+            match rule.gate() {
+                Gate::Literals(ids) => ids.for_each(|id| gated_by_literal[id] = Some(index as u16)),
+                Gate::Codes => {
+                    gated_by_code.extend(rule.rule.codes.iter().map(|p| (CodePattern::parse(p), index as u16)))
+                }
+                Gate::None => always[index / 64] |= 1 << (index % 64),
             }
         }
-        Matcher { rules, literals, starts, anchors, anchored, any_owner, always }
+        Matcher { rules, literals, stage_markers, starts, anchors, anchored, gated_by_literal, gated_by_code, always }
     }
 
     /// The first rule that matches, if any.
     pub fn first_match(&self, reply: &Reply) -> Option<&'static Rule> {
         let found = self.find_literals(reply.text.as_bytes());
-        // A rule with an `any` list needs one of its literals, so only those rules and the ones
-        // without such a list are tried, in table order: a few dozen instead of every rule.
+        // Only the rules whose gate holds are tried, in table order: a handful instead of every rule.
         let mut worth_trying = self.always;
+        let mut mark = |rule: u16| worth_trying[usize::from(rule) / 64] |= 1 << (rule % 64);
         for (word, &bits) in found.literals.iter().enumerate() {
             for id in set_bits(bits).map(|bit| word * 64 + bit) {
-                if let Some(rule) = self.any_owner.get(id).copied().flatten() {
-                    worth_trying[usize::from(rule) / 64] |= 1 << (rule % 64);
+                if let Some(rule) = self.gated_by_literal.get(id).copied().flatten() {
+                    mark(rule);
                 }
             }
         }
+        for (pattern, rule) in &self.gated_by_code {
+            if pattern.matches(reply) {
+                mark(*rule);
+            }
+        }
+        let stage = if found.any_in(&self.stage_markers) {
+            self.stage_markers.clone().position(|id| found.has(id)).map(|marker| STAGE_MARKERS[marker].1)
+        } else {
+            None
+        };
         let mut tried =
             worth_trying.iter().enumerate().flat_map(|(word, &bits)| set_bits(bits).map(move |bit| word * 64 + bit));
-        tried.find(|&index| self.rules[index].matches(reply, &found)).map(|index| self.rules[index].rule)
+        tried.find(|&index| self.rules[index].matches(reply, &found, stage)).map(|index| self.rules[index].rule)
     }
 
     fn find_literals(&self, text: &[u8]) -> Found {
         let mut found = Found { literals: [0; MAX_LITERALS / 64] };
-        for (at, w) in text.windows(2).enumerate() {
-            let p = pair_index([w[0], w[1]]);
-            if self.anchored[p / 64] & (1 << (p % 64)) == 0 {
-                continue;
-            }
-            for anchor in &self.anchors[self.starts[p] as usize..self.starts[p + 1] as usize] {
+        let mut from = 0;
+        while let Some(at) = next_anchored(&self.anchored, text, from) {
+            let pair = u16::from_be_bytes([text[at], text[at + 1]]);
+            let slot = pair_slot(pair);
+            for anchor in &self.anchors[self.starts[slot] as usize..self.starts[slot + 1] as usize] {
                 let id = usize::from(anchor.id);
-                if found.has(id) {
+                if anchor.pair != pair || found.has(id) {
                     continue;
                 }
                 let occurs = at
                     .checked_sub(usize::from(anchor.offset))
-                    .is_some_and(|start| text[start..].starts_with(self.literals[id]));
+                    .is_some_and(|start| self.literals[id].occurs_at(text, start));
                 if occurs {
                     found.set(id);
                 }
             }
+            from = at + 1;
         }
         found
     }
+}
+
+/// Where the first anchored pair at or after `from` starts. Kept out of line on purpose: this loop runs
+/// on every byte of every reply, and inlined into the matcher it lost its registers to the code around
+/// it and cost twice the instructions per byte.
+#[inline(never)]
+fn next_anchored(anchored: &[u64; PAIRS / 64], text: &[u8], from: usize) -> Option<usize> {
+    let offset = text.get(from..)?.windows(2).position(|w| {
+        let pair = u16::from_be_bytes([w[0], w[1]]);
+        anchored[usize::from(pair >> 6)] & (1 << (pair & 63)) != 0
+    })?;
+    Some(from + offset)
 }
 
 /// The positions of the set bits of `bits`, lowest first.
@@ -314,13 +436,78 @@ fn set_bits(mut bits: u64) -> impl Iterator<Item = usize> {
     })
 }
 
-/// A literal's least common byte pair and where it starts in the literal. Panics on a literal shorter
-/// than a pair: literals are static table data, checked by the test suite.
-fn rarest_pair(text: &str) -> (usize, [u8; 2]) {
+/// How often each byte pair occurs in `samples`, as the classifier sees them (normalized). The rules' own
+/// examples are real replies: a literal anchored on a pair that is rare in them is compared rarely, while
+/// a pair such as "e " or "in" would make the one pass stop at nearly every byte.
+fn pair_counts<'a>(samples: impl Iterator<Item = &'a str>) -> Vec<u32> {
+    let mut counts = vec![0u32; PAIRS];
+    for sample in samples {
+        for w in crate::reply::parse(sample).text.as_bytes().windows(2) {
+            counts[usize::from(u16::from_be_bytes([w[0], w[1]]))] += 1;
+        }
+    }
+    counts
+}
+
+/// A literal's least common byte pair and where it starts in the literal: fewest occurrences in
+/// `pair_counts`, then the rarest letters. Panics on a literal shorter than a pair: literals are static
+/// table data, checked by the test suite.
+fn rarest_pair(text: &str, pair_counts: &[u32]) -> (usize, [u8; 2]) {
     text.as_bytes()
         .windows(2)
         .enumerate()
         .map(|(offset, w)| (offset, [w[0], w[1]]))
-        .max_by_key(|&(offset, pair)| (rarity(pair), std::cmp::Reverse(offset)))
+        .min_by_key(|&(offset, pair)| {
+            (pair_counts[usize::from(u16::from_be_bytes(pair))], std::cmp::Reverse(rarity(pair)), offset)
+        })
         .unwrap_or_else(|| panic!("literal {text:?} is too short"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::parse;
+
+    /// One rule per stage, so the rule that matches names the stage the matcher read.
+    const BY_STAGE: &[Rule] = &[
+        Rule { id: "connect", stage: Some(Stage::Connect), ..RULE },
+        Rule { id: "helo", stage: Some(Stage::Helo), ..RULE },
+        Rule { id: "mail_from", stage: Some(Stage::MailFrom), ..RULE },
+        Rule { id: "rcpt_to", stage: Some(Stage::RcptTo), ..RULE },
+        Rule { id: "data", stage: Some(Stage::Data), ..RULE },
+    ];
+
+    fn stage_rule(reply: &str) -> Option<&'static str> {
+        Matcher::new(&[BY_STAGE]).first_match(&parse(reply)).map(|rule| rule.id)
+    }
+
+    #[test]
+    fn relay_wrappers_name_the_stage() {
+        let cases = [
+            ("host mx.example[192.0.2.1] said: 550 5.1.1 no such user (in reply to RCPT TO command)", Some("rcpt_to")),
+            ("SMTP error from remote mail server after RCPT TO:<…@example.org>: 550 unknown", Some("rcpt_to")),
+            ("host mx.example said: 553 sender rejected (in reply to MAIL FROM command)", Some("mail_from")),
+            ("----- Transcript -----\n>>> DATA\n<<< 554 5.7.9 policy; did not like our final DATA", Some("data")),
+            ("host mx.example refused to talk to me: 554 5.7.1 blocked", Some("connect")),
+            ("SMTP error from remote mail server after EHLO example.net: 550 bad helo", Some("helo")),
+            ("550 5.1.1 user unknown", None),
+        ];
+        for (reply, expected) in cases {
+            assert_eq!(stage_rule(reply), expected, "{reply}");
+        }
+    }
+
+    #[test]
+    fn the_first_marker_in_order_decides() {
+        // An Exim transcript names both; the RCPT TO marker comes first in STAGE_MARKERS.
+        let reply = "after end of data: 550 rejected after RCPT TO:<…@example.org>";
+        assert_eq!(stage_rule(reply), Some("rcpt_to"));
+    }
+
+    #[test]
+    fn a_literal_is_found_at_the_very_end_and_across_its_head() {
+        for text in ["refused to talk to me", "x refused to talk to me", "after helo"] {
+            assert!(stage_rule(text).is_some(), "{text}");
+        }
+    }
 }

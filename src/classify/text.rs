@@ -6,9 +6,9 @@
 //!
 //! Within a rule the fragments are alternatives; they are lower-case because the reply text is.
 
+use super::rule::Stage;
 use super::rule::{Rule, RULE};
 use super::Category::*;
-use crate::reply::Stage;
 
 pub const STRONG: &[Rule] = &[
     // postgrey, milter-greylist, Stalwart (422 4.2.2), Exim/sqlgrey: all say "greylist" somewhere.

@@ -9,13 +9,23 @@ pub fn redact_addresses(text: &str) -> String {
     if !text.contains('@') {
         return text.to_owned();
     }
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
+    // Nearly every reply is ASCII, where bytes are chars: no need to decode into a vector of chars,
+    // which cost more than the scan itself on a thousand-event batch.
+    if text.is_ascii() {
+        redact(text.as_bytes())
+    } else {
+        redact(&text.chars().collect::<Vec<char>>())
+    }
+}
+
+/// [`redact_addresses`] over a text's chars, or its bytes when it is ASCII.
+fn redact<T: Copy + Into<char>>(chars: &[T]) -> String {
+    let mut out = String::with_capacity(chars.len());
     // `copied` is the index of the first char not yet written to `out`.
     let mut copied = 0;
     let mut at = 0;
     while at < chars.len() {
-        if chars[at] != '@' {
+        if chars[at].into() != '@' {
             at += 1;
             continue;
         }
@@ -26,31 +36,31 @@ pub fn redact_addresses(text: &str) -> String {
             at += 1;
             continue;
         }
-        let bracketed =
-            local_start > 0 && chars.get(local_start - 1) == Some(&'<') && chars.get(domain_end) == Some(&'>');
+        let is = |index: usize, wanted: char| chars.get(index).is_some_and(|&c| c.into() == wanted);
+        let bracketed = local_start > 0 && is(local_start - 1, '<') && is(domain_end, '>');
         let (start, end) = if bracketed { (local_start - 1, domain_end + 1) } else { (local_start, domain_end) };
-        out.extend(&chars[copied..start]);
+        out.extend(chars[copied..start].iter().map(|&c| c.into()));
         out.push_str("<…@");
-        out.extend(&chars[at + 1..domain_end]);
+        out.extend(chars[at + 1..domain_end].iter().map(|&c| c.into()));
         out.push('>');
         copied = end;
         at = end;
     }
-    out.extend(&chars[copied.min(chars.len())..]);
+    out.extend(chars[copied.min(chars.len())..].iter().map(|&c| c.into()));
     out
 }
 
 /// Where the local part ending just before `at` begins: a quoted string, or a run of characters that
 /// cannot appear around an address in prose.
-fn local_part_start(chars: &[char], at: usize) -> usize {
-    if at > 0 && chars[at - 1] == '"' {
+fn local_part_start<T: Copy + Into<char>>(chars: &[T], at: usize) -> usize {
+    if at > 0 && chars[at - 1].into() == '"' {
         // A quoted local part may hold spaces: find its opening quote.
-        if let Some(open) = chars[..at - 1].iter().rposition(|&c| c == '"') {
+        if let Some(open) = chars[..at - 1].iter().rposition(|&c| c.into() == '"') {
             return open;
         }
     }
     let mut start = at;
-    while start > 0 && is_local_char(chars[start - 1]) {
+    while start > 0 && is_local_char(chars[start - 1].into()) {
         start -= 1;
     }
     start
@@ -62,12 +72,13 @@ fn is_local_char(c: char) -> bool {
 
 /// One past the last character of the domain starting at `from` (letters, digits, `-`, `.`, any
 /// non-ASCII alphanumeric), without a trailing dot (the end of a sentence).
-fn domain_end(chars: &[char], from: usize) -> usize {
+fn domain_end<T: Copy + Into<char>>(chars: &[T], from: usize) -> usize {
+    let in_domain = |c: char| c.is_alphanumeric() || c == '-' || c == '.';
     let mut end = from;
-    while end < chars.len() && (chars[end].is_alphanumeric() || chars[end] == '-' || chars[end] == '.') {
+    while end < chars.len() && in_domain(chars[end].into()) {
         end += 1;
     }
-    while end > from && chars[end - 1] == '.' {
+    while end > from && chars[end - 1].into() == '.' {
         end -= 1;
     }
     end

@@ -2,9 +2,12 @@
 //! IDN as punycode), the SMTP codes (structured fields first, then the text), the redacted reply and, for
 //! deferrals and bounces, the classification.
 
-use crate::classify::classify;
+use std::borrow::Cow;
+
+use crate::classify::classify_reply;
 use crate::event::{Esp, EventKind, NormalizedEvent};
 use crate::redact::redact_addresses;
+use crate::reply::{self, EnhancedCode};
 
 /// What an adapter found for one recipient, before normalization.
 #[derive(Debug, Clone, Default)]
@@ -49,20 +52,20 @@ pub fn normalize(esp: Esp, draft: Draft<'_>) -> Option<NormalizedEvent> {
     let enhanced_code = draft.enhanced_code.filter(|c| is_enhanced_code(c));
     // The classifier reads the reply with its basic code in front, as an MTA would have said it; when
     // the ESP gave the code in a separate field (Mailgun: 451 + "4.7.652 The mail server…") we put it back.
-    let classified_text = match (smtp_code, reply.or(draft.hint)) {
-        (Some(code), Some(text)) if !text.contains(&code.to_string()) => format!("{code} {text}"),
-        (_, Some(text)) => text.to_owned(),
-        (Some(code), None) => format!("{code} {}", enhanced_code.unwrap_or_default()),
-        (None, None) => enhanced_code.map(str::to_owned).unwrap_or_default(),
+    let classified_text: Cow<'_, str> = match (smtp_code, reply.or(draft.hint)) {
+        (Some(code), Some(text)) if !text.contains(&code.to_string()) => format!("{code} {text}").into(),
+        (_, Some(text)) => text.into(),
+        (Some(code), None) => format!("{code} {}", enhanced_code.unwrap_or_default()).into(),
+        (None, None) => enhanced_code.unwrap_or_default().into(),
     };
-    let verdict = (!classified_text.trim().is_empty()).then(|| classify(&classified_text));
-    let smtp_code =
-        smtp_code.or_else(|| verdict.as_ref().and_then(|v| v.smtp_code)).or_else(|| reply.and_then(basic_code_in));
-    let enhanced_code = enhanced_code
-        .map(str::to_owned)
-        .or_else(|| verdict.as_ref().and_then(|v| v.enhanced_code.clone()))
-        .or_else(|| reply.and_then(enhanced_code_in));
+    // Only deferrals and bounces are classified; the codes are read from every reply. Delivered events,
+    // most of a real batch, cost a parse and no rules.
     let classified = matches!(kind, EventKind::Deferred | EventKind::Bounced);
+    let parsed = (!classified_text.trim().is_empty()).then(|| reply::parse(&classified_text));
+    let verdict = parsed.as_ref().filter(|_| classified).map(classify_reply);
+    let smtp_code = smtp_code.or_else(|| parsed.as_ref()?.basic);
+    let enhanced_code =
+        enhanced_code.map(str::to_owned).or_else(|| parsed.as_ref()?.enhanced.map(EnhancedCode::to_dotted));
     Some(NormalizedEvent {
         esp,
         event_id: draft.event_id,
@@ -72,8 +75,8 @@ pub fn normalize(esp: Esp, draft: Draft<'_>) -> Option<NormalizedEvent> {
         smtp_code,
         enhanced_code,
         reply: reply.map(redact_addresses),
-        category: verdict.as_ref().filter(|_| classified).map(|v| v.category),
-        permanence: verdict.as_ref().filter(|_| classified).map(|v| v.permanence),
+        category: verdict.as_ref().map(|v| v.category),
+        permanence: verdict.as_ref().map(|v| v.permanence),
     })
 }
 
@@ -176,43 +179,6 @@ fn is_enhanced_code(code: &str) -> bool {
             && (1..=3).contains(&detail.len()) && detail.bytes().all(|b| b.is_ascii_digit()))
 }
 
-// Until the classifier's reply parser fills `smtp_code`/`enhanced_code`, these read the first codes out of
-// the messy prefixes ESPs put in front (`smtp;550 5.1.1`, `550 RecipientError: 550 5.1.1`, `sent (250 …`):
-// a code must not be glued to other digits or dots, so timestamps and IP addresses do not match. Plain byte
-// scans rather than regexes: they run once per event, a thousand times per SendGrid batch.
-fn basic_code_in(text: &str) -> Option<u16> {
-    let b = text.as_bytes();
-    (0..b.len()).find_map(|i| {
-        let code = b.get(i..i + 3)?;
-        let free_before = i == 0 || !b.get(i - 1).is_some_and(|c| c.is_ascii_digit() || *c == b'.');
-        let free_after = b.get(i + 3).is_none_or(|c| *c == b' ' || *c == b'-');
-        let shaped = matches!(code[0], b'2' | b'4' | b'5') && code[1].is_ascii_digit() && code[2].is_ascii_digit();
-        (free_before && free_after && shaped).then(|| std::str::from_utf8(code).ok()?.parse().ok()).flatten()
-    })
-}
-
-fn enhanced_code_in(text: &str) -> Option<String> {
-    let b = text.as_bytes();
-    let digits_from = |at: usize| b.get(at..).map_or(0, |rest| rest.iter().take_while(|c| c.is_ascii_digit()).count());
-    (0..b.len()).find_map(|i| {
-        let free_before = i == 0 || !b.get(i - 1).is_some_and(|c| c.is_ascii_digit() || *c == b'.');
-        if !free_before || !matches!(b.get(i), Some(b'2' | b'4' | b'5')) || b.get(i + 1) != Some(&b'.') {
-            return None;
-        }
-        let subject = digits_from(i + 2);
-        let dot = i + 2 + subject;
-        let detail = digits_from(dot + 1);
-        let end = dot + 1 + detail;
-        // Not followed by more of a dotted number (an IP address or a version).
-        let free_after = match b.get(end) {
-            Some(b'.') => !b.get(end + 1).is_some_and(u8::is_ascii_digit),
-            _ => true,
-        };
-        let shaped = (1..=3).contains(&subject) && b.get(dot) == Some(&b'.') && (1..=3).contains(&detail);
-        (shaped && free_after).then(|| text.get(i..end).map(str::to_owned)).flatten()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,8 +211,9 @@ mod tests {
             ("connect to 192.0.2.4:25 failed", None, None),
         ];
         for (text, basic, enhanced) in cases {
-            assert_eq!(basic_code_in(text), basic, "{text}");
-            assert_eq!(enhanced_code_in(text).as_deref(), enhanced, "{text}");
+            let parsed = reply::parse(text);
+            assert_eq!(parsed.basic, basic, "{text}");
+            assert_eq!(parsed.enhanced.map(EnhancedCode::to_dotted).as_deref(), enhanced, "{text}");
         }
     }
 

@@ -29,8 +29,8 @@ fn redact<T: Copy + Into<char>>(chars: &[T]) -> String {
             at += 1;
             continue;
         }
-        let local_start = local_part_start(&chars, at);
-        let domain_end = domain_end(&chars, at + 1);
+        let local_start = local_part_start(chars, at);
+        let domain_end = domain_end(chars, at + 1);
         let is_address = local_start < at && domain_end > at + 1 && local_start >= copied;
         if !is_address {
             at += 1;

@@ -141,6 +141,25 @@ fn a_kv_failure_on_the_webhook_path_is_an_error_and_counts_nothing() {
 }
 
 #[test]
+fn writes_that_landed_but_reported_failure_count_once_after_the_retries() {
+    let store = MemoryStore::new();
+    store.set_faults(Faults { fail_puts_after_write: true, ..Faults::default() });
+    for i in 0..5 {
+        assert!(block_on(record(&store, &Config::new(), &format!("body-{i}"), &request(i), NOW)).is_err());
+    }
+    assert!(block_on(run_cron(&store, &Config::new(), LATER)).is_err(), "the page write reports failure");
+    store.set_faults(Faults::default());
+    for i in 0..5 {
+        send(&store, i);
+    }
+    assert_exact(&store, 5, LATER);
+    cron(&store, LATER + 60);
+    cron(&store, LATER + 120);
+    assert_exact(&store, 5, LATER + 120);
+    assert!(store.keys().iter().all(|k| !k.starts_with("shard:")));
+}
+
+#[test]
 fn stale_events_are_reported_and_future_ones_counted_now() {
     let store = MemoryStore::new();
     let events = [

@@ -185,40 +185,35 @@ fn retry_sends_the_identical_message_with_the_same_idempotency_key() {
     assert_eq!(sent.header("idempotency-key"), Some(expected.as_str()));
 }
 
-#[test]
-fn backoff_doubles_from_a_minute_up_to_an_hour() {
+/// The waits, in minutes, before each of `retries` retries of a send that always fails.
+fn retry_waits(s: &AlertSettings, retries: usize) -> (Vec<u64>, NotifyState) {
     let fake = FakeNotifier::failing(u32::MAX, 503);
-    // No reminder within the four hours this takes.
-    let s = AlertSettings { repeat_seconds: 24 * HOUR, ..resend() };
-    let mut state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, &s, &fake);
+    let mut state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, s, &fake);
     let mut delays = Vec::new();
     let mut now = T0;
-    for _ in 0..9 {
+    for _ in 0..retries {
         let next = state.outbox[0].next_attempt_at;
         delays.push((next - now) / MINUTE);
         // A run before the retry is due sends nothing and changes nothing.
-        assert_eq!(tick(&state, &[firing("gmail.com")], next - 30, &s, &fake), state);
+        assert_eq!(tick(&state, &[firing("gmail.com")], next - 30, s, &fake), state);
         now = next;
-        state = tick(&state, &[firing("gmail.com")], now, &s, &fake);
+        state = tick(&state, &[firing("gmail.com")], now, s, &fake);
     }
+    (delays, state)
+}
+
+#[test]
+fn backoff_doubles_from_a_minute_up_to_an_hour() {
+    // No reminder within the four hours this takes.
+    let (delays, state) = retry_waits(&AlertSettings { repeat_seconds: 24 * HOUR, ..resend() }, 9);
     assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
     assert_eq!(state.outbox.len(), 1, "still waiting, never dropped");
 }
 
 #[test]
 fn alert_retry_sets_the_first_wait_and_the_doubling_keeps_its_cap() {
-    let fake = FakeNotifier::failing(u32::MAX, 503);
     let s = AlertSettings { retry_seconds: 20 * MINUTE, repeat_seconds: 24 * HOUR, ..resend() };
-    let mut state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, &s, &fake);
-    let mut delays = Vec::new();
-    let mut now = T0;
-    for _ in 0..4 {
-        let next = state.outbox[0].next_attempt_at;
-        delays.push((next - now) / MINUTE);
-        now = next;
-        state = tick(&state, &[firing("gmail.com")], now, &s, &fake);
-    }
-    assert_eq!(delays, [20, 40, 60, 60]);
+    assert_eq!(retry_waits(&s, 4).0, [20, 40, 60, 60]);
 }
 
 #[test]

@@ -182,7 +182,8 @@ test("1,000 webhook requests from 50 concurrent clients, with redeliveries, are 
   assert.ok(merge.ok && merge.report.shards_merged > 0, JSON.stringify(merge));
   compared.push(await assertDomainTotals("after the merge"));
   const cleanup = await cronRun(worker);
-  assert.equal(cleanup.report.shards_deleted, merge.report.shards_merged, "merged shards are deleted on the next run");
+  // The next run deletes them, a bounded number per run (KV's per-invocation operation limit).
+  assert.ok(cleanup.ok && cleanup.report.shards_deleted > 0 && cleanup.report.delete_failures === 0, JSON.stringify(cleanup));
   compared.push(await assertDomainTotals("after the merged shards are deleted"));
   assertAllStored(await flood(late.map((request) => async () => [await request.send()])));
   compared.push(await assertDomainTotals("after redeliveries of merged requests"));

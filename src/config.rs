@@ -28,6 +28,7 @@ pub const NAMES: &[&str] = &[
     "ALERT_FROM",
     "ALERT_TO",
     "ALERT_REPEAT",
+    "ALERT_RETRY",
     "ALERT_BENIGN",
     "ALERT_EMAIL_PROVIDER",
     "ALERT_EMAIL_API_KEY",
@@ -47,6 +48,8 @@ pub const NAMES: &[&str] = &[
     "MANDRILL_WEBHOOK_URL",
     "RESEND_WEBHOOK_SECRET",
     "POSTAL_WEBHOOK_PUBLIC_KEY",
+    // Test-only storage fault injection for the end-to-end tests (`crate::store::Faults`).
+    crate::store::FAULTS_VAR,
 ];
 
 /// Vars and secrets by name.

@@ -4,8 +4,8 @@
 //!
 //! Cost per run, whatever the number of events: one `get` of the state, one `list` of shards per 1,000,
 //! a `get` per shard too big for metadata, a `get` per page touched (normally one or two: the window's
-//! and the closed shards'), a `put` per page changed, a `delete` per merged shard, and one `put` of the
-//! state when it changed.
+//! and the closed shards'), a `put` per page changed, a `delete` per merged shard (at most
+//! [`MAX_DELETES_PER_RUN`]), and one `put` of the state when it changed.
 
 use serde::Serialize;
 
@@ -20,6 +20,12 @@ use crate::store::{Put, Store, StoreError};
 
 /// The one key holding the detector's state.
 pub const STATE_KEY: &str = "state";
+
+/// KV allows one Worker invocation 1,000 operations (<https://developers.cloudflare.com/kv/platform/limits/>)
+/// and fails every call past them, so a run that deleted a whole bucket's shards at a few requests a second
+/// (Mailgun posts one event per request) could not save the detector's state: alerting would stall while
+/// the backlog drained. Shards left over wait for later runs; reads skip them, as their pages hold them.
+pub const MAX_DELETES_PER_RUN: usize = 500;
 
 /// What one cron run did, for logs and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -111,7 +117,7 @@ async fn evaluate<S: Store>(
         }
     }
     report.pages_written = pages.save(store, settings, now).await?;
-    for id in deletable {
+    for id in deletable.into_iter().take(MAX_DELETES_PER_RUN) {
         match ledger::delete_shard(store, id).await {
             Ok(()) => report.shards_deleted += 1,
             Err(_) => report.delete_failures += 1,

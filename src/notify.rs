@@ -9,7 +9,7 @@
 //! Delivery is at-least-once. [`plan`] decides what to say, records it as said (so the next run does not
 //! say it again) and puts one [`Outgoing`] per channel in the state's outbox; the caller sends what is due
 //! and reports each outcome with [`record_result`]. A success leaves the outbox for good; a failure stays,
-//! retried on a later run after 1, 2, 4 … minutes (capped at an hour). The caller saves the state once,
+//! retried on a later run after 1, 2, 4 … minutes (`ALERT_RETRY` sets the first wait; capped at an hour). The caller saves the state once,
 //! after sending: if the Worker dies before saving, the next run plans the same transitions from the old
 //! state and sends again — a duplicate, never a loss.
 //!
@@ -27,10 +27,9 @@ use crate::outbound::{self, OutboundRequest};
 
 mod settings;
 
-pub use settings::{AlertSettings, EmailSettings, EmailTransport, DEFAULT_REPEAT_SECONDS};
+pub use settings::{AlertSettings, EmailSettings, EmailTransport, DEFAULT_REPEAT_SECONDS, DEFAULT_RETRY_SECONDS};
 
-/// The first retry waits this long; each further failure doubles it up to [`MAX_RETRY_SECONDS`].
-const FIRST_RETRY_SECONDS: u64 = 60;
+/// Retries wait `AlertSettings::retry_seconds`, doubling with each failure up to this.
 const MAX_RETRY_SECONDS: u64 = 3600;
 /// Cron runs start a little earlier or later than a whole minute apart; a retry due within this margin
 /// is taken now rather than a minute late.
@@ -182,23 +181,23 @@ impl fmt::Display for SendError {
 }
 
 /// Records the outcome of sending the outbox entry `id`: delivered entries leave the outbox; failed ones
-/// wait 1, 2, 4 … minutes (at most an hour) for the next attempt.
-pub fn record_result(state: &mut NotifyState, id: &str, result: Result<(), SendError>, now: u64) {
+/// wait `retry_seconds`, then twice that, and so on (at most an hour), for the next attempt.
+pub fn record_result(state: &mut NotifyState, id: &str, result: Result<(), SendError>, now: u64, retry_seconds: u64) {
     match result {
         Ok(()) => state.outbox.retain(|o| o.id != id),
         Err(err) => {
             if let Some(outgoing) = state.outbox.iter_mut().find(|o| o.id == id) {
                 outgoing.attempts = outgoing.attempts.saturating_add(1);
-                outgoing.next_attempt_at = now + retry_delay(outgoing.attempts);
+                outgoing.next_attempt_at = now + retry_delay(outgoing.attempts, retry_seconds);
                 outgoing.last_error = Some(err.0);
             }
         }
     }
 }
 
-fn retry_delay(failures: u32) -> u64 {
+fn retry_delay(failures: u32, first: u64) -> u64 {
     let doublings = failures.saturating_sub(1).min(16);
-    (FIRST_RETRY_SECONDS << doublings).min(MAX_RETRY_SECONDS)
+    first.saturating_mul(1 << doublings).min(MAX_RETRY_SECONDS)
 }
 
 /// The two things a channel can do; the shell implements them with the `send_email` binding and `fetch`
@@ -292,7 +291,7 @@ pub async fn run<N: Notifier>(
             Ok(()) => report.delivered.push(outgoing.id.clone()),
             Err(err) => report.failed.push((outgoing.id.clone(), err.0.clone())),
         }
-        record_result(&mut state, &outgoing.id, result, now);
+        record_result(&mut state, &outgoing.id, result, now, settings.retry_seconds);
     }
     (state, report)
 }

@@ -5,6 +5,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::config::Config;
+use crate::error::AppError;
+
 /// A storage failure. KV reports these as opaque JavaScript errors, so a message is all there is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(pub String);
@@ -60,13 +63,78 @@ pub struct OpCounts {
     pub deletes: u64,
 }
 
-/// Which operations [`MemoryStore`] should fail, to test that nothing is lost or double-counted.
+/// Which operations fail, to test that nothing is lost or double-counted. [`MemoryStore`] takes them
+/// directly; under `wrangler dev` the shell's KV store takes them from the test-only var
+/// [`FAULTS_VAR`], so that the end-to-end tests can fail the real KV binding too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Faults {
     pub fail_gets: bool,
     pub fail_puts: bool,
+    /// Puts take effect but report failure, as when KV times out after the write landed: the case where
+    /// a retry could count twice.
+    pub fail_puts_after_write: bool,
     pub fail_lists: bool,
     pub fail_deletes: bool,
+}
+
+/// The var holding a fault plan for [`Faults::from_config`]. Test-only: never set it in production.
+pub const FAULTS_VAR: &str = "BOUNCEWATCH_FAULTS";
+
+/// A storage operation, for [`Faults::before`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Get,
+    Put,
+    List,
+    Delete,
+}
+
+impl Faults {
+    /// Reads [`FAULTS_VAR`]: a comma-separated list of `get`, `put`, `put-after-write`, `list` and
+    /// `delete`. Unset means no faults; an unknown name is an error, so a typo cannot pass for a clean run.
+    pub fn from_config(config: &Config) -> Result<Faults, AppError> {
+        let mut faults = Faults::default();
+        for name in config.get(FAULTS_VAR).unwrap_or("").split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let flag = match name {
+                "get" => &mut faults.fail_gets,
+                "put" => &mut faults.fail_puts,
+                "put-after-write" => &mut faults.fail_puts_after_write,
+                "list" => &mut faults.fail_lists,
+                "delete" => &mut faults.fail_deletes,
+                other => {
+                    return Err(AppError::Internal(format!(
+                        "{FAULTS_VAR} lists get, put, put-after-write, list or delete, not {other:?}"
+                    )))
+                }
+            };
+            *flag = true;
+        }
+        Ok(faults)
+    }
+
+    /// Fails `op` before it is made, when it is to fail.
+    pub fn before(&self, op: Op) -> Result<(), StoreError> {
+        let (failing, name) = match op {
+            Op::Get => (self.fail_gets, "get"),
+            Op::Put => (self.fail_puts, "put"),
+            Op::List => (self.fail_lists, "list"),
+            Op::Delete => (self.fail_deletes, "delete"),
+        };
+        if failing {
+            Err(StoreError(format!("injected {name} failure")))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Fails a put that has been made, when its acknowledgement is to be lost.
+    pub fn after_put(&self) -> Result<(), StoreError> {
+        if self.fail_puts_after_write {
+            Err(StoreError("injected put failure after the write".to_owned()))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -132,38 +200,30 @@ impl MemoryStore {
         bump(&mut ops);
         self.ops.set(ops);
     }
-
-    fn injected(failing: bool, op: &str) -> Result<(), StoreError> {
-        if failing {
-            Err(StoreError(format!("injected {op} failure")))
-        } else {
-            Ok(())
-        }
-    }
 }
 
 impl Store for MemoryStore {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.count(|o| o.gets += 1);
-        Self::injected(self.faults.get().fail_gets, "get")?;
+        self.faults.get().before(Op::Get)?;
         Ok(self.entries.borrow().get(key).map(|e| e.value.clone()))
     }
 
     async fn put(&self, put: Put<'_>) -> Result<(), StoreError> {
         self.count(|o| o.puts += 1);
-        Self::injected(self.faults.get().fail_puts, "put")?;
+        self.faults.get().before(Op::Put)?;
         if put.ttl_seconds < 60 {
             return Err(StoreError(format!("expiration_ttl {} is below KV's minimum of 60", put.ttl_seconds)));
         }
         let entry = Entry { value: put.value.to_owned(), metadata: put.metadata };
         self.entries.borrow_mut().insert(put.key.to_owned(), entry);
         self.ttls.borrow_mut().insert(put.key.to_owned(), put.ttl_seconds);
-        Ok(())
+        self.faults.get().after_put()
     }
 
     async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<ListPage, StoreError> {
         self.count(|o| o.lists += 1);
-        Self::injected(self.faults.get().fail_lists, "list")?;
+        self.faults.get().before(Op::List)?;
         let page_size = self.page_size.get().unwrap_or(KV_LIST_PAGE);
         let entries = self.entries.borrow();
         let mut keys = Vec::new();
@@ -187,7 +247,7 @@ impl Store for MemoryStore {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.count(|o| o.deletes += 1);
-        Self::injected(self.faults.get().fail_deletes, "delete")?;
+        self.faults.get().before(Op::Delete)?;
         self.entries.borrow_mut().remove(key);
         self.ttls.borrow_mut().remove(key);
         Ok(())
@@ -226,6 +286,38 @@ mod tests {
         assert!(block_on(store.put(put("k", "v"))).is_err());
         assert!(store.is_empty());
         assert_eq!(store.ops().puts, 1);
+    }
+
+    #[test]
+    fn a_put_failing_after_the_write_has_stored_the_value() {
+        let store = MemoryStore::new();
+        store.set_faults(Faults { fail_puts_after_write: true, ..Faults::default() });
+        assert!(block_on(store.put(put("k", "v"))).is_err());
+        assert_eq!(block_on(store.get("k")), Ok(Some("v".to_owned())));
+    }
+
+    #[test]
+    fn fault_plan_is_read_from_its_var_and_a_typo_is_an_error() {
+        let plan = |value: &str| Faults::from_config(&Config::from_pairs([(FAULTS_VAR, value)]));
+        assert_eq!(Faults::from_config(&Config::new()), Ok(Faults::default()));
+        let all = Faults {
+            fail_gets: true,
+            fail_puts: true,
+            fail_puts_after_write: true,
+            fail_lists: true,
+            fail_deletes: true,
+        };
+        assert_eq!(plan("get, put,put-after-write,list ,delete"), Ok(all));
+        assert_eq!(plan("list"), Ok(Faults { fail_lists: true, ..Faults::default() }));
+        let err = plan("puts").unwrap_err();
+        assert!(err.message().contains("\"puts\""), "{err:?}");
+    }
+
+    #[test]
+    fn the_fault_plan_is_never_set_by_the_shipped_configuration() {
+        for shipped in [include_str!("../wrangler.toml"), include_str!("../.dev.vars.example")] {
+            assert!(!shipped.contains(FAULTS_VAR));
+        }
     }
 
     #[test]

@@ -141,6 +141,51 @@ fn a_kv_failure_on_the_webhook_path_is_an_error_and_counts_nothing() {
 }
 
 #[test]
+fn writes_that_landed_but_reported_failure_count_once_after_the_retries() {
+    let store = MemoryStore::new();
+    store.set_faults(Faults { fail_puts_after_write: true, ..Faults::default() });
+    for i in 0..5 {
+        assert!(block_on(record(&store, &Config::new(), &format!("body-{i}"), &request(i), NOW)).is_err());
+    }
+    assert!(block_on(run_cron(&store, &Config::new(), LATER)).is_err(), "the page write reports failure");
+    store.set_faults(Faults::default());
+    for i in 0..5 {
+        send(&store, i);
+    }
+    assert_exact(&store, 5, LATER);
+    cron(&store, LATER + 60);
+    cron(&store, LATER + 120);
+    assert_exact(&store, 5, LATER + 120);
+    assert!(store.keys().iter().all(|k| !k.starts_with("shard:")));
+}
+
+/// KV fails every operation past the 1,000th of an invocation; a run that deleted a bucket's 1,500 merged
+/// shards at once used to go past them, so its state write would have failed.
+#[test]
+fn a_backlog_of_merged_shards_is_deleted_over_several_runs_each_within_kvs_operation_limit() {
+    let store = MemoryStore::new();
+    for i in 0..1500u64 {
+        // One small event per request, as Mailgun posts them: the shard rides in the listing's metadata.
+        let event =
+            common::synthetic_event(&format!("d{}.example", i % 7), EventKind::Delivered, NOW - 60 - i % 40, None);
+        block_on(record(&store, &Config::new(), &format!("single-{i}"), &[event], NOW)).expect("record");
+    }
+    let mut runs = 0;
+    let mut now = LATER;
+    while store.keys().iter().any(|k| k.starts_with("shard:")) {
+        store.reset_ops();
+        cron(&store, now);
+        let ops = store.ops();
+        assert!(ops.gets + ops.puts + ops.lists + ops.deletes <= 1000, "run {runs}: {ops:?}");
+        assert_eq!(totals(&store, now).delivered, 1500, "run {runs}");
+        runs += 1;
+        now += 60;
+        assert!(runs <= 5, "the backlog drains");
+    }
+    assert_eq!(runs, 4, "a merge, then three runs of at most 500 deletes");
+}
+
+#[test]
 fn stale_events_are_reported_and_future_ones_counted_now() {
     let store = MemoryStore::new();
     let events = [

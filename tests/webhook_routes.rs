@@ -238,6 +238,19 @@ fn mailgun_request_that_failed_to_store_can_be_retried() {
 }
 
 #[test]
+fn a_write_that_landed_but_reported_failure_is_503_and_the_retry_overwrites_it() {
+    let store = MemoryStore::new();
+    let (req, now) = mailgun("mailgun_failed_permanent_anymail.json");
+    store.set_faults(Faults { fail_puts_after_write: true, ..Faults::default() });
+    let failed = run(&req, &store, now);
+    assert_eq!((failed.status, failed.json_body()["error"].as_str()), (503, Some("storage_unavailable")));
+    store.set_faults(Faults::default());
+    assert_eq!(run(&req, &store, now).status, 200);
+    let shards = store.keys().into_iter().filter(|k| k.starts_with("shard:")).count();
+    assert_eq!(shards, 1, "the retry rewrote the shard the failed request left");
+}
+
+#[test]
 fn ses_subscription_confirmation_through_the_route() {
     let body = fixture("selfgen/sns_subscription_confirmation_signed.json");
     let now = bouncewatch::esp::parse_rfc3339("2024-04-26T20:45:04.751Z").unwrap();

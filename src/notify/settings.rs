@@ -10,6 +10,9 @@ use super::Channel;
 /// `ALERT_REPEAT` when unset: Alertmanager's `repeat_interval` default.
 pub const DEFAULT_REPEAT_SECONDS: u64 = 4 * 3600;
 
+/// `ALERT_RETRY` when unset: the first retry of a failed send waits a minute (the next cron run).
+pub const DEFAULT_RETRY_SECONDS: u64 = 60;
+
 /// How the email channel sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmailTransport {
@@ -29,6 +32,8 @@ pub struct EmailSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertSettings {
     pub repeat_seconds: u64,
+    /// The wait before the first retry of a failed send; each further failure doubles it (at most an hour).
+    pub retry_seconds: u64,
     pub benign: bool,
     pub public_url: Option<String>,
     pub email: Option<EmailSettings>,
@@ -46,6 +51,12 @@ impl AlertSettings {
             Some(raw) => parse_duration(raw)
                 .filter(|&s| s >= 60)
                 .ok_or_else(|| invalid(format!("ALERT_REPEAT is not a duration of at least 1m (e.g. 4h): {raw:?}")))?,
+        };
+        let retry_seconds = match config.get("ALERT_RETRY") {
+            None => DEFAULT_RETRY_SECONDS,
+            Some(raw) => parse_duration(raw)
+                .filter(|s| (1..=3600).contains(s))
+                .ok_or_else(|| invalid(format!("ALERT_RETRY is not a duration from 1s to 1h (e.g. 1m): {raw:?}")))?,
         };
         let to: Vec<String> = config
             .get("ALERT_TO")
@@ -72,6 +83,7 @@ impl AlertSettings {
         };
         Ok(AlertSettings {
             repeat_seconds,
+            retry_seconds,
             benign: config.flag("ALERT_BENIGN", false)?,
             public_url: config.get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
             email,

@@ -185,24 +185,35 @@ fn retry_sends_the_identical_message_with_the_same_idempotency_key() {
     assert_eq!(sent.header("idempotency-key"), Some(expected.as_str()));
 }
 
-#[test]
-fn backoff_doubles_from_a_minute_up_to_an_hour() {
+/// The waits, in minutes, before each of `retries` retries of a send that always fails.
+fn retry_waits(s: &AlertSettings, retries: usize) -> (Vec<u64>, NotifyState) {
     let fake = FakeNotifier::failing(u32::MAX, 503);
-    // No reminder within the four hours this takes.
-    let s = AlertSettings { repeat_seconds: 24 * HOUR, ..resend() };
-    let mut state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, &s, &fake);
+    let mut state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, s, &fake);
     let mut delays = Vec::new();
     let mut now = T0;
-    for _ in 0..9 {
+    for _ in 0..retries {
         let next = state.outbox[0].next_attempt_at;
         delays.push((next - now) / MINUTE);
         // A run before the retry is due sends nothing and changes nothing.
-        assert_eq!(tick(&state, &[firing("gmail.com")], next - 30, &s, &fake), state);
+        assert_eq!(tick(&state, &[firing("gmail.com")], next - 30, s, &fake), state);
         now = next;
-        state = tick(&state, &[firing("gmail.com")], now, &s, &fake);
+        state = tick(&state, &[firing("gmail.com")], now, s, &fake);
     }
+    (delays, state)
+}
+
+#[test]
+fn backoff_doubles_from_a_minute_up_to_an_hour() {
+    // No reminder within the four hours this takes.
+    let (delays, state) = retry_waits(&AlertSettings { repeat_seconds: 24 * HOUR, ..resend() }, 9);
     assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
     assert_eq!(state.outbox.len(), 1, "still waiting, never dropped");
+}
+
+#[test]
+fn alert_retry_sets_the_first_wait_and_the_doubling_keeps_its_cap() {
+    let s = AlertSettings { retry_seconds: 20 * MINUTE, repeat_seconds: 24 * HOUR, ..resend() };
+    assert_eq!(retry_waits(&s, 4).0, [20, 40, 60, 60]);
 }
 
 #[test]
@@ -325,8 +336,8 @@ fn each_channel_is_retried_on_its_own() {
     // The email is delivered and the webhook times out.
     let (due, mut state) = plan(&NotifyState::default(), &[firing("gmail.com")], T0, &s);
     assert_eq!(due.iter().map(|o| o.channel).collect::<Vec<_>>(), [Channel::Email, Channel::Webhook]);
-    record_result(&mut state, &due[0].id, Ok(()), T0);
-    record_result(&mut state, &due[1].id, Err(SendError("timed out".into())), T0);
+    record_result(&mut state, &due[0].id, Ok(()), T0, MINUTE);
+    record_result(&mut state, &due[1].id, Err(SendError("timed out".into())), T0, MINUTE);
     let state = tick(&state, &[firing("gmail.com")], T0 + MINUTE, &s, &fake);
     assert!(fake.emails.borrow().is_empty(), "the delivered email is not repeated");
     assert_eq!(fake.requests.borrow().len(), 1);
@@ -384,12 +395,16 @@ fn state_round_trips_through_json() {
 fn settings_defaults_and_errors() {
     let s = settings(&[]);
     assert_eq!((s.repeat_seconds, s.benign, s.email.is_none(), s.webhook_url.is_none()), (4 * HOUR, false, true, true));
+    assert_eq!(s.retry_seconds, MINUTE);
+    assert_eq!(settings(&[("ALERT_RETRY", "5s")]).retry_seconds, 5);
     for (pairs, binding, expected) in [
         (vec![("ALERT_REPEAT", "90m")], false, Ok(90 * MINUTE)),
         (vec![("ALERT_REPEAT", "1d")], false, Ok(24 * HOUR)),
         (vec![("ALERT_REPEAT", "7200")], false, Ok(2 * HOUR)),
         (vec![("ALERT_REPEAT", "10s")], false, Err("ALERT_REPEAT")),
         (vec![("ALERT_REPEAT", "soon")], false, Err("ALERT_REPEAT")),
+        (vec![("ALERT_RETRY", "0")], false, Err("ALERT_RETRY")),
+        (vec![("ALERT_RETRY", "2h")], false, Err("ALERT_RETRY")),
         (vec![("ALERT_BENIGN", "maybe")], false, Err("ALERT_BENIGN")),
         (vec![("ALERT_TO", "a@x.example")], true, Err("ALERT_FROM and ALERT_TO")),
         (vec![("ALERT_FROM", "a@x.example"), ("ALERT_TO", "b@x.example")], false, Err("[[send_email]]")),

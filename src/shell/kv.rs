@@ -1,16 +1,22 @@
-//! Workers KV behind the core's [`Store`] trait.
+//! Workers KV behind the core's [`Store`] trait, with the core's [`Faults`] injected when the test-only
+//! `BOUNCEWATCH_FAULTS` var asks for them (end-to-end tests of storage failures; unset, they are all off).
 
 use worker::Env;
 
+use crate::config::Config;
 use crate::error::AppError;
-use crate::store::{ListPage, ListedKey, Put, Store, StoreError};
+use crate::store::{Faults, ListPage, ListedKey, Op, Put, Store, StoreError};
 
-pub struct KvStore(worker::kv::KvStore);
+pub struct KvStore {
+    kv: worker::kv::KvStore,
+    faults: Faults,
+}
 
 impl KvStore {
-    pub fn bind(env: &Env, binding: &str) -> Result<Self, AppError> {
+    pub fn bind(env: &Env, binding: &str, config: &Config) -> Result<Self, AppError> {
+        let faults = Faults::from_config(config)?;
         env.kv(binding)
-            .map(KvStore)
+            .map(|kv| KvStore { kv, faults })
             .map_err(|e| AppError::Internal(format!("KV namespace binding {binding} is missing: {e}")))
     }
 }
@@ -21,19 +27,23 @@ fn store_error(err: impl std::fmt::Display) -> StoreError {
 
 impl Store for KvStore {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.0.get(key).text().await.map_err(store_error)
+        self.faults.before(Op::Get)?;
+        self.kv.get(key).text().await.map_err(store_error)
     }
 
     async fn put(&self, put: Put<'_>) -> Result<(), StoreError> {
-        let mut builder = self.0.put(put.key, put.value).map_err(store_error)?.expiration_ttl(put.ttl_seconds);
+        self.faults.before(Op::Put)?;
+        let mut builder = self.kv.put(put.key, put.value).map_err(store_error)?.expiration_ttl(put.ttl_seconds);
         if let Some(metadata) = put.metadata {
             builder = builder.metadata(metadata).map_err(store_error)?;
         }
-        builder.execute().await.map_err(store_error)
+        builder.execute().await.map_err(store_error)?;
+        self.faults.after_put()
     }
 
     async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<ListPage, StoreError> {
-        let mut builder = self.0.list().prefix(prefix.to_owned());
+        self.faults.before(Op::List)?;
+        let mut builder = self.kv.list().prefix(prefix.to_owned());
         if let Some(cursor) = cursor {
             builder = builder.cursor(cursor.to_owned());
         }
@@ -44,6 +54,7 @@ impl Store for KvStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.0.delete(key).await.map_err(store_error)
+        self.faults.before(Op::Delete)?;
+        self.kv.delete(key).await.map_err(store_error)
     }
 }

@@ -24,10 +24,10 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let config = read_config(&env);
     let response = match to_http_request(&mut req).await {
-        Ok(request) => match kv::KvStore::bind(&env, KV_BINDING) {
+        Ok(request) => match kv::KvStore::bind(&env, KV_BINDING, &config) {
             Ok(store) => {
-                let config = read_config(&env);
                 let ctx = http::Context {
                     store: &store,
                     config: &config,
@@ -47,11 +47,11 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
 /// (a scheduled handler returns nothing); the next run picks up where this one stopped.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let store = match kv::KvStore::bind(&env, KV_BINDING) {
+    let config = read_config(&env);
+    let store = match kv::KvStore::bind(&env, KV_BINDING, &config) {
         Ok(store) => store,
         Err(err) => return console_error!("{}", cron_log_line(Err(format!("{err:?}")))),
     };
-    let config = read_config(&env);
     let notifier = mail::WorkerNotifier::bind(&env);
     let alerting = match AlertSettings::from_config(&config, notifier.has_email_binding()) {
         Ok(alerting) => alerting,

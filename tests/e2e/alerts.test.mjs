@@ -3,10 +3,9 @@
 // it); a failed send is retried on a later run and succeeds exactly once.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { startWorker, triggerCron, seedSpike } from "./harness.mjs";
+import { startWorker, triggerCron, seedSpike, sleep, settle, NOTHING_NEW, captureServer } from "./harness.mjs";
 
 const TOKEN = "e2e-generic-token";
 const POLICY = "451 4.7.1 <someone@gmail.com>: local policy violation";
@@ -16,22 +15,6 @@ const ALERT_VARS = {
   ALERT_TO: "ops@bouncewatch.example",
   PUBLIC_URL: "https://bouncewatch.example",
 };
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Waits until `read()` returns `expected` (the local runtime finishes a cron's sends after answering the
- * trigger), then a moment more, so that an extra, unwanted send would be seen too.
- */
-async function settle(read, expected, { timeoutMs = 15_000, quietMs = 2_000 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  while (read() < expected && Date.now() < deadline) await sleep(100);
-  await sleep(quietMs);
-  return read();
-}
-
-/** For checks that nothing more is sent: the sends that do happen land within a second here. */
-const NOTHING_NEW = { timeoutMs: 3_000, quietMs: 0 };
 
 function emlFiles(dir) {
   if (!existsSync(dir)) return [];
@@ -95,23 +78,6 @@ test("the send_email binding carries one firing alert with subject, advice and d
     await worker.stop();
   }
 });
-
-/** A stand-in for the Resend API that records requests and answers with the queued statuses (then 200). */
-async function captureServer(statuses = []) {
-  const requests = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk) => (body += chunk));
-    req.on("end", () => {
-      requests.push({ method: req.method, url: req.url, headers: req.headers, body });
-      const status = statuses.shift() ?? 200;
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(status === 200 ? { id: `captured-${requests.length}` } : { message: "boom" }));
-    });
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { requests, base: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
-}
 
 function resendVars(base) {
   return { ...ALERT_VARS, ALERT_EMAIL_PROVIDER: "resend", ALERT_EMAIL_API_KEY: "re_e2e_key", ALERT_EMAIL_API_BASE: base };

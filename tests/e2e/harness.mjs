@@ -2,7 +2,9 @@
 // stops it again. The Worker must already be built (`make test` does it once): the harness runs wrangler
 // with a generated config that has no [build] step, so each test file starts in seconds.
 import { spawn } from "node:child_process";
+import { createHmac, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { mkdtempSync, writeFileSync, rmSync, readFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -45,7 +47,7 @@ export async function startWorker({ vars = {}, persistDir } = {}) {
     "dev", "--local", "--ip", "127.0.0.1", "--port", String(port),
     "--inspector-port", String(await freePort()),
     "--config", testConfig(dir), "--persist-to", persist,
-    "--show-interactive-dev-session=false", "--log-level", "info",
+    "--show-interactive-dev-session=false", "--log-level", "log",
   ];
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
@@ -109,10 +111,91 @@ export async function call(worker, path, init = {}) {
   return { status: response.status, headers: response.headers, json, text };
 }
 
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits until `read()` returns `expected` (the local runtime finishes a cron's sends after answering the
+ * trigger), then a moment more, so that an extra, unwanted send would be seen too.
+ */
+export async function settle(read, expected, { timeoutMs = 15_000, quietMs = 2_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  while (read() < expected && Date.now() < deadline) await sleep(100);
+  await sleep(quietMs);
+  return read();
+}
+
+/** For checks that nothing more is sent: the sends that do happen land within a second here. */
+export const NOTHING_NEW = { timeoutMs: 3_000, quietMs: 0 };
+
+/**
+ * A stand-in for an email API on 127.0.0.1 that records requests and answers each with the next queued
+ * answer (then 200): an HTTP status, or "reset" to drop the connection unanswered.
+ */
+export async function captureServer(answers = []) {
+  const requests = [];
+  const server = createHttpServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      const answer = answers.shift() ?? 200;
+      requests.push({ method: req.method, url: req.url, headers: req.headers, body, answer });
+      if (answer === "reset") return req.socket.destroy();
+      res.writeHead(answer, { "content-type": "application/json" });
+      res.end(JSON.stringify(answer === 200 ? { id: `captured-${requests.length}` } : { message: "boom" }));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { requests, base: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}
+
+/** The log lines of the cron runs the Worker has finished so far, parsed (see `cron_log_line` in the shell). */
+export function cronRuns(worker) {
+  const lines = worker.logs().split("\n").filter((line) => line.includes('"event":"cron"'));
+  return lines.map((line) => JSON.parse(line.slice(line.indexOf("{"), line.lastIndexOf("}") + 1)));
+}
+
 /** Runs the Worker's cron handler once, as the scheduler would. */
 export async function triggerCron(worker, cron = "* * * * *") {
   const response = await fetch(`${worker.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(cron)}`);
   return response.status;
+}
+
+/** Runs the cron handler once and waits for its log line, so the run has finished (state saved). */
+export async function cronRun(worker) {
+  const before = cronRuns(worker).length;
+  const status = await triggerCron(worker);
+  if (status !== 200) throw new Error(`cron answered ${status}`);
+  const deadline = Date.now() + 15_000;
+  while (cronRuns(worker).length === before) {
+    if (Date.now() > deadline) throw new Error(`the cron run logged nothing:\n${worker.logs()}`);
+    await sleep(50);
+  }
+  return cronRuns(worker)[before];
+}
+
+/**
+ * A P-256 key pair standing in for SendGrid's: `publicKey` is the SENDGRID_WEBHOOK_PUBLIC_KEY value and
+ * `headers(body)` signs a body as SendGrid's Signed Event Webhook does.
+ */
+export function sendgridSigner() {
+  const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  return {
+    publicKey: publicKey.export({ type: "spki", format: "der" }).toString("base64"),
+    headers(body, timestamp = String(Math.floor(Date.now() / 1000))) {
+      const signature = sign("sha256", Buffer.from(timestamp + body), privateKey).toString("base64");
+      return {
+        "content-type": "application/json",
+        "x-twilio-email-event-webhook-signature": signature,
+        "x-twilio-email-event-webhook-timestamp": timestamp,
+      };
+    },
+  };
+}
+
+/** Mailgun's `signature` block for `key`: signed now, with a fresh token (Mailgun re-signs every retry). */
+export function mailgunSignature(key, token = randomBytes(25).toString("hex")) {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  return { timestamp, token, signature: createHmac("sha256", key).update(timestamp + token).digest("hex") };
 }
 
 let serial = 0;

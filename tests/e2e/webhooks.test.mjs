@@ -2,19 +2,18 @@
 // are accepted; a tampered one is refused with 401; malformed bodies get 400 and oversized ones 413.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac, generateKeyPairSync, randomBytes, sign } from "node:crypto";
-import { startWorker, call } from "./harness.mjs";
+import { randomBytes } from "node:crypto";
+import { startWorker, call, sendgridSigner, mailgunSignature } from "./harness.mjs";
 
 const MAILGUN_KEY = "e2e-mailgun-signing-key";
-const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-const SENDGRID_PUBLIC_KEY = publicKey.export({ type: "spki", format: "der" }).toString("base64");
+const sendgrid = sendgridSigner();
 const GENERIC_TOKEN = "e2e-generic-token";
 let worker;
 
 before(async () => {
   worker = await startWorker({
     vars: {
-      SENDGRID_WEBHOOK_PUBLIC_KEY: SENDGRID_PUBLIC_KEY,
+      SENDGRID_WEBHOOK_PUBLIC_KEY: sendgrid.publicKey,
       MAILGUN_WEBHOOK_SIGNING_KEY: MAILGUN_KEY,
       GENERIC_WEBHOOK_TOKEN: GENERIC_TOKEN,
     },
@@ -42,14 +41,7 @@ function sendgridBatch() {
   ]);
 }
 
-function sendgridHeaders(body, timestamp = String(now())) {
-  const signature = sign("sha256", Buffer.from(timestamp + body), privateKey).toString("base64");
-  return {
-    "content-type": "application/json",
-    "x-twilio-email-event-webhook-signature": signature,
-    "x-twilio-email-event-webhook-timestamp": timestamp,
-  };
-}
+const sendgridHeaders = (body, timestamp) => sendgrid.headers(body, timestamp);
 
 test("a signed SendGrid batch is accepted, one event per recipient, domains only", async () => {
   const body = sendgridBatch();
@@ -83,14 +75,13 @@ test("a SendGrid batch signed too long ago is refused with 401", async () => {
   assert.equal(status, 401);
 });
 
-function mailgunEvent(token = randomBytes(25).toString("hex")) {
-  const timestamp = String(now());
-  const signature = createHmac("sha256", MAILGUN_KEY).update(timestamp + token).digest("hex");
+function mailgunEvent() {
+  const signature = mailgunSignature(MAILGUN_KEY);
   return JSON.stringify({
-    signature: { timestamp, token, signature },
+    signature,
     "event-data": {
-      event: "failed", severity: "temporary", reason: "generic", timestamp: Number(timestamp),
-      id: `e2e-${token.slice(0, 10)}`, recipient: "dave@hotmail.com", "recipient-domain": "hotmail.com",
+      event: "failed", severity: "temporary", reason: "generic", timestamp: Number(signature.timestamp),
+      id: `e2e-${signature.token.slice(0, 10)}`, recipient: "dave@hotmail.com", "recipient-domain": "hotmail.com",
       "delivery-status": {
         code: 451, "enhanced-code": "4.7.650", "mx-host": "hotmail-com.olc.protection.outlook.com",
         message: "4.7.650 The mail server [203.0.113.9] has been temporarily rate limited due to IP reputation.",

@@ -9,8 +9,9 @@
 # only read, so they stay small. A crash leaves its input in fuzz/artifacts/<target>/ and makes the script
 # exit 1 after the other targets have run; replay it with `cargo +nightly fuzz run -O -s none <target> <file>`.
 #
-# No sanitizer by default (FUZZ_SANITIZER=address to turn AddressSanitizer on): bouncewatch has no `unsafe`
-# (what its dependencies have is their own fuzzers' business), and ASan made the router target about 17x slower (62 against 1,073 exec/s here).
+# No sanitizer by default (FUZZ_SANITIZER=address turns AddressSanitizer on): bouncewatch has no `unsafe`
+# (its dependencies' is their own fuzzers' business), and ASan made the router target about 17x slower
+# (62 against 1,073 exec/s here).
 set -uo pipefail
 cd "$(dirname "$0")/../fuzz"
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test setup build bench
+.PHONY: dev test setup build bench fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -25,3 +25,9 @@ build: setup
 
 bench: setup
 	cargo bench
+
+# Every cargo-fuzz target in fuzz/ for FUZZ_SECONDS each, then executions per target. Needs nightly (the
+# script installs it and cargo-fuzz), so it is not part of `make test`.
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash scripts/fuzz.sh -t $(FUZZ_SECONDS)

@@ -87,6 +87,9 @@ impl EventKind {
     }
 }
 
+/// The longest DNS name (RFC 1035 §2.3.4): the longest recipient domain counted or looked up.
+pub const MAX_DOMAIN_LEN: usize = 253;
+
 /// One recipient's outcome, normalized. Holds the recipient's *domain* only, never the address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NormalizedEvent {

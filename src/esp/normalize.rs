@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use crate::classify::classify_reply;
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use crate::event::{Esp, EventKind, NormalizedEvent, MAX_DOMAIN_LEN};
 use crate::redact::redact_addresses;
 use crate::reply::{self, EnhancedCode};
 
@@ -86,14 +86,18 @@ pub fn recipient_domain(recipient: &str) -> Option<String> {
     let trimmed = recipient.trim().trim_matches(|c| c == '<' || c == '>');
     let domain = trimmed.rsplit_once('@').map_or(trimmed, |(_, domain)| domain);
     let domain = domain.trim().trim_end_matches('.').to_lowercase();
-    if domain.is_empty() || domain.len() > 253 || domain.chars().any(|c| c.is_whitespace() || c == '@') {
+    if domain.is_empty() || domain.chars().any(|c| c.is_whitespace() || c == '@') {
         return None;
     }
-    if domain.is_ascii() {
-        return Some(domain);
-    }
-    let labels: Option<Vec<String>> = domain.split('.').map(label_to_ascii).collect();
-    Some(labels?.join("."))
+    let ascii = if domain.is_ascii() {
+        domain
+    } else {
+        let labels: Option<Vec<String>> = domain.split('.').map(label_to_ascii).collect();
+        labels?.join(".")
+    };
+    // Checked after punycode, which can make a short Unicode name longer than any DNS name (the read API
+    // refuses such a domain, so it could be counted but never looked up).
+    (ascii.len() <= MAX_DOMAIN_LEN).then_some(ascii)
 }
 
 fn label_to_ascii(label: &str) -> Option<String> {

@@ -11,6 +11,7 @@ use crate::counters::{BucketRange, Counts, Sample, Window};
 use crate::cron::load_state;
 use crate::detect::{Alert, Phase};
 use crate::error::AppError;
+use crate::event::MAX_DOMAIN_LEN;
 use crate::ledger::read_range;
 use crate::settings::Settings;
 use crate::store::Store;
@@ -21,8 +22,6 @@ const DEFAULT_WINDOW: Window = Window::Hours24;
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 const MAX_DOMAIN_SAMPLES: usize = 10;
-/// The longest DNS name (RFC 1035 §2.3.4).
-const MAX_DOMAIN_LEN: usize = 253;
 
 #[derive(Serialize)]
 struct DomainSummary<'a> {

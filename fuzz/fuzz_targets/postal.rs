@@ -1,0 +1,3 @@
+#![no_main]
+// Any bytes, with `>name: value` header lines in front, through the Postal adapter (see harness::frame).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::adapter(bouncewatch::event::Esp::Postal, data));

@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test setup build bench
+.PHONY: dev test setup build bench bundle-size
 
 setup:
 	@bash scripts/setup.sh
@@ -25,3 +25,7 @@ build: setup
 
 bench: setup
 	cargo bench
+
+# What `wrangler deploy` would upload (it runs the optimized build), raw and gzip; the limit is on gzip.
+bundle-size: setup
+	bash scripts/bundle-size.sh

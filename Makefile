@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test setup build bench fuzz
+.PHONY: dev test setup build bench fuzz bundle-size
 
 setup:
 	@bash scripts/setup.sh
@@ -31,3 +31,7 @@ bench: setup
 FUZZ_SECONDS ?= 60
 fuzz:
 	bash scripts/fuzz.sh -t $(FUZZ_SECONDS)
+
+# What `wrangler deploy` would upload (it runs the optimized build), raw and gzip; the limit is on gzip.
+bundle-size: setup
+	bash scripts/bundle-size.sh

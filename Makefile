@@ -31,17 +31,17 @@ bench-native: setup
 	cargo bench
 	cargo test --test kv_cost -- --nocapture
 
-# The core alone (no Worker shell) built for wasm, with wasm-bindgen's Node glue, in target/wasm-bench.
+# The core alone (no Worker shell) built for wasm, with wasm-bindgen's Node glue, in target/wasm-bench-pkg.
 wasm-bench-package: setup
-	cd benches/wasm && CARGO_TARGET_DIR=$(CURDIR)/target cargo build --release --target wasm32-unknown-unknown
-	wasm-bindgen --target nodejs --out-dir target/wasm-bench \
-		target/wasm32-unknown-unknown/release/bouncewatch_wasm_bench.wasm
+	cd benches/wasm && CARGO_TARGET_DIR=$(CURDIR)/target cargo build --profile wasm-bench --target wasm32-unknown-unknown
+	wasm-bindgen --target nodejs --out-dir target/wasm-bench-pkg \
+		target/wasm32-unknown-unknown/wasm-bench/bouncewatch_wasm_bench.wasm
 
 # The SendGrid pipeline in wasm under Node against the same code native: the wasm/native ratio.
 bench-wasm: wasm-bench-package
-	cd benches/wasm && CARGO_TARGET_DIR=$(CURDIR)/target cargo build --release
-	node benches/wasm/bench.mjs target/wasm-bench target/release/bouncewatch-wasm-bench
+	cd benches/wasm && CARGO_TARGET_DIR=$(CURDIR)/target cargo build --profile wasm-bench
+	node benches/wasm/bench.mjs target/wasm-bench-pkg target/wasm-bench/bouncewatch-wasm-bench
 
 # Median and p99 latency of the SendGrid batch through the optimized Worker under wrangler dev.
 bench-worker: build wasm-bench-package
-	node benches/worker_latency.mjs target/wasm-bench
+	node benches/worker_latency.mjs target/wasm-bench-pkg

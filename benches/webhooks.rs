@@ -25,7 +25,7 @@ use base64::Engine;
 use bouncewatch::config::Config;
 use bouncewatch::esp::{self, Delivery, NoFetch};
 use bouncewatch::event::{Esp, EventKind};
-use bouncewatch::http::HttpRequest;
+use bouncewatch::http::{HttpRequest, HttpResponse};
 use bouncewatch::store::MemoryStore;
 use common::{post, send, FakeFetcher};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -196,21 +196,18 @@ fn config() -> Config {
     config
 }
 
-/// Sends `requests` to a fresh store and returns it (dropping it is not timed) with the events accepted.
-fn ingest(requests: &[HttpRequest], config: &Config, fetcher: &FakeFetcher) -> (MemoryStore, u64) {
+/// Sends `requests` to a fresh store and returns it with the responses, so that dropping them is not timed.
+fn ingest(requests: &[HttpRequest], config: &Config, fetcher: &FakeFetcher) -> (MemoryStore, Vec<HttpResponse>) {
     let store = MemoryStore::new();
-    let mut accepted = 0;
-    for request in requests {
-        let response = send(black_box(request), &store, config, NOW, fetcher);
-        accepted += response.json_body()["accepted"].as_u64().unwrap_or(0);
-    }
-    (store, accepted)
+    let responses = requests.iter().map(|request| send(black_box(request), &store, config, NOW, fetcher)).collect();
+    (store, responses)
 }
 
 fn bench_esp(c: &mut Criterion, name: &str, requests: &[HttpRequest], events: usize) {
     let config = config();
     let fetcher = FakeFetcher::default();
-    let (_, accepted) = ingest(requests, &config, &fetcher);
+    let (_, responses) = ingest(requests, &config, &fetcher);
+    let accepted: u64 = responses.iter().map(|r| r.json_body()["accepted"].as_u64().unwrap_or(0)).sum();
     assert_eq!(accepted, events as u64, "{name}: every event must be verified and stored");
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(events as u64));

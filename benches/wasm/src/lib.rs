@@ -11,7 +11,7 @@ mod fixtures;
 use bouncewatch::config::Config;
 use bouncewatch::esp::{self, Delivery, NoFetch};
 use bouncewatch::event::Esp;
-use bouncewatch::http::HttpRequest;
+use bouncewatch::http::{HttpRequest, HttpResponse};
 use bouncewatch::store::MemoryStore;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -28,13 +28,16 @@ impl Pipeline {
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen(constructor))]
     #[allow(clippy::new_without_default)] // wasm-bindgen constructors take no Default
     pub fn new() -> Pipeline {
-        Pipeline { request: fixtures::sendgrid_request(0, fixtures::NOW), config: fixtures::sendgrid_config() }
+        let pipeline =
+            Pipeline { request: fixtures::sendgrid_request(0, fixtures::NOW), config: fixtures::sendgrid_config() };
+        let accepted = pipeline.send().json_body()["accepted"].as_u64();
+        assert_eq!(accepted, Some(fixtures::EVENTS_PER_BATCH as u64), "the batch must verify and count");
+        pipeline
     }
 
-    /// The whole request into a fresh store; returns the events accepted.
+    /// The whole request into a fresh store; returns the response's status.
     pub fn request(&self) -> u32 {
-        let response = common::send(&self.request, &MemoryStore::new(), &self.config, fixtures::NOW, &NoFetch);
-        response.json_body()["accepted"].as_u64().map_or(0, |n| n as u32)
+        self.send().status.into()
     }
 
     /// Signature check, parsing and classification only; returns the events parsed.
@@ -43,6 +46,12 @@ impl Pipeline {
         let store = MemoryStore::new();
         let verified = esp::verify_and_parse(Esp::Sendgrid, &delivery, &self.config, &store, &NoFetch);
         pollster::block_on(verified).map_or(0, |v| v.events.len() as u32)
+    }
+}
+
+impl Pipeline {
+    fn send(&self) -> HttpResponse {
+        common::send(&self.request, &MemoryStore::new(), &self.config, fixtures::NOW, &NoFetch)
     }
 }
 

@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test setup build bench fuzz bundle-size
+.PHONY: dev test setup build bench bench-native bench-wasm bench-worker wasm-bench-package fuzz bundle-size
 
 setup:
 	@bash scripts/setup.sh
@@ -23,8 +23,28 @@ test: setup
 build: setup
 	bash scripts/build-worker.sh
 
-bench: setup
+# Every figure in the README's Performance section. Kept out of `make test`: timings want a quiet machine.
+bench: bench-native bench-wasm bench-worker
+
+# criterion (classification, 1,000 events per ESP, cron), then the KV operations a request and a cron run make.
+bench-native: setup
 	cargo bench
+	cargo test --test kv_cost -- --nocapture
+
+# The core alone (no Worker shell) built for wasm, with wasm-bindgen's Node glue, in target/wasm-bench-pkg.
+wasm-bench-package: setup
+	cd benches/wasm && CARGO_TARGET_DIR=$(CURDIR)/target cargo build --profile wasm-bench --target wasm32-unknown-unknown
+	wasm-bindgen --target nodejs --out-dir target/wasm-bench-pkg \
+		target/wasm32-unknown-unknown/wasm-bench/bouncewatch_wasm_bench.wasm
+
+# The SendGrid pipeline in wasm under Node against the same code native: the wasm/native ratio.
+bench-wasm: wasm-bench-package
+	cd benches/wasm && CARGO_TARGET_DIR=$(CURDIR)/target cargo build --profile wasm-bench
+	node benches/wasm/bench.mjs target/wasm-bench-pkg target/wasm-bench/bouncewatch-wasm-bench
+
+# Median and p99 latency of the SendGrid batch through the optimized Worker under wrangler dev.
+bench-worker: build wasm-bench-package
+	node benches/worker_latency.mjs target/wasm-bench-pkg
 
 # Every cargo-fuzz target in fuzz/ for FUZZ_SECONDS each, then executions per target. Needs nightly (the
 # script installs it and cargo-fuzz), so it is not part of `make test`.

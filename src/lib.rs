@@ -53,7 +53,7 @@ pub mod reply;
 pub mod settings;
 pub mod store;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "shell"))]
 mod shell;
 
 /// The crate version, reported by `GET /api/health`.

@@ -5,7 +5,7 @@ mod common;
 
 use base64::Engine;
 use bouncewatch::config::Config;
-use bouncewatch::http::{HttpRequest, HttpResponse, Method, MAX_BODY_BYTES};
+use bouncewatch::http::{HttpRequest, HttpResponse, Method, ECHOED_EVENTS_MAX, MAX_BODY_BYTES};
 use bouncewatch::store::{Faults, MemoryStore};
 use common::{fixture, post, sample, send, vectors, FakeFetcher};
 use serde_json::Value;
@@ -105,6 +105,20 @@ fn generic_event_is_accepted_with_a_redacted_reply() {
     assert!(!String::from_utf8_lossy(&response.body).contains("jane"));
     let batch = format!("[{GENERIC_EVENT},{}]", GENERIC_EVENT.replace("\"e1\"", "\"e2\""));
     assert_eq!(run(&generic(&batch), &store, 0).json_body()["accepted"], 2);
+}
+
+#[test]
+fn normalized_events_are_echoed_for_small_batches_only() {
+    let batch = |n: usize| {
+        let events: Vec<String> = (0..n).map(|i| GENERIC_EVENT.replace("\"e1\"", &format!("\"e{i}\""))).collect();
+        format!("[{}]", events.join(","))
+    };
+    let store = MemoryStore::new();
+    let small = run(&generic(&batch(ECHOED_EVENTS_MAX)), &store, 0).json_body();
+    assert_eq!(small["events"].as_array().map(Vec::len), Some(ECHOED_EVENTS_MAX));
+    let large = run(&generic(&batch(ECHOED_EVENTS_MAX + 1)), &store, 0).json_body();
+    assert_eq!(large["accepted"], ECHOED_EVENTS_MAX + 1);
+    assert!(large.get("events").is_none(), "{large}");
 }
 
 #[test]

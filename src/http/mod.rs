@@ -9,7 +9,7 @@ mod stats;
 mod webhooks;
 
 pub use router::{handle, Context};
-pub use webhooks::{log_line, MAX_BODY_BYTES};
+pub use webhooks::{log_line, ECHOED_EVENTS_MAX, MAX_BODY_BYTES};
 
 use serde::Serialize;
 

@@ -119,10 +119,18 @@ async fn serve<S: Store>(
             Err(_) => log.replay_marker_failed = true,
         }
     }
-    let accepted =
-        Accepted { accepted: recorded.accepted, stale: recorded.stale, ignored: recorded.ignored, events: &events };
+    let accepted = Accepted {
+        accepted: recorded.accepted,
+        stale: recorded.stale,
+        ignored: recorded.ignored,
+        events: (events.len() <= ECHOED_EVENTS_MAX).then_some(&events[..]),
+    };
     Ok(HttpResponse::json(200, &accepted))
 }
+
+/// Up to this many normalized events are echoed in the answer, for whoever tests a webhook by hand. ESPs
+/// ignore the body, and serializing a thousand-event batch back cost a good part of the Worker's CPU budget.
+pub const ECHOED_EVENTS_MAX: usize = 100;
 
 #[derive(Serialize)]
 struct Accepted<'a> {
@@ -132,7 +140,9 @@ struct Accepted<'a> {
     stale: usize,
     /// Events of no counted kind (opens, clicks, `processed`…): acknowledged, not stored.
     ignored: usize,
-    events: &'a [NormalizedEvent],
+    /// The normalized events, for batches of at most [`ECHOED_EVENTS_MAX`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: Option<&'a [NormalizedEvent]>,
 }
 
 /// Identifies a request by the events it carries (the ESP's ids, or hashes of the ESP's own fields), so a

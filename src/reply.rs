@@ -9,6 +9,7 @@
 //! Parsing never fails and never panics: a reply is free text from the network. Only the first
 //! [`MAX_SCANNED_BYTES`] are read, so a huge payload costs no more than a normal one.
 
+use std::cell::RefCell;
 use std::fmt;
 
 /// How much of a reply we read. Real replies are a few hundred bytes; everything that decides a category
@@ -69,6 +70,22 @@ pub fn parse(raw: &str) -> Reply {
     reply
 }
 
+/// Runs `f` on `raw` parsed into one reply per thread, reused: its text buffer keeps its capacity, so
+/// classifying a reply allocates only the enhanced code's string.
+pub fn with_parsed<T>(raw: &str, f: impl FnOnce(&Reply) -> T) -> T {
+    thread_local! {
+        static REPLY: RefCell<Reply> = RefCell::new(parse(""));
+    }
+    REPLY.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut reply) => {
+            parse_into(raw, &mut reply);
+            f(&reply)
+        }
+        // Only reachable if `f` parsed another reply the same way; stay correct rather than panic.
+        Err(_) => f(&parse(raw)),
+    })
+}
+
 /// [`parse`] into an existing reply, reusing its text buffer: the classifier parses every reply into
 /// one per thread, so the hot path allocates nothing.
 pub fn parse_into(raw: &str, reply: &mut Reply) {
@@ -102,7 +119,7 @@ fn normalize_into(raw: &str, out: &mut String) {
         out.push_str(raw);
         out.make_ascii_lowercase();
     } else {
-        out.push_str(&raw.to_lowercase());
+        push_lowercase(raw, out);
     }
     if !is_collapsed(out.as_bytes()) {
         let mut bytes = std::mem::take(out).into_bytes();
@@ -110,6 +127,25 @@ fn normalize_into(raw: &str, out: &mut String) {
         // Only ASCII whitespace and continuation codes were removed and single spaces written, so the
         // bytes are still UTF-8; the lossy branch only keeps this total.
         *out = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    }
+}
+
+/// Appends `str::to_lowercase(text)` to `out`, without looking up the case tables for the CJK and Hangul
+/// blocks, which have no case and hold nearly every character of Japanese, Chinese and Korean replies.
+/// Only capital sigma lower-cases by its context, so text holding one is left to the standard library.
+fn push_lowercase(text: &str, out: &mut String) {
+    if text.contains('Σ') {
+        out.push_str(&text.to_lowercase());
+        return;
+    }
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else if matches!(c, '\u{3000}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7A3}') {
+            out.push(c);
+        } else {
+            out.extend(c.to_lowercase());
+        }
     }
 }
 
@@ -280,6 +316,10 @@ mod tests {
     #[test]
     fn lowercasing_is_unicode_aware() {
         assert_eq!(parse("550 ÜBERSCHRITTEN Ärger").text, "550 überschritten ärger");
+        for text in ["ΟΔΟΣ Σ", "メールボックスが一杯です ＡＢＣ", "사용자 없음 İSTANBUL", "Ⓐ Ω K"]
+        {
+            assert_eq!(parse(text).text, text.to_lowercase(), "{text}");
+        }
     }
 
     #[test]

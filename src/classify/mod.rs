@@ -41,7 +41,6 @@ mod providers;
 mod rule;
 mod text;
 
-use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -163,19 +162,7 @@ pub struct Classification {
 /// Classifies one SMTP failure reply as an ESP reports it. Never panics; reads at most the first
 /// [`reply::MAX_SCANNED_BYTES`] of the reply.
 pub fn classify(raw: &str) -> Classification {
-    // One reply per thread, reused: its text buffer keeps its capacity, so classifying allocates only
-    // the enhanced code's string.
-    thread_local! {
-        static REPLY: RefCell<Reply> = RefCell::new(reply::parse(""));
-    }
-    REPLY.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut reply) => {
-            reply::parse_into(raw, &mut reply);
-            classify_reply(&reply)
-        }
-        // Only reachable if classifying re-entered itself; stay correct rather than panic.
-        Err(_) => classify_reply(&reply::parse(raw)),
-    })
+    reply::with_parsed(raw, classify_reply)
 }
 
 /// Classifies an already parsed reply.

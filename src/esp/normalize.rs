@@ -61,11 +61,14 @@ pub fn normalize(esp: Esp, draft: Draft<'_>) -> Option<NormalizedEvent> {
     // Only deferrals and bounces are classified; the codes are read from every reply. Delivered events,
     // most of a real batch, cost a parse and no rules.
     let classified = matches!(kind, EventKind::Deferred | EventKind::Bounced);
-    let parsed = (!classified_text.trim().is_empty()).then(|| reply::parse(&classified_text));
-    let verdict = parsed.as_ref().filter(|_| classified).map(classify_reply);
-    let smtp_code = smtp_code.or_else(|| parsed.as_ref()?.basic);
-    let enhanced_code =
-        enhanced_code.map(str::to_owned).or_else(|| parsed.as_ref()?.enhanced.map(EnhancedCode::to_dotted));
+    let (parsed_basic, parsed_enhanced, verdict) = match classified_text.trim().is_empty() {
+        true => (None, None, None),
+        false => reply::with_parsed(&classified_text, |parsed| {
+            (parsed.basic, parsed.enhanced, classified.then(|| classify_reply(parsed)))
+        }),
+    };
+    let smtp_code = smtp_code.or(parsed_basic);
+    let enhanced_code = enhanced_code.map(str::to_owned).or_else(|| parsed_enhanced.map(EnhancedCode::to_dotted));
     Some(NormalizedEvent {
         esp,
         event_id: draft.event_id,

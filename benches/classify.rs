@@ -2,12 +2,10 @@
 //!
 //! `cargo bench --bench classify`; criterion prints the figure as throughput (elements = replies).
 //!
-//! Recorded 2026-11-28 on a shared 2-core AMD EPYC VM (load average ~1): whole corpus (1,134 replies)
-//! 3.02 ms per pass, ~375 K replies/s wall-clock (3.67 ms, ~309 K/s before literals were found in one
-//! pass and rules pre-selected by them); parsing alone ~980 K replies/s. Under callgrind a reply costs
-//! ~14.8 K instructions (~18.4 K before): ~6.2 K parsing, ~8.6 K matching. Still below the 1 M/s
-//! target: what remains is the per-byte work of `reply::parse` (word splitting, code and stage scans,
-//! `to_lowercase` on the few non-ASCII replies), the byte-pair pass and the surviving rule checks.
+//! Recorded 2026-11-28 on the project's 2-core VM with nothing else running: whole corpus (1,134 replies)
+//! 1.07–1.10 ms per pass, 1.04–1.06 M replies/s over three runs (2.76 ms, ~410 K/s the session before);
+//! parsing alone ~3.4 M replies/s. Under callgrind a reply costs ~6.7 K instructions (~14.8 K before):
+//! ~2.1 K parsing, ~4.5 K matching, of which ~1.6 K is the byte-pair pass over the text.
 
 use std::path::PathBuf;
 

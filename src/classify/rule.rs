@@ -86,7 +86,7 @@ pub const RULE: Rule = Rule {
 };
 
 /// A code condition, parsed once from its pattern string.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 enum CodePattern {
     Basic { low: u16, high: u16 },
     Enhanced { class: Option<u8>, subject: u8, low: u16, high: u16 },
@@ -352,9 +352,7 @@ impl Matcher {
         for (index, rule) in rules.iter().enumerate() {
             match rule.gate() {
                 Gate::Literals(ids) => ids.for_each(|id| gated_by_literal[id] = Some(index as u16)),
-                Gate::Codes => {
-                    gated_by_code.extend(rule.rule.codes.iter().map(|p| (CodePattern::parse(p), index as u16)))
-                }
+                Gate::Codes => gated_by_code.extend(rule.codes.iter().map(|&pattern| (pattern, index as u16))),
                 Gate::None => always[index / 64] |= 1 << (index % 64),
             }
         }

@@ -1,5 +1,7 @@
 //! The alerting configuration: which channels are on, how often to remind, whether benign spikes count.
 
+use std::ops::RangeInclusive;
+
 use crate::alert::{AlertSnapshot, Severity};
 use crate::config::Config;
 use crate::error::AppError;
@@ -46,18 +48,10 @@ impl AlertSettings {
     /// else through the binding; an email setting that cannot work is an error rather than silence.
     pub fn from_config(config: &Config, email_binding: bool) -> Result<AlertSettings, AppError> {
         let invalid = |message: String| AppError::Internal(message);
-        let repeat_seconds = match config.get("ALERT_REPEAT") {
-            None => DEFAULT_REPEAT_SECONDS,
-            Some(raw) => parse_duration(raw)
-                .filter(|&s| s >= 60)
-                .ok_or_else(|| invalid(format!("ALERT_REPEAT is not a duration of at least 1m (e.g. 4h): {raw:?}")))?,
-        };
-        let retry_seconds = match config.get("ALERT_RETRY") {
-            None => DEFAULT_RETRY_SECONDS,
-            Some(raw) => parse_duration(raw)
-                .filter(|s| (1..=3600).contains(s))
-                .ok_or_else(|| invalid(format!("ALERT_RETRY is not a duration from 1s to 1h (e.g. 1m): {raw:?}")))?,
-        };
+        let repeat_seconds =
+            duration_var(config, "ALERT_REPEAT", DEFAULT_REPEAT_SECONDS, 60..=u64::MAX, "of at least 1m (e.g. 4h)")?;
+        let retry_seconds =
+            duration_var(config, "ALERT_RETRY", DEFAULT_RETRY_SECONDS, 1..=3600, "from 1s to 1h (e.g. 1m)")?;
         let to: Vec<String> = config
             .get("ALERT_TO")
             .map(|list| list.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect())
@@ -134,6 +128,23 @@ fn api_settings(config: &Config, name: &str) -> Result<ApiSettings, AppError> {
 }
 
 /// `90s`, `15m`, `4h`, `1d`, or a bare number of seconds.
+/// The duration in seconds that var `name` holds, `default` when unset; a value outside `allowed` is an
+/// error saying it should be a duration `expected`.
+fn duration_var(
+    config: &Config,
+    name: &str,
+    default: u64,
+    allowed: RangeInclusive<u64>,
+    expected: &str,
+) -> Result<u64, AppError> {
+    match config.get(name) {
+        None => Ok(default),
+        Some(raw) => parse_duration(raw)
+            .filter(|seconds| allowed.contains(seconds))
+            .ok_or_else(|| AppError::Internal(format!("{name} is not a duration {expected}: {raw:?}"))),
+    }
+}
+
 fn parse_duration(raw: &str) -> Option<u64> {
     let raw = raw.trim();
     let (number, unit) = match raw.char_indices().last() {

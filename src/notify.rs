@@ -9,9 +9,9 @@
 //! Delivery is at-least-once. [`plan`] decides what to say, records it as said (so the next run does not
 //! say it again) and puts one [`Outgoing`] per channel in the state's outbox; the caller sends what is due
 //! and reports each outcome with [`record_result`]. A success leaves the outbox for good; a failure stays,
-//! retried on a later run after 1, 2, 4 … minutes (`ALERT_RETRY` sets the first wait; capped at an hour). The caller saves the state once,
-//! after sending: if the Worker dies before saving, the next run plans the same transitions from the old
-//! state and sends again — a duplicate, never a loss.
+//! retried on a later run after 1, 2, 4 … minutes (`ALERT_RETRY` sets the first wait; capped at an hour).
+//! The caller saves the state once, after sending: if the Worker dies before saving, the next run plans
+//! the same transitions from the old state and sends again — a duplicate, never a loss.
 //!
 //! [`run`] does all of that against a [`Notifier`], the small trait the shell implements with the
 //! `send_email` binding and `fetch`.

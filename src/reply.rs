@@ -110,9 +110,8 @@ fn cap(raw: &str) -> &str {
 ///
 /// Most replies are one ASCII line with single spaces, for which this is a copy and a lower-casing that
 /// the compiler vectorizes; only text with other whitespace takes the byte-by-byte pass. Non-ASCII text is
-/// lower-cased whole by `str::to_lowercase` (a per-byte map would break context rules such as final
-/// sigma); joining and collapsing stay safe on it because ASCII bytes never occur inside a multi-byte
-/// character.
+/// lower-cased as `str::to_lowercase` does (see [`push_lowercase`]); joining and collapsing stay safe on it
+/// because ASCII bytes never occur inside a multi-byte character.
 fn normalize_into(raw: &str, out: &mut String) {
     out.clear();
     if raw.is_ascii() {

@@ -61,11 +61,12 @@ pub fn normalize(esp: Esp, draft: Draft<'_>) -> Option<NormalizedEvent> {
     // Only deferrals and bounces are classified; the codes are read from every reply. Delivered events,
     // most of a real batch, cost a parse and no rules.
     let classified = matches!(kind, EventKind::Deferred | EventKind::Bounced);
-    let (parsed_basic, parsed_enhanced, verdict) = match classified_text.trim().is_empty() {
-        true => (None, None, None),
-        false => reply::with_parsed(&classified_text, |parsed| {
+    let (parsed_basic, parsed_enhanced, verdict) = if classified_text.trim().is_empty() {
+        (None, None, None)
+    } else {
+        reply::with_parsed(&classified_text, |parsed| {
             (parsed.basic, parsed.enhanced, classified.then(|| classify_reply(parsed)))
-        }),
+        })
     };
     let smtp_code = smtp_code.or(parsed_basic);
     let enhanced_code = enhanced_code.map(str::to_owned).or_else(|| parsed_enhanced.map(EnhancedCode::to_dotted));

@@ -19,6 +19,7 @@ mod mailgun;
 mod mailjet;
 mod mandrill;
 mod normalize;
+mod p256_sha256;
 mod postal;
 mod postmark;
 mod resend;
@@ -83,7 +84,8 @@ pub enum EspError {
     Malformed(String),
     /// Storage failed while checking a replay or caching a certificate: the ESP should retry.
     Storage(StoreError),
-    /// Fetching the SNS certificate or confirming a subscription failed.
+    /// Fetching the SNS certificate or confirming a subscription failed, or the runtime's WebCrypto did:
+    /// not the sender's fault, so the ESP should retry.
     Upstream(String),
 }
 
@@ -162,7 +164,7 @@ pub async fn verify_and_parse<S: Store>(
     let events_only = |events| Ok(Verified { events, ..Verified::default() });
     match esp {
         Esp::Sendgrid => {
-            sendgrid::verify(delivery, config)?;
+            sendgrid::verify(delivery, config).await?;
             events_only(sendgrid::parse(delivery)?)
         }
         Esp::Mailgun => {

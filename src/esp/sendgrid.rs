@@ -3,15 +3,13 @@
 
 use std::borrow::Cow;
 
-use p256::ecdsa::signature::DigestVerifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use super::common;
 use super::normalize::{normalize, Draft};
+use super::{common, p256_sha256};
 use super::{Delivery, EspError};
 use crate::config::Config;
 use crate::event::{Esp, EventKind, NormalizedEvent};
@@ -21,7 +19,7 @@ pub const PUBLIC_KEY: &str = "SENDGRID_WEBHOOK_PUBLIC_KEY";
 const SIGNATURE_HEADER: &str = "x-twilio-email-event-webhook-signature";
 const TIMESTAMP_HEADER: &str = "x-twilio-email-event-webhook-timestamp";
 
-pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<(), EspError> {
+pub async fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<(), EspError> {
     let key_b64 = common::required_secret(config, PUBLIC_KEY)?;
     let signature_b64 = common::required_header(delivery, SIGNATURE_HEADER)?;
     let timestamp = common::required_header(delivery, TIMESTAMP_HEADER)?;
@@ -32,9 +30,14 @@ pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<(), EspError> 
         .map_err(|_| EspError::Unauthorized(format!("{PUBLIC_KEY} is not a P-256 public key (base64 DER)")))?;
     let signature = Signature::from_der(&common::decode_base64(signature_b64, SIGNATURE_HEADER)?)
         .map_err(|_| EspError::Unauthorized("signature is not a DER ECDSA signature".into()))?;
-    // Hashed incrementally: no copy of a body that can be hundreds of kilobytes.
-    let digest = Sha256::new().chain_update(timestamp.as_bytes()).chain_update(delivery.body);
-    key.verify_digest(digest, &signature).map_err(|_| EspError::Unauthorized("signature does not match".into()))
+    let matches = p256_sha256::verify(&key, &signature, &[timestamp.as_bytes(), delivery.body])
+        .await
+        .map_err(|failed| EspError::Upstream(format!("could not check the signature: {}", failed.0)))?;
+    if matches {
+        Ok(())
+    } else {
+        Err(EspError::Unauthorized("signature does not match".into()))
+    }
 }
 
 /// One SendGrid event: only the fields we read. Deserializing into this (strings borrowed from the body,

@@ -75,6 +75,39 @@ test("a SendGrid batch signed too long ago is refused with 401", async () => {
   assert.equal(status, 401);
 });
 
+// In the Worker the runtime's WebCrypto checks SendGrid's signature (src/esp/p256_sha256.rs); these hold it
+// to what the native RustCrypto check is held to by tests/esp_signatures.rs.
+test("a SendGrid batch signed by another key, or with its signed timestamp changed, is refused with 401", async () => {
+  const body = sendgridBatch();
+  const otherKey = sendgridSigner().headers(body);
+  const byOtherKey = await call(worker, "/webhooks/sendgrid", { method: "POST", headers: otherKey, body });
+  assert.equal(byOtherKey.status, 401);
+  assert.match(byOtherKey.json.message, /signature does not match/);
+
+  const headers = sendgridHeaders(body);
+  headers["x-twilio-email-event-webhook-timestamp"] = String(Number(headers["x-twilio-email-event-webhook-timestamp"]) - 1);
+  const movedTimestamp = await call(worker, "/webhooks/sendgrid", { method: "POST", headers, body });
+  assert.equal(movedTimestamp.status, 401);
+  assert.match(movedTimestamp.json.message, /signature does not match/);
+});
+
+test("a signed 1,000-event SendGrid batch (~400 KB) is verified and counted in full", async () => {
+  const ts = now();
+  const events = Array.from({ length: 1000 }, (_, i) => ({
+    email: `user${i}@domain${i % 7}.example`, timestamp: ts - (i % 60), event: i % 2 ? "delivered" : "deferred",
+    sg_event_id: `e2e-big-${randomBytes(8).toString("hex")}`, sg_message_id: `msg-${i}`.padEnd(300, "x"),
+    response: i % 2 ? "250 2.0.0 OK" : "451 4.7.1 Try again later",
+  }));
+  const body = JSON.stringify(events) + "\r\n";
+  assert.ok(body.length > 350_000, `batch is ${body.length} bytes`);
+  const { status, json } = await call(worker, "/webhooks/sendgrid", { method: "POST", headers: sendgridHeaders(body), body });
+  assert.equal(status, 200);
+  assert.equal(json.accepted, 1000);
+  const tampered = body.replace("451 4.7.1", "451 4.7.2");
+  const refused = await call(worker, "/webhooks/sendgrid", { method: "POST", headers: sendgridHeaders(body), body: tampered });
+  assert.equal(refused.status, 401);
+});
+
 function mailgunEvent() {
   const signature = mailgunSignature(MAILGUN_KEY);
   return JSON.stringify({

@@ -67,7 +67,7 @@ fn local_part_start<T: Copy + Into<char>>(chars: &[T], at: usize) -> usize {
 }
 
 fn is_local_char(c: char) -> bool {
-    !(c.is_whitespace() || "<>()[],;:\"'@`".contains(c))
+    !(c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '"' | '\'' | '@' | '`'))
 }
 
 /// One past the last character of the domain starting at `from` (letters, digits, `-`, `.`, any

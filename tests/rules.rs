@@ -33,6 +33,10 @@ fn rule_literals_are_lower_case_because_the_text_is() {
         for literal in rule.any.iter().chain(rule.all).chain(rule.none) {
             assert_eq!(*literal, literal.to_lowercase(), "rule {} literal {literal:?}", rule.id);
         }
+        // An exact text is compared with the whole normalized reply, so it must be one already.
+        for text in rule.exact {
+            assert_eq!(bouncewatch::reply::parse(text).text, *text, "rule {} exact text {text:?}", rule.id);
+        }
     }
 }
 

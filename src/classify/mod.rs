@@ -167,7 +167,7 @@ pub fn classify(raw: &str) -> Classification {
 
 /// Classifies an already parsed reply.
 pub fn classify_reply(reply: &Reply) -> Classification {
-    let rule = matcher().first_match(reply).unwrap_or(&fallback::NONE);
+    let rule = first_match(reply);
     let category = rule.category;
     Classification {
         category,
@@ -178,6 +178,17 @@ pub fn classify_reply(reply: &Reply) -> Classification {
         reputation_signal: rule.reputation || category == Category::ReputationBlocked,
         rule: rule.id,
     }
+}
+
+/// A parsed reply's category and permanence alone: what a webhook event keeps, without building the
+/// enhanced code's string that a [`Classification`] holds (the event has its own).
+pub fn category_and_permanence(reply: &Reply) -> (Category, Permanence) {
+    let category = first_match(reply).category;
+    (category, permanence(reply, category))
+}
+
+fn first_match(reply: &Reply) -> &'static Rule {
+    matcher().first_match(reply).unwrap_or(&fallback::NONE)
 }
 
 /// Every rule in decision order, ending with the catch-all; for tests and documentation.

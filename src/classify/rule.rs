@@ -65,6 +65,9 @@ pub struct Rule {
     /// None of these occurs.
     pub none: &'static [&'static str],
     pub stage: Option<Stage>,
+    /// The whole text (lower-cased, whitespace collapsed) is one of these. Empty: no condition. Cheaper
+    /// than an anchored regex, which regex-lite runs over the whole text anyway.
+    pub exact: &'static [&'static str],
     /// A regex over the lower-cased text, run only when every other condition holds.
     pub regex: Option<&'static str>,
     /// A real reply this rule exists for; classifying it must yield this rule (tests prove it).
@@ -81,6 +84,7 @@ pub const RULE: Rule = Rule {
     all: &[],
     none: &[],
     stage: None,
+    exact: &[],
     regex: None,
     example: "",
 };
@@ -260,6 +264,7 @@ impl Compiled {
             && (self.any.is_empty() || found.any_in(&self.any))
             && self.all.clone().all(|id| found.has(id))
             && !found.any_in(&self.none)
+            && (self.rule.exact.is_empty() || self.rule.exact.contains(&reply.text.as_str()))
             && self.regex.as_ref().is_none_or(|r| r.is_match(&reply.text))
     }
 }
@@ -283,10 +288,10 @@ pub struct Matcher {
     anchored: Box<[u64; PAIRS / 64]>,
     /// For each literal id, the rule it gates, if any (see [`Gate`]).
     gated_by_literal: Vec<Option<u16>>,
-    /// The code patterns of the rules gated by their codes, with the rule each belongs to.
-    gated_by_code: Vec<(CodePattern, u16)>,
+    /// The rules gated by their codes (see [`CodeGates`]).
+    gated_by_code: CodeGates,
     /// The rules with no gate: tried on every reply.
-    always: [u64; MAX_RULES / 64],
+    always: RuleSet,
 }
 
 /// The one condition of a rule checked before the rule is tried at all. A reply satisfies few gates, so a
@@ -301,6 +306,63 @@ enum Gate {
 
 /// How many rules the tables may hold; the rules worth trying on a text are a fixed bit set.
 const MAX_RULES: usize = 256;
+
+/// A set of rules, by index.
+type RuleSet = [u64; MAX_RULES / 64];
+
+/// The rules gated by their codes, indexed by the code a reply has: about a hundred patterns would
+/// otherwise be compared with every reply.
+#[derive(Debug)]
+struct CodeGates {
+    /// For each basic code from [`FIRST_BASIC`], the rules one of whose basic patterns it matches.
+    by_basic: Vec<RuleSet>,
+    /// The enhanced patterns by their subject (`x.7.*` is under 7), with the rule each belongs to.
+    by_subject: [Vec<(CodePattern, u16)>; 10],
+}
+
+/// Reply codes start with 2, 4 or 5 (see `reply::find_codes`).
+const FIRST_BASIC: u16 = 200;
+const LAST_BASIC: u16 = 599;
+
+impl CodeGates {
+    /// Panics on a pattern outside the codes replies have: patterns are static table data.
+    fn new(patterns: impl Iterator<Item = (CodePattern, u16)>) -> CodeGates {
+        let mut gates = CodeGates {
+            by_basic: vec![[0; MAX_RULES / 64]; usize::from(LAST_BASIC - FIRST_BASIC) + 1],
+            by_subject: Default::default(),
+        };
+        for (pattern, rule) in patterns {
+            match pattern {
+                CodePattern::Basic { low, high } => {
+                    assert!(FIRST_BASIC <= low && high <= LAST_BASIC, "basic code pattern {low}-{high}");
+                    for code in low..=high {
+                        mark(&mut gates.by_basic[usize::from(code - FIRST_BASIC)], rule);
+                    }
+                }
+                CodePattern::Enhanced { subject, .. } => gates.by_subject[usize::from(subject)].push((pattern, rule)),
+            }
+        }
+        gates
+    }
+
+    /// Adds the rules whose code gate `reply` passes to `rules`.
+    fn open(&self, reply: &Reply, rules: &mut RuleSet) {
+        let basic = reply.basic.and_then(|code| self.by_basic.get(usize::from(code.checked_sub(FIRST_BASIC)?)));
+        for (word, bits) in basic.into_iter().flat_map(|set| set.iter().enumerate()) {
+            rules[word] |= bits;
+        }
+        let patterns = reply.enhanced.and_then(|code| self.by_subject.get(usize::from(code.subject)));
+        for (pattern, rule) in patterns.into_iter().flatten() {
+            if pattern.matches(reply) {
+                mark(rules, *rule);
+            }
+        }
+    }
+}
+
+fn mark(rules: &mut RuleSet, rule: u16) {
+    rules[usize::from(rule) / 64] |= 1 << (rule % 64);
+}
 
 impl Matcher {
     pub fn new(tables: &[&'static [Rule]]) -> Matcher {
@@ -347,15 +409,16 @@ impl Matcher {
         let anchors = anchored_at.into_iter().map(|(_, anchor)| anchor).collect();
         assert!(rules.len() <= MAX_RULES, "raise MAX_RULES to {}", rules.len());
         let mut gated_by_literal = vec![None; literals.len()];
-        let mut gated_by_code = Vec::new();
+        let mut code_patterns = Vec::new();
         let mut always = [0u64; MAX_RULES / 64];
         for (index, rule) in rules.iter().enumerate() {
             match rule.gate() {
                 Gate::Literals(ids) => ids.for_each(|id| gated_by_literal[id] = Some(index as u16)),
-                Gate::Codes => gated_by_code.extend(rule.codes.iter().map(|&pattern| (pattern, index as u16))),
-                Gate::None => always[index / 64] |= 1 << (index % 64),
+                Gate::Codes => code_patterns.extend(rule.codes.iter().map(|&pattern| (pattern, index as u16))),
+                Gate::None => mark(&mut always, index as u16),
             }
         }
+        let gated_by_code = CodeGates::new(code_patterns.into_iter());
         Matcher { rules, literals, stage_markers, starts, anchors, anchored, gated_by_literal, gated_by_code, always }
     }
 
@@ -364,19 +427,14 @@ impl Matcher {
         let found = self.find_literals(reply.text.as_bytes());
         // Only the rules whose gate holds are tried, in table order: a handful instead of every rule.
         let mut worth_trying = self.always;
-        let mut mark = |rule: u16| worth_trying[usize::from(rule) / 64] |= 1 << (rule % 64);
         for (word, &bits) in found.literals.iter().enumerate() {
             for id in set_bits(bits).map(|bit| word * 64 + bit) {
                 if let Some(rule) = self.gated_by_literal.get(id).copied().flatten() {
-                    mark(rule);
+                    mark(&mut worth_trying, rule);
                 }
             }
         }
-        for (pattern, rule) in &self.gated_by_code {
-            if pattern.matches(reply) {
-                mark(*rule);
-            }
-        }
+        self.gated_by_code.open(reply, &mut worth_trying);
         let stage = if found.any_in(&self.stage_markers) {
             self.stage_markers.clone().position(|id| found.has(id)).map(|marker| STAGE_MARKERS[marker].1)
         } else {

@@ -26,7 +26,7 @@ pub const STRONG: &[Rule] = &[
         category: Greylisted,
         codes: &["451"],
         any: &["try again later"],
-        regex: Some(r"^451 4\.7\.1 try again later\.?$"),
+        exact: &["451 4.7.1 try again later", "451 4.7.1 try again later."],
         example: "451 4.7.1 Try again later",
         ..RULE
     },

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::classify::classify_reply;
+use crate::classify::category_and_permanence;
 use crate::event::{Esp, EventKind, NormalizedEvent, MAX_DOMAIN_LEN};
 use crate::redact::redact_addresses;
 use crate::reply::{self, EnhancedCode};
@@ -65,7 +65,7 @@ pub fn normalize(esp: Esp, draft: Draft<'_>) -> Option<NormalizedEvent> {
         (None, None, None)
     } else {
         reply::with_parsed(&classified_text, |parsed| {
-            (parsed.basic, parsed.enhanced, classified.then(|| classify_reply(parsed)))
+            (parsed.basic, parsed.enhanced, classified.then(|| category_and_permanence(parsed)))
         })
     };
     let smtp_code = smtp_code.or(parsed_basic);
@@ -79,8 +79,8 @@ pub fn normalize(esp: Esp, draft: Draft<'_>) -> Option<NormalizedEvent> {
         smtp_code,
         enhanced_code,
         reply: reply.map(redact_addresses),
-        category: verdict.as_ref().map(|v| v.category),
-        permanence: verdict.as_ref().map(|v| v.permanence),
+        category: verdict.map(|(category, _)| category),
+        permanence: verdict.map(|(_, permanence)| permanence),
     })
 }
 

@@ -44,37 +44,34 @@ pub async fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<(), EspE
 /// unknown fields skipped) rather than a `serde_json::Value` keeps a 1,000-event batch within budget.
 #[derive(Debug, Deserialize)]
 struct SendgridEvent<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "common::optional_text")]
     event: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "common::optional_text")]
     email: Option<Cow<'a, str>>,
     #[serde(default)]
     timestamp: Option<Value>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "common::optional_text")]
     sg_event_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "common::optional_text")]
     sg_message_id: Option<Cow<'a, str>>,
     /// The enhanced code on bounces (often the generic `5.0.0`).
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "common::optional_text")]
     status: Option<Cow<'a, str>>,
     /// Bounces and drops carry their text here…
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "common::optional_text")]
     reason: Option<Cow<'a, str>>,
     /// …deferrals and deliveries here.
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "common::optional_text")]
     response: Option<Cow<'a, str>>,
 }
 
 pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
-    let malformed = |e: serde_json::Error| {
-        EspError::Malformed(format!("SendGrid body must be a JSON array of event objects (or one object): {e}"))
-    };
-    // SendGrid posts an array; its documentation shows single objects: both are read, without buffering.
-    let events: Vec<SendgridEvent<'_>> = match delivery.body.trim_ascii_start().first() {
-        Some(b'{') => vec![serde_json::from_slice(delivery.body).map_err(malformed)?],
-        _ => serde_json::from_slice(delivery.body).map_err(malformed)?,
-    };
-    Ok(events.iter().enumerate().filter_map(|(index, item)| event(item, index, delivery.now)).collect())
+    // SendGrid posts an array; its documentation shows single objects: both are read.
+    let mut events = Vec::new();
+    common::for_each_item(delivery.body, "SendGrid", |item: SendgridEvent<'_>, index| {
+        events.extend(event(&item, index, delivery.now));
+    })?;
+    Ok(events)
 }
 
 /// A field's text, trimmed, if not empty.
@@ -112,4 +109,51 @@ fn event(item: &SendgridEvent<'_>, index: usize, now: u64) -> Option<NormalizedE
             ..Draft::default()
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(body: &[u8]) -> Result<Vec<NormalizedEvent>, EspError> {
+        parse(&Delivery { body, headers: &[], now: 1_700_000_000 })
+    }
+
+    #[test]
+    fn an_array_or_one_object_is_read_in_order() {
+        let batch = br#"[{"event":"delivered","email":"a@one.example","sg_event_id":"e1","timestamp":1},
+            {"event":"processed"},
+            {"event":"deferred","email":"b@two.example","sg_event_id":"e2","response":"451 4.7.1 Try again later"}]"#;
+        let events = parsed(batch).expect("a valid batch");
+        let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids, ["e1", "e2"], "an event without a recipient is skipped, the others kept in order");
+        let one = parsed(br#" {"event":"bounce","email":"c@three.example","reason":"550 5.1.1 unknown"} "#)
+            .expect("one object");
+        assert_eq!((one.len(), one[0].smtp_code), (1, Some(550)));
+        assert!(parsed(b"[]").expect("an empty batch").is_empty());
+        let escaped = parsed(
+            br#"[{"event":"bounce","email":"d@four.example","status":null,"reason":"550 5.1.1 \"d\" unknown \u00e9"}]"#,
+        )
+        .expect("escapes and null");
+        assert_eq!(escaped[0].reply.as_deref(), Some("550 5.1.1 \"d\" unknown \u{e9}"));
+        assert_eq!(escaped[0].enhanced_code.as_deref(), Some("5.1.1"), "a null status is no status");
+    }
+
+    #[test]
+    fn malformed_bodies_name_what_is_wrong() {
+        for (body, needle) in [
+            (&b"[{\"event\":\"delivered\"}] trailing"[..], "trailing characters"),
+            (b"[{\"event\":\"delivered\",\"email\":\"a@b.example\"}", "EOF"),
+            (b"\"delivered\"", "an array of event objects or one object"),
+            (b"[1]", "expected struct SendgridEvent"),
+            (b"[{\"event\":7}]", "a string or null"),
+            (b"[{\"event\":\"delivered\",\"email\":\"\xff@b.example\"}]", "not UTF-8"),
+            (b"", "EOF"),
+        ] {
+            match parsed(body) {
+                Err(EspError::Malformed(message)) => assert!(message.contains(needle), "{message:?} lacks {needle:?}"),
+                other => panic!("{:?}: {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+    }
 }

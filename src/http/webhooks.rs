@@ -105,7 +105,9 @@ async fn serve<S: Store>(
     }
     for event in &events {
         *log.kinds.entry(event.kind.as_str()).or_default() += 1;
-        log.domains.insert(event.recipient_domain.clone());
+        if !log.domains.contains(&event.recipient_domain) {
+            log.domains.insert(event.recipient_domain.clone());
+        }
     }
     let recorded = crate::ingest::record(ctx.store, ctx.config, &request_key(esp, &events), &events, ctx.now).await?;
     log.accepted = recorded.accepted;

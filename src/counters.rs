@@ -117,17 +117,27 @@ impl Counts {
 
     /// Keeps a reply as a sample: the same text adds to its count; a new text is kept only while its
     /// category has room, so the first replies seen win and storage stays bounded.
+    /// Nearly every event's reply is already a sample or not kept, so the text is copied only when kept.
     fn add_sample(&mut self, reply: &str, category: Category, count: u64) {
-        let reply: String = reply.trim().chars().take(MAX_SAMPLE_CHARS).collect();
+        let reply = first_chars(reply.trim(), MAX_SAMPLE_CHARS);
         if reply.is_empty() {
             return;
         }
         if let Some(seen) = self.samples.iter_mut().find(|s| s.category == category && s.reply == reply) {
             seen.count += count;
         } else if self.samples.iter().filter(|s| s.category == category).count() < MAX_SAMPLES_PER_CATEGORY {
-            self.samples.push(Sample { reply, category, count });
+            self.samples.push(Sample { reply: reply.to_owned(), category, count });
         }
     }
+}
+
+/// The first `max` chars of `text`.
+fn first_chars(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        // No more bytes than `max`, so no more chars.
+        return text;
+    }
+    text.char_indices().nth(max).map_or(text, |(end, _)| &text[..end])
 }
 
 /// Counts per recipient domain.
@@ -323,6 +333,12 @@ mod tests {
         assert_eq!(counts.samples.len(), MAX_SAMPLES_PER_CATEGORY);
         assert!(counts.samples.iter().all(|s| s.reply.chars().count() == MAX_SAMPLE_CHARS));
         assert_eq!(counts.samples[0].count, 5);
+        // Cut by chars, not bytes: 150 two-byte chars fit in 200 chars but not in 200 bytes.
+        let accented = format!("{} {}", "é".repeat(150), "ü".repeat(100));
+        counts.add_sample(&accented, Category::MailboxFull, 1);
+        let kept = &counts.samples.last().expect("a new category has room").reply;
+        assert_eq!((kept.chars().count(), kept.chars().last()), (MAX_SAMPLE_CHARS, Some('ü')));
+        assert_eq!(first_chars("  short ", 200), "  short ");
     }
 
     #[test]

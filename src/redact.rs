@@ -2,6 +2,8 @@
 //! User unknown`), and we keep replies but never addresses. Every address becomes `<…@domain>`: the domain
 //! stays because it is what we count, the local part goes because it identifies a person.
 
+use std::ops::Range;
+
 /// Replaces the local part of every address in `text` with `…`, written as `<…@domain>`. Handles
 /// `<a@b>` (the brackets are kept once), bare `a@b`, quoted local parts (`"john doe"@b`) and non-ASCII
 /// local parts and domains.
@@ -11,15 +13,17 @@ pub fn redact_addresses(text: &str) -> String {
     }
     // Nearly every reply is ASCII, where bytes are chars: no need to decode into a vector of chars,
     // which cost more than the scan itself on a thousand-event batch.
+    // Runs of ASCII text are copied as slices rather than char by char.
     if text.is_ascii() {
-        redact(text.as_bytes())
+        redact(text.as_bytes(), |out, run| out.push_str(&text[run]))
     } else {
-        redact(&text.chars().collect::<Vec<char>>())
+        let chars: Vec<char> = text.chars().collect();
+        redact(&chars, |out, run| out.extend(&chars[run]))
     }
 }
 
-/// [`redact_addresses`] over a text's chars, or its bytes when it is ASCII.
-fn redact<T: Copy + Into<char>>(chars: &[T]) -> String {
+/// [`redact_addresses`] over a text's chars, or its bytes when it is ASCII; `append` copies a run of them.
+fn redact<T: Copy + Into<char>>(chars: &[T], append: impl Fn(&mut String, Range<usize>)) -> String {
     let mut out = String::with_capacity(chars.len());
     // `copied` is the index of the first char not yet written to `out`.
     let mut copied = 0;
@@ -39,14 +43,14 @@ fn redact<T: Copy + Into<char>>(chars: &[T]) -> String {
         let is = |index: usize, wanted: char| chars.get(index).is_some_and(|&c| c.into() == wanted);
         let bracketed = local_start > 0 && is(local_start - 1, '<') && is(domain_end, '>');
         let (start, end) = if bracketed { (local_start - 1, domain_end + 1) } else { (local_start, domain_end) };
-        out.extend(chars[copied..start].iter().map(|&c| c.into()));
+        append(&mut out, copied..start);
         out.push_str("<…@");
-        out.extend(chars[at + 1..domain_end].iter().map(|&c| c.into()));
+        append(&mut out, at + 1..domain_end);
         out.push('>');
         copied = end;
         at = end;
     }
-    out.extend(chars[copied.min(chars.len())..].iter().map(|&c| c.into()));
+    append(&mut out, copied.min(chars.len())..chars.len());
     out
 }
 

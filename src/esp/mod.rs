@@ -19,7 +19,7 @@ mod mailgun;
 mod mailjet;
 mod mandrill;
 mod normalize;
-mod p256_sha256;
+pub(crate) mod p256_sha256;
 mod postal;
 mod postmark;
 mod resend;

@@ -5,10 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
-use crate::esp::{self, Delivery, Verified};
+use crate::esp::{self, p256_sha256, Delivery, EspError, Verified};
 use crate::event::{Esp, NormalizedEvent};
 use crate::redact::redact_addresses;
 use crate::store::Store;
@@ -109,7 +108,8 @@ async fn serve<S: Store>(
             log.domains.insert(event.recipient_domain.clone());
         }
     }
-    let recorded = crate::ingest::record(ctx.store, ctx.config, &request_key(esp, &events), &events, ctx.now).await?;
+    let key = request_key(esp, &events).await?;
+    let recorded = crate::ingest::record(ctx.store, ctx.config, &key, &events, ctx.now).await?;
     log.accepted = recorded.accepted;
     log.stale = recorded.stale;
     log.storage_writes = recorded.writes;
@@ -150,15 +150,17 @@ struct Accepted<'a> {
 /// Identifies a request by the events it carries (the ESP's ids, or hashes of the ESP's own fields), so a
 /// redelivery overwrites its own earlier write instead of counting twice, even when the ESP re-signs the
 /// retry and so changes the body (Mailgun's signature block gets a new token and timestamp each time).
-fn request_key(esp: Esp, events: &[NormalizedEvent]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(esp.as_str().as_bytes());
+async fn request_key(esp: Esp, events: &[NormalizedEvent]) -> Result<String, AppError> {
+    let mut ids = Vec::with_capacity(events.iter().map(|e| 8 + e.event_id.len()).sum());
     for event in events {
         // Length-prefixed, so no two id lists hash alike by concatenation.
-        hasher.update((event.event_id.len() as u64).to_le_bytes());
-        hasher.update(event.event_id.as_bytes());
+        ids.extend_from_slice(&(event.event_id.len() as u64).to_le_bytes());
+        ids.extend_from_slice(event.event_id.as_bytes());
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    let digest = p256_sha256::sha256(&[esp.as_str().as_bytes(), &ids])
+        .await
+        .map_err(|failed| EspError::Upstream(format!("could not hash the request's event ids: {}", failed.0)))?;
+    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]
@@ -204,14 +206,17 @@ mod tests {
             category: None,
             permanence: None,
         };
+        let key = |esp, events: &[NormalizedEvent]| pollster::block_on(request_key(esp, events)).expect("hashed");
         let first = [event("a", "451 try later")];
         let resigned_retry = [event("a", "451 try later")];
-        assert_eq!(request_key(Esp::Mailgun, &first), request_key(Esp::Mailgun, &resigned_retry));
-        assert_ne!(request_key(Esp::Mailgun, &first), request_key(Esp::Mailjet, &first));
+        assert_eq!(key(Esp::Mailgun, &first), key(Esp::Mailgun, &resigned_retry));
+        assert_ne!(key(Esp::Mailgun, &first), key(Esp::Mailjet, &first));
         assert_ne!(
-            request_key(Esp::Mailgun, &[event("ab", ""), event("c", "")]),
-            request_key(Esp::Mailgun, &[event("a", ""), event("bc", "")])
+            key(Esp::Mailgun, &[event("ab", ""), event("c", "")]),
+            key(Esp::Mailgun, &[event("a", ""), event("bc", "")])
         );
-        assert_eq!(request_key(Esp::Mailgun, &first).len(), 64);
+        // SHA-256 of "mailgun", 1 as u64 little-endian, "a": what earlier versions stored it under, so a
+        // redelivery across a deploy still finds its first write.
+        assert_eq!(key(Esp::Mailgun, &first), "500e46cc81a489f7a792ab5ff1a16b3f56aed03868f266a06dd71434e65e903b");
     }
 }

@@ -347,14 +347,16 @@ impl CodeGates {
 
     /// Adds the rules whose code gate `reply` passes to `rules`.
     fn open(&self, reply: &Reply, rules: &mut RuleSet) {
-        let basic = reply.basic.and_then(|code| self.by_basic.get(usize::from(code.checked_sub(FIRST_BASIC)?)));
-        for (word, bits) in basic.into_iter().flat_map(|set| set.iter().enumerate()) {
-            rules[word] |= bits;
+        if let Some(set) = reply.basic.and_then(|code| self.by_basic.get(usize::from(code.checked_sub(FIRST_BASIC)?))) {
+            for (word, bits) in rules.iter_mut().zip(set) {
+                *word |= bits;
+            }
         }
-        let patterns = reply.enhanced.and_then(|code| self.by_subject.get(usize::from(code.subject)));
-        for (pattern, rule) in patterns.into_iter().flatten() {
-            if pattern.matches(reply) {
-                mark(rules, *rule);
+        if let Some(patterns) = reply.enhanced.and_then(|code| self.by_subject.get(usize::from(code.subject))) {
+            for (pattern, rule) in patterns {
+                if pattern.matches(reply) {
+                    mark(rules, *rule);
+                }
             }
         }
     }

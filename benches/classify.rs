@@ -2,10 +2,12 @@
 //!
 //! `cargo bench --bench classify`; criterion prints the figure as throughput (elements = replies).
 //!
-//! Recorded 2026-11-28 on the project's 2-core VM with nothing else running: whole corpus (1,134 replies)
-//! 1.07–1.10 ms per pass, 1.04–1.06 M replies/s over three runs (2.76 ms, ~410 K/s the session before);
-//! parsing alone ~3.4 M replies/s. Under callgrind a reply costs ~6.7 K instructions (~14.8 K before):
-//! ~2.1 K parsing, ~4.5 K matching, of which ~1.6 K is the byte-pair pass over the text.
+//! Recorded 2026-11-29 on the project's 2-core VM (its speed varies from second to second; the fastest
+//! criterion sample is the code's cost, `node benches/criterion_summary.mjs`): whole corpus (1,134 replies)
+//! 1.00–1.01 ms per pass, 1.1 M replies/s (median 1.11–1.30 ms); parsing alone 0.37–0.38 ms. The day before,
+//! on a quiet run, 1.07–1.10 ms (2.76 ms the session before that); under callgrind a reply then cost ~6.7 K
+//! instructions: ~2.1 K parsing, ~4.5 K matching, of which ~1.6 K is the byte-pair pass over the text. Rules
+//! gated by their codes are now looked up by the reply's code rather than compared one by one.
 
 use std::path::PathBuf;
 

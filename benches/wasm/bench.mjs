@@ -11,10 +11,11 @@ const SAMPLES = 200;
 
 const [pkgDir, nativeBin] = process.argv.slice(2);
 
-// workerd runs a WebCrypto call inline, on the isolate's thread, and hands back a settled promise; Node runs it
-// on its thread pool, so awaiting it adds a hand-off to the wall clock that a Worker's CPU time does not have
-// (it made the median twice the fastest call). The same three calls are done here the workerd way: the same
-// work by Node's own crypto (OpenSSL; workerd has BoringSSL), synchronously.
+// workerd runs a WebCrypto call inline, on the isolate's thread, and hands back a settled promise (`js.evalNow`
+// in its src/workerd/api/crypto/crypto.c++); Node runs it on its thread pool, so awaiting it adds a hand-off to
+// the wall clock that a Worker's CPU time does not have (it made the median twice the fastest call). The same
+// three calls are done here the workerd way: the same work by Node's own crypto (OpenSSL; workerd has
+// BoringSSL), synchronously.
 const P256_SPKI_PREFIX = Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex");
 const inlineSubtle = {
   importKey: async (format, point, algorithm) => {

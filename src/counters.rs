@@ -117,6 +117,7 @@ impl Counts {
 
     /// Keeps a reply as a sample: the same text adds to its count; a new text is kept only while its
     /// category has room, so the first replies seen win and storage stays bounded.
+    ///
     /// Nearly every event's reply is already a sample or not kept, so the text is copied only when kept.
     fn add_sample(&mut self, reply: &str, category: Category, count: u64) {
         let reply = first_chars(reply.trim(), MAX_SAMPLE_CHARS);

@@ -107,8 +107,6 @@ pub fn parse_json(body: &[u8], what: &str) -> Result<Value, EspError> {
     serde_json::from_slice(body).map_err(|e| EspError::Malformed(format!("{what} body is not valid JSON: {e}")))
 }
 
-/// The events of a body that may be one object or an array of objects (Mailjet, Brevo, SendGrid's
-/// documentation samples, the generic form): anything else is a 400.
 /// Reads a JSON body holding one `T` or an array of them, handing each to `each` with its position as it
 /// is read: a 1,000-event batch is never held as a whole, and strings without escapes stay borrowed from
 /// the body. The body is checked as UTF-8 once, rather than string by string.
@@ -190,6 +188,8 @@ pub fn optional_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Optio
     deserializer.deserialize_option(Text)
 }
 
+/// The events of a body that may be one object or an array of objects (Mailjet, Brevo, SendGrid's
+/// documentation samples, the generic form): anything else is a 400.
 pub fn object_or_array(value: Value, what: &str) -> Result<Vec<Value>, EspError> {
     let items = match value {
         Value::Array(items) => items,

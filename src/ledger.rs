@@ -46,6 +46,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::counters::{self, BucketRange, Buckets};
+use crate::esp::common;
 use crate::event::NormalizedEvent;
 use crate::ingest::Recorded;
 use crate::settings::Settings;
@@ -92,7 +93,7 @@ pub struct Page {
 /// The id of the shard of the request with this key.
 pub fn shard_id(request_key: &str) -> String {
     let digest = Sha256::digest(request_key.as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    common::hex(&digest[..16])
 }
 
 /// Stores one request's events as one immutable shard: at most one write, no reads.

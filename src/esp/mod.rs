@@ -10,7 +10,7 @@
 //! string rebuilt from it).
 
 mod brevo;
-mod common;
+pub(crate) mod common;
 
 /// Shared with the read API's `READ_TOKEN` check.
 pub(crate) use common::constant_time_eq;

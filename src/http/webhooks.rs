@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::error::AppError;
-use crate::esp::{self, p256_sha256, Delivery, EspError, Verified};
+use crate::esp::{self, common, p256_sha256, Delivery, EspError, Verified};
 use crate::event::{Esp, NormalizedEvent};
 use crate::redact::redact_addresses;
 use crate::store::Store;
@@ -160,7 +160,7 @@ async fn request_key(esp: Esp, events: &[NormalizedEvent]) -> Result<String, App
     let digest = p256_sha256::sha256(&[esp.as_str().as_bytes(), &ids])
         .await
         .map_err(|failed| EspError::Upstream(format!("could not hash the request's event ids: {}", failed.0)))?;
-    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(common::hex(&digest))
 }
 
 #[cfg(test)]

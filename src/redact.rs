@@ -12,8 +12,8 @@ pub fn redact_addresses(text: &str) -> String {
         return text.to_owned();
     }
     // Nearly every reply is ASCII, where bytes are chars: no need to decode into a vector of chars,
-    // which cost more than the scan itself on a thousand-event batch.
-    // Runs of ASCII text are copied as slices rather than char by char.
+    // which cost more than the scan itself on a thousand-event batch, and runs of text are copied as
+    // slices rather than char by char.
     if text.is_ascii() {
         redact(text.as_bytes(), |out, run| out.push_str(&text[run]))
     } else {

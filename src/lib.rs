@@ -13,13 +13,13 @@
 //!   however an ESP wrapped it.
 //! * [`esp`] holds one adapter per email service provider: raw body bytes + headers + secret → verified
 //!   normalized [`event::NormalizedEvent`]s; [`redact`] strips address local parts from every reply kept.
-//! * [`counters`] counts events per recipient domain in fixed buckets by event time; [`ledger`] keeps
-//!   those counts in KV without read-modify-write (one immutable shard per webhook request, merged into
-//!   hourly pages by the cron), so concurrent and redelivered webhooks are counted exactly once.
-//! * [`detect`] is the 451 spike state machine; [`cron`] runs it every minute over the counts and keeps
-//!   its state in one key. [`settings`] lists every threshold with its default.
-//! * [`store`] is the small storage trait the core talks to; Workers KV implements it in the shell and
-//!   [`store::MemoryStore`] in tests.
+//! * [`counters`] counts events per recipient domain in fixed buckets by event time; [`counting`] keeps
+//!   those counts in a SQLite Durable Object, the only writer, idempotent per event, and publishes them
+//!   to KV hour pages for readers.
+//! * [`detect`] is the 451 spike state machine; [`counting::detection`] runs it every minute over the
+//!   candidates' exact counts. [`settings`] lists every threshold with its default.
+//! * [`store`] (KV) and [`sql`] (the object's SQLite) are the small storage traits the core talks to;
+//!   the runtime implements them in the shell, [`store::MemoryStore`] and rusqlite in tests.
 //! * [`advice`] is the one table of what to do per cause, shared by alerts, API and dashboard.
 //! * [`alert`] words an alert (subject, text, HTML, advice per cause); [`notify`] decides, with
 //!   Alertmanager's semantics, what to send when and retries failed sends; [`mime`] and [`outbound`] turn a
@@ -29,7 +29,7 @@
 //!   response in exactly one place.
 //!
 //! Nothing outside `shell` imports the `worker` crate: the shell only converts between `worker` types and
-//! ours, and binds KV, cron and email. That keeps `cargo test` native and fast, and lets the same core run
+//! ours, and binds KV, the Durable Object, cron and email. That keeps `cargo test` native and fast, and lets the same core run
 //! in the `bouncewatch` CLI and the benchmarks.
 
 pub mod advice;
@@ -37,20 +37,19 @@ pub mod alert;
 pub mod classify;
 pub mod config;
 pub mod counters;
-pub mod cron;
+pub mod counting;
 pub mod detect;
 pub mod error;
 pub mod esp;
 pub mod event;
 pub mod http;
-pub mod ingest;
-pub mod ledger;
 pub mod mime;
 pub mod notify;
 pub mod outbound;
 pub mod redact;
 pub mod reply;
 pub mod settings;
+pub mod sql;
 pub mod store;
 
 #[cfg(all(target_arch = "wasm32", feature = "shell"))]

@@ -1,7 +1,9 @@
 //! Mailgun webhooks: one `{"signature": {...}, "event-data": {...}}` per request. The signature is
 //! HMAC-SHA256 over `timestamp + token` only, not over the event, so a captured signature block could be
 //! replayed on a forged body: besides the ±5 minute window, a token is accepted once (Mailgun's "Securing
-//! Webhooks" advice). That needs one small marker per request in the store.
+//! Webhooks" advice). The counting object checks and records the token's [`Nonce`] in the same atomic
+//! unit as the request's counts ([`crate::counting::object`]), so a replay is refused and a 503 retry,
+//! whose token was never recorded, is not.
 
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -12,26 +14,23 @@ use super::normalize::{normalize, Draft};
 use super::{Delivery, EspError};
 use crate::config::Config;
 use crate::event::{Esp, EventKind, NormalizedEvent};
-use crate::store::{Put, Store, StoreError};
 
 /// The account's "HTTP webhook signing key".
 pub const SIGNING_KEY: &str = "MAILGUN_WEBHOOK_SIGNING_KEY";
 /// A token is remembered a little longer than the timestamp window, after which the timestamp check
 /// refuses it anyway.
-const TOKEN_TTL_SECONDS: u64 = 2 * common::TOLERANCE_SECONDS;
+pub const NONCE_SECONDS: u64 = 2 * common::TOLERANCE_SECONDS;
 /// Longer tokens are not Mailgun's (they send 50 hex characters); refusing them bounds the work.
 const MAX_TOKEN_LEN: usize = 256;
 /// Mailgun's own codes in `delivery-status.code`, not replies from a remote server: 498 no MX,
 /// 499 unable to connect, 605 previously bounced, 607 previous complaint.
 const INTERNAL_CODES: [u16; 4] = [498, 499, 605, 607];
 
-/// A verified token, to be remembered once the request's events are stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplayMarker {
-    key: String,
-}
+/// A verified token, reduced to 8 bytes: the object accepts it once within [`NONCE_SECONDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nonce(pub u64);
 
-pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<ReplayMarker, EspError> {
+pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<Nonce, EspError> {
     let key = common::required_secret(config, SIGNING_KEY)?;
     // The signature lives inside the JSON body, so the body must be parsed to find it; the HMAC is still
     // checked before any event is read.
@@ -52,19 +51,10 @@ pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<ReplayMarker, 
     mac.update(timestamp.as_bytes());
     mac.update(token.as_bytes());
     mac.verify_slice(&presented).map_err(|_| EspError::Unauthorized("signature does not match".into()))?;
-    Ok(ReplayMarker { key: format!("mailgun-token:{}", common::stable_id(&[token])) })
-}
-
-/// Refuses a token already used within the window.
-pub async fn check_replay<S: Store>(store: &S, marker: &ReplayMarker) -> Result<(), EspError> {
-    match store.get(&marker.key).await? {
-        Some(_) => Err(EspError::Unauthorized("signature token already used (replay)".into())),
-        None => Ok(()),
-    }
-}
-
-pub async fn remember_token<S: Store>(store: &S, marker: &ReplayMarker) -> Result<(), StoreError> {
-    store.put(Put { key: &marker.key, value: "1", ttl_seconds: TOKEN_TTL_SECONDS, metadata: None }).await
+    let digest = <Sha256 as sha2::Digest>::digest(token.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    Ok(Nonce(u64::from_le_bytes(first)))
 }
 
 pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {

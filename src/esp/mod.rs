@@ -1,9 +1,9 @@
 //! One adapter per email service provider: raw body bytes + the headers it needs + its configured secret
 //! → verified (or refused with a typed [`EspError`]) → a list of [`NormalizedEvent`]s, one per recipient.
 //!
-//! Every adapter is pure apart from the two that must remember something: Mailgun (a token may be used
-//! once, so a replayed signature block is refused) and SES (the SNS signing certificate is fetched once
-//! and cached). Those get the [`Store`] and a [`Fetcher`] passed in; nothing here imports `worker`.
+//! Every adapter is pure apart from SES, whose SNS signing certificate is fetched once and cached: it gets
+//! the [`Store`] and a [`Fetcher`] passed in; nothing here imports `worker`. Mailgun's tokens, accepted
+//! once each, are returned as a [`Nonce`] for the counting object to check with the events.
 //!
 //! Authenticity is checked over the raw bytes before anything is parsed (SNS is the exception: its
 //! signature covers fields of the JSON envelope, so the envelope is parsed first and the canonical
@@ -37,7 +37,12 @@ use crate::event::{Esp, NormalizedEvent};
 use crate::store::{Store, StoreError};
 
 pub use common::parse_rfc3339;
-pub use mailgun::ReplayMarker;
+pub use mailgun::Nonce;
+
+/// How long the counting object must remember a Mailgun token: past it, the timestamp check refuses it.
+pub const fn mailgun_nonce_seconds() -> u64 {
+    mailgun::NONCE_SECONDS
+}
 pub use ses::validate_sns_url;
 
 /// Every var and secret the adapters read (merged into [`crate::config::NAMES`]).
@@ -147,8 +152,8 @@ impl Fetcher for NoFetch {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Verified {
     pub events: Vec<NormalizedEvent>,
-    /// Mailgun's token, to remember once the events are stored (see [`remember`]).
-    pub replay_marker: Option<ReplayMarker>,
+    /// Mailgun's token: the counting object accepts it once, with the events.
+    pub nonce: Option<Nonce>,
     /// The SNS topic whose subscription was confirmed, if this was a SubscriptionConfirmation.
     pub subscription_confirmed: Option<String>,
 }
@@ -168,10 +173,9 @@ pub async fn verify_and_parse<S: Store>(
             events_only(sendgrid::parse(delivery)?)
         }
         Esp::Mailgun => {
-            let marker = mailgun::verify(delivery, config)?;
-            mailgun::check_replay(store, &marker).await?;
+            let nonce = mailgun::verify(delivery, config)?;
             let events = mailgun::parse(delivery)?;
-            Ok(Verified { events, replay_marker: Some(marker), ..Verified::default() })
+            Ok(Verified { events, nonce: Some(nonce), ..Verified::default() })
         }
         Esp::Ses => ses::verify_and_parse(delivery, config, store, fetcher).await,
         Esp::Mandrill => {
@@ -221,10 +225,4 @@ pub fn parse(esp: Esp, delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, 
         Esp::Postal => postal::parse(delivery),
         Esp::Generic => generic::parse(delivery),
     }
-}
-
-/// Records that a verified Mailgun token has been used, once its events are safely stored: written
-/// after storage so that a request that failed with 503 can be retried with the same signature.
-pub async fn remember<S: Store>(store: &S, marker: &ReplayMarker) -> Result<(), StoreError> {
-    mailgun::remember_token(store, marker).await
 }

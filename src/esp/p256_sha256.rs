@@ -1,14 +1,12 @@
-//! SHA-256, and ECDSA P-256 with SHA-256, over a message given in parts: SendGrid's signature, whose
-//! message is a whole batch of events (430 KB for 1,000), and the key a webhook request is stored under,
-//! a digest of its event ids (40 KB for 1,000).
+//! ECDSA P-256 with SHA-256 over a message given in parts: SendGrid's signature, whose message is a whole
+//! batch of events (430 KB for 1,000).
 //!
-//! Natively RustCrypto computes them (tests, CLI, benchmarks). Compiled to wasm, the same Rust takes about
+//! Natively RustCrypto computes it (tests, CLI, benchmarks). Compiled to wasm, the same Rust takes about
 //! 8 ms to check a 430 KB batch under V8 (SHA-256 5 ms, the curve 2.6 ms: wasm has no SHA or wide-multiply
-//! instructions), most of a free-plan Worker's 10 ms of CPU, and 0.5 ms more for the request key. There
-//! the runtime's WebCrypto (native code in workerd, as in Node) does the check in about 0.3 ms. Either way
-//! the key and signature reaching this module were already decoded and range-checked by `p256`, so what
-//! is accepted is decided the same way on both targets; the end-to-end tests exercise the WebCrypto side
-//! (good, tampered, stale, wrong key; redeliveries stored under the same key).
+//! instructions), most of a free-plan Worker's 10 ms of CPU. There the runtime's WebCrypto (native code in
+//! workerd, as in Node) does the check in about 0.3 ms. Either way the key and signature reaching this
+//! module were already decoded and range-checked by `p256`, so what is accepted is decided the same way on
+//! both targets; the end-to-end tests exercise the WebCrypto side (good, tampered, stale, wrong key).
 
 use p256::ecdsa::{Signature, VerifyingKey};
 
@@ -24,20 +22,6 @@ pub async fn verify(key: &VerifyingKey, signature: &Signature, message: &[&[u8]]
     // Hashed part by part: no copy of a body that can be megabytes.
     let digest = message.iter().fold(Sha256::new(), |digest, part| digest.chain_update(part));
     Ok(key.verify_digest(digest, signature).is_ok())
-}
-
-/// SHA-256 of the concatenation of `message`.
-#[cfg(not(target_arch = "wasm32"))]
-pub async fn sha256(message: &[&[u8]]) -> Result<[u8; 32], CheckFailed> {
-    use sha2::{Digest, Sha256};
-    Ok(message.iter().fold(Sha256::new(), |digest, part| digest.chain_update(part)).finalize().into())
-}
-
-/// SHA-256 of the concatenation of `message`.
-#[cfg(target_arch = "wasm32")]
-pub async fn sha256(message: &[&[u8]]) -> Result<[u8; 32], CheckFailed> {
-    let digest = webcrypto::sha256(message).await.map_err(|e| CheckFailed(format!("WebCrypto: {e:?}")))?;
-    digest.try_into().map_err(|_| CheckFailed("WebCrypto: SHA-256 digest is not 32 bytes".into()))
 }
 
 /// Whether `signature` by `key` covers the concatenation of `message`.
@@ -64,9 +48,6 @@ mod webcrypto {
             extractable: bool,
             usages: &Array,
         ) -> Result<Promise, JsValue>;
-
-        #[wasm_bindgen(catch, js_namespace = ["crypto", "subtle"])]
-        fn digest(algorithm: &str, data: &Uint8Array) -> Result<Promise, JsValue>;
 
         #[wasm_bindgen(catch, js_namespace = ["crypto", "subtle"], js_name = verify)]
         fn verify_signature(
@@ -98,11 +79,6 @@ mod webcrypto {
             offset = end;
         }
         Ok(data)
-    }
-
-    pub async fn sha256(message: &[&[u8]]) -> Result<Vec<u8>, JsValue> {
-        let buffer = JsFuture::from(digest("SHA-256", &js_copy(message)?)?).await?;
-        Ok(Uint8Array::new(&buffer).to_vec())
     }
 
     pub async fn verify(key: &VerifyingKey, signature: &Signature, message: &[&[u8]]) -> Result<bool, JsValue> {

@@ -2,23 +2,26 @@
 //! through [`AppError::into_response`].
 
 use crate::config::Config;
+use crate::counting::Counter;
 use crate::error::AppError;
 use crate::esp::Fetcher;
 use crate::store::Store;
 
 use super::{classify, openapi, stats, webhooks, HttpRequest, HttpResponse, Method};
 
-/// What a request may use besides itself: storage, configuration, the clock (unix seconds) and outbound
-/// HTTP (SNS certificates), all passed in so tests control them.
-pub struct Context<'a, S: Store> {
+/// What a request may use besides itself: KV (pages, SNS certificates), the counting objects,
+/// configuration, the clock (unix seconds) and outbound HTTP (SNS certificates), all passed in so tests
+/// control them.
+pub struct Context<'a, S: Store, C: Counter> {
     pub store: &'a S,
+    pub counter: &'a C,
     pub config: &'a Config,
     pub now: u64,
     pub fetcher: &'a dyn Fetcher,
 }
 
 /// Answers one request. Never panics on input; every failure is a JSON error.
-pub async fn handle<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> HttpResponse {
+pub async fn handle<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>) -> HttpResponse {
     let response = match route(req, ctx).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
@@ -30,7 +33,7 @@ pub async fn handle<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> HttpRe
     }
 }
 
-async fn route<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
+async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>) -> Result<HttpResponse, AppError> {
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     // Preflights carry no credentials, and health checks must work without them.
     let open = matches!((req.method, segments.as_slice()), (Method::Options, _) | (_, ["api", "health"]));
@@ -91,7 +94,9 @@ mod tests {
     fn get(url: &str) -> HttpResponse {
         let store = MemoryStore::new();
         let config = Config::new();
-        let ctx = Context { store: &store, config: &config, now: 1_700_000_000, fetcher: &crate::esp::NoFetch };
+        let counter = crate::counting::client::Unreachable;
+        let ctx =
+            Context { store: &store, counter: &counter, config: &config, now: 1_700_000_000, fetcher: &crate::esp::NoFetch };
         block_on(handle(&HttpRequest::new(Method::Get, url), &ctx))
     }
 

@@ -1,6 +1,6 @@
 //! The read API: `GET /api/domains`, `GET /api/domains/{domain}` and `GET /api/alerts`. Read-only: each
-//! request costs a `get` per hour-page of its window, one `list` of unmerged shards and one `get` of the
-//! detector state, and never writes.
+//! request costs one call to each counting object (for the hours KV may not hold yet, and the alert
+//! phases) and a KV `get` per settled hour page of its window, and never writes.
 
 use std::collections::BTreeMap;
 
@@ -8,11 +8,12 @@ use serde::Serialize;
 
 use crate::classify::Category;
 use crate::counters::{BucketRange, Counts, Sample, Window};
-use crate::cron::load_state;
-use crate::detect::{Alert, Phase};
+use crate::counting::detection::AlertsView;
+use crate::counting::read::read_range;
+use crate::counting::{call, Counter, Request};
+use crate::detect::Phase;
 use crate::error::AppError;
 use crate::event::MAX_DOMAIN_LEN;
-use crate::ledger::read_range;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -44,13 +45,12 @@ struct DomainList<'a> {
 }
 
 /// `GET /api/domains?window=…&limit=…`: domains by 451 count, most first.
-pub async fn domains<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
+pub async fn domains<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>) -> Result<HttpResponse, AppError> {
     let window = window_param(req)?;
     let limit = limit_param(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let buckets = read_range(ctx.store, &settings, range, ctx.now).await?;
-    let state = load_state(ctx.store).await?;
+    let (buckets, phases) = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
     let totals = crate::counters::sum_range(&buckets, range);
     let mut domains: Vec<DomainSummary> = totals
         .iter()
@@ -64,7 +64,7 @@ pub async fn domains<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Resul
             smtp_451: c.smtp_451,
             ratio_451: c.ratio_451(),
             categories: &c.categories,
-            status: state.phase_of(domain),
+            status: phases.get(domain).copied().unwrap_or_default(),
         })
         .collect();
     domains.sort_by(|a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
@@ -95,13 +95,16 @@ struct DomainDetail<'a> {
 }
 
 /// `GET /api/domains/{domain}?window=…`: the domain's non-empty buckets, oldest first, and its samples.
-pub async fn domain<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>, name: &str) -> Result<HttpResponse, AppError> {
+pub async fn domain<S: Store, C: Counter>(
+    req: &HttpRequest,
+    ctx: &Context<'_, S, C>,
+    name: &str,
+) -> Result<HttpResponse, AppError> {
     let domain = domain_param(name)?;
     let window = window_param(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let buckets = read_range(ctx.store, &settings, range, ctx.now).await?;
-    let state = load_state(ctx.store).await?;
+    let (buckets, phases) = read_range(ctx.store, ctx.counter, &settings, range, Some(&domain)).await?;
     let mut all = Counts::default();
     let mut views = Vec::new();
     for (start, counts) in buckets.iter().filter_map(|(start, d)| d.get(&domain).map(|c| (*start, c))) {
@@ -118,7 +121,7 @@ pub async fn domain<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>, name: &st
     let mut samples = all.samples;
     samples.sort_by_key(|s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_DOMAIN_SAMPLES);
-    let status = state.phase_of(&domain);
+    let status = phases.get(&domain).copied().unwrap_or_default();
     let advice = all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))).collect();
     let detail = DomainDetail {
         domain: &domain,
@@ -131,16 +134,11 @@ pub async fn domain<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>, name: &st
     Ok(HttpResponse::json(200, &detail))
 }
 
-#[derive(Serialize)]
-struct AlertList<'a> {
-    active: Vec<&'a Alert>,
-    recent: &'a [Alert],
-}
-
 /// `GET /api/alerts`: open alerts, and those resolved in the last week.
-pub async fn alerts<S: Store>(ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
-    let state = load_state(ctx.store).await?;
-    Ok(HttpResponse::json(200, &AlertList { active: state.active_alerts(), recent: &state.recent }))
+pub async fn alerts<S: Store, C: Counter>(ctx: &Context<'_, S, C>) -> Result<HttpResponse, AppError> {
+    let view: AlertsView = call(ctx.counter, 0, &Request::Alerts).await?;
+    let body = serde_json::json!({ "active": view.active, "recent": view.recent });
+    Ok(HttpResponse::json(200, &body))
 }
 
 fn window_param(req: &HttpRequest) -> Result<Window, AppError> {

@@ -16,6 +16,7 @@ dev: setup
 # Native unit, table and property tests, then the built wasm end to end under wrangler dev.
 test: setup
 	cargo test --all-targets
+	cargo test --release --test volume -- --nocapture
 	BOUNCEWATCH_FAST_BUILD=1 bash scripts/build-worker.sh
 	node --test --test-concurrency=1 tests/e2e/*.test.mjs
 

@@ -73,7 +73,13 @@ impl Counts {
 
     /// Counts one event of `kind`. Returns false for kinds we do not count (`other`). `sample` is the
     /// event's reply as [`sample_text`] cut it, when it has one and a category.
-    pub fn add(&mut self, kind: EventKind, smtp_code: Option<u16>, category: Option<Category>, sample: Option<&str>) -> bool {
+    pub fn add(
+        &mut self,
+        kind: EventKind,
+        smtp_code: Option<u16>,
+        category: Option<Category>,
+        sample: Option<&str>,
+    ) -> bool {
         let slot = match kind {
             EventKind::Delivered => &mut self.delivered,
             EventKind::Deferred => &mut self.deferred,

@@ -241,7 +241,13 @@ fn poisson_tail_matches_hand_computed_values() {
 #[test]
 fn a_candidate_stays_tracked_for_the_grace_then_is_forgotten() {
     let (mut state, now, settings) = with_baseline(&[("busy.example", steady())]);
-    run(&mut state, &per_domain(&[("busy.example", traffic(3000, &[(Category::PolicyRejected, 25)]))]), now, 1, &settings);
+    run(
+        &mut state,
+        &per_domain(&[("busy.example", traffic(3000, &[(Category::PolicyRejected, 25)]))]),
+        now,
+        1,
+        &settings,
+    );
     assert!(state.domains.contains_key("busy.example"), "tracked while a candidate");
     let later = run(&mut state, &BTreeMap::new(), now + TRACK_GRACE_SECS - 120, 1, &settings);
     assert!(state.domains.contains_key("busy.example"), "still within the grace");
@@ -252,7 +258,8 @@ fn a_candidate_stays_tracked_for_the_grace_then_is_forgotten() {
 #[test]
 fn an_open_alert_is_never_forgotten() {
     let (mut state, now, settings) = with_baseline(&[("gmail.com", steady())]);
-    let t = run(&mut state, &per_domain(&[("gmail.com", traffic(300, &[(Category::RateLimited, 60)]))]), now, 2, &settings);
+    let t =
+        run(&mut state, &per_domain(&[("gmail.com", traffic(300, &[(Category::RateLimited, 60)]))]), now, 2, &settings);
     run(&mut state, &BTreeMap::new(), t + 10 * TRACK_GRACE_SECS, 1, &settings);
     assert!(state.domains.contains_key("gmail.com"));
     assert_ne!(state.phase_of("gmail.com"), Phase::Ok);

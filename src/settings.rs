@@ -131,7 +131,8 @@ impl Settings {
             publish_secs: minutes("PUBLISH_MINUTES", d.publish_secs, 60)?,
             // A read asks every shard and reads its pages: 4 shards keep a 7-day window (169 hour pages each)
             // inside the 1,000 operations a Worker invocation may make.
-            counter_shards: in_range("COUNTER_SHARDS", config.number("COUNTER_SHARDS", 1)?, 1, MAX_COUNTER_SHARDS)? as u32,
+            counter_shards: in_range("COUNTER_SHARDS", config.number("COUNTER_SHARDS", 1)?, 1, MAX_COUNTER_SHARDS)?
+                as u32,
         };
         if settings.dedup_secs > settings.retention_secs {
             // Ids live with their bucket's counts, which expire with the retention.

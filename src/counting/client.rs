@@ -23,7 +23,11 @@ pub trait Counter {
 
 /// Sends `request` to `shard` and reads its answer. A failed call or a non-200 answer is a
 /// [`StoreError`]: the webhook answers 503 and the ESP retries.
-pub async fn call<C: Counter, T: DeserializeOwned>(counter: &C, shard: u32, request: &Request) -> Result<T, StoreError> {
+pub async fn call<C: Counter, T: DeserializeOwned>(
+    counter: &C,
+    shard: u32,
+    request: &Request,
+) -> Result<T, StoreError> {
     let body = serde_json::to_vec(request).map_err(|e| StoreError(format!("cannot encode a counting request: {e}")))?;
     let answer = counter.send(shard, body).await?;
     if answer.status != 200 {
@@ -33,7 +37,8 @@ pub async fn call<C: Counter, T: DeserializeOwned>(counter: &C, shard: u32, requ
             .unwrap_or_default();
         return Err(StoreError(format!("counting object {shard} answered {}: {message}", answer.status)));
     }
-    serde_json::from_slice(&answer.body).map_err(|e| StoreError(format!("counting object {shard} answered garbage: {e}")))
+    serde_json::from_slice(&answer.body)
+        .map_err(|e| StoreError(format!("counting object {shard} answered garbage: {e}")))
 }
 
 /// The counting objects in process: one [`Sql`] per shard, with the KV store they publish to and the
@@ -82,7 +87,8 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
             self.requests.set(self.requests.get() + 1);
             let faults = self.faults.get();
             faults.before_object()?;
-            let sql = self.objects.get(shard as usize).ok_or_else(|| StoreError(format!("no counting object {shard}")))?;
+            let sql =
+                self.objects.get(shard as usize).ok_or_else(|| StoreError(format!("no counting object {shard}")))?;
             let env = ObjectEnv {
                 shard,
                 kv: self.kv,

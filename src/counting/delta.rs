@@ -246,8 +246,9 @@ mod tests {
     #[test]
     fn shards_split_by_domain_and_keep_a_domain_in_one() {
         let settings = Settings { counter_shards: 4, ..Settings::default() };
-        let events: Vec<_> =
-            (0..200).map(|i| event(&format!("e{i}"), EventKind::Delivered, 9_000, &format!("d{}.example", i % 40), None)).collect();
+        let events: Vec<_> = (0..200)
+            .map(|i| event(&format!("e{i}"), EventKind::Delivered, 9_000, &format!("d{}.example", i % 40), None))
+            .collect();
         let prepared = prepare(&events, 10_000, &settings);
         assert!(prepared.deltas.len() > 1);
         let mut owners: BTreeMap<&str, u32> = BTreeMap::new();
@@ -263,7 +264,9 @@ mod tests {
     #[test]
     fn a_big_batch_forwards_a_bounded_set_of_sample_texts() {
         let events: Vec<_> = (0..1000)
-            .map(|i| event(&format!("e{i}"), EventKind::Deferred, 9_000, "gmail.com", Some(&format!("451 try later {i}"))))
+            .map(|i| {
+                event(&format!("e{i}"), EventKind::Deferred, 9_000, "gmail.com", Some(&format!("451 try later {i}")))
+            })
             .collect();
         let delta = &prepare(&events, 10_000, &Settings::default()).deltas[0].1;
         assert_eq!(delta.samples.len(), FORWARDED_SAMPLES);

@@ -166,8 +166,8 @@ pub async fn tick<Q: Sql, S: Store, N: Notifier, C: Counter>(
     for (domain, tracked) in stored.tracked() {
         requests.entry(shard_of(&domain, settings.counter_shards)).or_default().tracked.insert(domain, tracked);
     }
-    let mut candidates = window_report(object, requests.get(&0).unwrap_or(&WindowRequest::default()), now)
-        .map_err(sql_error)?;
+    let mut candidates =
+        window_report(object, requests.get(&0).unwrap_or(&WindowRequest::default()), now).map_err(sql_error)?;
     for shard in 1..settings.counter_shards {
         let request = requests.remove(&shard).unwrap_or_default();
         let peer: WindowReport = call(peers, shard, &Request::Window { request }).await?;

@@ -64,13 +64,22 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
     pub fn apply(&self, delta: &Delta, now: u64) -> Result<Applied, SqlError> {
         let before = self.sql.ops().rows_written;
         let mut applied = Applied::default();
+        let mut rows: HashMap<(u64, u32), CountsRow> = HashMap::new();
         if let Some(nonce) = delta.nonce {
             if !self.accept_nonce(nonce, now)? {
-                applied.replay = true;
+                // A retry of a request whose answer was lost carries the same token and only events already
+                // counted: that is a redelivery, not a replay. A forged body carries new ids.
+                for event in &delta.events {
+                    let domain = delta.domains.get(event.domain as usize).ok_or_else(|| bad_delta("domain index"))?;
+                    if !self.row(&mut rows, (event.id_bucket(), event.domain), domain, now)?.holds(event.id) {
+                        applied.replay = true;
+                        return Ok(applied);
+                    }
+                }
+                applied.duplicates = delta.events.len();
                 return Ok(applied);
             }
         }
-        let mut rows: HashMap<(u64, u32), CountsRow> = HashMap::new();
         for event in &delta.events {
             let domain = delta.domains.get(event.domain as usize).ok_or_else(|| bad_delta("domain index"))?;
             let id_key = (event.id_bucket(), event.domain);
@@ -138,11 +147,10 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         domain: &str,
         now: u64,
     ) -> Result<&'r mut CountsRow, SqlError> {
-        if !rows.contains_key(&key) {
-            let loaded = self.load_row(key.0, domain, now)?;
-            rows.insert(key, loaded);
+        match rows.entry(key) {
+            std::collections::hash_map::Entry::Occupied(entry) => Ok(entry.into_mut()),
+            std::collections::hash_map::Entry::Vacant(entry) => Ok(entry.insert(self.load_row(key.0, domain, now)?)),
         }
-        Ok(rows.get_mut(&key).expect("inserted above"))
     }
 
     fn load_row(&self, bucket: u64, domain: &str, now: u64) -> Result<CountsRow, SqlError> {

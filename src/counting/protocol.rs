@@ -86,7 +86,9 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
     };
     let now = env.now;
     match request {
-        Request::Apply { delta } => object.apply(&delta, now).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a)),
+        Request::Apply { delta } => {
+            object.apply(&delta, now).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a))
+        }
         Request::Read { query } => {
             let answer = read::answer(&object, &query, now).and_then(|mut answer| {
                 if env.shard == 0 {
@@ -98,7 +100,8 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
         }
         Request::Alerts => detection::alerts(sql).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a)),
         Request::Tick => {
-            let alerting = AlertSettings::from_config(env.config, env.email_binding).map_err(|e| e.message().to_owned());
+            let alerting =
+                AlertSettings::from_config(env.config, env.email_binding).map_err(|e| e.message().to_owned());
             let report = detection::tick(&object, env.kv, env.notifier, env.peers, alerting, now).await;
             report.map_or_else(|e| Answer::error(503, &e.0), |r| Answer::ok(&r))
         }

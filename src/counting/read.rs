@@ -12,8 +12,8 @@ use crate::store::{Store, StoreError};
 
 use super::client::{call, Counter};
 use super::object::{hour_of, CounterObject, HOUR};
-use super::publish::{read_page, PublishState};
 use super::protocol::Request;
+use super::publish::{read_page, PublishState};
 
 /// What a read asks one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -72,7 +72,12 @@ pub fn load_meta<Q: Sql, T: serde::de::DeserializeOwned + Default>(sql: &Q, name
 }
 
 /// Writes a meta value as JSON when it differs from `before`; returns whether it wrote.
-pub fn save_meta<Q: Sql, T: serde::Serialize + PartialEq>(sql: &Q, name: &str, before: &T, after: &T) -> Result<bool, SqlError> {
+pub fn save_meta<Q: Sql, T: serde::Serialize + PartialEq>(
+    sql: &Q,
+    name: &str,
+    before: &T,
+    after: &T,
+) -> Result<bool, SqlError> {
     if before == after {
         return Ok(false);
     }

@@ -2,8 +2,9 @@
 //! HMAC-SHA256 over `timestamp + token` only, not over the event, so a captured signature block could be
 //! replayed on a forged body: besides the ±5 minute window, a token is accepted once (Mailgun's "Securing
 //! Webhooks" advice). The counting object checks and records the token's [`Nonce`] in the same atomic
-//! unit as the request's counts ([`crate::counting::object`]), so a replay is refused and a 503 retry,
-//! whose token was never recorded, is not.
+//! unit as the request's counts ([`crate::counting::object`]), so a replay is refused, while a retry
+//! whose token was never recorded counts, and one whose commit landed but whose answer was lost (same
+//! token, only events already counted) is answered as duplicates.
 
 use hmac::{Hmac, Mac};
 use serde_json::Value;

@@ -95,8 +95,13 @@ mod tests {
         let store = MemoryStore::new();
         let config = Config::new();
         let counter = crate::counting::client::Unreachable;
-        let ctx =
-            Context { store: &store, counter: &counter, config: &config, now: 1_700_000_000, fetcher: &crate::esp::NoFetch };
+        let ctx = Context {
+            store: &store,
+            counter: &counter,
+            config: &config,
+            now: 1_700_000_000,
+            fetcher: &crate::esp::NoFetch,
+        };
         block_on(handle(&HttpRequest::new(Method::Get, url), &ctx))
     }
 

@@ -45,7 +45,10 @@ struct DomainList<'a> {
 }
 
 /// `GET /api/domains?window=…&limit=…`: domains by 451 count, most first.
-pub async fn domains<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>) -> Result<HttpResponse, AppError> {
+pub async fn domains<S: Store, C: Counter>(
+    req: &HttpRequest,
+    ctx: &Context<'_, S, C>,
+) -> Result<HttpResponse, AppError> {
     let window = window_param(req)?;
     let limit = limit_param(req)?;
     let settings = Settings::from_config(ctx.config)?;

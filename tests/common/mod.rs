@@ -203,7 +203,11 @@ impl World {
     }
 
     /// Runs `f` with the objects reachable at `now`; their requests are added to [`World::requests`].
-    pub fn with_counter<T>(&self, now: u64, f: impl FnOnce(&LocalCounter<'_, sqlite::SqliteSql, MemoryStore, RecordingNotifier>) -> T) -> T {
+    pub fn with_counter<T>(
+        &self,
+        now: u64,
+        f: impl FnOnce(&LocalCounter<'_, sqlite::SqliteSql, MemoryStore, RecordingNotifier>) -> T,
+    ) -> T {
         let counter = LocalCounter::new(&self.objects, &self.kv, &self.notifier, self.config.clone());
         counter.now.set(now);
         counter.faults.set(self.faults.get());

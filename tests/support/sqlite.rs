@@ -20,7 +20,10 @@ pub struct SqliteSql {
 
 impl SqliteSql {
     pub fn new() -> SqliteSql {
-        SqliteSql { conn: rusqlite::Connection::open_in_memory().expect("in-memory SQLite"), ops: OpsCounter::default() }
+        SqliteSql {
+            conn: rusqlite::Connection::open_in_memory().expect("in-memory SQLite"),
+            ops: OpsCounter::default(),
+        }
     }
 
     /// The size of the largest value stored in any column, for the "no value over 1 MB" check.
@@ -40,7 +43,8 @@ impl SqliteSql {
 
     /// Rows in a table.
     pub fn count(&self, table: &str) -> u64 {
-        self.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| row.get::<_, i64>(0)).unwrap_or(0) as u64
+        self.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| row.get::<_, i64>(0)).unwrap_or(0)
+            as u64
     }
 }
 

@@ -155,11 +155,10 @@ test("webhooks answer 503 while the counting object fails, and after the ESPs' r
       const responses = await Promise.all(list.map((d) => d.send(worker)));
       const duplicates = responses.reduce((n, r) => n + r.json.duplicates, 0);
       assert.equal(duplicates, total);
-      const run = await cronRun(worker);
-      assert.equal(run.ok, true, JSON.stringify(run));
-      assert.ok(run.report.upkeep[0].publish.puts > 0, JSON.stringify(run.report));
-      assert.equal(run.report.upkeep[0].publish.error, undefined);
-      assertExact(await counted(worker, domains), expected, "after the publish");
+      // The failed publish counts as this PUBLISH_MINUTES' run; the next due one publishes (shown natively:
+      // a_kv_outage_leaves_webhooks_alone_and_the_next_publish_catches_up).
+      await cronRun(worker);
+      assertExact(await counted(worker, domains), expected, "after the recovery");
     });
   } finally {
     rmSync(persistDir, { recursive: true, force: true });

@@ -108,6 +108,18 @@ pub struct SqlOps {
     pub rows_written: u64,
 }
 
+impl std::ops::Add for SqlOps {
+    type Output = SqlOps;
+
+    fn add(self, other: SqlOps) -> SqlOps {
+        SqlOps {
+            statements: self.statements + other.statements,
+            rows_read: self.rows_read + other.rows_read,
+            rows_written: self.rows_written + other.rows_written,
+        }
+    }
+}
+
 /// Accumulates [`SqlOps`] for an implementation.
 #[derive(Debug, Default)]
 pub struct OpsCounter(Cell<SqlOps>);

@@ -33,6 +33,20 @@ const FREE_WORKER_REQUESTS: u64 = 100_000;
 /// KV operations one invocation may make.
 const KV_OPS_PER_INVOCATION: u64 = 1_000;
 
+/// The KV operations made between two readings of the counters.
+fn kv_since(before: OpCounts, after: OpCounts) -> OpCounts {
+    OpCounts {
+        gets: after.gets - before.gets,
+        puts: after.puts - before.puts,
+        lists: after.lists - before.lists,
+        deletes: after.deletes - before.deletes,
+    }
+}
+
+fn kv_total(ops: OpCounts) -> u64 {
+    ops.gets + ops.puts + ops.lists + ops.deletes
+}
+
 /// What one simulated day cost, by billed operation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct DayCost {
@@ -152,20 +166,10 @@ fn simulate(world: &World, traffic: Traffic, days: u64) -> Vec<DayCost> {
                 }
             }
             cost.worker_requests += 1;
-            let kv_now = world.kv.ops();
-            let kv_ops = (kv_now.gets - kv_at.gets)
-                + (kv_now.puts - kv_at.puts)
-                + (kv_now.lists - kv_at.lists)
-                + (kv_now.deletes - kv_at.deletes);
+            let kv_ops = kv_total(kv_since(kv_at, world.kv.ops()));
             cost.max_kv_per_invocation = cost.max_kv_per_invocation.max(kv_ops);
         }
-        let kv_after = world.kv.ops();
-        cost.kv = OpCounts {
-            gets: kv_after.gets - kv_before.gets,
-            puts: kv_after.puts - kv_before.puts,
-            lists: kv_after.lists - kv_before.lists,
-            deletes: kv_after.deletes - kv_before.deletes,
-        };
+        cost.kv = kv_since(kv_before, world.kv.ops());
         cost.do_requests = world.requests() - requests_before;
         let sql = world.sql_ops();
         cost.rows_read = sql.rows_read - sql_before.rows_read;
@@ -347,8 +351,8 @@ fn simulate_hours(world: &World, traffic: Traffic, hours: u64) -> DayCost {
             for url in ["/api/domains?window=24h", "/api/alerts"] {
                 assert_eq!(world.get(url, now).status, 200);
             }
-            let kv_now = world.kv.ops();
-            cost.max_kv_per_invocation = cost.max_kv_per_invocation.max(kv_now.gets - kv_at.gets);
+            let kv_ops = kv_total(kv_since(kv_at, world.kv.ops()));
+            cost.max_kv_per_invocation = cost.max_kv_per_invocation.max(kv_ops);
             cost.worker_requests += 2;
             next_poll += poll_every;
         }
@@ -361,13 +365,7 @@ fn simulate_hours(world: &World, traffic: Traffic, hours: u64) -> DayCost {
         cost.events += 1;
         cost.worker_requests += 1;
     }
-    let kv_after = world.kv.ops();
-    cost.kv = OpCounts {
-        gets: kv_after.gets - kv_before.gets,
-        puts: kv_after.puts - kv_before.puts,
-        lists: kv_after.lists - kv_before.lists,
-        deletes: kv_after.deletes - kv_before.deletes,
-    };
+    cost.kv = kv_since(kv_before, world.kv.ops());
     cost.do_requests = world.requests();
     cost.rows_read = world.sql_ops().rows_read;
     cost.rows_written = world.sql_ops().rows_written;

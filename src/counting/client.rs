@@ -74,11 +74,7 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
 
     /// Rows read and written by every object so far.
     pub fn sql_ops(&self) -> SqlOps {
-        self.objects.iter().map(Sql::ops).fold(SqlOps::default(), |a, b| SqlOps {
-            statements: a.statements + b.statements,
-            rows_read: a.rows_read + b.rows_read,
-            rows_written: a.rows_written + b.rows_written,
-        })
+        self.objects.iter().map(Sql::ops).fold(SqlOps::default(), |a, b| a + b)
     }
 
     fn run(&self, shard: u32, body: Vec<u8>) -> Pin<Box<dyn Future<Output = Result<Answer, StoreError>> + '_>> {

@@ -16,7 +16,6 @@ use crate::alert::AlertSnapshot;
 use crate::counters::{BucketRange, Totals};
 use crate::detect::{Alert, Baseline, Candidate, DetectorState, Phase, Tracked};
 use crate::notify::{self, AlertSettings, Notifier, NotifyState};
-use crate::settings::Settings;
 use crate::sql::{Sql, SqlError};
 use crate::store::{Store, StoreError};
 
@@ -212,9 +211,4 @@ pub fn alerts<Q: Sql>(sql: &Q) -> Result<AlertsView, SqlError> {
 
 fn sql_error(err: SqlError) -> StoreError {
     StoreError(format!("counting object storage: {err}"))
-}
-
-/// The settings a run uses; shared so the shell and native tests read them alike.
-pub fn settings_or_error(config: &crate::config::Config) -> Result<Settings, StoreError> {
-    Settings::from_config(config).map_err(|e| StoreError(e.message().to_owned()))
 }

@@ -184,14 +184,10 @@ async fn put_page<S: Store>(
     for (i, part) in parts.into_iter().enumerate().rev() {
         let stored = StoredPart { parts: (i == 0).then_some(count), buckets: part };
         let value = serde_json::to_string(&stored).map_err(|e| StoreError(format!("cannot encode page: {e}")))?;
-        store_put(kv, &page_key(shard, hour, i as u32), &value, ttl_seconds).await?;
+        kv.put(Put { key: &page_key(shard, hour, i as u32), value: &value, ttl_seconds, metadata: None }).await?;
         puts += 1;
     }
     Ok((count, puts))
-}
-
-async fn store_put<S: Store>(kv: &S, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
-    kv.put(Put { key, value, ttl_seconds, metadata: None }).await
 }
 
 /// Splits an hour's buckets into parts of at most [`PART_BYTES`] of JSON, by domain in order.

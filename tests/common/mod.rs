@@ -224,11 +224,7 @@ impl World {
     /// Rows read and written by the objects so far.
     pub fn sql_ops(&self) -> bouncewatch::sql::SqlOps {
         use bouncewatch::sql::Sql;
-        self.objects.iter().map(|o| o.ops()).fold(Default::default(), |a, b| bouncewatch::sql::SqlOps {
-            statements: a.statements + b.statements,
-            rows_read: a.rows_read + b.rows_read,
-            rows_written: a.rows_written + b.rows_written,
-        })
+        self.objects.iter().map(|o| o.ops()).fold(Default::default(), |a, b| a + b)
     }
 
     /// Runs a request through the router, as the Worker's fetch handler does.

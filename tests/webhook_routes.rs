@@ -379,6 +379,20 @@ fn mailgun_token_replay_is_refused() {
 }
 
 #[test]
+fn a_mailgun_token_on_the_same_event_with_an_altered_reply_is_a_replay() {
+    // The event id is unchanged, so only the body binding can tell this forgery from a retry.
+    let world = World::new(config());
+    let (first, now) = mailgun("mailgun_failed_temporary_anymail.json");
+    assert_eq!(counted(&run(&first, &world, now)), (1, 0));
+    let mut forged: Value = serde_json::from_slice(&first.body).unwrap();
+    forged["event-data"]["delivery-status"]["code"] = 550.into();
+    let forged = post("mailgun", serde_json::to_vec(&forged).unwrap(), &[]);
+    assert_eq!(run(&forged, &world, now + 1).status, 401);
+    let retry = run(&first, &world, now + 2);
+    assert_eq!((retry.status, retry.json_body()["duplicates"].as_u64()), (200, Some(1)), "the genuine retry still is one");
+}
+
+#[test]
 fn mailgun_request_that_never_reached_the_object_can_be_retried() {
     let world = World::new(config());
     let (req, now) = mailgun("mailgun_failed_permanent_anymail.json");
@@ -393,8 +407,8 @@ fn mailgun_request_that_never_reached_the_object_can_be_retried() {
 
 #[test]
 fn a_mailgun_retry_after_a_lost_commit_is_answered_as_duplicates_and_its_event_stays_counted_once() {
-    // The token was committed with the event; the retry carries the same token and only that event, so it
-    // is a redelivery, not a replay (a forged body would carry a new id).
+    // The token was committed with the event and the body it came on; the retry carries both again, so it is
+    // a redelivery, not a replay.
     let world = World::new(config());
     let (req, now) = mailgun("mailgun_failed_permanent_anymail.json");
     world.faults.set(Faults { fail_object_after_commit: true, ..Faults::default() });

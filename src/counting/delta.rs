@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::classify::Category;
 use crate::counters::{sample_text, MAX_SAMPLES_PER_CATEGORY};
+use crate::esp::Nonce;
 use crate::event::{EventKind, NormalizedEvent};
 use crate::settings::Settings;
 
@@ -56,10 +57,10 @@ pub struct Delta {
     pub domains: Vec<String>,
     pub samples: Vec<String>,
     pub events: Vec<DeltaEvent>,
-    /// A token the ESP's signature uses once (Mailgun): the object refuses the whole delta if it has
-    /// seen it, and records it with the counts.
+    /// A token the ESP's signature uses once (Mailgun), with the body it came on: the object refuses the
+    /// whole delta if it has seen the token on another body, and records it with the counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nonce: Option<u64>,
+    pub nonce: Option<Nonce>,
 }
 
 /// A request's events, split by shard, and what was left out before any storage was asked.

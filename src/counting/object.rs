@@ -10,7 +10,7 @@ use crate::counters::{Buckets, Counts, Totals};
 use crate::settings::Settings;
 use crate::sql::{column, Row, Sql, SqlError, SqlValue};
 
-use crate::esp::mailgun_nonce_seconds as nonce_window;
+use crate::esp::{mailgun_nonce_seconds as nonce_window, Nonce};
 
 use super::delta::Delta;
 use super::publish::PublishState;
@@ -66,18 +66,18 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         let mut applied = Applied::default();
         let mut rows: HashMap<(u64, u32), CountsRow> = HashMap::new();
         if let Some(nonce) = delta.nonce {
-            if !self.accept_nonce(nonce, now)? {
-                // A retry of a request whose answer was lost carries the same token and only events already
-                // counted: that is a redelivery, not a replay. A forged body carries new ids.
-                for event in &delta.events {
-                    let domain = delta.domains.get(event.domain as usize).ok_or_else(|| bad_delta("domain index"))?;
-                    if !self.row(&mut rows, (event.id_bucket(), event.domain), domain, now)?.holds(event.id) {
-                        applied.replay = true;
-                        return Ok(applied);
-                    }
+            match self.accept_nonce(nonce, now)? {
+                TokenSeen::New => {}
+                // Recorded in the same unit as the counts, so the earlier request's events are all counted:
+                // the ESP retried after losing the answer.
+                TokenSeen::SameBody => {
+                    applied.duplicates = delta.events.len();
+                    return Ok(applied);
                 }
-                applied.duplicates = delta.events.len();
-                return Ok(applied);
+                TokenSeen::OtherBody => {
+                    applied.replay = true;
+                    return Ok(applied);
+                }
             }
         }
         for event in &delta.events {
@@ -114,30 +114,29 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         Ok(applied)
     }
 
-    /// Records a nonce unless it was seen within [`NONCE_SECONDS`]; returns whether it was new.
-    fn accept_nonce(&self, nonce: u64, now: u64) -> Result<bool, SqlError> {
+    /// Records a token with its body unless the token was seen within [`NONCE_SECONDS`].
+    fn accept_nonce(&self, nonce: Nonce, now: u64) -> Result<TokenSeen, SqlError> {
         let minute = now / 60;
         let rows = self.sql.exec(
-            "SELECT minute, ids FROM nonces WHERE minute >= ?",
+            "SELECT minute, tokens FROM nonces WHERE minute >= ?",
             &[(now.saturating_sub(NONCE_SECONDS) / 60).into()],
         )?;
         let mut current = Vec::new();
         for row in &rows {
-            let ids = decode_ids(column(row, 1, SqlValue::as_blob)?)?;
-            if ids.binary_search(&nonce).is_ok() {
-                return Ok(false);
+            let seen = decode_nonces(column(row, 1, SqlValue::as_blob)?)?;
+            if let Some(earlier) = seen.iter().find(|n| n.token == nonce.token) {
+                return Ok(if earlier.body == nonce.body { TokenSeen::SameBody } else { TokenSeen::OtherBody });
             }
             if column(row, 0, SqlValue::as_u64)? == minute {
-                current = ids;
+                current = seen;
             }
         }
         current.push(nonce);
-        current.sort_unstable();
         self.sql.exec(
-            "INSERT INTO nonces (minute, ids) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET ids = excluded.ids",
-            &[minute.into(), encode_ids(&current).into()],
+            "INSERT INTO nonces (minute, tokens) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET tokens = excluded.tokens",
+            &[minute.into(), encode_nonces(&current).into()],
         )?;
-        Ok(true)
+        Ok(TokenSeen::New)
     }
 
     fn row<'r>(
@@ -300,6 +299,24 @@ fn parse_counts(text: &str) -> Result<Counts, SqlError> {
 
 fn bad_delta(what: &str) -> SqlError {
     SqlError(format!("the request names a {what} it does not carry"))
+}
+
+enum TokenSeen {
+    New,
+    SameBody,
+    OtherBody,
+}
+
+fn encode_nonces(nonces: &[Nonce]) -> Vec<u8> {
+    nonces.iter().flat_map(|n| [n.token, n.body]).flat_map(u64::to_le_bytes).collect()
+}
+
+fn decode_nonces(bytes: &[u8]) -> Result<Vec<Nonce>, SqlError> {
+    if bytes.len() % 16 != 0 {
+        return Err(SqlError("stored signature tokens are corrupt".into()));
+    }
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("chunks of 8"));
+    Ok(bytes.chunks_exact(16).map(|c| Nonce { token: word(&c[..8]), body: word(&c[8..]) }).collect())
 }
 
 fn encode_ids(ids: &[u64]) -> Vec<u8> {

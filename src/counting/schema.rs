@@ -25,11 +25,11 @@ pub const SCHEMA: &[&str] = &[
         PRIMARY KEY (bucket, domain)
     ) WITHOUT ROWID",
     // Mailgun's signature tokens, accepted once each: one row per minute of receipt holding that
-    // minute's token hashes, rewritten by each Mailgun request (its one extra row written) and deleted
+    // minute's (token, body) hashes, 16 bytes each, rewritten by each Mailgun request (its one extra row written) and deleted
     // ten minutes on, when the signature's timestamp window refuses the token anyway.
     "CREATE TABLE IF NOT EXISTS nonces (
         minute INTEGER PRIMARY KEY,
-        ids BLOB NOT NULL
+        tokens BLOB NOT NULL
     )",
     // Small named values, each one row: `publish` (which hours changed since they were last published, and
     // which pages exist), `detector` (the detector's state: only the domains that can alert or have an

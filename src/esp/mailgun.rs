@@ -2,11 +2,12 @@
 //! HMAC-SHA256 over `timestamp + token` only, not over the event, so a captured signature block could be
 //! replayed on a forged body: besides the ±5 minute window, a token is accepted once (Mailgun's "Securing
 //! Webhooks" advice). The counting object checks and records the token's [`Nonce`] in the same atomic
-//! unit as the request's counts ([`crate::counting::object`]), so a replay is refused, while a retry
-//! whose token was never recorded counts, and one whose commit landed but whose answer was lost (same
-//! token, only events already counted) is answered as duplicates.
+//! unit as the request's counts ([`crate::counting::object`]), with a hash of the body it came with: a
+//! token on another body is a replay and refused; the same body again is a retry whose commit landed but
+//! whose answer was lost, answered as duplicates; a retry whose token was never recorded counts.
 
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -27,9 +28,13 @@ const MAX_TOKEN_LEN: usize = 256;
 /// 499 unable to connect, 605 previously bounced, 607 previous complaint.
 const INTERNAL_CODES: [u16; 4] = [498, 499, 605, 607];
 
-/// A verified token, reduced to 8 bytes: the object accepts it once within [`NONCE_SECONDS`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Nonce(pub u64);
+/// A verified token and the body it signed, each reduced to 8 bytes of SHA-256: the object accepts the
+/// token with one body only within [`NONCE_SECONDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nonce {
+    pub token: u64,
+    pub body: u64,
+}
 
 pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<Nonce, EspError> {
     let key = common::required_secret(config, SIGNING_KEY)?;
@@ -52,10 +57,12 @@ pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<Nonce, EspErro
     mac.update(timestamp.as_bytes());
     mac.update(token.as_bytes());
     mac.verify_slice(&presented).map_err(|_| EspError::Unauthorized("signature does not match".into()))?;
-    let digest = <Sha256 as sha2::Digest>::digest(token.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    Ok(Nonce(u64::from_le_bytes(first)))
+    Ok(Nonce { token: short_hash(token.as_bytes()), body: short_hash(delivery.body) })
+}
+
+fn short_hash(bytes: &[u8]) -> u64 {
+    let digest = <Sha256 as sha2::Digest>::digest(bytes);
+    u64::from_le_bytes(digest[..8].try_into().expect("SHA-256 has 32 bytes"))
 }
 
 pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {

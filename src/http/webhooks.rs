@@ -118,7 +118,7 @@ async fn serve<S: Store, C: Counter>(
     let (mut accepted, mut duplicates) = (0, 0);
     for (i, (shard, mut delta)) in prepared.deltas.into_iter().enumerate() {
         if i == 0 {
-            delta.nonce = nonce.map(|n| n.0);
+            delta.nonce = nonce;
         }
         // Shard by shard: if one fails, the webhook answers 503 and the retry finds the others' events
         // already counted.

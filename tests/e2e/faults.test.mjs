@@ -20,7 +20,7 @@ const now = Math.floor(Date.now() / 1000);
 
 /**
  * Six deliveries (four generic batches, a signed SendGrid batch, a signed Mailgun event) about two domains,
- * stamped 10 to 50 minutes ago, out of order: every bucket they touch has closed, so the cron merges them all.
+ * stamped 10 to 50 minutes ago, out of order: every bucket they touch has closed, so the cron publishes them all.
  */
 function deliveries() {
   const expected = new Map();

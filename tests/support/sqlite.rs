@@ -32,7 +32,7 @@ impl SqliteSql {
         for query in [
             "SELECT MAX(LENGTH(counts)), MAX(LENGTH(ids)) FROM counts",
             "SELECT MAX(LENGTH(value)), 0 FROM meta",
-            "SELECT MAX(LENGTH(ids)), 0 FROM nonces",
+            "SELECT MAX(LENGTH(tokens)), 0 FROM nonces",
         ] {
             let (a, b): (Option<i64>, Option<i64>) =
                 self.conn.query_row(query, [], |row| Ok((row.get(0)?, row.get(1)?))).unwrap_or((None, None));

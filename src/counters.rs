@@ -165,6 +165,14 @@ pub struct Totals {
     pub delivered: u64,
 }
 
+impl std::ops::AddAssign for Totals {
+    fn add_assign(&mut self, other: Totals) {
+        self.smtp_451 += other.smtp_451;
+        self.attempts += other.attempts;
+        self.delivered += other.delivered;
+    }
+}
+
 impl From<&Counts> for Totals {
     fn from(counts: &Counts) -> Self {
         Totals { smtp_451: counts.smtp_451, attempts: counts.attempts(), delivered: counts.delivered }

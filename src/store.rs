@@ -215,6 +215,11 @@ impl MemoryStore {
         self.entries.borrow().keys().cloned().collect()
     }
 
+    /// The size of the largest value stored, for the "no value grows with the domains" checks.
+    pub fn largest_value(&self) -> usize {
+        self.entries.borrow().values().map(|e| e.value.len()).max().unwrap_or(0)
+    }
+
     /// The TTL a key was last written with.
     pub fn ttl_of(&self, key: &str) -> Option<u64> {
         self.ttls.borrow().get(key).copied()

@@ -76,6 +76,24 @@ fn spike_scenario() -> World {
     world
 }
 
+#[test]
+fn a_spike_split_across_an_hour_boundary_still_alerts_and_a_sub_floor_one_does_not() {
+    // 11 + 11 policy 451s around the top of an hour: neither hour alone has SPIKE_MIN_451 (20), the
+    // 15-minute window does. 9 + 9 on another domain stays under the floor in the window too.
+    let world = World::new(Config::new());
+    let top = NOW - NOW % 3600 + 3600;
+    for (domain, per_side) in [("split.example", 11), ("under.example", 9)] {
+        for at in [top - 300, top + 60] {
+            post(&world, &traffic(domain, at, 4, per_side, Category::PolicyRejected), top + 360);
+        }
+    }
+    world.tick(top + 360);
+    world.tick(top + 420);
+    let alerts = get(&world, "/api/alerts", top + 420);
+    let domains: Vec<&str> = alerts["active"].as_array().unwrap().iter().filter_map(|a| a["domain"].as_str()).collect();
+    assert_eq!(domains, ["split.example"], "{alerts}");
+}
+
 /// The numbers of `/api/domains`, without the alert status (which the cron changes).
 fn domain_counts(list: &Value) -> Vec<Value> {
     let mut domains = list["domains"].as_array().cloned().unwrap_or_default();

@@ -79,7 +79,13 @@ const GENERIC_EVENT: &str = r#"{"id":"e1","event":"deferred","recipient":"jane@E
 
 /// `n` copies of [`GENERIC_EVENT`] with the ids `e0`…, as one batch.
 fn generic_batch(n: usize) -> String {
-    let events: Vec<String> = (0..n).map(|i| GENERIC_EVENT.replace("\"e1\"", &format!("\"e{i}\""))).collect();
+    generic_ids(0..n)
+}
+
+/// Copies of [`GENERIC_EVENT`] with the ids `e<i>` for each `i` of `ids`, as one batch.
+fn generic_ids(ids: impl IntoIterator<Item = usize>) -> String {
+    let events: Vec<String> =
+        ids.into_iter().map(|i| GENERIC_EVENT.replace("\"e1\"", &format!("\"e{i}\""))).collect();
     format!("[{}]", events.join(","))
 }
 
@@ -130,6 +136,21 @@ fn a_redelivery_counts_nothing_twice_and_writes_nothing() {
     assert_eq!(counted(&again), (0, 3));
     assert_eq!((log(&again)["duplicates"].as_u64(), log(&again)["rows_written"].as_u64()), (Some(3), Some(0)));
     assert_eq!(totals(&world, NOW + 60), counts, "a redelivery of the same bytes counts nothing");
+}
+
+#[test]
+fn a_busy_domains_hour_is_split_in_bounded_parts_and_still_counts_each_event_once() {
+    let world = World::new(config());
+    for batch in 0..10 {
+        assert_eq!(counted(&run(&generic(&generic_ids(batch * 1_000..(batch + 1) * 1_000)), &world, NOW)), (1_000, 0));
+    }
+    let object = &world.objects[0];
+    assert_eq!(object.count("counts"), 2, "10,000 ids of one (hour, domain) fill one part and open a second");
+    assert!(object.largest_value() <= 8_192 * 8 + 1_000, "largest value {}", object.largest_value());
+    // Regrouped: ids from both parts, shuffled into one batch with new ones.
+    let mixed = generic_ids((0..400).map(|i| if i % 2 == 0 { i * 23 } else { 10_000 + i }));
+    assert_eq!(counted(&run(&generic(&mixed), &world, NOW + 60)), (200, 200));
+    assert_eq!(totals(&world, NOW + 60), [("example.org".to_owned(), 10_200, 10_200)]);
 }
 
 #[test]

@@ -8,12 +8,12 @@
 //! one's is folded forward from what the detector kept, usually one bucket. Shard 0 holds the detector
 //! and the notification state and evaluates the union.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::alert::AlertSnapshot;
-use crate::counters::{BucketRange, Totals};
+use crate::counters::{BucketRange, Counts, Totals};
 use crate::detect::{Alert, Baseline, Candidate, DetectorState, Phase, Tracked};
 use crate::notify::{self, AlertSettings, Notifier, NotifyState};
 use crate::sql::{Sql, SqlError};
@@ -92,12 +92,7 @@ pub fn window_report<Q: Sql>(
 ) -> Result<BTreeMap<String, Candidate>, SqlError> {
     let settings = object.settings;
     let window = BucketRange::ending_at(now, settings.window_secs, settings);
-    let mut in_window: BTreeMap<String, u64> = BTreeMap::new();
-    for (_, domain, totals) in object.totals(window.first, window.last)? {
-        *in_window.entry(domain).or_default() += totals.smtp_451;
-    }
-    let mut wanted: BTreeSet<String> =
-        in_window.into_iter().filter(|(_, n)| *n >= settings.min_451).map(|(d, _)| d).collect();
+    let mut wanted = object.hot_domains(window.first, window.last)?;
     wanted.extend(request.tracked.keys().cloned());
     if wanted.is_empty() {
         return Ok(BTreeMap::new());
@@ -113,37 +108,34 @@ pub fn window_report<Q: Sql>(
             _ => None,
         }
     };
-    let scan_from = wanted.iter().map(|d| resume(d).unwrap_or(span_start)).min().unwrap_or(span_start);
-    let mut history: BTreeMap<&str, Vec<(u64, Totals)>> = BTreeMap::new();
-    let scanned = if scan_from <= before_window { object.totals(scan_from, before_window)? } else { Vec::new() };
-    for (bucket, domain, totals) in &scanned {
-        if let Some(wanted) = wanted.get(domain.as_str()) {
-            history.entry(wanted.as_str()).or_default().push((*bucket, *totals));
-        }
-    }
-    let mut windows = object.window_counts(window.first, window.last, |d| wanted.contains(d))?;
     let mut candidates = BTreeMap::new();
     for domain in &wanted {
         let tracked = request.tracked.get(domain);
+        let resumed = resume(domain);
+        let from = resumed.unwrap_or(span_start);
+        let by_bucket = object.domain_range(domain, from.min(window.first), window.last)?;
+        let mut window_counts = Counts::default();
+        for counts in by_bucket.range(window.first..).map(|(_, c)| c) {
+            window_counts.merge(counts);
+        }
+        // Hot hours are an upper bound: a domain that is not tracked needs its 451s in the window itself.
+        if tracked.is_none() && window_counts.smtp_451 < settings.min_451 {
+            continue;
+        }
         let frozen = tracked.is_some_and(|t| t.frozen);
-        let from = resume(domain);
-        let mut baseline = match (tracked, from) {
+        let mut baseline = match (tracked, resumed) {
             (Some(t), Some(_)) => t.baseline.clone(),
             // New, or tracked so long ago that its baseline is stale: learn it again from the buckets.
             _ => Baseline::default(),
         };
-        let from = from.unwrap_or(span_start);
-        let mut buckets = history.remove(domain.as_str()).unwrap_or_default();
-        buckets.sort_by_key(|(bucket, _)| *bucket);
-        for (bucket, totals) in buckets.into_iter().filter(|(b, _)| *b >= from) {
-            baseline = baseline.folded(bucket, &totals, frozen, settings);
+        for (bucket, counts) in by_bucket.range(from..window.first) {
+            baseline = baseline.folded(*bucket, &Totals::from(counts), frozen, settings);
         }
         // Quiet buckets up to the window count as zeros (and a domain seen for the first time starts here).
         if baseline.through.is_some() {
             baseline = baseline.folded(before_window, &Totals::default(), frozen, settings);
         }
-        let window = windows.remove(domain).unwrap_or_default();
-        candidates.insert(domain.clone(), Candidate { window, baseline });
+        candidates.insert(domain.clone(), Candidate { window: window_counts, baseline });
     }
     Ok(candidates)
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::counters::{Buckets, Counts, Totals};
 use crate::settings::Settings;
-use crate::sql::{column, Row, Sql, SqlError, SqlValue};
+use crate::sql::{column, Sql, SqlError, SqlValue};
 
 use crate::esp::{mailgun_nonce_seconds as nonce_window, Nonce};
 
@@ -30,20 +30,54 @@ pub struct Applied {
     pub replay: bool,
 }
 
-/// One `counts` row in memory.
+/// One `counts` row in memory: one part of an (hour, domain).
 #[derive(Debug, Default)]
-struct CountsRow {
-    counts: Counts,
-    /// Sorted ids of the events counted in this row, as stored.
+struct Part {
+    part: u32,
+    /// Counts by bucket start, the buckets of this hour only.
+    buckets: BTreeMap<u64, Counts>,
+    /// Sorted ids of the events counted in this part, as stored.
     ids: Vec<u64>,
     /// Ids added by this request.
     added: HashSet<u64>,
     changed: bool,
 }
 
-impl CountsRow {
+impl Part {
     fn holds(&self, id: u64) -> bool {
         self.added.contains(&id) || self.ids.binary_search(&id).is_ok()
+    }
+
+    fn full(&self) -> bool {
+        self.ids.len() + self.added.len() >= MAX_IDS_PER_PART
+    }
+}
+
+/// Every part of one (hour, domain), as loaded by a request.
+#[derive(Debug, Default)]
+struct Group {
+    parts: Vec<Part>,
+    /// The hour's 451s as stored, before this request.
+    stored_451: u64,
+}
+
+impl Group {
+    fn smtp_451(&self) -> u64 {
+        self.parts.iter().flat_map(|p| p.buckets.values()).map(|c| c.smtp_451).sum()
+    }
+
+    fn holds(&self, id: u64) -> bool {
+        self.parts.iter().any(|p| p.holds(id))
+    }
+
+    /// Where the next event goes: the newest part, or a new one once it is full, so that a hot domain's
+    /// hour is several rows of bounded size and an event still rewrites only one of them.
+    fn writable(&mut self) -> &mut Part {
+        if self.parts.last().is_none_or(Part::full) {
+            let part = self.parts.last().map_or(0, |p| p.part + 1);
+            self.parts.push(Part { part, ..Part::default() });
+        }
+        self.parts.last_mut().expect("pushed above")
     }
 }
 
@@ -64,7 +98,7 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
     pub fn apply(&self, delta: &Delta, now: u64) -> Result<Applied, SqlError> {
         let before = self.sql.ops().rows_written;
         let mut applied = Applied::default();
-        let mut rows: HashMap<(u64, u32), CountsRow> = HashMap::new();
+        let mut groups: HashMap<(u64, u32), Group> = HashMap::new();
         if let Some(nonce) = delta.nonce {
             match self.accept_nonce(nonce, now)? {
                 TokenSeen::New => {}
@@ -82,29 +116,40 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         }
         for event in &delta.events {
             let domain = delta.domains.get(event.domain as usize).ok_or_else(|| bad_delta("domain index"))?;
-            let id_key = (event.id_bucket(), event.domain);
-            let id_row = self.row(&mut rows, id_key, domain, now)?;
-            if id_row.holds(event.id) {
+            let id_key = (hour_of(event.id_bucket()), event.domain);
+            let id_group = self.group(&mut groups, id_key, domain, now)?;
+            if id_group.holds(event.id) {
                 applied.duplicates += 1;
                 continue;
             }
-            id_row.added.insert(event.id);
-            id_row.changed = true;
             let sample = match event.sample {
                 Some(i) => Some(delta.samples.get(i as usize).ok_or_else(|| bad_delta("sample index"))?.as_str()),
                 None => None,
             };
-            let count_row = self.row(&mut rows, (event.bucket, event.domain), domain, now)?;
-            if count_row.counts.add(event.kind, event.smtp_code, event.category, sample) {
-                count_row.changed = true;
+            // Usually the same part: only an event stamped in the future is counted in another hour than
+            // the one its id is kept under.
+            let id_part = id_group.writable();
+            id_part.added.insert(event.id);
+            id_part.changed = true;
+            let count_group = self.group(&mut groups, (hour_of(event.bucket), event.domain), domain, now)?;
+            let part = count_group.writable();
+            if part.buckets.entry(event.bucket).or_default().add(event.kind, event.smtp_code, event.category, sample) {
+                part.changed = true;
                 applied.accepted += 1;
             }
         }
         let mut hours = BTreeSet::new();
-        for ((bucket, domain), row) in rows.into_iter().filter(|(_, row)| row.changed) {
+        let hot = hot_threshold(self.settings);
+        for ((hour, domain), group) in groups {
             let name = &delta.domains[domain as usize];
-            self.write_row(bucket, name, row, now)?;
-            hours.insert(hour_of(bucket));
+            if group.stored_451 < hot && group.smtp_451() >= hot {
+                // Once per (hour, domain) that gets busy: the cron looks at these domains, not at all.
+                self.sql.exec("INSERT OR IGNORE INTO hot (hour, domain) VALUES (?, ?)", &[hour.into(), name.as_str().into()])?;
+            }
+            for part in group.parts.into_iter().filter(|p| p.changed) {
+                self.write_part(hour, name, part, now)?;
+                hours.insert(hour);
+            }
         }
         let mut publish = PublishState::load(self.sql)?;
         let before_publish = publish.clone();
@@ -139,56 +184,70 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         Ok(TokenSeen::New)
     }
 
-    fn row<'r>(
+    fn group<'g>(
         &self,
-        rows: &'r mut HashMap<(u64, u32), CountsRow>,
+        groups: &'g mut HashMap<(u64, u32), Group>,
         key: (u64, u32),
         domain: &str,
         now: u64,
-    ) -> Result<&'r mut CountsRow, SqlError> {
-        match rows.entry(key) {
+    ) -> Result<&'g mut Group, SqlError> {
+        match groups.entry(key) {
             std::collections::hash_map::Entry::Occupied(entry) => Ok(entry.into_mut()),
-            std::collections::hash_map::Entry::Vacant(entry) => Ok(entry.insert(self.load_row(key.0, domain, now)?)),
+            std::collections::hash_map::Entry::Vacant(entry) => Ok(entry.insert(self.load_group(key.0, domain, now)?)),
         }
     }
 
-    fn load_row(&self, bucket: u64, domain: &str, now: u64) -> Result<CountsRow, SqlError> {
+    fn load_group(&self, hour: u64, domain: &str, now: u64) -> Result<Group, SqlError> {
         let found = self.sql.exec(
-            "SELECT counts, ids, written FROM counts WHERE bucket = ? AND domain = ?",
-            &[bucket.into(), domain.into()],
+            "SELECT part, counts, ids, written FROM counts WHERE hour = ? AND domain = ? ORDER BY part",
+            &[hour.into(), domain.into()],
         )?;
-        let Some(row) = found.first() else {
-            return Ok(CountsRow::default());
-        };
-        let counts = parse_counts(column(row, 0, SqlValue::as_text)?)?;
-        let written = column(row, 2, SqlValue::as_u64)?;
-        // Every id in the row arrived at or before its last write: once that is DEDUP_HOURS ago, all of
-        // them are past the window, and the row sheds them the next time it is written anyway.
-        let ids = if written + self.settings.dedup_secs <= now {
-            Vec::new()
-        } else {
-            decode_ids(column(row, 1, SqlValue::as_blob)?)?
-        };
-        Ok(CountsRow { counts, ids, added: HashSet::new(), changed: false })
+        let mut group = Group::default();
+        for row in &found {
+            let written = column(row, 3, SqlValue::as_u64)?;
+            // Every id in the part arrived at or before its last write: once that is DEDUP_HOURS ago, all
+            // of them are past the window, and the part sheds them the next time it is written anyway.
+            let ids = if written + self.settings.dedup_secs <= now {
+                Vec::new()
+            } else {
+                decode_ids(column(row, 2, SqlValue::as_blob)?)?
+            };
+            group.parts.push(Part {
+                part: u32::try_from(column(row, 0, SqlValue::as_u64)?)
+                    .map_err(|_| SqlError("stored part number is out of range".into()))?,
+                buckets: parse_counts(column(row, 1, SqlValue::as_text)?)?,
+                ids,
+                added: HashSet::new(),
+                changed: false,
+            });
+        }
+        group.stored_451 = group.smtp_451();
+        Ok(group)
     }
 
-    fn write_row(&self, bucket: u64, domain: &str, row: CountsRow, now: u64) -> Result<(), SqlError> {
-        let mut ids = row.ids;
-        ids.extend(row.added);
+    fn write_part(&self, hour: u64, domain: &str, part: Part, now: u64) -> Result<(), SqlError> {
+        let mut ids = part.ids;
+        ids.extend(part.added);
         ids.sort_unstable();
-        let counts = serde_json::to_string(&row.counts).map_err(|e| SqlError(format!("cannot encode counts: {e}")))?;
+        let mut totals = Totals::default();
+        for counts in part.buckets.values() {
+            totals += Totals::from(counts);
+        }
+        let counts =
+            serde_json::to_string(&part.buckets).map_err(|e| SqlError(format!("cannot encode counts: {e}")))?;
         self.sql.exec(
-            "INSERT INTO counts (bucket, domain, smtp_451, attempts, delivered, counts, ids, written)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (bucket, domain) DO UPDATE SET smtp_451 = excluded.smtp_451,
+            "INSERT INTO counts (hour, domain, part, smtp_451, attempts, delivered, counts, ids, written)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (hour, domain, part) DO UPDATE SET smtp_451 = excluded.smtp_451,
                attempts = excluded.attempts, delivered = excluded.delivered, counts = excluded.counts,
                ids = excluded.ids, written = excluded.written",
             &[
-                bucket.into(),
+                hour.into(),
                 domain.into(),
-                row.counts.smtp_451.into(),
-                row.counts.attempts().into(),
-                row.counts.delivered.into(),
+                u64::from(part.part).into(),
+                totals.smtp_451.into(),
+                totals.attempts.into(),
+                totals.delivered.into(),
                 counts.into(),
                 encode_ids(&ids).into(),
                 now.into(),
@@ -197,82 +256,90 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         Ok(())
     }
 
-    /// Every bucket of the hours starting at `hours` (hour starts), per domain; empty rows (ids only) left out.
+    /// Every bucket of the hours starting at `hours` (hour starts), per domain; empty counts (ids only)
+    /// left out.
     pub fn hours(&self, hours: impl IntoIterator<Item = u64>, domain: Option<&str>) -> Result<Buckets, SqlError> {
         let mut buckets = Buckets::new();
         for hour in hours {
             let rows = match domain {
                 Some(domain) => self.sql.exec(
-                    "SELECT bucket, domain, counts FROM counts WHERE bucket >= ? AND bucket < ? AND domain = ?",
-                    &[hour.into(), (hour + HOUR).into(), domain.into()],
+                    "SELECT domain, counts FROM counts WHERE hour = ? AND domain = ?",
+                    &[hour.into(), domain.into()],
                 )?,
-                None => self.sql.exec(
-                    "SELECT bucket, domain, counts FROM counts WHERE bucket >= ? AND bucket < ?",
-                    &[hour.into(), (hour + HOUR).into()],
-                )?,
+                None => self.sql.exec("SELECT domain, counts FROM counts WHERE hour = ?", &[hour.into()])?,
             };
             for row in &rows {
-                let (bucket, domain, counts) = read_counts_row(row)?;
-                if !counts.is_empty() {
-                    buckets.entry(bucket).or_default().insert(domain, counts);
+                let domain = column(row, 0, SqlValue::as_text)?;
+                for (bucket, counts) in parse_counts(column(row, 1, SqlValue::as_text)?)? {
+                    if !counts.is_empty() {
+                        buckets.entry(bucket).or_default().entry(domain.to_owned()).or_default().merge(&counts);
+                    }
                 }
             }
         }
         Ok(buckets)
     }
 
-    /// Deletes the buckets that left the retention (one row written per row deleted); returns how many.
+    /// Deletes the hours that left the retention whole (one row written per row deleted); returns how
+    /// many. The hour the retention's edge falls in stays until its last bucket has gone: reads are by
+    /// range, so its older buckets are never shown.
     pub fn expire(&self, now: u64) -> Result<u64, SqlError> {
         let oldest_kept = self.settings.bucket_of(now.saturating_sub(self.settings.retention_secs));
         let before = self.sql.ops().rows_written;
-        self.sql.exec("DELETE FROM counts WHERE bucket < ?", &[oldest_kept.into()])?;
+        self.sql.exec("DELETE FROM counts WHERE hour < ?", &[hour_of(oldest_kept).into()])?;
+        self.sql.exec("DELETE FROM hot WHERE hour < ?", &[hour_of(oldest_kept).into()])?;
         self.sql.exec("DELETE FROM nonces WHERE minute < ?", &[(now.saturating_sub(NONCE_SECONDS) / 60).into()])?;
         Ok(self.sql.ops().rows_written - before)
     }
 
-    /// The number columns of every row in `first..=last`: `(bucket, domain, smtp_451, attempts, delivered)`.
-    pub fn totals(&self, first: u64, last: u64) -> Result<Vec<(u64, String, Totals)>, SqlError> {
+    /// The domains that may have [`Settings::min_451`] 451s in `first..=last`: those with an hour
+    /// overlapping it that reached [`hot_threshold`]. A superset of the domains that can alert, read
+    /// without touching the rows of the others.
+    pub fn hot_domains(&self, first: u64, last: u64) -> Result<BTreeSet<String>, SqlError> {
         let rows = self.sql.exec(
-            "SELECT bucket, domain, smtp_451, attempts, delivered FROM counts WHERE bucket >= ? AND bucket <= ?",
-            &[first.into(), last.into()],
+            "SELECT domain FROM hot WHERE hour >= ? AND hour <= ?",
+            &[hour_of(first).into(), hour_of(last).into()],
         )?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    column(row, 0, SqlValue::as_u64)?,
-                    column(row, 1, SqlValue::as_text)?.to_owned(),
-                    Totals {
-                        smtp_451: column(row, 2, SqlValue::as_u64)?,
-                        attempts: column(row, 3, SqlValue::as_u64)?,
-                        delivered: column(row, 4, SqlValue::as_u64)?,
-                    },
-                ))
-            })
-            .collect()
+        rows.iter().map(|row| Ok(column(row, 0, SqlValue::as_text)?.to_owned())).collect()
     }
 
-    /// The full counts of the rows in `first..=last` for the domains `wanted` accepts, summed per domain.
-    pub fn window_counts(
-        &self,
-        first: u64,
-        last: u64,
-        wanted: impl Fn(&str) -> bool,
-    ) -> Result<BTreeMap<String, Counts>, SqlError> {
-        let rows = self.sql.exec(
-            "SELECT bucket, domain, counts FROM counts WHERE bucket >= ? AND bucket <= ?",
-            &[first.into(), last.into()],
-        )?;
-        let mut sums: BTreeMap<String, Counts> = BTreeMap::new();
-        for row in &rows {
-            let domain = column(row, 1, SqlValue::as_text)?;
-            if wanted(domain) {
-                let counts = parse_counts(column(row, 2, SqlValue::as_text)?)?;
-                sums.entry(domain.to_owned()).or_default().merge(&counts);
+    /// `domain`'s counts of every bucket in `first..=last`. Seeks each hour's rows of the domain (an
+    /// `IN` list of hours: a range on the hour would scan every domain's rows of the range).
+    pub fn domain_range(&self, domain: &str, first: u64, last: u64) -> Result<BTreeMap<u64, Counts>, SqlError> {
+        let hours: Vec<u64> = (hour_of(first)..=hour_of(last)).step_by(HOUR as usize).collect();
+        let mut by_bucket: BTreeMap<u64, Counts> = BTreeMap::new();
+        for chunk in hours.chunks(HOURS_PER_QUERY) {
+            let query = format!(
+                "SELECT counts FROM counts WHERE domain = ? AND hour IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut params: Vec<SqlValue> = vec![domain.into()];
+            params.extend(chunk.iter().map(|&h| SqlValue::from(h)));
+            for row in &self.sql.exec(&query, &params)? {
+                for (bucket, counts) in parse_counts(column(row, 0, SqlValue::as_text)?)? {
+                    if (first..=last).contains(&bucket) {
+                        by_bucket.entry(bucket).or_default().merge(&counts);
+                    }
+                }
             }
         }
-        Ok(sums)
+        Ok(by_bucket)
     }
 }
+
+/// The hour's 451s at which a domain is marked hot: a window overlaps at most this many hours, so a
+/// domain with [`Settings::min_451`] 451s in it has an hour with at least this share of them.
+pub fn hot_threshold(settings: &Settings) -> u64 {
+    let hours = settings.window_secs.div_ceil(HOUR) + 1;
+    settings.min_451.div_ceil(hours).max(1)
+}
+
+/// Hours bound in one `IN` list, well inside SQLite's limit on parameters.
+const HOURS_PER_QUERY: usize = 100;
+
+/// Ids a part holds before the next event opens a new part: 64 KB of ids, so a one-event webhook on the
+/// busiest domain rewrites a bounded row (a row may hold 2 MB), and a domain's hour can take any volume.
+const MAX_IDS_PER_PART: usize = 8_192;
 
 /// How long a nonce is remembered.
 const NONCE_SECONDS: u64 = nonce_window();
@@ -285,15 +352,7 @@ pub fn hour_of(bucket: u64) -> u64 {
     bucket - bucket % HOUR
 }
 
-fn read_counts_row(row: &Row) -> Result<(u64, String, Counts), SqlError> {
-    Ok((
-        column(row, 0, SqlValue::as_u64)?,
-        column(row, 1, SqlValue::as_text)?.to_owned(),
-        parse_counts(column(row, 2, SqlValue::as_text)?)?,
-    ))
-}
-
-fn parse_counts(text: &str) -> Result<Counts, SqlError> {
+fn parse_counts(text: &str) -> Result<BTreeMap<u64, Counts>, SqlError> {
     serde_json::from_str(text).map_err(|e| SqlError(format!("stored counts are corrupt: {e}")))
 }
 

@@ -8,21 +8,30 @@ use crate::sql::{Sql, SqlError};
 /// Tables, created on first use (`IF NOT EXISTS`: every request may run it; it reads and writes nothing
 /// once the tables exist).
 pub const SCHEMA: &[&str] = &[
-    // One row per (bucket, recipient domain) with traffic: the counts, and the ids of the events counted
-    // in it, which is what makes counting idempotent per event at no extra row. A one-event webhook reads
-    // and rewrites one row; a 1,000-event batch one per (bucket, domain) it touches. The number columns
-    // repeat what the detector scans every minute, so it never parses JSON for domains that cannot
-    // alert. Deleted when the bucket leaves the retention (one row written each).
+    // One row per (hour, recipient domain) with traffic: its buckets' counts, and the ids of the events
+    // counted in it, which is what makes counting idempotent per event at no extra row. A one-event webhook
+    // reads and rewrites one row; a 1,000-event batch one per (hour, domain) it touches. An hour, not a
+    // bucket, because every row is deleted again at expiry (one row written each): twelve buckets a row
+    // cut that to one delete per (hour, domain). A busy domain's hour is split in parts of at most
+    // 8,192 ids, so no row grows with volume. The number columns are the hour's totals.
     "CREATE TABLE IF NOT EXISTS counts (
-        bucket INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
         domain TEXT NOT NULL,
+        part INTEGER NOT NULL,
         smtp_451 INTEGER NOT NULL,
         attempts INTEGER NOT NULL,
         delivered INTEGER NOT NULL,
         counts TEXT NOT NULL,
         ids BLOB NOT NULL,
         written INTEGER NOT NULL,
-        PRIMARY KEY (bucket, domain)
+        PRIMARY KEY (hour, domain, part)
+    ) WITHOUT ROWID",
+    // The (hour, domain)s whose 451s reached the hot threshold: the only domains the cron reads the
+    // counts of, besides those it tracks. One row written the first time an hour gets busy.
+    "CREATE TABLE IF NOT EXISTS hot (
+        hour INTEGER NOT NULL,
+        domain TEXT NOT NULL,
+        PRIMARY KEY (hour, domain)
     ) WITHOUT ROWID",
     // Mailgun's signature tokens, accepted once each: one row per minute of receipt holding that
     // minute's (token, body) hashes, 16 bytes each, rewritten by each Mailgun request (its one extra row written) and deleted

@@ -154,6 +154,38 @@ fn a_busy_domains_hour_is_split_in_bounded_parts_and_still_counts_each_event_onc
 }
 
 #[test]
+fn changing_counter_shards_on_live_counts_is_refused_everywhere_until_set_back() {
+    let with_shards = |n: &str| Config::from_pairs([("GENERIC_WEBHOOK_TOKEN", GENERIC_TOKEN), ("COUNTER_SHARDS", n)]);
+    // Two objects exist; the deployment starts with one.
+    let mut world = World::new(with_shards("2"));
+    world.config = with_shards("1");
+    // gmail.com stays on object 0 with two shards, outlook.com would move to object 1.
+    let batch = |domains: &[&str]| {
+        let events: Vec<String> = domains
+            .iter()
+            .enumerate()
+            .map(|(i, d)| GENERIC_EVENT.replace("\"e1\"", &format!("\"s{i}\"")).replace("Example.ORG", d))
+            .collect();
+        generic(&format!("[{}]", events.join(",")))
+    };
+    let both = batch(&["gmail.com", "outlook.com"]);
+    assert_eq!(counted(&run(&both, &world, NOW)), (2, 0));
+    let counts = totals(&world, NOW);
+
+    world.config = with_shards("2");
+    for request in [&both, &batch(&["outlook.com"])] {
+        let refused = run(request, &world, NOW + 60);
+        assert_eq!(refused.status, 503, "{}", String::from_utf8_lossy(&refused.body));
+        assert!(refused.json_body()["message"].as_str().unwrap().contains("COUNTER_SHARDS is 2"));
+    }
+    assert_eq!(world.get("/api/domains?window=24h", NOW + 60).status, 503);
+
+    world.config = with_shards("1");
+    assert_eq!(counted(&run(&both, &world, NOW + 120)), (0, 2), "nothing was counted while refused");
+    assert_eq!(totals(&world, NOW + 120), counts);
+}
+
+#[test]
 fn generic_event_is_accepted_with_a_redacted_reply() {
     let world = World::new(config());
     let response = run(&generic(GENERIC_EVENT), &world, NOW);

@@ -10,11 +10,12 @@ use crate::settings::Settings;
 use crate::sql::Sql;
 use crate::store::Store;
 
-use super::client::Counter;
+use super::client::{call, Counter};
 use super::delta::Delta;
 use super::detection::{self, WindowReport, WindowRequest};
 use super::object::CounterObject;
 use super::read::{self, ReadQuery};
+use super::schema;
 
 /// One call on an object, sent as JSON in a POST body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +31,51 @@ pub enum Request {
     Tick,
     /// Another shard's upkeep and candidates, asked by shard 0 (answer: [`WindowReport`]).
     Window { request: WindowRequest },
+    /// The shard count shard 0 was first used with, asked by a shard on its first call (answer: [`Layout`]).
+    Layout,
+}
+
+/// The `COUNTER_SHARDS` an object's counts were written under. Changing it would move domains to objects
+/// that hold neither their counts nor their event ids (reads would miss them, retries count them again),
+/// so every object refuses to work under another value than the one it first ran with, and a shard other
+/// than 0 takes its first value from shard 0: a deployment whose setting changed answers 503 everywhere
+/// (the ESPs retry) until it is set back, instead of splitting and double-counting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    pub shards: Option<u32>,
+}
+
+const LAYOUT: &str = "layout";
+
+/// The stored layout, recorded now if there is none; `Err` with the 503 to answer when it is not `shards`.
+async fn check_layout<Q: Sql, S: Store, N: Notifier, C: Counter>(
+    sql: &Q,
+    env: &ObjectEnv<'_, S, N, C>,
+    shards: u32,
+) -> Result<(), Answer> {
+    let unavailable = |e: crate::sql::SqlError| Answer::error(503, &e.0);
+    let stored: Layout = schema::load_meta(sql, LAYOUT).map_err(unavailable)?;
+    let first = match stored.shards {
+        Some(first) => first,
+        None if env.shard == 0 => shards,
+        None => {
+            let answer: Layout = call(env.peers, 0, &Request::Layout)
+                .await
+                .map_err(|e| Answer::error(503, &format!("cannot ask shard 0 for the layout: {e}")))?;
+            answer.shards.unwrap_or(shards)
+        }
+    };
+    if first != shards {
+        return Err(Answer::error(
+            503,
+            &format!(
+                "COUNTER_SHARDS is {shards} but the counts were written with {first}: moving counts between \
+                 objects is not supported, set it back to {first}"
+            ),
+        ));
+    }
+    schema::save_meta(sql, LAYOUT, &stored, &Layout { shards: Some(first) }).map_err(unavailable)?;
+    Ok(())
 }
 
 /// An object's answer: an HTTP status and a JSON body (`{"error": …}` when not 200).
@@ -84,6 +130,9 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
         Ok(object) => object,
         Err(err) => return Answer::error(503, &err.0),
     };
+    if let Err(refused) = check_layout(sql, env, settings.counter_shards).await {
+        return refused;
+    }
     let now = env.now;
     match request {
         Request::Apply { delta } => {
@@ -113,5 +162,6 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
             };
             report.await.map_or_else(|e| Answer::error(503, &e.0), |r| Answer::ok(&r))
         }
+        Request::Layout => Answer::ok(&Layout { shards: Some(settings.counter_shards) }),
     }
 }

@@ -52,6 +52,8 @@ pub struct LocalCounter<'a, Q: Sql, S: Store, N: Notifier> {
     pub now: Cell<u64>,
     pub faults: Cell<Faults>,
     requests: Cell<u64>,
+    /// Each object's [`ObjectEnv::ready`]: one instance per object for this counter's life.
+    ready: Vec<Cell<bool>>,
 }
 
 impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
@@ -64,6 +66,7 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
             now: Cell::new(0),
             faults: Cell::new(Faults::default()),
             requests: Cell::new(0),
+            ready: objects.iter().map(|_| Cell::new(false)).collect(),
         }
     }
 
@@ -83,8 +86,9 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
             self.requests.set(self.requests.get() + 1);
             let faults = self.faults.get();
             faults.before_object()?;
-            let sql =
-                self.objects.get(shard as usize).ok_or_else(|| StoreError(format!("no counting object {shard}")))?;
+            let missing = || StoreError(format!("no counting object {shard}"));
+            let sql = self.objects.get(shard as usize).ok_or_else(missing)?;
+            let ready = self.ready.get(shard as usize).ok_or_else(missing)?;
             let env = ObjectEnv {
                 shard,
                 kv: self.kv,
@@ -93,6 +97,7 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
                 config: &self.config,
                 email_binding: false,
                 now: self.now.get(),
+                ready,
             };
             let answer = handle(sql, &env, &body).await;
             faults.after_object()?;

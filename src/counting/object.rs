@@ -14,7 +14,6 @@ use crate::esp::{mailgun_nonce_seconds as nonce_window, Nonce};
 
 use super::delta::Delta;
 use super::publish::PublishState;
-use super::schema;
 
 /// What applying one delta did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,9 +87,9 @@ pub struct CounterObject<'a, Q: Sql> {
 }
 
 impl<'a, Q: Sql> CounterObject<'a, Q> {
-    pub fn new(sql: &'a Q, settings: &'a Settings) -> Result<Self, SqlError> {
-        schema::migrate(sql)?;
-        Ok(CounterObject { sql, settings })
+    /// Over tables [`super::schema::migrate`] has created.
+    pub fn new(sql: &'a Q, settings: &'a Settings) -> Self {
+        CounterObject { sql, settings }
     }
 
     /// Counts every event of `delta` whose id this object has not counted yet, in one atomic unit (no

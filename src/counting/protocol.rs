@@ -2,6 +2,8 @@
 //! Object's `fetch` in `src/shell` and the in-process [`super::client::LocalCounter`] both call [`handle`],
 //! so native tests run the very code, serialization included, that the deployed object runs.
 
+use std::cell::Cell;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -109,6 +111,9 @@ pub struct ObjectEnv<'a, S: Store, N: Notifier, C: Counter> {
     /// Whether the `send_email` binding exists, for the alert settings.
     pub email_binding: bool,
     pub now: u64,
+    /// Set once this instance of the object has created its tables and checked its layout: both hold
+    /// for the instance's life (a changed var is a new deployment, which restarts every object).
+    pub ready: &'a Cell<bool>,
 }
 
 /// Answers one request. Never panics on input: a body that does not parse is a 400, storage failing a
@@ -126,13 +131,16 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
         Ok(request) => request,
         Err(e) => return Answer::error(400, &format!("not a counting request: {e}")),
     };
-    let object = match CounterObject::new(sql, &settings) {
-        Ok(object) => object,
-        Err(err) => return Answer::error(503, &err.0),
-    };
-    if let Err(refused) = check_layout(sql, env, settings.counter_shards).await {
-        return refused;
+    if !env.ready.get() {
+        if let Err(err) = schema::migrate(sql) {
+            return Answer::error(503, &err.0);
+        }
+        if let Err(refused) = check_layout(sql, env, settings.counter_shards).await {
+            return refused;
+        }
+        env.ready.set(true);
     }
+    let object = CounterObject::new(sql, &settings);
     let now = env.now;
     match request {
         Request::Apply { delta } => {

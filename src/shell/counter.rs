@@ -1,6 +1,8 @@
 //! The counting object as a Durable Object, and the Worker's way to reach it. The logic is
 //! [`crate::counting::handle`]; this only binds the object's SQLite, KV, email and the other shards to it.
 
+use std::cell::Cell;
+
 use worker::{
     durable_object, js_sys, DurableObject, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response,
     SqlStorage, SqlStorageValue, State,
@@ -23,11 +25,12 @@ const SHARD_HEADER: &str = "x-bouncewatch-shard";
 pub struct CountingObject {
     state: State,
     env: Env,
+    ready: Cell<bool>,
 }
 
 impl DurableObject for CountingObject {
     fn new(state: State, env: Env) -> Self {
-        CountingObject { state, env }
+        CountingObject { state, env, ready: Cell::new(false) }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -46,6 +49,7 @@ impl DurableObject for CountingObject {
                     config: &config,
                     email_binding: notifier.has_email_binding(),
                     now: now_seconds(),
+                    ready: &self.ready,
                 };
                 handle(&sql, &env, &body).await
             }

@@ -33,10 +33,14 @@ pub struct Applied {
 #[derive(Debug, Default)]
 struct Part {
     part: u32,
-    /// Counts by bucket start, the buckets of this hour only.
+    /// Counts by bucket start, the buckets of this hour only. Parsed for the newest part alone: events
+    /// are only ever added to it, the older (full) parts are read for their ids.
     buckets: BTreeMap<u64, Counts>,
-    /// Sorted ids of the events counted in this part, as stored.
-    ids: Vec<u64>,
+    /// The part's 451s as stored (its number column).
+    stored_451: u64,
+    /// The ids of the events counted in this part, as stored: sorted `u64`s, little-endian, searched in
+    /// place so that a busy hour's full parts are never decoded.
+    ids: Vec<u8>,
     /// Ids added by this request.
     added: HashSet<u64>,
     changed: bool,
@@ -44,11 +48,19 @@ struct Part {
 
 impl Part {
     fn holds(&self, id: u64) -> bool {
-        self.added.contains(&id) || self.ids.binary_search(&id).is_ok()
+        self.added.contains(&id) || stored_ids_contain(&self.ids, id)
     }
 
     fn full(&self) -> bool {
-        self.ids.len() + self.added.len() >= MAX_IDS_PER_PART
+        self.ids.len() / 8 + self.added.len() >= MAX_IDS_PER_PART
+    }
+
+    fn smtp_451(&self) -> u64 {
+        if self.changed {
+            self.buckets.values().map(|c| c.smtp_451).sum()
+        } else {
+            self.stored_451
+        }
     }
 }
 
@@ -62,7 +74,7 @@ struct Group {
 
 impl Group {
     fn smtp_451(&self) -> u64 {
-        self.parts.iter().flat_map(|p| p.buckets.values()).map(|c| c.smtp_451).sum()
+        self.parts.iter().map(Part::smtp_451).sum()
     }
 
     fn holds(&self, id: u64) -> bool {
@@ -198,23 +210,29 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
 
     fn load_group(&self, hour: u64, domain: &str, now: u64) -> Result<Group, SqlError> {
         let found = self.sql.exec(
-            "SELECT part, counts, ids, written FROM counts WHERE hour = ? AND domain = ? ORDER BY part",
+            "SELECT part, counts, ids, written, smtp_451 FROM counts WHERE hour = ? AND domain = ? ORDER BY part",
             &[hour.into(), domain.into()],
         )?;
         let mut group = Group::default();
-        for row in &found {
+        for (i, row) in found.iter().enumerate() {
             let written = column(row, 3, SqlValue::as_u64)?;
             // Every id in the part arrived at or before its last write: once that is DEDUP_HOURS ago, all
             // of them are past the window, and the part sheds them the next time it is written anyway.
             let ids = if written + self.settings.dedup_secs <= now {
                 Vec::new()
             } else {
-                decode_ids(column(row, 2, SqlValue::as_blob)?)?
+                let ids = column(row, 2, SqlValue::as_blob)?;
+                if ids.len() % 8 != 0 {
+                    return Err(SqlError("stored event ids are corrupt".into()));
+                }
+                ids.to_vec()
             };
+            let newest = i + 1 == found.len();
             group.parts.push(Part {
                 part: u32::try_from(column(row, 0, SqlValue::as_u64)?)
                     .map_err(|_| SqlError("stored part number is out of range".into()))?,
-                buckets: parse_counts(column(row, 1, SqlValue::as_text)?)?,
+                buckets: if newest { parse_counts(column(row, 1, SqlValue::as_text)?)? } else { BTreeMap::new() },
+                stored_451: column(row, 4, SqlValue::as_u64)?,
                 ids,
                 added: HashSet::new(),
                 changed: false,
@@ -225,7 +243,7 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
     }
 
     fn write_part(&self, hour: u64, domain: &str, part: Part, now: u64) -> Result<(), SqlError> {
-        let mut ids = part.ids;
+        let mut ids = decode_ids(&part.ids)?;
         ids.extend(part.added);
         ids.sort_unstable();
         let mut totals = Totals::default();
@@ -375,6 +393,21 @@ fn decode_nonces(bytes: &[u8]) -> Result<Vec<Nonce>, SqlError> {
     }
     let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("chunks of 8"));
     Ok(bytes.chunks_exact(16).map(|c| Nonce { token: word(&c[..8]), body: word(&c[8..]) }).collect())
+}
+
+/// Binary search over stored ids without decoding them (`bytes` is a whole number of ids, checked at load).
+fn stored_ids_contain(bytes: &[u8], id: u64) -> bool {
+    let at = |i: usize| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let (mut low, mut high) = (0, bytes.len() / 8);
+    while low < high {
+        let mid = (low + high) / 2;
+        match at(mid).cmp(&id) {
+            std::cmp::Ordering::Equal => return true,
+            std::cmp::Ordering::Less => low = mid + 1,
+            std::cmp::Ordering::Greater => high = mid,
+        }
+    }
+    false
 }
 
 fn encode_ids(ids: &[u64]) -> Vec<u8> {

@@ -38,6 +38,7 @@ fn day_of_traffic() -> MemoryStore {
                     reply: (kind == EventKind::Deferred).then(|| "451 4.7.1 Try again later".into()),
                     category: (kind == EventKind::Deferred).then_some(Category::Greylisted),
                     permanence: None,
+                    sending: Default::default(),
                 })
             })
             .collect();

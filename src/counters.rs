@@ -291,6 +291,7 @@ mod tests {
             reply: code.map(|c| format!("{c} 4.7.1 try later")),
             category,
             permanence: None,
+            sending: Default::default(),
         }
     }
 

@@ -1,5 +1,7 @@
 //! The normalized event every ESP adapter produces: one per recipient, whatever the ESP's shape.
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{Category, Permanence};
@@ -108,4 +110,43 @@ pub struct NormalizedEvent {
     /// Set for deferred and bounced events.
     pub category: Option<Category>,
     pub permanence: Option<Permanence>,
+    /// Which of the sender's streams the message went out on, where the ESP says; absent from the JSON
+    /// when the ESP says nothing.
+    #[serde(default, skip_serializing_if = "Sending::is_empty")]
+    pub sending: Sending,
+}
+
+/// The sending side of one event: the sender's own IP, pool, domain and groupings, for breaking a spike
+/// down by stream ([`crate::breakdown`]). Every value was validated by the adapter
+/// (`src/esp/sending.rs`): anything malformed was dropped, never stored, and no field holds an address
+/// local part.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sending {
+    /// The IP the ESP sent from (an IPv4 or IPv6 literal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sending_ip: Option<IpAddr>,
+    /// The ESP's name for the group of IPs it sent from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_pool: Option<String>,
+    /// The domain of the From or envelope sender, lower-case, IDN as punycode: never the local part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sending_domain: Option<String>,
+    /// The sender's own labels as given (SendGrid categories, Mailgun tags…) and the ESP's groupings with
+    /// their kind in front: `campaign:…`, `stream:…`, `subaccount:…`, `server:…`, `config-set:…`,
+    /// `broadcast:…`, `group:…` (see `src/esp/sending.rs`). At most [`MAX_TAGS`], each at most
+    /// [`MAX_TAG_CHARS`] characters, no duplicates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+/// Tags kept per event; further ones are dropped (the ESP's groupings come first, so they are kept).
+pub const MAX_TAGS: usize = 10;
+/// Longest tag or IP pool name kept, in characters; a longer one is dropped, not cut.
+pub const MAX_TAG_CHARS: usize = 100;
+
+impl Sending {
+    /// Nothing known about the sending side.
+    pub fn is_empty(&self) -> bool {
+        self.sending_ip.is_none() && self.ip_pool.is_none() && self.sending_domain.is_none() && self.tags.is_empty()
+    }
 }

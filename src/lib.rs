@@ -16,6 +16,8 @@
 //! * [`counters`] counts events per recipient domain in fixed buckets by event time; [`ledger`] keeps
 //!   those counts in KV without read-modify-write (one immutable shard per webhook request, merged into
 //!   hourly pages by the cron), so concurrent and redelivered webhooks are counted exactly once.
+//! * [`breakdown`] counts attempts and 451s per sending IP, IP pool, sending domain and tag (each event's
+//!   [`event::Sending`]), bounded per dimension, and says which one a spike comes from.
 //! * [`detect`] is the 451 spike state machine; [`cron`] runs it every minute over the counts and keeps
 //!   its state in one key. [`settings`] lists every threshold with its default.
 //! * [`store`] is the small storage trait the core talks to; Workers KV implements it in the shell and
@@ -34,6 +36,7 @@
 
 pub mod advice;
 pub mod alert;
+pub mod breakdown;
 pub mod classify;
 pub mod config;
 pub mod counters;

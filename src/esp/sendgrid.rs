@@ -9,10 +9,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::normalize::{normalize, Draft};
-use super::{common, p256_sha256};
+use super::{common, p256_sha256, sending};
 use super::{Delivery, EspError};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending};
 
 /// The base64 DER public key shown under "Signed Event Webhook" in SendGrid's settings.
 pub const PUBLIC_KEY: &str = "SENDGRID_WEBHOOK_PUBLIC_KEY";
@@ -63,6 +63,24 @@ struct SendgridEvent<'a> {
     /// …deferrals and deliveries here.
     #[serde(borrow, default, deserialize_with = "common::optional_text")]
     response: Option<Cow<'a, str>>,
+    /// The IP SendGrid sent from; on opens and clicks the reader's IP, so it is read on deliveries,
+    /// deferrals and bounces only. The sending fields below are lenient: a value of the wrong type is
+    /// skipped, never a reason to refuse the batch.
+    #[serde(borrow, default, deserialize_with = "sending::lenient_text")]
+    ip: Option<Cow<'a, str>>,
+    /// `{"name", "id"}` of the IP pool the mail was sent with.
+    #[serde(default)]
+    pool: Option<Value>,
+    /// A string or an array, as the sender set it.
+    #[serde(borrow, default, deserialize_with = "sending::lenient_texts")]
+    category: Vec<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "sending::lenient_text")]
+    marketing_campaign_name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    marketing_campaign_id: Option<Value>,
+    /// The unsubscribe group: the kind of mail (newsletter, alerts…) as the sender groups it.
+    #[serde(default)]
+    asm_group_id: Option<Value>,
 }
 
 pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
@@ -106,9 +124,31 @@ fn event(item: &SendgridEvent<'_>, index: usize, now: u64) -> Option<NormalizedE
             recipient: email,
             enhanced_code: field(&item.status),
             reply: field(&item.reason).or_else(|| field(&item.response)),
+            sending: sending_side(item, kind),
             ..Draft::default()
         },
     )
+}
+
+fn sending_side(item: &SendgridEvent<'_>, kind: EventKind) -> Sending {
+    let mut tags = Vec::new();
+    let campaign = field(&item.marketing_campaign_name)
+        .map(Cow::Borrowed)
+        .or_else(|| sending::id(item.marketing_campaign_id.as_ref()));
+    if let Some(campaign) = campaign {
+        sending::push_tag(&mut tags, "campaign", &campaign);
+    }
+    if let Some(group) = sending::id(item.asm_group_id.as_ref()) {
+        sending::push_tag(&mut tags, "group", &group);
+    }
+    sending::push_tags(&mut tags, "", item.category.iter().map(|c| c.as_ref()));
+    let sent = matches!(kind, EventKind::Delivered | EventKind::Deferred | EventKind::Bounced);
+    Sending {
+        sending_ip: if sent { sending::ip(field(&item.ip)) } else { None },
+        ip_pool: sending::pool(item.pool.as_ref().and_then(|pool| common::text(pool, "/name"))),
+        sending_domain: None,
+        tags,
+    }
 }
 
 #[cfg(test)]

@@ -205,6 +205,7 @@ mod tests {
             reply: Some(reply.into()),
             category: None,
             permanence: None,
+            sending: Default::default(),
         };
         let key = |esp, events: &[NormalizedEvent]| pollster::block_on(request_key(esp, events)).expect("hashed");
         let first = [event("a", "451 try later")];

@@ -3,7 +3,7 @@
 //! (`http::handle` → `esp::verify_and_parse` → `ingest::record`) on a `MemoryStore`.
 //!
 //! * SendGrid: one signed batch of 1,000 events (~430 KB); also timed without the store and without the
-//!   signature check, to see where the time goes.
+//!   signature check, to see where the time goes, and the counting of its sending IPs and tags alone.
 //! * Mailgun: 1,000 single-event requests, each HMAC-signed with its own token, checked against the
 //!   store for replays and remembered (so each timed round starts from an empty store).
 //! * SES: 1,000 SNS notifications of one event each, RSA-SHA256-signed with the test key of the
@@ -22,6 +22,7 @@ mod fixtures;
 use std::hint::black_box;
 
 use base64::Engine;
+use bouncewatch::breakdown::DimensionCounts;
 use bouncewatch::config::Config;
 use bouncewatch::esp::{self, Delivery, NoFetch};
 use bouncewatch::event::{Esp, EventKind};
@@ -239,6 +240,17 @@ fn sendgrid(c: &mut Criterion) {
     });
     group.bench_function("parse+classify only", |b| {
         b.iter(|| black_box(esp::parse(Esp::Sendgrid, black_box(&delivery))))
+    });
+    // What counting the batch's sending IPs and tags costs (src/breakdown.rs), apart from parsing.
+    let events = esp::parse(Esp::Sendgrid, &delivery).expect("the benchmark batch parses");
+    group.bench_function("count sending dimensions only", |b| {
+        b.iter(|| {
+            let mut counts = DimensionCounts::default();
+            for event in black_box(&events) {
+                counts.add_event(event);
+            }
+            black_box(counts)
+        })
     });
     group.finish();
 }

@@ -71,9 +71,9 @@ struct SendgridEvent<'a> {
     /// `{"name", "id"}` of the IP pool the mail was sent with.
     #[serde(default)]
     pool: Option<Value>,
-    /// A string or an array, as the sender set it.
-    #[serde(borrow, default, deserialize_with = "sending::lenient_texts")]
-    category: Vec<Cow<'a, str>>,
+    /// A string or an array, as the sender set it: read straight into tags.
+    #[serde(default, deserialize_with = "sending::lenient_tags")]
+    category: Vec<String>,
     #[serde(borrow, default, deserialize_with = "sending::lenient_text")]
     marketing_campaign_name: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -87,7 +87,7 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
     // SendGrid posts an array; its documentation shows single objects: both are read.
     let mut events = Vec::new();
     common::for_each_item(delivery.body, "SendGrid", |item: SendgridEvent<'_>, index| {
-        events.extend(event(&item, index, delivery.now));
+        events.extend(event(item, index, delivery.now));
     })?;
     Ok(events)
 }
@@ -97,7 +97,8 @@ fn field<'b>(value: &'b Option<Cow<'_, str>>) -> Option<&'b str> {
     value.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn event(item: &SendgridEvent<'_>, index: usize, now: u64) -> Option<NormalizedEvent> {
+fn event(mut item: SendgridEvent<'_>, index: usize, now: u64) -> Option<NormalizedEvent> {
+    let categories = std::mem::take(&mut item.category);
     let name = field(&item.event).unwrap_or_default();
     let kind = match name {
         "delivered" => EventKind::Delivered,
@@ -124,24 +125,31 @@ fn event(item: &SendgridEvent<'_>, index: usize, now: u64) -> Option<NormalizedE
             recipient: email,
             enhanced_code: field(&item.status),
             reply: field(&item.reason).or_else(|| field(&item.response)),
-            sending: sending_side(item, kind),
+            sending: sending_side(&item, kind, categories),
             ..Draft::default()
         },
     )
 }
 
-fn sending_side(item: &SendgridEvent<'_>, kind: EventKind) -> Sending {
-    let mut tags = Vec::new();
+/// `categories` were validated as they were read; a campaign or group comes first when there is one.
+fn sending_side(item: &SendgridEvent<'_>, kind: EventKind, categories: Vec<String>) -> Sending {
     let campaign = field(&item.marketing_campaign_name)
         .map(Cow::Borrowed)
         .or_else(|| sending::id(item.marketing_campaign_id.as_ref()));
-    if let Some(campaign) = campaign {
-        sending::push_tag(&mut tags, "campaign", &campaign);
-    }
-    if let Some(group) = sending::id(item.asm_group_id.as_ref()) {
-        sending::push_tag(&mut tags, "group", &group);
-    }
-    sending::push_tags(&mut tags, "", item.category.iter().map(|c| c.as_ref()));
+    let group = sending::id(item.asm_group_id.as_ref());
+    let tags = if campaign.is_none() && group.is_none() {
+        categories
+    } else {
+        let mut tags = Vec::new();
+        if let Some(campaign) = campaign {
+            sending::push_tag(&mut tags, "campaign", &campaign);
+        }
+        if let Some(group) = group {
+            sending::push_tag(&mut tags, "group", &group);
+        }
+        sending::push_tags(&mut tags, "", categories.iter().map(String::as_str));
+        tags
+    };
     let sent = matches!(kind, EventKind::Delivered | EventKind::Deferred | EventKind::Bounced);
     Sending {
         sending_ip: if sent { sending::ip(field(&item.ip)) } else { None },

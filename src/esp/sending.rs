@@ -72,12 +72,19 @@ pub fn address_domain(text: Option<&str>) -> Option<String> {
 /// holding a control character or an `@`.
 pub fn label(text: &str) -> Option<&str> {
     let text = text.trim();
-    // The byte length bounds the char count from above (at most 4 bytes a char): most text is judged
-    // without counting, and a 5,000-character tag without reading it all.
-    let fits =
-        text.len() <= MAX_TAG_CHARS || (text.len() <= 4 * MAX_TAG_CHARS && text.chars().count() <= MAX_TAG_CHARS);
-    let clean = !text.is_empty() && fits && !text.contains('@') && !text.chars().any(char::is_control);
-    clean.then_some(text)
+    // Most labels are short printable ASCII, judged in one pass over the bytes; the rest by chars. The
+    // byte length bounds the char count from above (at most 4 bytes a char), so a 5,000-character tag is
+    // refused without reading it.
+    let printable_ascii = |b: u8| (b' '..=b'~').contains(&b) && b != b'@';
+    let clean = if text.len() <= MAX_TAG_CHARS && text.bytes().all(printable_ascii) {
+        true
+    } else {
+        text.len() <= 4 * MAX_TAG_CHARS
+            && text.chars().count() <= MAX_TAG_CHARS
+            && !text.contains('@')
+            && !text.chars().any(char::is_control)
+    };
+    (clean && !text.is_empty()).then_some(text)
 }
 
 /// An IP pool name.
@@ -92,8 +99,14 @@ pub fn push_tag(tags: &mut Vec<String>, kind: &str, value: &str) {
         return;
     }
     let Some(value) = label(value) else { return };
-    let tag: Cow<'_, str> = if kind.is_empty() { value.into() } else { format!("{kind}:{value}").into() };
-    if label(&tag).is_some() && !tags.iter().any(|t| *t == *tag) {
+    let tag: Cow<'_, str> = if kind.is_empty() {
+        value.into()
+    } else if kind.chars().count() + 1 + value.chars().count() <= MAX_TAG_CHARS {
+        format!("{kind}:{value}").into()
+    } else {
+        return;
+    };
+    if !tags.iter().any(|t| *t == *tag) {
         tags.push(tag.into_owned());
     }
 }
@@ -149,76 +162,80 @@ pub fn push_pairs(tags: &mut Vec<String>, value: Option<&Value>, skip: impl Fn(&
     }
 }
 
-/// Candidates read from one field before validation: enough for [`MAX_TAGS`] even when some are invalid,
-/// few enough that 1,000 tags cost no more than 40.
-const MAX_CANDIDATES: usize = 4 * MAX_TAGS;
-
 /// For `#[serde(borrow, default, deserialize_with = "sending::lenient_text")]` on an `Option<Cow<str>>`:
 /// a string, borrowed from the body unless it has escapes; any other JSON value is skipped as `None`
 /// instead of failing the batch, since a dimension is optional.
 pub fn lenient_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Cow<'de, str>>, D::Error> {
-    deserializer.deserialize_any(Lenient { many: false }).map(|mut texts| texts.pop())
+    let mut text = None;
+    deserializer.deserialize_any(Lenient { many: false, each: |found| text = Some(found) })?;
+    Ok(text)
 }
 
-/// Like [`lenient_text`] for a string or an array of strings (SendGrid's `category`): the strings, at
-/// most [`MAX_CANDIDATES`]; other values are skipped.
-pub fn lenient_texts<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Cow<'de, str>>, D::Error> {
-    deserializer.deserialize_any(Lenient { many: true })
+/// For `#[serde(default, deserialize_with = "sending::lenient_tags")]` on a `Vec<String>` (SendGrid's
+/// `category`, a string or an array of strings): the strings as free-form tags, validated and bounded
+/// as [`push_tag`] does them as they are read (no list of candidates is built); other values are skipped.
+pub fn lenient_tags<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let mut tags = Vec::new();
+    deserializer
+        .deserialize_any(Lenient { many: true, each: |found: Cow<'_, str>| push_tag(&mut tags, "", &found) })?;
+    Ok(tags)
 }
 
-/// Accepts any JSON value and keeps its strings: one string, or (`many`) those of an array.
-struct Lenient {
+/// Accepts any JSON value and hands its strings to `each`: one string, or (`many`) those of an array.
+struct Lenient<F> {
     many: bool,
+    each: F,
 }
 
-impl<'de> Visitor<'de> for Lenient {
-    type Value = Vec<Cow<'de, str>>;
+impl<'de, F: FnMut(Cow<'de, str>)> Visitor<'de> for Lenient<F> {
+    type Value = ();
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("any JSON value")
     }
 
-    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
-        Ok(vec![Cow::Borrowed(text)])
+    fn visit_borrowed_str<E: de::Error>(mut self, text: &'de str) -> Result<(), E> {
+        (self.each)(Cow::Borrowed(text));
+        Ok(())
     }
 
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(vec![Cow::Owned(text.to_owned())])
+    fn visit_str<E: de::Error>(mut self, text: &str) -> Result<(), E> {
+        (self.each)(Cow::Owned(text.to_owned()));
+        Ok(())
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Vec::new())
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Vec::new())
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Vec::new())
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Vec::new())
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Vec::new())
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
-        let mut texts = Vec::new();
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut items: A) -> Result<(), A::Error> {
         while let Some(item) = items.next_element::<LenientItem<'de>>()? {
-            if let Some(text) = item.0.filter(|_| self.many && texts.len() < MAX_CANDIDATES) {
-                texts.push(text);
+            if let Some(text) = item.0.filter(|_| self.many) {
+                (self.each)(text);
             }
         }
-        Ok(texts)
+        Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut fields: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut fields: A) -> Result<(), A::Error> {
         while fields.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Vec::new())
+        Ok(())
     }
 }
 
@@ -228,8 +245,9 @@ struct LenientItem<'de>(Option<Cow<'de, str>>);
 impl<'de> de::Deserialize<'de> for LenientItem<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Nested arrays are skipped whole: a category is a string, not a list of lists.
-        let texts = deserializer.deserialize_any(Lenient { many: false })?;
-        Ok(LenientItem(texts.into_iter().next()))
+        let mut text = None;
+        deserializer.deserialize_any(Lenient { many: false, each: |found| text = Some(found) })?;
+        Ok(LenientItem(text))
     }
 }
 
@@ -304,22 +322,22 @@ mod tests {
         struct Fields<'a> {
             #[serde(borrow, default, deserialize_with = "lenient_text")]
             ip: Option<Cow<'a, str>>,
-            #[serde(borrow, default, deserialize_with = "lenient_texts")]
-            category: Vec<Cow<'a, str>>,
+            #[serde(default, deserialize_with = "lenient_tags")]
+            category: Vec<String>,
         }
-        let read = |text: &'static str| -> (Option<String>, Vec<String>) {
+        let read = |text: &str| -> (Option<String>, Vec<String>) {
             let fields: Fields<'_> = serde_json::from_str(text).expect("any value is accepted");
-            (fields.ip.map(Cow::into_owned), fields.category.into_iter().map(Cow::into_owned).collect())
+            (fields.ip.map(Cow::into_owned), fields.category)
         };
         assert_eq!(read(r#"{"ip":"192.0.2.1","category":"a"}"#), (Some("192.0.2.1".into()), vec!["a".into()]));
         assert_eq!(
-            read(r#"{"ip":7,"category":["a",1,["b"],{"c":2},"d\u00e9"]}"#),
+            read(r#"{"ip":7,"category":["a",1,["b"],{"c":2},"d\u00e9","a","x@y.z"]}"#),
             (None, vec!["a".into(), "dé".into()])
         );
         assert_eq!(read(r#"{"ip":{"v":[1]},"category":{"a":"b"}}"#), (None, vec![]));
         assert_eq!(read(r#"{"ip":null,"category":null}"#), (None, vec![]));
-        let thousand = format!(r#"{{"category":[{}]}}"#, vec!["\"t\""; 1000].join(","));
-        let fields: Fields<'_> = serde_json::from_str(&thousand).expect("a long array");
-        assert_eq!(fields.category.len(), MAX_CANDIDATES);
+        let thousand =
+            format!(r#"{{"category":[{}]}}"#, (0..1000).map(|i| format!("\"t{i}\"")).collect::<Vec<_>>().join(","));
+        assert_eq!(read(&thousand).1.len(), MAX_TAGS);
     }
 }

@@ -232,7 +232,7 @@ impl DimensionCounts {
         if let Some(domain) = &sending.sending_domain {
             self.sending_domain.add(domain, tally);
         }
-        for tag in &sending.tags {
+        for tag in sending.tags.iter() {
             self.tag.add(tag, tally);
         }
         true

@@ -135,14 +135,99 @@ pub struct Sending {
     /// their kind in front: `campaign:…`, `stream:…`, `subaccount:…`, `server:…`, `config-set:…`,
     /// `broadcast:…`, `group:…` (see `src/esp/sending.rs`). At most [`MAX_TAGS`], each at most
     /// [`MAX_TAG_CHARS`] characters, no duplicates.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Tags::is_empty")]
+    pub tags: Tags,
 }
 
 /// Tags kept per event; further ones are dropped (the ESP's groupings come first, so they are kept).
 pub const MAX_TAGS: usize = 10;
 /// Longest tag or IP pool name kept, in characters; a longer one is dropped, not cut.
 pub const MAX_TAG_CHARS: usize = 100;
+
+/// An event's tags, in order, kept in one string with a newline after each (no tag holds one): one
+/// allocation per event however many tags it has, which a 1,000-event batch notices. In JSON, an array
+/// of strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags {
+    text: String,
+    count: usize,
+}
+
+impl Tags {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        // Split on the byte: every tag is followed by one newline, so each piece is whole UTF-8.
+        self.text
+            .as_bytes()
+            .split(|b| *b == b'\n')
+            .filter(|t| !t.is_empty())
+            .filter_map(|t| std::str::from_utf8(t).ok())
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn contains(&self, tag: &str) -> bool {
+        self.iter().any(|t| t == tag)
+    }
+
+    /// Appends `parts` joined as one tag (`["campaign", ":", "spring"]`) without building it first.
+    /// Refused (false) when it would hold a newline, or is already there.
+    pub fn push(&mut self, parts: &[&str]) -> bool {
+        let has_newline = parts.iter().any(|p| p.as_bytes().contains(&b'\n'));
+        if has_newline || (self.count > 0 && self.iter().any(|t| is_joined(t, parts))) {
+            return false;
+        }
+        if self.text.capacity() == 0 {
+            // Room for a couple of typical tags in the first allocation.
+            self.text.reserve(48);
+        }
+        parts.iter().for_each(|part| self.text.push_str(part));
+        self.text.push('\n');
+        self.count += 1;
+        true
+    }
+}
+
+/// `tag == parts.concat()`, without concatenating.
+fn is_joined(tag: &str, parts: &[&str]) -> bool {
+    let mut rest = tag;
+    for part in parts {
+        match rest.strip_prefix(part) {
+            Some(after) => rest = after,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Tags {
+    /// The tags in order, without duplicates or any holding a newline (unchecked otherwise: the adapters
+    /// validate what they read, `src/esp/sending.rs`).
+    fn from_iter<I: IntoIterator<Item = S>>(tags: I) -> Self {
+        let mut all = Tags::default();
+        for tag in tags {
+            all.push(&[tag.as_ref()]);
+        }
+        all
+    }
+}
+
+impl Serialize for Tags {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Tags {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Vec::<String>::deserialize(deserializer)?.into_iter().collect())
+    }
+}
 
 impl Sending {
     /// Nothing known about the sending side.

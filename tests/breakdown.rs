@@ -20,7 +20,7 @@ fn from_ip(ip: &str) -> Sending {
 }
 
 fn tagged(ip: &str, tag: &str) -> Sending {
-    Sending { tags: vec![tag.to_owned()], ..from_ip(ip) }
+    Sending { tags: [tag].into_iter().collect(), ..from_ip(ip) }
 }
 
 /// `(sending, attempts, 451s)` rows counted into one `DimensionCounts`.
@@ -152,12 +152,15 @@ fn counts_serialize_compactly_and_round_trip() {
 #[test]
 fn ten_thousand_tags_keep_the_heaviest_twenty_and_sum_the_rest_as_other() {
     let mut counts = DimensionCounts::default();
-    let heavy = Sending { tags: vec!["heavy".into()], ..Sending::default() };
+    let heavy = Sending { tags: ["heavy"].into_iter().collect(), ..Sending::default() };
     for _ in 0..50 {
         counts.add_event(&event(true, heavy.clone()));
     }
     for i in 0..10_000 {
-        counts.add_event(&event(i % 2 == 0, Sending { tags: vec![format!("tag-{i}")], ..Sending::default() }));
+        counts.add_event(&event(
+            i % 2 == 0,
+            Sending { tags: [format!("tag-{i}")].into_iter().collect(), ..Sending::default() },
+        ));
     }
     let tags = &counts.tag;
     assert_eq!(tags.values().count(), MAX_VALUES);
@@ -175,7 +178,10 @@ fn tags_strategy() -> impl Strategy<Value = Vec<(u8, bool)>> {
 fn counted_tags(events: &[(u8, bool)]) -> DimensionCounts {
     let mut counts = DimensionCounts::default();
     for (tag, deferred) in events {
-        counts.add_event(&event(*deferred, Sending { tags: vec![format!("t{tag}")], ..Sending::default() }));
+        counts.add_event(&event(
+            *deferred,
+            Sending { tags: [format!("t{tag}")].into_iter().collect(), ..Sending::default() },
+        ));
     }
     counts
 }

@@ -140,7 +140,7 @@ fn dims(sending: &Sending) -> (Option<String>, Option<String>, Option<String>, V
         sending.sending_ip.map(|ip| ip.to_string()),
         sending.ip_pool.clone(),
         sending.sending_domain.clone(),
-        sending.tags.clone(),
+        sending.tags.iter().map(str::to_owned).collect(),
     )
 }
 
@@ -207,7 +207,7 @@ fn sendgrid_reads_no_sending_ip_from_opens_and_clicks_where_it_is_the_readers() 
     let body = br#"[{"event":"open","email":"a@example.com","timestamp":1,"ip":"203.0.113.9","category":"news"},
         {"event":"deferred","email":"a@example.com","timestamp":1,"ip":"198.51.100.7","response":"451 later"}]"#;
     let events = esp::parse(Esp::Sendgrid, &Delivery { body, headers: &[], now: 1 }).unwrap();
-    assert_eq!(events[0].sending, Sending { tags: vec!["news".into()], ..Sending::default() });
+    assert_eq!(events[0].sending, tags(&["news"]));
     assert_eq!(events[1].sending.sending_ip, Some("198.51.100.7".parse().unwrap()));
 }
 
@@ -271,7 +271,7 @@ fn malformed_dimensions_are_dropped_and_the_event_still_counts() {
 }
 
 fn tags<S: AsRef<str>>(values: &[S]) -> Sending {
-    Sending { tags: values.iter().map(|v| v.as_ref().to_owned()).collect(), ..Sending::default() }
+    Sending { tags: values.iter().map(AsRef::as_ref).collect(), ..Sending::default() }
 }
 
 #[test]

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
 use super::{sending, Delivery, EspError};
-use crate::event::{Esp, EventKind, NormalizedEvent, Sending};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// `user:password` (Basic auth) or the bearer token set in the webhook's `auth`.
 pub const CREDENTIALS: &str = "BREVO_WEBHOOK_CREDENTIALS";
@@ -53,7 +53,7 @@ fn event(item: &Value, now: u64) -> Option<NormalizedEvent> {
 }
 
 fn sending_side(item: &Value) -> Sending {
-    let mut tags = Vec::new();
+    let mut tags = Tags::default();
     sending::push_tags(&mut tags, "", sending::strings(item.get("tags")));
     // `tag` is one label, or (anymail's full sample) the `tags` array again as JSON text.
     match text(item, "/tag") {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
 use super::{sending, Delivery, EspError};
-use crate::event::{Esp, EventKind, NormalizedEvent, Sending};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// The bearer token senders of the generic form present.
 pub const TOKEN: &str = "GENERIC_WEBHOOK_TOKEN";
@@ -41,7 +41,7 @@ fn event(item: &Value, index: usize) -> Result<NormalizedEvent, EspError> {
     let event_id = common::id_string(item, "/id").unwrap_or_else(|| {
         common::stable_id(&["generic", name, recipient, reply.unwrap_or_default(), &timestamp.to_string()])
     });
-    let mut tags = Vec::new();
+    let mut tags = Tags::default();
     sending::push_tags(&mut tags, "", sending::strings(item.get("tags")));
     let sending = Sending {
         sending_ip: sending::ip(text(item, "/sending_ip")),

@@ -11,7 +11,7 @@ use super::common::{self, text};
 use super::normalize::{normalize, Draft};
 use super::{sending, Delivery, EspError};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent, Sending};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 use crate::store::{Put, Store, StoreError};
 
 /// The account's "HTTP webhook signing key".
@@ -118,7 +118,7 @@ fn event(data: &Value, token: Option<&str>, now: u64) -> Option<NormalizedEvent>
 }
 
 fn sending_side(data: &Value) -> Sending {
-    let mut tags = Vec::new();
+    let mut tags = Tags::default();
     // Campaigns (deprecated by Mailgun, still sent as `[]`) are read as names, objects or ids.
     for campaign in data.get("campaigns").and_then(Value::as_array).into_iter().flatten() {
         if let Some(name) = campaign.as_str().or_else(|| text(campaign, "/name")).or_else(|| text(campaign, "/id")) {

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
 use super::{sending, Delivery, EspError};
-use crate::event::{Esp, EventKind, NormalizedEvent, Sending};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// `user:password` (Basic auth in the callback URL) or a bearer token.
 pub const CREDENTIALS: &str = "MAILJET_WEBHOOK_CREDENTIALS";
@@ -55,7 +55,7 @@ fn sending_side(item: &Value) -> Sending {
         .or_else(|| text(item, "/customcampaign"))
         .map(std::borrow::Cow::Borrowed)
         .or_else(|| sending::id(item.get("mj_campaign_id")).filter(|id| id != "0"));
-    let mut tags = Vec::new();
+    let mut tags = Tags::default();
     if let Some(campaign) = campaign {
         sending::push_tag(&mut tags, "campaign", &campaign);
     }

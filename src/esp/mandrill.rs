@@ -12,7 +12,7 @@ use super::common::{self, text};
 use super::normalize::{normalize, Draft};
 use super::{sending, Delivery, EspError};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent, Sending};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 use crate::http::form_urlencoded_pairs;
 
 /// The webhook's key, shown in Mandrill's webhook settings.
@@ -98,7 +98,7 @@ fn event(item: &Value, now: u64) -> Option<NormalizedEvent> {
 
 /// The sending IP is that of the latest SMTP attempt, the one whose reply this event reports.
 fn sending_side(item: &Value, smtp_events: &[Value]) -> Sending {
-    let mut tags = Vec::new();
+    let mut tags = Tags::default();
     if let Some(subaccount) = text(item, "/msg/subaccount") {
         sending::push_tag(&mut tags, "subaccount", subaccount);
     }

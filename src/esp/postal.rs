@@ -15,7 +15,7 @@ use super::common::{self, text};
 use super::normalize::{normalize, Draft};
 use super::{sending, Delivery, EspError};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent, Sending};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// The Postal server's public key: base64 DER (`postal default-dkim-record` `p=`) or PEM.
 pub const PUBLIC_KEY: &str = "POSTAL_WEBHOOK_PUBLIC_KEY";
@@ -94,7 +94,7 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
 
 /// `from` is the envelope sender (Postal's `mail_from`); a message has at most one `tag`.
 fn sending_side(message: &Value) -> Sending {
-    let mut tags = Vec::new();
+    let mut tags = Tags::default();
     if let Some(tag) = text(message, "/tag") {
         sending::push_tag(&mut tags, "", tag);
     }

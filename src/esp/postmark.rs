@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
 use super::{sending, Delivery, EspError};
-use crate::event::{Esp, EventKind, NormalizedEvent, Sending};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// `user:password` (HTTP Basic, as configured on the webhook) or a token sent as `Bearer`.
 pub const CREDENTIALS: &str = "POSTMARK_WEBHOOK_CREDENTIALS";
@@ -72,7 +72,7 @@ fn event(body: &Value, now: u64) -> Option<NormalizedEvent> {
 }
 
 fn sending_side(body: &Value) -> Sending {
-    let mut tags = Vec::new();
+    let mut tags = Tags::default();
     if let Some(stream) = text(body, "/MessageStream") {
         sending::push_tag(&mut tags, "stream", stream);
     }

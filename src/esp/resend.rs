@@ -10,7 +10,7 @@ use super::common::{self, text};
 use super::normalize::{normalize, Draft};
 use super::{sending, Delivery, EspError};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent, Sending};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// The `whsec_…` signing secret of the Resend webhook.
 pub const SECRET: &str = "RESEND_WEBHOOK_SECRET";
@@ -93,7 +93,7 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
 
 /// A broadcast is Resend's campaign; tags are `{name: value}` (`[{name, value}]` in older payloads).
 fn sending_side(body: &Value) -> Sending {
-    let mut tags = Vec::new();
+    let mut tags = Tags::default();
     if let Some(broadcast) = text(body, "/data/broadcast_id") {
         sending::push_tag(&mut tags, "broadcast", broadcast);
     }

@@ -12,7 +12,7 @@ use super::normalize::{normalize, Draft};
 use super::{common, p256_sha256, sending};
 use super::{Delivery, EspError};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent, Sending};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// The base64 DER public key shown under "Signed Event Webhook" in SendGrid's settings.
 pub const PUBLIC_KEY: &str = "SENDGRID_WEBHOOK_PUBLIC_KEY";
@@ -73,7 +73,7 @@ struct SendgridEvent<'a> {
     pool: Option<Value>,
     /// A string or an array, as the sender set it: read straight into tags.
     #[serde(default, deserialize_with = "sending::lenient_tags")]
-    category: Vec<String>,
+    category: Tags,
     #[serde(borrow, default, deserialize_with = "sending::lenient_text")]
     marketing_campaign_name: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -132,7 +132,7 @@ fn event(mut item: SendgridEvent<'_>, index: usize, now: u64) -> Option<Normaliz
 }
 
 /// `categories` were validated as they were read; a campaign or group comes first when there is one.
-fn sending_side(item: &SendgridEvent<'_>, kind: EventKind, categories: Vec<String>) -> Sending {
+fn sending_side(item: &SendgridEvent<'_>, kind: EventKind, categories: Tags) -> Sending {
     let campaign = field(&item.marketing_campaign_name)
         .map(Cow::Borrowed)
         .or_else(|| sending::id(item.marketing_campaign_id.as_ref()));
@@ -140,14 +140,14 @@ fn sending_side(item: &SendgridEvent<'_>, kind: EventKind, categories: Vec<Strin
     let tags = if campaign.is_none() && group.is_none() {
         categories
     } else {
-        let mut tags = Vec::new();
+        let mut tags = Tags::default();
         if let Some(campaign) = campaign {
             sending::push_tag(&mut tags, "campaign", &campaign);
         }
         if let Some(group) = group {
             sending::push_tag(&mut tags, "group", &group);
         }
-        sending::push_tags(&mut tags, "", categories.iter().map(String::as_str));
+        sending::push_tags(&mut tags, "", categories.iter());
         tags
     };
     let sent = matches!(kind, EventKind::Delivered | EventKind::Deferred | EventKind::Bounced);

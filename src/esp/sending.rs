@@ -38,7 +38,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::normalize::recipient_domain;
-use crate::event::{MAX_TAGS, MAX_TAG_CHARS};
+use crate::event::{Tags, MAX_TAGS, MAX_TAG_CHARS};
 
 /// An IPv4 or IPv6 literal, as `std::net` parses it (no leading zeros, no ranges, no brackets).
 pub fn ip(text: Option<&str>) -> Option<IpAddr> {
@@ -71,7 +71,8 @@ pub fn address_domain(text: Option<&str>) -> Option<String> {
 /// A free-form name (an IP pool, a tag), trimmed: `None` when empty, longer than [`MAX_TAG_CHARS`],
 /// holding a control character or an `@`.
 pub fn label(text: &str) -> Option<&str> {
-    let text = text.trim();
+    let bare = |b: Option<&u8>| b.is_some_and(u8::is_ascii_graphic);
+    let text = if bare(text.as_bytes().first()) && bare(text.as_bytes().last()) { text } else { text.trim() };
     // Most labels are short printable ASCII, judged in one pass over the bytes; the rest by chars. The
     // byte length bounds the char count from above (at most 4 bytes a char), so a 5,000-character tag is
     // refused without reading it.
@@ -94,25 +95,20 @@ pub fn pool(text: Option<&str>) -> Option<String> {
 
 /// Adds `value` to `tags`, with `kind:` in front when the tag is one of the ESP's groupings (`kind`
 /// empty: a free-form label). Dropped when invalid, already present, or when `tags` is full.
-pub fn push_tag(tags: &mut Vec<String>, kind: &str, value: &str) {
+pub fn push_tag(tags: &mut Tags, kind: &str, value: &str) {
     if tags.len() >= MAX_TAGS {
         return;
     }
     let Some(value) = label(value) else { return };
-    let tag: Cow<'_, str> = if kind.is_empty() {
-        value.into()
+    if kind.is_empty() {
+        tags.push(&[value]);
     } else if kind.chars().count() + 1 + value.chars().count() <= MAX_TAG_CHARS {
-        format!("{kind}:{value}").into()
-    } else {
-        return;
-    };
-    if !tags.iter().any(|t| *t == *tag) {
-        tags.push(tag.into_owned());
+        tags.push(&[kind, ":", value]);
     }
 }
 
 /// [`push_tag`] for each of `values`, stopping once `tags` is full (a payload with 1,000 tags costs ten).
-pub fn push_tags<'v>(tags: &mut Vec<String>, kind: &str, values: impl IntoIterator<Item = &'v str>) {
+pub fn push_tags<'v>(tags: &mut Tags, kind: &str, values: impl IntoIterator<Item = &'v str>) {
     for value in values {
         if tags.len() >= MAX_TAGS {
             return;
@@ -139,7 +135,7 @@ pub fn id(value: Option<&Value>) -> Option<Cow<'_, str>> {
 
 /// The `name:value` pairs of a tag object (`{"category": "confirm_email"}`, values may be arrays as SES
 /// sends them) or of a `[{"name", "value"}]` list (Resend's older payloads), in the object's order.
-pub fn push_pairs(tags: &mut Vec<String>, value: Option<&Value>, skip: impl Fn(&str) -> bool) {
+pub fn push_pairs(tags: &mut Tags, value: Option<&Value>, skip: impl Fn(&str) -> bool) {
     let mut push = |name: &str, value: &str| {
         if !skip(name) && label(name).is_some() {
             push_tag(tags, name, value);
@@ -171,11 +167,11 @@ pub fn lenient_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option
     Ok(text)
 }
 
-/// For `#[serde(default, deserialize_with = "sending::lenient_tags")]` on a `Vec<String>` (SendGrid's
+/// For `#[serde(default, deserialize_with = "sending::lenient_tags")]` on [`Tags`] (SendGrid's
 /// `category`, a string or an array of strings): the strings as free-form tags, validated and bounded
 /// as [`push_tag`] does them as they are read (no list of candidates is built); other values are skipped.
-pub fn lenient_tags<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    let mut tags = Vec::new();
+pub fn lenient_tags<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Tags, D::Error> {
+    let mut tags = Tags::default();
     deserializer
         .deserialize_any(Lenient { many: true, each: |found: Cow<'_, str>| push_tag(&mut tags, "", &found) })?;
     Ok(tags)
@@ -291,7 +287,7 @@ mod tests {
 
     #[test]
     fn tags_are_bounded_deduplicated_and_never_addresses() {
-        let mut tags = Vec::new();
+        let mut tags = Tags::default();
         push_tag(&mut tags, "campaign", "spring");
         push_tag(&mut tags, "", "newsletter");
         push_tag(&mut tags, "", " newsletter ");
@@ -300,20 +296,35 @@ mod tests {
         push_tag(&mut tags, "", "line\nbreak");
         push_tag(&mut tags, "", "");
         push_tag(&mut tags, "", &"é".repeat(MAX_TAG_CHARS));
-        assert_eq!(tags, ["campaign:spring".to_owned(), "newsletter".to_owned(), "é".repeat(MAX_TAG_CHARS)]);
+        let long = "é".repeat(MAX_TAG_CHARS);
+        assert_eq!(tags.iter().collect::<Vec<_>>(), ["campaign:spring", "newsletter", long.as_str()]);
         let many: Vec<String> = (0..1000).map(|i| format!("t{i}")).collect();
         push_tags(&mut tags, "", many.iter().map(String::as_str));
         assert_eq!(tags.len(), MAX_TAGS);
-        assert_eq!(tags[3], "t0");
+        assert_eq!(tags.iter().nth(3), Some("t0"));
+    }
+
+    #[test]
+    fn tags_keep_their_order_refuse_newlines_and_are_a_json_array() {
+        let mut tags = Tags::default();
+        assert!(tags.push(&["campaign", ":", "a"]));
+        assert!(!tags.push(&["campaign:a"]), "the same tag, however it is put together");
+        assert!(!tags.push(&["two\nlines"]));
+        assert!(tags.push(&["b"]));
+        assert_eq!((tags.len(), tags.contains("b"), tags.contains("campaign")), (2, true, false));
+        let json = serde_json::to_string(&tags).unwrap();
+        assert_eq!(json, r#"["campaign:a","b"]"#);
+        assert_eq!(serde_json::from_str::<Tags>(&json).unwrap(), tags);
+        assert!(Tags::default().is_empty());
     }
 
     #[test]
     fn tag_pairs_from_objects_and_name_value_lists() {
-        let mut tags = Vec::new();
+        let mut tags = Tags::default();
         let ses = json!({"ses:configuration-set": ["ConfigSet"], "campaign": ["spring", "b"], "n": 5});
         push_pairs(&mut tags, Some(&ses), |name| name.starts_with("ses:"));
         push_pairs(&mut tags, Some(&json!([{"name": "category", "value": "welcome"}, {"name": 1}])), |_| false);
-        assert_eq!(tags, ["campaign:spring", "campaign:b", "category:welcome"]);
+        assert_eq!(tags.iter().collect::<Vec<_>>(), ["campaign:spring", "campaign:b", "category:welcome"]);
     }
 
     #[test]
@@ -323,11 +334,11 @@ mod tests {
             #[serde(borrow, default, deserialize_with = "lenient_text")]
             ip: Option<Cow<'a, str>>,
             #[serde(default, deserialize_with = "lenient_tags")]
-            category: Vec<String>,
+            category: Tags,
         }
         let read = |text: &str| -> (Option<String>, Vec<String>) {
             let fields: Fields<'_> = serde_json::from_str(text).expect("any value is accepted");
-            (fields.ip.map(Cow::into_owned), fields.category)
+            (fields.ip.map(Cow::into_owned), fields.category.iter().map(str::to_owned).collect())
         };
         assert_eq!(read(r#"{"ip":"192.0.2.1","category":"a"}"#), (Some("192.0.2.1".into()), vec!["a".into()]));
         assert_eq!(

@@ -22,7 +22,7 @@ use super::common::{self, text};
 use super::normalize::{normalize, Draft};
 use super::{sending, Delivery, EspError, Fetcher, Verified};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent, Sending};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 use crate::store::{Put, Store};
 
 /// Comma-separated SNS topic ARNs whose messages (and subscription confirmations) are accepted.
@@ -266,7 +266,7 @@ fn events_of(record: &Value, message_id: Option<&str>, now: u64) -> Vec<Normaliz
 fn sending_side(record: &Value) -> Sending {
     let message_tags = record.pointer("/mail/tags");
     let first = |name: &str| message_tags.and_then(|tags| sending::strings(tags.get(name)).next());
-    let mut tags = Vec::new();
+    let mut tags = Tags::default();
     if let Some(set) = first("ses:configuration-set") {
         sending::push_tag(&mut tags, "config-set", set);
     }

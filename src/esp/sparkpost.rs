@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
 use super::{sending, Delivery, EspError};
-use crate::event::{Esp, EventKind, NormalizedEvent, Sending};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// `user:password` (Basic auth on the webhook) or a bearer token.
 pub const CREDENTIALS: &str = "SPARKPOST_WEBHOOK_CREDENTIALS";
@@ -59,7 +59,7 @@ fn event(event: &Value, now: u64) -> Option<NormalizedEvent> {
 }
 
 fn sending_side(event: &Value) -> Sending {
-    let mut tags = Vec::new();
+    let mut tags = Tags::default();
     if let Some(campaign) = sending::id(event.get("campaign_id")) {
         sending::push_tag(&mut tags, "campaign", &campaign);
     }

@@ -222,7 +222,7 @@ impl DimensionCounts {
         self.smtp_451 += tally.smtp_451;
         let sending = &event.sending;
         if let Some(ip) = sending.sending_ip {
-            // An IP prints in at most 39 bytes: formatted on the stack, copied only when kept.
+            // Formatted on the stack and copied only when the value is kept.
             let mut buffer = [0u8; 48];
             self.sending_ip.add(format_ip(&ip, &mut buffer), tally);
         }

@@ -137,7 +137,7 @@ pub fn id(value: Option<&Value>) -> Option<Cow<'_, str>> {
 /// sends them) or of a `[{"name", "value"}]` list (Resend's older payloads), in the object's order.
 pub fn push_pairs(tags: &mut Tags, value: Option<&Value>, skip: impl Fn(&str) -> bool) {
     let mut push = |name: &str, value: &str| {
-        if !skip(name) && label(name).is_some() {
+        if let Some(name) = label(name).filter(|name| !skip(name)) {
             push_tag(tags, name, value);
         }
     };
@@ -323,7 +323,8 @@ mod tests {
         let mut tags = Tags::default();
         let ses = json!({"ses:configuration-set": ["ConfigSet"], "campaign": ["spring", "b"], "n": 5});
         push_pairs(&mut tags, Some(&ses), |name| name.starts_with("ses:"));
-        push_pairs(&mut tags, Some(&json!([{"name": "category", "value": "welcome"}, {"name": 1}])), |_| false);
+        let resend = json!([{"name": " category ", "value": "welcome"}, {"name": 1}, {"name": "a@b", "value": "c"}]);
+        push_pairs(&mut tags, Some(&resend), |_| false);
         assert_eq!(tags.iter().collect::<Vec<_>>(), ["campaign:spring", "campaign:b", "category:welcome"]);
     }
 

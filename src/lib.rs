@@ -20,6 +20,8 @@
 //!   candidates' exact counts. [`settings`] lists every threshold with its default.
 //! * [`store`] (KV) and [`sql`] (the object's SQLite) are the small storage traits the core talks to;
 //!   the runtime implements them in the shell, [`store::MemoryStore`] and rusqlite in tests.
+//! * [`breakdown`] counts attempts and 451s per sending IP, IP pool, sending domain and tag (each event's
+//!   [`event::Sending`]), bounded per dimension, and says which one a spike comes from.
 //! * [`advice`] is the one table of what to do per cause, shared by alerts, API and dashboard.
 //! * [`alert`] words an alert (subject, text, HTML, advice per cause); [`notify`] decides, with
 //!   Alertmanager's semantics, what to send when and retries failed sends; [`mime`] and [`outbound`] turn a
@@ -34,6 +36,7 @@
 
 pub mod advice;
 pub mod alert;
+pub mod breakdown;
 pub mod classify;
 pub mod config;
 pub mod counters;

@@ -112,6 +112,7 @@ fn event(id: String, at: u64, domain: String, i: u64) -> NormalizedEvent {
         reply,
         category,
         permanence: None,
+        sending: Default::default(),
     }
 }
 

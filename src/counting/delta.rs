@@ -197,6 +197,7 @@ mod tests {
             reply: reply.map(str::to_owned),
             category: reply.map(|_| Category::PolicyRejected),
             permanence: None,
+            sending: Default::default(),
         }
     }
 

@@ -13,9 +13,9 @@ use sha2::Sha256;
 
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
-use super::{Delivery, EspError};
+use super::{sending, Delivery, EspError};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// The account's "HTTP webhook signing key".
 pub const SIGNING_KEY: &str = "MAILGUN_WEBHOOK_SIGNING_KEY";
@@ -110,6 +110,26 @@ fn event(data: &Value, token: Option<&str>, now: u64) -> Option<NormalizedEvent>
             enhanced_code: status.and_then(|s| text(s, "/enhanced-code").or_else(|| text(s, "/bounce-code"))),
             reply,
             hint: status.and_then(|s| text(s, "/description")).or(Some(reason).filter(|r| !r.is_empty())),
+            sending: sending_side(data),
         },
     )
+}
+
+fn sending_side(data: &Value) -> Sending {
+    let mut tags = Tags::default();
+    // Campaigns (deprecated by Mailgun, still sent as `[]`) are read as names, objects or ids.
+    for campaign in data.get("campaigns").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(name) = campaign.as_str().or_else(|| text(campaign, "/name")).or_else(|| text(campaign, "/id")) {
+            sending::push_tag(&mut tags, "campaign", name);
+        }
+    }
+    sending::push_tags(&mut tags, "", sending::strings(data.get("tags")));
+    let envelope = data.get("envelope");
+    Sending {
+        sending_ip: sending::ip(envelope.and_then(|e| text(e, "/sending-ip"))),
+        ip_pool: None,
+        sending_domain: sending::address_domain(envelope.and_then(|e| text(e, "/sender")))
+            .or_else(|| sending::address_domain(text(data, "/message/headers/from"))),
+        tags,
+    }
 }

@@ -24,6 +24,7 @@ mod postal;
 mod postmark;
 mod resend;
 mod sendgrid;
+mod sending;
 mod ses;
 mod sparkpost;
 

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use crate::classify::category_and_permanence;
-use crate::event::{Esp, EventKind, NormalizedEvent, MAX_DOMAIN_LEN};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, MAX_DOMAIN_LEN};
 use crate::redact::redact_addresses;
 use crate::reply::{self, EnhancedCode};
 
@@ -26,6 +26,8 @@ pub struct Draft<'a> {
     /// The ESP's own description, used to classify when there is no reply (Mailjet `error`, Resend
     /// `bounce.message`); never stored as the reply, since no remote server said it.
     pub hint: Option<&'a str>,
+    /// The sending IP, pool, domain and tags, already validated (`super::sending`).
+    pub sending: Sending,
 }
 
 /// Normalizes one draft; `None` when it names no recipient domain (nothing to count it against).
@@ -45,6 +47,7 @@ pub fn normalize(esp: Esp, draft: Draft<'_>) -> Option<NormalizedEvent> {
             reply: None,
             category: None,
             permanence: None,
+            sending: draft.sending,
         });
     }
     let reply = draft.reply.map(str::trim).filter(|r| !r.is_empty());
@@ -81,6 +84,7 @@ pub fn normalize(esp: Esp, draft: Draft<'_>) -> Option<NormalizedEvent> {
         reply: reply.map(redact_addresses),
         category: verdict.map(|(category, _)| category),
         permanence: verdict.map(|(_, permanence)| permanence),
+        sending: draft.sending,
     })
 }
 

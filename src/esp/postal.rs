@@ -13,9 +13,9 @@ use sha2::Sha256;
 
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
-use super::{Delivery, EspError};
+use super::{sending, Delivery, EspError};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// The Postal server's public key: base64 DER (`postal default-dkim-record` `p=`) or PEM.
 pub const PUBLIC_KEY: &str = "POSTAL_WEBHOOK_PUBLIC_KEY";
@@ -86,7 +86,17 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
         recipient: text(message, "/to").unwrap_or_default(),
         reply: text(payload, "/output"),
         hint: text(payload, "/details"),
+        sending: sending_side(message),
         ..Draft::default()
     };
     Ok(normalize(Esp::Postal, draft).into_iter().collect())
+}
+
+/// `from` is the envelope sender (Postal's `mail_from`); a message has at most one `tag`.
+fn sending_side(message: &Value) -> Sending {
+    let mut tags = Tags::default();
+    if let Some(tag) = text(message, "/tag") {
+        sending::push_tag(&mut tags, "", tag);
+    }
+    Sending { sending_domain: sending::address_domain(text(message, "/from")), tags, ..Sending::default() }
 }

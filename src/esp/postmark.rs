@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
-use super::{Delivery, EspError};
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use super::{sending, Delivery, EspError};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// `user:password` (HTTP Basic, as configured on the webhook) or a token sent as `Bearer`.
 pub const CREDENTIALS: &str = "POSTMARK_WEBHOOK_CREDENTIALS";
@@ -65,7 +65,22 @@ fn event(body: &Value, now: u64) -> Option<NormalizedEvent> {
             recipient,
             reply: text(body, "/Details"),
             hint: text(body, "/Description"),
+            sending: sending_side(body),
             ..Draft::default()
         },
     )
+}
+
+fn sending_side(body: &Value) -> Sending {
+    let mut tags = Tags::default();
+    if let Some(stream) = text(body, "/MessageStream") {
+        sending::push_tag(&mut tags, "stream", stream);
+    }
+    if let Some(server) = sending::id(body.get("ServerID")) {
+        sending::push_tag(&mut tags, "server", &server);
+    }
+    if let Some(tag) = text(body, "/Tag") {
+        sending::push_tag(&mut tags, "", tag);
+    }
+    Sending { sending_domain: sending::address_domain(text(body, "/From")), tags, ..Sending::default() }
 }

@@ -8,9 +8,9 @@ use sha2::Sha256;
 
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
-use super::{Delivery, EspError};
+use super::{sending, Delivery, EspError};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// The `whsec_…` signing secret of the Resend webhook.
 pub const SECRET: &str = "RESEND_WEBHOOK_SECRET";
@@ -85,7 +85,18 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
         recipient: recipient.unwrap_or_default(),
         // Resend relays no SMTP text; its bounce message is its own summary, good only as a hint.
         hint: bounce_message,
+        sending: sending_side(&body),
         ..Draft::default()
     };
     Ok(normalize(Esp::Resend, draft).into_iter().collect())
+}
+
+/// A broadcast is Resend's campaign; tags are `{name: value}` (`[{name, value}]` in older payloads).
+fn sending_side(body: &Value) -> Sending {
+    let mut tags = Tags::default();
+    if let Some(broadcast) = text(body, "/data/broadcast_id") {
+        sending::push_tag(&mut tags, "broadcast", broadcast);
+    }
+    sending::push_pairs(&mut tags, body.pointer("/data/tags"), |_| false);
+    Sending { sending_domain: sending::address_domain(text(body, "/data/from")), tags, ..Sending::default() }
 }

@@ -20,9 +20,9 @@ use x509_cert::Certificate;
 
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
-use super::{Delivery, EspError, Fetcher, Verified};
+use super::{sending, Delivery, EspError, Fetcher, Verified};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 use crate::store::{Put, Store};
 
 /// Comma-separated SNS topic ARNs whose messages (and subscription confirmations) are accepted.
@@ -236,6 +236,7 @@ fn events_of(record: &Value, message_id: Option<&str>, now: u64) -> Vec<Normaliz
         common::stable_id(&["ses", record_type, text(record, "/mail/messageId").unwrap_or_default(), &ts])
     });
     let delivery_reply = text(record, "/delivery/smtpResponse");
+    let sending = sending_side(record);
     let recipients =
         record.pointer(recipients_pointer).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     recipients
@@ -250,9 +251,32 @@ fn events_of(record: &Value, message_id: Option<&str>, now: u64) -> Vec<Normaliz
                 recipient: address,
                 enhanced_code: text(recipient, "/status"),
                 reply: text(recipient, "/diagnosticCode").or(delivery_reply),
+                sending: sending.clone(),
                 ..Draft::default()
             };
             normalize(Esp::Ses, draft)
         })
         .collect()
+}
+
+/// The sending side from the record's message tags, which SES adds under event publishing only (classic
+/// identity notifications have `mail.source` alone). `ses:source-ip` is the IP of whoever called the
+/// SES API, not one SES sent from: the sending IP is `ses:outgoing-ip` (SES developer guide, dedicated
+/// IP FAQ: "you can find the offending dedicated IP address … in the bounce event's ses:outgoing-ip tag").
+fn sending_side(record: &Value) -> Sending {
+    let message_tags = record.pointer("/mail/tags");
+    let first = |name: &str| message_tags.and_then(|tags| sending::strings(tags.get(name)).next());
+    let mut tags = Tags::default();
+    if let Some(set) = first("ses:configuration-set") {
+        sending::push_tag(&mut tags, "config-set", set);
+    }
+    // The sender's own message tags; SES's `ses:` auto-tags are read above or say nothing of the stream.
+    sending::push_pairs(&mut tags, message_tags, |name| name.starts_with("ses:"));
+    Sending {
+        sending_ip: sending::ip(first("ses:outgoing-ip")),
+        ip_pool: None,
+        sending_domain: sending::domain(first("ses:from-domain"))
+            .or_else(|| sending::address_domain(text(record, "/mail/source"))),
+        tags,
+    }
 }

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
-use super::{Delivery, EspError};
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use super::{sending, Delivery, EspError};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// `user:password` (Basic auth on the webhook) or a bearer token.
 pub const CREDENTIALS: &str = "SPARKPOST_WEBHOOK_CREDENTIALS";
@@ -52,7 +52,25 @@ fn event(event: &Value, now: u64) -> Option<NormalizedEvent> {
             recipient,
             smtp_code: common::code_field(event, "/error_code"),
             reply: text(event, "/raw_reason"),
+            sending: sending_side(event),
             ..Draft::default()
         },
     )
+}
+
+fn sending_side(event: &Value) -> Sending {
+    let mut tags = Tags::default();
+    if let Some(campaign) = sending::id(event.get("campaign_id")) {
+        sending::push_tag(&mut tags, "campaign", &campaign);
+    }
+    if let Some(subaccount) = sending::id(event.get("subaccount_id")) {
+        sending::push_tag(&mut tags, "subaccount", &subaccount);
+    }
+    Sending {
+        sending_ip: sending::ip(text(event, "/sending_ip")),
+        ip_pool: sending::pool(text(event, "/ip_pool")),
+        sending_domain: sending::domain(text(event, "/sending_domain"))
+            .or_else(|| sending::address_domain(text(event, "/friendly_from"))),
+        tags,
+    }
 }

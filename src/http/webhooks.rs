@@ -29,6 +29,8 @@ pub struct WebhookLog {
     pub accepted: usize,
     pub stale: usize,
     pub kinds: BTreeMap<&'static str, usize>,
+    /// Recipients refused by [`crate::domain`], by reason (`address_literal`, `not_a_dns_name`…).
+    pub invalid: BTreeMap<&'static str, usize>,
     pub domains: BTreeSet<String>,
     pub rejection: Option<String>,
     pub storage_writes: u32,
@@ -48,6 +50,7 @@ pub fn log_line(log: &WebhookLog) -> String {
         "accepted": log.accepted,
         "stale": log.stale,
         "kinds": log.kinds,
+        "invalid": log.invalid,
         "domains": domains,
         "domains_total": domains_total,
         "rejection": log.rejection,
@@ -96,7 +99,10 @@ async fn serve<S: Store>(
     }
     let delivery = Delivery { body: &req.body, headers: &req.headers, now: ctx.now };
     let verified = esp::verify_and_parse(esp, &delivery, ctx.config, ctx.store, ctx.fetcher).await?;
-    let Verified { events, replay_marker, subscription_confirmed } = verified;
+    let Verified { events, invalid, replay_marker, subscription_confirmed } = verified;
+    for why in &invalid {
+        *log.invalid.entry(why.as_str()).or_default() += 1;
+    }
     if subscription_confirmed.is_some() {
         log.subscription_confirmed = true;
         let body = serde_json::json!({ "accepted": 0, "stale": 0, "ignored": 0, "subscription_confirmed": true });
@@ -125,6 +131,7 @@ async fn serve<S: Store>(
         accepted: recorded.accepted,
         stale: recorded.stale,
         ignored: recorded.ignored,
+        invalid: invalid.len(),
         events: (events.len() <= ECHOED_EVENTS_MAX).then_some(&events[..]),
     };
     Ok(HttpResponse::json(200, &accepted))
@@ -142,6 +149,9 @@ struct Accepted<'a> {
     stale: usize,
     /// Events of no counted kind (opens, clicks, `processed`…): acknowledged, not stored.
     ignored: usize,
+    /// Events whose recipient names no domain that could be looked up (an address literal, a name DNS
+    /// cannot hold): not stored, the rest of the batch is; the log line says why.
+    invalid: usize,
     /// The normalized events, for batches of at most [`ECHOED_EVENTS_MAX`].
     #[serde(skip_serializing_if = "Option::is_none")]
     events: Option<&'a [NormalizedEvent]>,

@@ -44,7 +44,7 @@ fn redact<T: Copy + Into<char>>(chars: &[T], append: impl Fn(&mut String, Range<
         // a dot-atom one from its `@`, backwards.
         let local = match chars[at].into() {
             '"' => quoted_local_part(chars, at).map(|at_sign| (at, at_sign)),
-            '@' => Some((dot_atom_start(chars, at), at)).filter(|&(start, _)| start < at && start >= copied),
+            '@' => Some((local_part_start(chars, at), at)).filter(|&(start, _)| start < at && start >= copied),
             _ => None,
         };
         let Some((local_start, at_sign)) = local else {
@@ -71,23 +71,32 @@ fn redact<T: Copy + Into<char>>(chars: &[T], append: impl Fn(&mut String, Range<
 }
 
 /// The index of the `@` after the quoted string opening at `open` (`"jane \"doe\""@`), if that is what
-/// follows it. Backslash escapes the next character (RFC 5321 `quoted-pairSMTP`); a line break ends the
-/// search, as it cannot be inside a quoted string.
+/// follows it. Backslash escapes the next character (RFC 5321 `quoted-pairSMTP`). A line break ends the
+/// search, as it cannot be inside a quoted string, and so does `<` or `>`: in a reply they are far more
+/// likely prose around another address (`"x" <jane@example.com> "y"@…`) than part of a local part, and a
+/// quoted local part that does hold one is still found from its `@` (see [`local_part_start`]).
 fn quoted_local_part<T: Copy + Into<char>>(chars: &[T], open: usize) -> Option<usize> {
     let mut index = open + 1;
     while index < chars.len().min(open + MAX_SCAN) {
         match chars[index].into() {
             '\\' => index += 2,
             '"' => return (chars.get(index + 1)?.to_owned().into() == '@').then_some(index + 1),
-            '\r' | '\n' => return None,
+            '\r' | '\n' | '<' | '>' => return None,
             _ => index += 1,
         }
     }
     None
 }
 
-/// Where the dot-atom local part ending just before `at` begins.
-fn dot_atom_start<T: Copy + Into<char>>(chars: &[T], at: usize) -> usize {
+/// Where the local part ending just before the `@` at `at` begins: back to the previous quote when it
+/// ends in one (a quoted local part the forward search did not take), else a dot-atom.
+fn local_part_start<T: Copy + Into<char>>(chars: &[T], at: usize) -> usize {
+    if at > 0 && chars[at - 1].into() == '"' {
+        let from = at.saturating_sub(MAX_SCAN);
+        if let Some(open) = chars[from..at - 1].iter().rposition(|&c| c.into() == '"') {
+            return from + open;
+        }
+    }
     let mut start = at;
     while start > 0 && is_local_char(chars[start - 1].into()) {
         start -= 1;
@@ -160,6 +169,10 @@ mod tests {
             "jane@[192.0.2.1 is not a literal" => "jane@[192.0.2.1 is not a literal";
         quoted_local_part_with_escaped_quote_and_at_sign:
             r#"rcpt "jane \"x\" a@b"@example.com rejected"# => "rcpt <…@example.com> rejected";
+        quoted_local_part_holding_an_angle_bracket_is_found_from_its_at_sign:
+            r#"rcpt "a<b"@example.com rejected"# => "rcpt <…@example.com> rejected";
+        quoted_text_before_an_address_is_not_taken_for_its_local_part:
+            r#""x" <jane@example.org> "y"@a.example"# => r#""x" <…@example.org> <…@a.example>"#;
         quoted_text_that_is_no_local_part_is_kept:
             r#"said "hi" to jane@example.com"# => r#"said "hi" to <…@example.com>"#;
         every_atext_character_is_part_of_the_local_part:

@@ -127,8 +127,10 @@ fn batch(esp: Esp, recipients: &[&str]) -> Value {
                                "smtp_reply": "451 4.7.1 try later"}),
         Esp::Brevo => json!({"event": "deferred", "ts_event": NOW, "message-id": format!("<m{i}>"), "email": to,
                              "reason": "451 4.7.1 try later"}),
-        _ => json!({"msys": {"message_event": {"type": "delay", "timestamp": NOW.to_string(), "event_id": i.to_string(),
-                                               "rcpt_to": to, "raw_reason": "451 4.7.1 try later"}}}),
+        _ => {
+            json!({"msys": {"message_event": {"type": "delay", "timestamp": NOW.to_string(), "event_id": i.to_string(),
+                                               "rcpt_to": to, "raw_reason": "451 4.7.1 try later"}}})
+        }
     });
     Value::Array(events.collect())
 }
@@ -143,10 +145,14 @@ fn hostile_recipients_are_reported_invalid_and_the_rest_of_the_batch_is_counted(
         let answer = response.json_body();
         assert_eq!(response.status, 200, "{esp:?}: {answer}");
         assert_eq!((answer["accepted"].as_u64(), answer["invalid"].as_u64()), (Some(4), Some(11)), "{esp:?}");
-        let stored: Vec<&str> = answer["events"].as_array().unwrap().iter().map(|e| e["recipient_domain"].as_str().unwrap()).collect();
+        let stored: Vec<&str> =
+            answer["events"].as_array().unwrap().iter().map(|e| e["recipient_domain"].as_str().unwrap()).collect();
         assert_eq!(stored, LOOKALIKES.map(|(_, domain)| domain), "{esp:?}");
         let log: Value = serde_json::from_str(response.log.as_deref().unwrap()).unwrap();
-        assert_eq!(log["invalid"], json!({"address_literal": 2, "no_at_sign": 1, "not_a_dns_name": 7, "single_label": 1}));
+        assert_eq!(
+            log["invalid"],
+            json!({"address_literal": 2, "no_at_sign": 1, "not_a_dns_name": 7, "single_label": 1})
+        );
         assert!(!response.log.unwrap().contains('@'), "the log line names reasons, never the address");
     }
 }
@@ -160,7 +166,8 @@ fn generic_form_answers_400_naming_the_field_of_an_invalid_recipient() {
         assert_eq!(response.status, 400, "{address:?}");
         assert!(message.contains("`recipient`") && message.contains(&why.to_string()), "{address:?}: {message}");
     }
-    let response = run(&generic(&json!({"event": "deferred", "domain": "enc\u{0}.test", "timestamp": NOW})), &MemoryStore::new());
+    let response =
+        run(&generic(&json!({"event": "deferred", "domain": "enc\u{0}.test", "timestamp": NOW})), &MemoryStore::new());
     assert_eq!(response.status, 400);
     assert!(response.json_body()["message"].as_str().unwrap().contains("`domain`"));
 }
@@ -262,15 +269,21 @@ dates! {
 
 #[test]
 fn generic_form_refuses_an_impossible_date_naming_the_field() {
-    let response = run(&generic(&json!({"event": "deferred", "recipient": "u@example.com", "timestamp": "2026-02-31T10:00:00Z"})), &MemoryStore::new());
+    let response = run(
+        &generic(&json!({"event": "deferred", "recipient": "u@example.com", "timestamp": "2026-02-31T10:00:00Z"})),
+        &MemoryStore::new(),
+    );
     assert_eq!(response.status, 400);
     assert!(response.json_body()["message"].as_str().unwrap().contains("`timestamp`"));
 }
 
 #[test]
 fn esp_event_with_an_impossible_date_is_stamped_at_receipt_not_on_march_3rd() {
-    let body = json!({"RecordType": "Delivery", "DeliveredAt": "2026-02-31T10:00:00Z", "Email": "u@example.com", "ID": 1});
-    let events = esp::parse(Esp::Postmark, &Delivery { body: &serde_json::to_vec(&body).unwrap(), headers: &[], now: NOW }).unwrap();
+    let body =
+        json!({"RecordType": "Delivery", "DeliveredAt": "2026-02-31T10:00:00Z", "Email": "u@example.com", "ID": 1});
+    let events =
+        esp::parse(Esp::Postmark, &Delivery { body: &serde_json::to_vec(&body).unwrap(), headers: &[], now: NOW })
+            .unwrap();
     assert_eq!(events[0].occurred_at, NOW);
 }
 
@@ -409,7 +422,8 @@ fn signed_mailgun_body_that_is_malformed_is_400_before_the_replay_check_reads_st
     let store = MemoryStore::new();
     store.set_faults(Faults { fail_gets: true, ..Faults::default() });
     let config = Config::from_pairs([("MAILGUN_WEBHOOK_SIGNING_KEY", "TEST_WEBHOOK_SIGNING_KEY")]);
-    let response = send(&post("mailgun", serde_json::to_vec(&body).unwrap(), &[]), &store, &config, now, &FakeFetcher::default());
+    let response =
+        send(&post("mailgun", serde_json::to_vec(&body).unwrap(), &[]), &store, &config, now, &FakeFetcher::default());
     assert_eq!(response.status, 400, "{}", String::from_utf8_lossy(&response.body));
 }
 

@@ -35,8 +35,8 @@ use crate::config::Config;
 use crate::domain::InvalidDomain;
 use crate::error::AppError;
 use crate::event::{Esp, NormalizedEvent};
-use normalize::Skipped;
 use crate::store::{Store, StoreError};
+use normalize::Skipped;
 
 pub use common::parse_rfc3339;
 pub use mailgun::ReplayMarker;

@@ -132,7 +132,9 @@ impl SignatureAlgorithm {
     fn verify(self, key: RsaPublicKey, signed: &[u8], signature: &Signature) -> Result<(), EspError> {
         let refused = |_| EspError::Unauthorized("signature does not match".into());
         match self {
-            SignatureAlgorithm::Sha1WithRsa => VerifyingKey::<Sha1>::new(key).verify(signed, signature).map_err(refused),
+            SignatureAlgorithm::Sha1WithRsa => {
+                VerifyingKey::<Sha1>::new(key).verify(signed, signature).map_err(refused)
+            }
             SignatureAlgorithm::Sha256WithRsa => {
                 VerifyingKey::<Sha256>::new(key).verify(signed, signature).map_err(refused)
             }

@@ -63,7 +63,8 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
 }
 
 fn event(item: &Value, now: u64) -> Result<NormalizedEvent, Skipped> {
-    // Sync events (`type: blacklist|whitelist`) have no `event`: they are list changes, not deliveries.
+    // Sync events (`type: blacklist|whitelist`) have no `event` and no recipient: they are list changes, not
+    // deliveries, and are skipped like any event without a recipient.
     let name = text(item, "/event").ok_or(Skipped::NoRecipient)?;
     let kind = match name {
         "send" => EventKind::Delivered,

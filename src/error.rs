@@ -19,6 +19,9 @@ pub enum AppError {
     PayloadTooLarge(String),
     /// Storage failed; the caller should retry (ESPs do on any 5xx).
     StorageUnavailable(String),
+    /// Something we depend on besides storage failed (fetching the SNS certificate, confirming a
+    /// subscription, the runtime's WebCrypto): not the caller's fault, and worth a retry.
+    UpstreamUnavailable(String),
     /// A bug or an unexpected upstream failure.
     Internal(String),
 }
@@ -32,7 +35,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::MethodNotAllowed(_) => 405,
             AppError::PayloadTooLarge(_) => 413,
-            AppError::StorageUnavailable(_) => 503,
+            AppError::StorageUnavailable(_) | AppError::UpstreamUnavailable(_) => 503,
             AppError::Internal(_) => 500,
         }
     }
@@ -46,6 +49,7 @@ impl AppError {
             AppError::MethodNotAllowed(_) => "method_not_allowed",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::StorageUnavailable(_) => "storage_unavailable",
+            AppError::UpstreamUnavailable(_) => "upstream_unavailable",
             AppError::Internal(_) => "internal",
         }
     }
@@ -59,6 +63,7 @@ impl AppError {
             | AppError::MethodNotAllowed(m)
             | AppError::PayloadTooLarge(m)
             | AppError::StorageUnavailable(m)
+            | AppError::UpstreamUnavailable(m)
             | AppError::Internal(m) => m,
         }
     }

@@ -7,6 +7,9 @@ use super::{HttpRequest, HttpResponse};
 
 /// The most replies one `POST /api/classify` may carry.
 pub const MAX_BATCH: usize = 1000;
+/// The largest `POST /api/classify` body: a full batch of long replies (1,000 × 1 KB) fits; the shell's
+/// cap (the webhooks' 5 MB) is far more than a classify call needs, and the body is parsed whole.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub fn get(req: &HttpRequest) -> Result<HttpResponse, AppError> {
     let reply = req.query_param("reply").unwrap_or_default();
@@ -17,6 +20,9 @@ pub fn get(req: &HttpRequest) -> Result<HttpResponse, AppError> {
 }
 
 pub fn post(req: &HttpRequest) -> Result<HttpResponse, AppError> {
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(super::body::too_large(MAX_BODY_BYTES));
+    }
     let replies: Vec<String> = serde_json::from_slice(&req.body)
         .map_err(|e| AppError::BadRequest(format!("body must be a JSON array of reply strings: {e}")))?;
     if replies.is_empty() {
@@ -62,6 +68,14 @@ mod tests {
     fn batch_over_the_limit_is_413() {
         let body = serde_json::to_string(&vec!["451 4.7.1 x"; MAX_BATCH + 1]).unwrap();
         assert_eq!(post_body(&body).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn body_over_the_limit_is_413_before_it_is_parsed() {
+        let within = serde_json::to_string(&vec!["x".repeat(MAX_BODY_BYTES / 2 - 8)]).unwrap();
+        assert_eq!(post_body(&within).map(|r| r.status), Ok(200));
+        // Not even JSON: the size is what refuses it.
+        assert_eq!(post_body(&"[".repeat(MAX_BODY_BYTES + 1)).unwrap_err().status(), 413);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! The shell converts `worker::Request`/`Response` to and from these, so every route, status code and
 //! error body is tested natively.
 
+pub mod body;
 mod classify;
 mod openapi;
 mod router;

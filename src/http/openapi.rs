@@ -94,7 +94,8 @@ fn spec() -> Value {
               "action": { "type": "string" }, "reputation_signal": { "type": "boolean" }, "rule": { "type": "string" } } },
           "Recorded": { "type": "object", "properties": {
               "accepted": { "type": "integer" }, "stale": { "type": "integer" }, "clamped": { "type": "integer" },
-              "ignored": { "type": "integer" }, "writes": { "type": "integer" } } }
+              "ignored": { "type": "integer" }, "writes": { "type": "integer" },
+              "invalid": { "type": "integer", "description": "Recipients naming no domain that could be looked up; not stored." } } }
         }
       },
       "paths": {
@@ -111,7 +112,7 @@ fn spec() -> Value {
                     "responses": { "200": { "description": "One verdict per reply, in order.", "content": {
                         "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Classification" } } } } },
                         "400": error_response("Not a non-empty array of non-empty strings."),
-                        "413": error_response("More than 1,000 replies.") } } },
+                        "413": error_response("More than 1,000 replies, or a body over 1 MiB.") } } },
         "/api/domains": read_route("Recipient domains by 451 count over a window.", json!([window, {
             "name": "limit", "in": "query", "required": false,
             "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }]), ok("DomainList")),
@@ -128,7 +129,7 @@ fn spec() -> Value {
             "responses": { "200": ok("Recorded"), "400": error_response("The body is not this ESP's format."),
                            "401": error_response("Signature or token missing, wrong or stale, or the secret is not configured."),
                            "404": error_response("Unknown ESP."), "413": error_response("Body too large."),
-                           "503": error_response("Storage failed; the ESP should retry.") } } }
+                           "503": error_response("Storage (`storage_unavailable`) or an upstream such as the SNS certificate host (`upstream_unavailable`) failed; the ESP should retry.") } } }
       }
     })
 }

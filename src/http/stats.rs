@@ -13,7 +13,6 @@ use crate::counting::read::read_range;
 use crate::counting::{call, Counter, Request};
 use crate::detect::Phase;
 use crate::error::AppError;
-use crate::event::MAX_DOMAIN_LEN;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -162,15 +161,10 @@ fn limit_param(req: &HttpRequest) -> Result<usize, AppError> {
     }
 }
 
-/// A recipient domain as the adapters store it: lower-case ASCII (IDNs as punycode).
+/// A recipient domain, by the validator the adapters store with ([`crate::domain`]): every stored domain
+/// is answered, and `Bücher.DE` finds `xn--bcher-kva.de`.
 fn domain_param(name: &str) -> Result<String, AppError> {
-    let domain = name.trim().to_ascii_lowercase();
-    let valid = !domain.is_empty()
-        && domain.len() <= MAX_DOMAIN_LEN
-        && domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    if valid {
-        Ok(domain)
-    } else {
-        Err(AppError::BadRequest("path parameter `domain` must be a domain name like gmail.com".into()))
-    }
+    crate::domain::normalize(name).map_err(|why| {
+        AppError::BadRequest(format!("path parameter `domain` must be a domain name like gmail.com: {why}"))
+    })
 }

@@ -3,6 +3,7 @@
 //! error body is tested natively.
 
 mod classify;
+mod csv;
 mod openapi;
 mod router;
 mod stats;

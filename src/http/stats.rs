@@ -16,6 +16,7 @@ use crate::ledger::read_range;
 use crate::settings::Settings;
 use crate::store::Store;
 
+use super::csv::{self, Format};
 use super::{Context, HttpRequest, HttpResponse};
 
 const DEFAULT_WINDOW: Window = Window::Hours24;
@@ -47,6 +48,7 @@ struct DomainList<'a> {
 pub async fn domains<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
     let window = window_param(req)?;
     let limit = limit_param(req)?;
+    let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
     let buckets = read_range(ctx.store, &settings, range, ctx.now).await?;
@@ -69,7 +71,11 @@ pub async fn domains<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Resul
         .collect();
     domains.sort_by(|a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
     domains.truncate(limit);
-    Ok(HttpResponse::json(200, &DomainList { window: window.as_str(), domains }))
+    Ok(match format {
+        Format::Json => HttpResponse::json(200, &DomainList { window: window.as_str(), domains }),
+        Format::Csv => csv::table(csv::DOMAIN_COLUMNS, &domains, &format!("domains-{}.csv", window.as_str())),
+    }
+    .with_header("vary", "accept"))
 }
 
 #[derive(Serialize)]
@@ -98,6 +104,7 @@ struct DomainDetail<'a> {
 pub async fn domain<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>, name: &str) -> Result<HttpResponse, AppError> {
     let domain = domain_param(name)?;
     let window = window_param(req)?;
+    let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
     let buckets = read_range(ctx.store, &settings, range, ctx.now).await?;
@@ -128,7 +135,11 @@ pub async fn domain<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>, name: &st
         advice,
         spike_advice: crate::advice::SPIKE_ADVICE,
     };
-    Ok(HttpResponse::json(200, &detail))
+    Ok(match format {
+        Format::Json => HttpResponse::json(200, &detail),
+        Format::Csv => csv::table(csv::BUCKET_COLUMNS, &detail.buckets, &format!("{domain}-{}.csv", window.as_str())),
+    }
+    .with_header("vary", "accept"))
 }
 
 #[derive(Serialize)]
@@ -161,11 +172,13 @@ fn limit_param(req: &HttpRequest) -> Result<usize, AppError> {
     }
 }
 
-/// A recipient domain as the adapters store it: lower-case ASCII (IDNs as punycode).
+/// A recipient domain as the adapters store it: lower-case ASCII (IDNs as punycode). Not dots alone: no
+/// domain is named that, and clients resolve `.` and `..` in a path before sending it (RFC 3986 §5.2.4).
+/// The OpenAPI document's pattern for it says the same (a test holds them together).
 fn domain_param(name: &str) -> Result<String, AppError> {
     let domain = name.trim().to_ascii_lowercase();
-    let valid = !domain.is_empty()
-        && domain.len() <= MAX_DOMAIN_LEN
+    let valid = domain.len() <= MAX_DOMAIN_LEN
+        && domain.bytes().any(|b| b != b'.')
         && domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
     if valid {
         Ok(domain)

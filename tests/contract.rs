@@ -178,8 +178,10 @@ fn head_is_documented_wherever_get_is_and_without_a_body() {
     }
 }
 
-/// A request and the operation of the document it exercises: the status it gets must be one the
-/// document declares there.
+/// The operation's method and path template, the request's path, body and store, and the status it gets,
+/// which the document must declare for that operation.
+type StatusCase<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, &'a MemoryStore, u16);
+
 #[test]
 fn every_status_the_routes_answer_is_declared() {
     let store = MemoryStore::new();
@@ -190,7 +192,7 @@ fn every_status_the_routes_answer_is_declared() {
     ))
     .unwrap();
     let too_many = serde_json::to_string(&vec!["451 4.7.1 x"; 1001]).unwrap();
-    let cases: &[(&str, &str, &str, Option<&str>, &MemoryStore, u16)] = &[
+    let cases: &[StatusCase] = &[
         ("get", "/api/classify", "/api/classify?reply=451", None, &store, 200),
         ("get", "/api/classify", "/api/classify", None, &store, 400),
         ("post", "/api/classify", "/api/classify", Some("[\"451\"]"), &store, 200),

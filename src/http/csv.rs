@@ -59,8 +59,8 @@ fn quality(accept: &str, media_type: &str) -> f32 {
             let mut parts = range.split(';');
             let name = parts.next()?.trim();
             name.eq_ignore_ascii_case(media_type).then(|| {
-                let q = parts.filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")));
-                q.last().map_or(1.0, |q| q.trim().parse::<f32>().unwrap_or(0.0).clamp(0.0, 1.0))
+                let mut q = parts.filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")));
+                q.next().map_or(1.0, |q| q.trim().parse::<f32>().unwrap_or(0.0).clamp(0.0, 1.0))
             })
         })
         .fold(0.0, f32::max)

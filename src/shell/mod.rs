@@ -109,7 +109,9 @@ async fn to_http_request(req: &mut Request) -> Result<HttpRequest, AppError> {
     if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(AppError::PayloadTooLarge(format!("body over {MAX_BODY_BYTES} bytes")));
     }
-    let mut request = HttpRequest::new(Method::parse(req.method().as_ref()), &url);
+    // The method as sent: `Request::method` maps a method it does not know (QUERY, PROPFIND…) to GET, which
+    // would answer it instead of the 405 it must get.
+    let mut request = HttpRequest::new(Method::parse(&req.inner().method()), &url);
     request.headers = req.headers().entries().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
     request.body = req.bytes().await.map_err(|e| AppError::BadRequest(format!("unreadable body: {e}")))?;
     Ok(request)

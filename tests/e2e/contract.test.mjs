@@ -101,6 +101,8 @@ test("HEAD is GET without the body, and a 405 names what is allowed", async () =
     ["/api/domains", "DELETE", "GET, HEAD, OPTIONS"],
     ["/api/classify", "PUT", "GET, HEAD, POST, OPTIONS"],
     ["/webhooks/sendgrid", "GET", "POST"],
+    // A method workers-rs has no name for (it reads those as GET): the shell passes on the method as sent.
+    ["/api/health", "QUERY", "GET, HEAD, OPTIONS"],
   ]) {
     const response = await call(open, path, { method });
     assert.equal(response.status, 405, `${method} ${path}`);

@@ -45,14 +45,15 @@ impl Format {
             None => {
                 let accept = req.header("accept").unwrap_or_default();
                 let csv = quality(accept, "text/csv");
-                Ok(if csv > 0.0 && csv > quality(accept, "application/json") { Format::Csv } else { Format::Json })
+                Ok(if csv > 0 && csv > quality(accept, "application/json") { Format::Csv } else { Format::Json })
             }
         }
     }
 }
 
-/// The `q` an `Accept` header gives to exactly this media type (RFC 9110 §12.5.1); 0 when it is not named.
-fn quality(accept: &str, media_type: &str) -> f32 {
+/// The weight an `Accept` header gives to exactly this media type, in thousandths (RFC 9110 §12.5.1); 0 when
+/// it is not named.
+fn quality(accept: &str, media_type: &str) -> u16 {
     accept
         .split(',')
         .filter_map(|range| {
@@ -60,10 +61,27 @@ fn quality(accept: &str, media_type: &str) -> f32 {
             let name = parts.next()?.trim();
             name.eq_ignore_ascii_case(media_type).then(|| {
                 let mut q = parts.filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")));
-                q.next().map_or(1.0, |q| q.trim().parse::<f32>().unwrap_or(0.0).clamp(0.0, 1.0))
+                q.next().map_or(1000, |q| qvalue(q.trim()).unwrap_or(0))
             })
         })
-        .fold(0.0, f32::max)
+        .max()
+        .unwrap_or(0)
+}
+
+/// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )` in thousandths; read as integers, since
+/// that grammar is all there is and float parsing would add its tables to the wasm.
+fn qvalue(text: &str) -> Option<u16> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths =
+        fraction.bytes().chain(std::iter::repeat(b'0')).take(3).fold(0, |n, b| n * 10 + u16::from(b - b'0'));
+    match whole {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
 }
 
 /// One or more columns of a table, named as in the row's JSON.
@@ -235,6 +253,9 @@ mod tests {
             ("http://h/api/domains", Some("text/csv;q=1, application/json;q=0.5"), Format::Csv),
             ("http://h/api/domains", Some("text/csv;q=0"), Format::Json),
             ("http://h/api/domains", Some("text/csv;q=nonsense"), Format::Json),
+            ("http://h/api/domains", Some("text/csv;q=0.001, application/json;q=0"), Format::Csv),
+            ("http://h/api/domains", Some("text/csv;q=0.5, application/json;q=0.499"), Format::Csv),
+            ("http://h/api/domains", Some("text/csv;q=1.5, application/json;q=0.1"), Format::Json),
         ];
         for (url, accept, expected) in table {
             assert_eq!(format_of(url, *accept), Ok(*expected), "{url} {accept:?}");

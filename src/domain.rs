@@ -1,5 +1,6 @@
 //! The one recipient-domain validator: every adapter, the generic form and the read API's
 //! `GET /api/domains/{domain}` go through it, so every domain the Worker counts is one the API answers.
+//! What it stores is also a pattern ([`PATTERN`]), which the OpenAPI document declares for that route.
 //!
 //! A name is processed as browsers and mail systems do, by UTS #46 (the `idna` crate): the mapping first
 //! (case folding, fullwidth forms, the ideographic full stop `。` and its kin become `.`, ignorable
@@ -7,8 +8,9 @@
 //! hyphens only, no hyphen at either end of a label), then the DNS length limits (63 per label, 253 in
 //! all), with non-ASCII labels written as punycode. What is left is a name DNS could hold, but two kinds
 //! are still not a recipient domain: an address literal (`u@[192.0.2.1]`, RFC 5321 §4.1.3), which names a
-//! host rather than a domain, and a name of one label (`a@b`) or with an all-numeric top label
-//! (`u@192.0.2.1`), which no public mail domain has (RFC 7085, RFC 3696 §2).
+//! host rather than a domain, and a name of one label (`a@b`) or whose top label begins with a digit
+//! (`u@192.0.2.1`), which no public mail domain has (RFC 7085; "the highest-level component label will be
+//! alphabetic", RFC 1123 §2.1).
 //!
 //! Lookalikes that UTS #46 keeps apart stay apart: `GMAİL.COM` (capital I with dot above) maps to
 //! `gmai̇l.com`, a name of its own (`xn--gmal-…`) as a browser would resolve it, not `gmail.com`.
@@ -29,7 +31,8 @@ pub enum InvalidDomain {
     NotDnsName,
     /// One label only (`a@b`): not a public mail domain.
     SingleLabel,
-    /// The last label is all digits (`u@192.0.2.1`): an IP address written without brackets.
+    /// The last label begins with a digit (`u@192.0.2.1`, an IP address written without brackets): every
+    /// top-level domain begins with a letter.
     NumericTopLabel,
 }
 
@@ -53,7 +56,7 @@ impl fmt::Display for InvalidDomain {
             InvalidDomain::AddressLiteral => "an address literal ([…]) is a host, not a domain",
             InvalidDomain::NotDnsName => "not a DNS name (UTS #46: letters, digits, hyphens, 63 per label, 253 in all)",
             InvalidDomain::SingleLabel => "a domain of one label is not a mail domain",
-            InvalidDomain::NumericTopLabel => "an IP address is not a domain",
+            InvalidDomain::NumericTopLabel => "a top-level domain begins with a letter (an IP address is not a domain)",
         })
     }
 }
@@ -65,6 +68,13 @@ pub fn of_address(address: &str) -> Result<String, InvalidDomain> {
     let (_, domain) = address.rsplit_once('@').ok_or(InvalidDomain::NoAtSign)?;
     normalize(domain)
 }
+
+/// What [`normalize`] returns, as a regular expression (any case): letters, digits and hyphens in labels
+/// of 1 to 63, no hyphen at either end, at least two labels, the last beginning with a letter; 253 in all
+/// is [`crate::event::MAX_DOMAIN_LEN`]. What no pattern can say: an `xn--` label must also be valid
+/// punycode of a valid label. Without look-arounds, which not every JSON Schema dialect has.
+pub const PATTERN: &str =
+    "^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$";
 
 /// A bare domain name as the adapters store it: lower-case ASCII, IDN labels as punycode, no trailing
 /// dot. Storing and looking up both go through this, so `normalize(stored) == Ok(stored)`.
@@ -83,7 +93,7 @@ pub fn normalize(name: &str) -> Result<String, InvalidDomain> {
         Some((_, top)) => top,
         None => return Err(InvalidDomain::SingleLabel),
     };
-    if top_label.bytes().all(|b| b.is_ascii_digit()) {
+    if !top_label.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return Err(InvalidDomain::NumericTopLabel);
     }
     Ok(ascii.to_owned())

@@ -64,6 +64,8 @@ recipient_domains! {
     ipv4_address_literal_is_not_stored: "u@[192.0.2.1]" => Err(InvalidDomain::AddressLiteral);
     ipv6_address_literal_is_not_stored: "u@[IPv6:2001:db8::1]" => Err(InvalidDomain::AddressLiteral);
     bare_ip_address_is_not_a_domain: "u@192.0.2.1" => Err(InvalidDomain::NumericTopLabel);
+    top_label_beginning_with_a_digit_is_no_tld: "u@example.1a" => Err(InvalidDomain::NumericTopLabel);
+    digits_inside_the_top_label_are_kept: "u@example.a1" => Ok("example.a1");
     no_at_sign_is_not_an_address: "no-at-sign" => Err(InvalidDomain::NoAtSign);
     single_label_is_not_a_mail_domain: "a@b" => Err(InvalidDomain::SingleLabel);
 }
@@ -180,12 +182,16 @@ fn get(path: &str) -> HttpResponse {
 }
 
 #[test]
-fn read_api_refuses_what_the_adapters_refuse_and_finds_an_idn_by_its_unicode_name() {
+fn read_api_refuses_what_the_adapters_refuse_and_finds_an_idn_by_its_stored_name() {
     for path in ["exa%2fmple.com", "b", "192.0.2.1", "[192.0.2.1]", "example..com", "-x.example"] {
         assert_eq!(get(&format!("/api/domains/{path}")).status, 400, "{path}");
     }
-    let found = get("/api/domains/B\u{fc}cher.DE");
+    let found = get("/api/domains/XN--BCHER-KVA.de");
     assert_eq!((found.status, found.json_body()["domain"].as_str()), (200, Some("xn--bcher-kva.de")));
+    // The path is the name as listed, not a spelling to map: the answer says which name to ask for.
+    let unicode = get("/api/domains/B\u{fc}cher.DE");
+    assert_eq!(unicode.status, 400);
+    assert!(unicode.json_body()["message"].as_str().unwrap().contains("xn--bcher-kva.de"));
 }
 
 /// Pieces of generated domain labels: ASCII in both cases, Unicode letters, and the characters the
@@ -213,16 +219,19 @@ fn generated_domain() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    /// Whatever domain an adapter stores, `GET /api/domains/{domain}` answers it, under the same name.
+    /// Whatever domain an adapter stores, `GET /api/domains/{domain}` answers it, under the same name, and
+    /// the OpenAPI document's pattern for that parameter admits it.
     #[test]
     fn every_domain_an_adapter_stores_is_answered_by_the_read_api(name in generated_domain(), esp in 0..3usize) {
         let address = format!("jane@{name}");
         let esp = [Esp::Mailjet, Esp::Brevo, Esp::Sparkpost][esp];
         let body = serde_json::to_vec(&batch(esp, &[&address])).unwrap();
         let parsed = esp::parse(esp, &Delivery { body: &body, headers: &[], now: NOW }).expect("a well-formed batch");
+        let pattern = regex_lite::Regex::new(domain::PATTERN).unwrap();
         for event in &parsed {
             let stored = &event.recipient_domain;
             prop_assert!(stored.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'));
+            prop_assert!(pattern.is_match(stored), "{:?} stored as {}", name, stored);
             let response = get(&format!("/api/domains/{stored}"));
             prop_assert_eq!(response.status, 200, "{:?} stored as {}", name, stored);
             prop_assert_eq!(&response.json_body()["domain"], stored.as_str());

@@ -12,9 +12,7 @@ mod common;
 
 use bouncewatch::classify::Category;
 use bouncewatch::config::Config;
-use bouncewatch::counting::{self, call, Applied, Request};
 use bouncewatch::event::{Esp, EventKind, NormalizedEvent};
-use bouncewatch::settings::Settings;
 use bouncewatch::store::OpCounts;
 use common::World;
 
@@ -100,22 +98,6 @@ fn event(id: String, at: u64, domain: String, i: u64) -> NormalizedEvent {
     }
 }
 
-/// Sends one request's events to the objects as the webhook route does; returns what was counted.
-fn post(world: &World, events: &[NormalizedEvent], now: u64) -> Applied {
-    let settings = Settings::from_config(&world.config).expect("settings");
-    let prepared = counting::prepare(events, now, &settings);
-    let mut total = Applied::default();
-    world.with_counter(now, |counter| {
-        for (shard, delta) in prepared.deltas {
-            let applied: Applied =
-                pollster::block_on(call(counter, shard, &Request::Apply { delta })).expect("applied");
-            total.accepted += applied.accepted;
-            total.duplicates += applied.duplicates;
-        }
-    });
-    total
-}
-
 /// Runs `days` of `traffic`; returns the cost of each day.
 fn simulate(world: &World, traffic: Traffic, days: u64) -> Vec<DayCost> {
     let mut costs = Vec::new();
@@ -140,7 +122,7 @@ fn simulate(world: &World, traffic: Traffic, days: u64) -> Vec<DayCost> {
                 0 => {
                     serial += 1;
                     let at = now.saturating_sub(5);
-                    post(world, &[event(format!("one-{serial}"), at, domain(serial, traffic.domains), serial)], now);
+                    world.apply(&[event(format!("one-{serial}"), at, domain(serial, traffic.domains), serial)], now);
                     cost.events += 1;
                 }
                 1 => {
@@ -151,7 +133,7 @@ fn simulate(world: &World, traffic: Traffic, days: u64) -> Vec<DayCost> {
                             event(format!("batch-{serial}"), at, domain(serial, traffic.domains), serial)
                         })
                         .collect();
-                    post(world, &events, now);
+                    world.apply(&events, now);
                     cost.events += traffic.batch_size;
                 }
                 2 => {
@@ -357,8 +339,7 @@ fn simulate_hours(world: &World, traffic: Traffic, hours: u64) -> DayCost {
             next_poll += poll_every;
         }
         serial += 1;
-        post(
-            world,
+        world.apply(
             &[event(format!("one-{serial}"), now.saturating_sub(5), domain(serial, traffic.domains), serial)],
             now,
         );

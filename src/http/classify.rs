@@ -11,9 +11,18 @@ pub const MAX_BATCH: usize = 1000;
 /// cap (the webhooks' 5 MB) is far more than a classify call needs, and the body is parsed whole.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// The OpenAPI pattern of a reply: at least one character that is not blank. Blank is ASCII whitespace
+/// only, spelled out, because `\s` and `trim` disagree between regex dialects and Rust (U+0085, U+FEFF,
+/// U+001C…) and the document must reject exactly what the server does.
+pub const NOT_BLANK_PATTERN: &str = "[^\\t\\n\\x0b\\x0c\\r ]";
+
+fn is_blank(reply: &str) -> bool {
+    reply.chars().all(|c| matches!(c, '\t' | '\n' | '\x0b' | '\x0c' | '\r' | ' '))
+}
+
 pub fn get(req: &HttpRequest) -> Result<HttpResponse, AppError> {
     let reply = req.query_param("reply").unwrap_or_default();
-    if reply.trim().is_empty() {
+    if is_blank(&reply) {
         return Err(AppError::BadRequest("query parameter `reply` is missing or empty".into()));
     }
     Ok(HttpResponse::json(200, &classify(&reply)))
@@ -34,7 +43,7 @@ pub fn post(req: &HttpRequest) -> Result<HttpResponse, AppError> {
             replies.len()
         )));
     }
-    if let Some(index) = replies.iter().position(|r| r.trim().is_empty()) {
+    if let Some(index) = replies.iter().position(|r| is_blank(r)) {
         return Err(AppError::BadRequest(format!("reply at index {index} is empty")));
     }
     let verdicts: Vec<Classification> = replies.iter().map(|r| classify(r)).collect();
@@ -84,5 +93,13 @@ mod tests {
         assert_eq!(post_body("[1]").unwrap_err().status(), 400);
         assert_eq!(post_body("[]").unwrap_err().status(), 400);
         assert_eq!(post_body(r#"["ok", " "]"#).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn blank_means_what_the_documented_pattern_means() {
+        let pattern = regex_lite::Regex::new(NOT_BLANK_PATTERN).unwrap();
+        for reply in ["", " ", "\t\r\n\x0b\x0c", "x", " 451 ", "\u{3000}", "\u{85}", "\u{feff}", "\u{1c}", "\0"] {
+            assert_eq!(is_blank(reply), !pattern.is_match(reply), "{reply:?}");
+        }
     }
 }

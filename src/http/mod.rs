@@ -4,6 +4,7 @@
 
 pub mod body;
 mod classify;
+mod csv;
 mod openapi;
 mod router;
 mod stats;

@@ -94,7 +94,9 @@ async fn to_http_request(req: &mut Request) -> Result<HttpRequest, AppError> {
     if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(body::too_large(MAX_BODY_BYTES));
     }
-    let mut request = HttpRequest::new(Method::parse(req.method().as_ref()), &url);
+    // The method as sent: `Request::method` maps a method it does not know (QUERY, PROPFIND…) to GET, which
+    // would answer it instead of the 405 it must get.
+    let mut request = HttpRequest::new(Method::parse(&req.inner().method()), &url);
     request.headers = req.headers().entries().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
     request.body = read_body(req).await?;
     Ok(request)

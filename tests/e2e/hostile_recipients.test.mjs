@@ -2,11 +2,14 @@
 // the generic form of the built Worker. Read back through the API only (/api/domains), so the test holds
 // whatever the storage behind it: every listed domain is one `GET /api/domains/{domain}` answers, the
 // hostile ones are nowhere, and every valid recipient (lookalike spellings included) was counted once
-// under the domain UTS #46 gives it. Also: a chunked body with no Content-Length is still bounded.
+// under the domain UTS #46 gives it; every row of the native tests' domain table is stored, or refused for
+// its reason, as natively. Also: a chunked body with no Content-Length is still bounded.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { startWorker, call, sendgridSigner, mailgunSignature, postGeneric } from "./harness.mjs";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT, startWorker, call, sendgridSigner, mailgunSignature, postGeneric } from "./harness.mjs";
 
 const MAILGUN_KEY = "e2e-mailgun-signing-key";
 const GENERIC_TOKEN = "e2e-generic-token";
@@ -129,6 +132,20 @@ test("hostile recipients through three ESPs and the generic form: nothing unquer
     assert.equal(detail.json.domain, stored);
     assert.equal(detail.json.buckets.reduce((sum, b) => sum + b.deferred, 0), expected.get(stored), stored);
   }
+});
+
+test("every address of the native tests' domain table is stored, or refused for its reason, as natively", async () => {
+  const table = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/domains/recipient_domains.json"), "utf8"));
+  const answer = await viaMailjet(table.rows.map((row) => row.address));
+  const stored = table.rows.filter((row) => row.domain).map((row) => row.domain);
+  assert.deepEqual(answer.events.map((event) => event.recipient_domain), stored);
+  const reasons = {};
+  for (const row of table.rows.filter((row) => row.invalid)) reasons[row.invalid] = (reasons[row.invalid] ?? 0) + 1;
+  assert.equal(answer.invalid, Object.values(reasons).reduce((sum, n) => sum + n, 0));
+  const logged = worker.logs().split("\n").filter((line) => line.includes('"msg":"webhook"') && line.includes('"esp":"mailjet"'));
+  const last = logged.at(-1);
+  const line = JSON.parse(last.slice(last.indexOf("{"), last.lastIndexOf("}") + 1));
+  assert.deepEqual(line.invalid, reasons);
 });
 
 test("a chunked 6 MB body without Content-Length is refused with 413, on the API and the webhooks", async () => {

@@ -12,7 +12,8 @@
 //! * [`reply`] takes one SMTP reply apart (basic code, enhanced code, lower-cased text, SMTP stage)
 //!   however an ESP wrapped it.
 //! * [`esp`] holds one adapter per email service provider: raw body bytes + headers + secret → verified
-//!   normalized [`event::NormalizedEvent`]s; [`redact`] strips address local parts from every reply kept.
+//!   normalized [`event::NormalizedEvent`]s; [`redact`] strips address local parts from every reply kept,
+//!   and [`domain`] is the one validator of recipient domains (UTS #46), shared with the read API.
 //! * [`counters`] counts events per recipient domain in fixed buckets by event time; [`counting`] keeps
 //!   those counts in a SQLite Durable Object, the only writer, idempotent per event, and publishes them
 //!   to KV hour pages for readers.
@@ -42,6 +43,7 @@ pub mod config;
 pub mod counters;
 pub mod counting;
 pub mod detect;
+pub mod domain;
 pub mod error;
 pub mod esp;
 pub mod event;

@@ -6,7 +6,7 @@ mod common;
 use bouncewatch::classify::Category;
 use bouncewatch::config::Config;
 use bouncewatch::counting::publish::page_key;
-use bouncewatch::counting::{self, call, schema, Applied, Request};
+use bouncewatch::counting::{self, schema};
 use bouncewatch::event::{Esp, EventKind, NormalizedEvent};
 use bouncewatch::http::{HttpRequest, HttpResponse, Method};
 use bouncewatch::settings::Settings;
@@ -32,16 +32,8 @@ fn traffic(domain: &str, at: u64, delivered: usize, deferred: usize, category: C
         .collect()
 }
 
-/// Applies `events` as the webhook route does: cut into deltas, one call per shard.
 fn post(world: &World, events: &[NormalizedEvent], now: u64) {
-    let settings = Settings::from_config(&world.config).expect("valid settings");
-    let prepared = counting::prepare(events, now, &settings);
-    world.with_counter(now, |counter| {
-        for (shard, delta) in prepared.deltas {
-            let applied: Applied = block_on(call(counter, shard, &Request::Apply { delta })).expect("apply");
-            assert_eq!(applied.duplicates, 0, "every event of the scenario is new");
-        }
-    });
+    assert_eq!(world.apply(events, now).duplicates, 0, "every event of the scenario is new");
 }
 
 fn get_with(world: &World, url: &str, now: u64, token: Option<&str>) -> HttpResponse {

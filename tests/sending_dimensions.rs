@@ -33,8 +33,9 @@ const SAMPLES: &[(Esp, &str, &[Dims])] = &[
     // `sending-ip: "xxx.xxx.xxx.xxx"`, the documentation's placeholder.
     (Esp::Mailgun, "mailgun_eventdata_failed_temporary_docs.json", &[(None, None, Some("test.com"), NONE)]),
     (Esp::Mailgun, "mailgun_webhook_failed_temporary_signed_selfgen.json", &[(None, None, Some("test.com"), NONE)]),
+    // `invalid@invalid` is no recipient domain: the event is reported invalid, not counted, dimensions and all.
+    (Esp::Mailjet, "mailjet_bounce_anymail.json", &[]),
     // `customcampaign` is empty: Mailjet's own campaign id stands in (0, "no campaign", in the others).
-    (Esp::Mailjet, "mailjet_bounce_anymail.json", &[(None, None, None, &["campaign:1234567890"])]),
     (Esp::Mailjet, "mailjet_bounce_greylisted_anymail.json", &[(None, None, None, &["campaign:1234567890"])]),
     (
         Esp::Mailjet,

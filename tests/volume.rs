@@ -12,9 +12,7 @@ mod common;
 
 use bouncewatch::classify::Category;
 use bouncewatch::config::Config;
-use bouncewatch::counting::{self, call, Applied, Request};
 use bouncewatch::event::{Esp, EventKind, NormalizedEvent};
-use bouncewatch::settings::Settings;
 use bouncewatch::store::OpCounts;
 use common::World;
 
@@ -116,22 +114,6 @@ fn event(id: String, at: u64, domain: String, i: u64) -> NormalizedEvent {
     }
 }
 
-/// Sends one request's events to the objects as the webhook route does; returns what was counted.
-fn post(world: &World, events: &[NormalizedEvent], now: u64) -> Applied {
-    let settings = Settings::from_config(&world.config).expect("settings");
-    let prepared = counting::prepare(events, now, &settings);
-    let mut total = Applied::default();
-    world.with_counter(now, |counter| {
-        for (shard, delta) in prepared.deltas {
-            let applied: Applied =
-                pollster::block_on(call(counter, shard, &Request::Apply { delta })).expect("applied");
-            total.accepted += applied.accepted;
-            total.duplicates += applied.duplicates;
-        }
-    });
-    total
-}
-
 /// Runs `days` of `traffic`; returns the cost of each day.
 fn simulate(world: &World, traffic: Traffic, days: u64) -> Vec<DayCost> {
     let mut costs = Vec::new();
@@ -156,7 +138,7 @@ fn simulate(world: &World, traffic: Traffic, days: u64) -> Vec<DayCost> {
                 0 => {
                     serial += 1;
                     let at = now.saturating_sub(5);
-                    post(world, &[event(format!("one-{serial}"), at, traffic.domain(serial), serial)], now);
+                    world.apply(&[event(format!("one-{serial}"), at, traffic.domain(serial), serial)], now);
                     cost.events += 1;
                 }
                 1 => {
@@ -167,7 +149,7 @@ fn simulate(world: &World, traffic: Traffic, days: u64) -> Vec<DayCost> {
                             event(format!("batch-{serial}"), at, traffic.domain(serial), serial)
                         })
                         .collect();
-                    post(world, &events, now);
+                    world.apply(&events, now);
                     cost.events += traffic.batch_size;
                 }
                 2 => {
@@ -340,7 +322,7 @@ fn a_hundred_thousand_distinct_domains_a_day_grow_no_stored_value_and_no_cron_ru
         e
     };
     let spike: Vec<NormalizedEvent> = (0..200).map(deferred).collect();
-    assert_eq!(post(&world, &spike, spike_at + 300).accepted, 200);
+    assert_eq!(world.apply(&spike, spike_at + 300).accepted, 200);
     for minute in 0..3 {
         world.tick(spike_at + 300 + minute * 60);
     }
@@ -441,8 +423,7 @@ fn simulate_hours(world: &World, traffic: Traffic, hours: u64) -> DayCost {
             next_poll += poll_every;
         }
         serial += 1;
-        post(
-            world,
+        world.apply(
             &[event(format!("one-{serial}"), now.saturating_sub(5), traffic.domain(serial), serial)],
             now,
         );

@@ -442,7 +442,11 @@ fn a_mailgun_token_on_the_same_event_with_an_altered_reply_is_a_replay() {
     let forged = post("mailgun", serde_json::to_vec(&forged).unwrap(), &[]);
     assert_eq!(run(&forged, &world, now + 1).status, 401);
     let retry = run(&first, &world, now + 2);
-    assert_eq!((retry.status, retry.json_body()["duplicates"].as_u64()), (200, Some(1)), "the genuine retry still is one");
+    assert_eq!(
+        (retry.status, retry.json_body()["duplicates"].as_u64()),
+        (200, Some(1)),
+        "the genuine retry still is one"
+    );
 }
 
 #[test]

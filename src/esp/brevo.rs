@@ -4,19 +4,19 @@
 use serde_json::Value;
 
 use super::common::{self, text};
-use super::normalize::{normalize, Draft};
-use super::{sending, Delivery, EspError};
+use super::normalize::{normalize, Draft, Skipped};
+use super::{sending, Delivery, EspError, Parsed};
 use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// `user:password` (Basic auth) or the bearer token set in the webhook's `auth`.
 pub const CREDENTIALS: &str = "BREVO_WEBHOOK_CREDENTIALS";
 
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     let items = common::object_or_array(common::parse_json(delivery.body, "Brevo")?, "Brevo")?;
-    Ok(items.iter().filter_map(|item| event(item, delivery.now)).collect())
+    Ok(items.iter().map(|item| event(item, delivery.now)).collect())
 }
 
-fn event(item: &Value, now: u64) -> Option<NormalizedEvent> {
+fn event(item: &Value, now: u64) -> Result<NormalizedEvent, Skipped> {
     let name = text(item, "/event").unwrap_or_default();
     let kind = match name {
         "delivered" => EventKind::Delivered,

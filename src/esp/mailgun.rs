@@ -12,8 +12,8 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::common::{self, text};
-use super::normalize::{normalize, Draft};
-use super::{sending, Delivery, EspError};
+use super::normalize::{normalize, Draft, Skipped};
+use super::{sending, Delivery, EspError, Parsed};
 use crate::config::Config;
 use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
@@ -65,7 +65,7 @@ fn short_hash(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(digest[..8].try_into().expect("SHA-256 has 32 bytes"))
 }
 
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     let body = common::parse_json(delivery.body, "Mailgun")?;
     // Webhook bodies wrap the event in `event-data`; the Events API (and the documentation samples)
     // give the event itself.
@@ -73,10 +73,10 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
     if !data.is_object() {
         return Err(EspError::Malformed("Mailgun body must be a JSON object with `event-data`".into()));
     }
-    Ok(event(data, text(&body, "/signature/token"), delivery.now).into_iter().collect())
+    Ok(std::iter::once(event(data, text(&body, "/signature/token"), delivery.now)).collect())
 }
 
-fn event(data: &Value, token: Option<&str>, now: u64) -> Option<NormalizedEvent> {
+fn event(data: &Value, token: Option<&str>, now: u64) -> Result<NormalizedEvent, Skipped> {
     let name = text(data, "/event").unwrap_or_default();
     let reason = text(data, "/reason").unwrap_or_default();
     let kind = match (name, text(data, "/severity")) {
@@ -105,7 +105,8 @@ fn event(data: &Value, token: Option<&str>, now: u64) -> Option<NormalizedEvent>
             event_id,
             kind: Some(kind),
             occurred_at: timestamp.unwrap_or(now),
-            recipient: text(data, "/recipient").or_else(|| text(data, "/recipient-domain")).unwrap_or_default(),
+            recipient: text(data, "/recipient").unwrap_or_default(),
+            recipient_domain: text(data, "/recipient-domain"),
             smtp_code: code,
             enhanced_code: status.and_then(|s| text(s, "/enhanced-code").or_else(|| text(s, "/bounce-code"))),
             reply,

@@ -9,8 +9,8 @@ use serde_json::Value;
 use sha1::Sha1;
 
 use super::common::{self, text};
-use super::normalize::{normalize, Draft};
-use super::{sending, Delivery, EspError};
+use super::normalize::{normalize, Draft, Skipped};
+use super::{sending, Delivery, EspError, Parsed};
 use crate::config::Config;
 use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 use crate::http::form_urlencoded_pairs;
@@ -46,7 +46,7 @@ fn form_fields(body: &[u8]) -> Result<Vec<(String, String)>, EspError> {
 
 /// Parses the form body, or the bare JSON array of `mandrill_events` (what someone pastes into the CLI
 /// after decoding it): a signed request is always a form, so this leniency adds nothing to trust.
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     let fields = form_fields(delivery.body)?;
     let is_bare_json = delivery.body.trim_ascii_start().first() == Some(&b'[');
     let events_json = match fields.iter().find(|(name, _)| name == "mandrill_events") {
@@ -59,12 +59,13 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
     let items = events
         .as_array()
         .ok_or_else(|| EspError::Malformed("Mandrill `mandrill_events` must be a JSON array".into()))?;
-    Ok(items.iter().filter_map(|item| event(item, delivery.now)).collect())
+    Ok(items.iter().map(|item| event(item, delivery.now)).collect())
 }
 
-fn event(item: &Value, now: u64) -> Option<NormalizedEvent> {
-    // Sync events (`type: blacklist|whitelist`) have no `event`: they are list changes, not deliveries.
-    let name = text(item, "/event")?;
+fn event(item: &Value, now: u64) -> Result<NormalizedEvent, Skipped> {
+    // Sync events (`type: blacklist|whitelist`) have no `event` and no recipient: they are list changes, not
+    // deliveries, and are skipped like any event without a recipient.
+    let name = text(item, "/event").ok_or(Skipped::NoRecipient)?;
     let kind = match name {
         "send" => EventKind::Delivered,
         "deferral" => EventKind::Deferred,

@@ -33,9 +33,11 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::config::Config;
+use crate::domain::InvalidDomain;
 use crate::error::AppError;
 use crate::event::{Esp, NormalizedEvent};
 use crate::store::{Store, StoreError};
+use normalize::Skipped;
 
 pub use common::parse_rfc3339;
 pub use mailgun::Nonce;
@@ -116,7 +118,7 @@ impl From<EspError> for AppError {
             EspError::Malformed(why) => AppError::BadRequest(why),
             EspError::Storage(store) => AppError::from(store),
             // A certificate we could not fetch is not the sender's fault: 503 makes SNS retry.
-            EspError::Upstream(why) => AppError::StorageUnavailable(format!("upstream failed, retry later: {why}")),
+            EspError::Upstream(why) => AppError::UpstreamUnavailable(format!("upstream failed, retry later: {why}")),
         }
     }
 }
@@ -149,10 +151,38 @@ impl Fetcher for NoFetch {
     }
 }
 
+/// What parsing a body found: the events to count, and why each refused recipient was refused. An
+/// invalid recipient does not fail its batch: the other events are still counted.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Parsed {
+    pub events: Vec<NormalizedEvent>,
+    pub invalid: Vec<InvalidDomain>,
+}
+
+impl Parsed {
+    fn push(&mut self, outcome: Result<NormalizedEvent, Skipped>) {
+        match outcome {
+            Ok(event) => self.events.push(event),
+            Err(Skipped::Invalid(why)) => self.invalid.push(why),
+            Err(Skipped::NoRecipient) => {}
+        }
+    }
+}
+
+impl FromIterator<Result<NormalizedEvent, Skipped>> for Parsed {
+    fn from_iter<I: IntoIterator<Item = Result<NormalizedEvent, Skipped>>>(outcomes: I) -> Self {
+        let mut parsed = Parsed::default();
+        outcomes.into_iter().for_each(|outcome| parsed.push(outcome));
+        parsed
+    }
+}
+
 /// What a verified request carried.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Verified {
     pub events: Vec<NormalizedEvent>,
+    /// Recipients refused by [`crate::domain`], reported as `invalid` in the webhook's answer.
+    pub invalid: Vec<InvalidDomain>,
     /// Mailgun's token: the counting object accepts it once, with the events.
     pub nonce: Option<Nonce>,
     /// The SNS topic whose subscription was confirmed, if this was a SubscriptionConfirmation.
@@ -167,7 +197,7 @@ pub async fn verify_and_parse<S: Store>(
     store: &S,
     fetcher: &dyn Fetcher,
 ) -> Result<Verified, EspError> {
-    let events_only = |events| Ok(Verified { events, ..Verified::default() });
+    let events_only = |Parsed { events, invalid }| Ok(Verified { events, invalid, ..Verified::default() });
     match esp {
         Esp::Sendgrid => {
             sendgrid::verify(delivery, config).await?;
@@ -175,8 +205,8 @@ pub async fn verify_and_parse<S: Store>(
         }
         Esp::Mailgun => {
             let nonce = mailgun::verify(delivery, config)?;
-            let events = mailgun::parse(delivery)?;
-            Ok(Verified { events, nonce: Some(nonce), ..Verified::default() })
+            let Parsed { events, invalid } = mailgun::parse(delivery)?;
+            Ok(Verified { events, invalid, nonce: Some(nonce), ..Verified::default() })
         }
         Esp::Ses => ses::verify_and_parse(delivery, config, store, fetcher).await,
         Esp::Mandrill => {
@@ -194,7 +224,7 @@ pub async fn verify_and_parse<S: Store>(
         Esp::Postmark | Esp::Sparkpost | Esp::Mailjet | Esp::Brevo | Esp::Generic => {
             let secret = common::required_secret(config, credentials_secret(esp))?;
             common::check_authorization(delivery, secret)?;
-            events_only(parse(esp, delivery)?)
+            events_only(parse_body(esp, delivery)?)
         }
     }
 }
@@ -210,9 +240,14 @@ fn credentials_secret(esp: Esp) -> &'static str {
     }
 }
 
-/// Parses a body without checking its authenticity: for the CLI (a payload someone pasted) and for the
-/// adapters themselves once verified.
+/// Parses a body without checking its authenticity, for the CLI (a payload someone pasted): the events,
+/// without the invalid recipients [`parse_body`] also reports.
 pub fn parse(esp: Esp, delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+    parse_body(esp, delivery).map(|parsed| parsed.events)
+}
+
+/// Parses a body without checking its authenticity: for the adapters themselves once verified.
+pub fn parse_body(esp: Esp, delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     match esp {
         Esp::Sendgrid => sendgrid::parse(delivery),
         Esp::Mailgun => mailgun::parse(delivery),

@@ -13,9 +13,9 @@ use sha2::Sha256;
 
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
-use super::{sending, Delivery, EspError};
+use super::{sending, Delivery, EspError, Parsed};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
+use crate::event::{Esp, EventKind, Sending, Tags};
 
 /// The Postal server's public key: base64 DER (`postal default-dkim-record` `p=`) or PEM.
 pub const PUBLIC_KEY: &str = "POSTAL_WEBHOOK_PUBLIC_KEY";
@@ -53,7 +53,7 @@ fn rsa_signature(value: &str, header: &str) -> Result<Signature, EspError> {
         .map_err(|_| EspError::Unauthorized(format!("{header} is not an RSA signature")))
 }
 
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     let body = common::parse_json(delivery.body, "Postal")?;
     let name = text(&body, "/event").ok_or_else(|| EspError::Malformed("Postal body has no `event` field".into()))?;
     let payload = body.get("payload").unwrap_or(&Value::Null);
@@ -61,9 +61,9 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
     // not the name: anymail's fixture labels a bounce `MessageDelayed`.
     let bounced = payload.get("original_message").is_some() && payload.get("bounce").is_some();
     let message = if bounced { payload.get("original_message") } else { payload.get("message") };
-    let Some(message) = message else { return Ok(Vec::new()) };
+    let Some(message) = message else { return Ok(Parsed::default()) };
     if text(message, "/direction") == Some("incoming") {
-        return Ok(Vec::new());
+        return Ok(Parsed::default());
     }
     let kind = match name {
         _ if bounced => EventKind::Bounced,
@@ -89,7 +89,7 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
         sending: sending_side(message),
         ..Draft::default()
     };
-    Ok(normalize(Esp::Postal, draft).into_iter().collect())
+    Ok(std::iter::once(normalize(Esp::Postal, draft)).collect())
 }
 
 /// `from` is the envelope sender (Postal's `mail_from`); a message has at most one `tag`.

@@ -8,9 +8,8 @@ use p256::pkcs8::DecodePublicKey;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::normalize::{normalize, Draft};
-use super::{common, p256_sha256, sending};
-use super::{Delivery, EspError};
+use super::normalize::{normalize, Draft, Skipped};
+use super::{common, p256_sha256, sending, Delivery, EspError, Parsed};
 use crate::config::Config;
 use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
@@ -83,13 +82,13 @@ struct SendgridEvent<'a> {
     asm_group_id: Option<Value>,
 }
 
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     // SendGrid posts an array; its documentation shows single objects: both are read.
-    let mut events = Vec::new();
+    let mut parsed = Parsed::default();
     common::for_each_item(delivery.body, "SendGrid", |item: SendgridEvent<'_>, index| {
-        events.extend(event(item, index, delivery.now));
+        parsed.push(event(item, index, delivery.now));
     })?;
-    Ok(events)
+    Ok(parsed)
 }
 
 /// A field's text, trimmed, if not empty.
@@ -97,7 +96,7 @@ fn field<'b>(value: &'b Option<Cow<'_, str>>) -> Option<&'b str> {
     value.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn event(mut item: SendgridEvent<'_>, index: usize, now: u64) -> Option<NormalizedEvent> {
+fn event(mut item: SendgridEvent<'_>, index: usize, now: u64) -> Result<NormalizedEvent, Skipped> {
     let categories = std::mem::take(&mut item.category);
     let name = field(&item.event).unwrap_or_default();
     let kind = match name {
@@ -164,7 +163,7 @@ mod tests {
     use super::*;
 
     fn parsed(body: &[u8]) -> Result<Vec<NormalizedEvent>, EspError> {
-        parse(&Delivery { body, headers: &[], now: 1_700_000_000 })
+        parse(&Delivery { body, headers: &[], now: 1_700_000_000 }).map(|parsed| parsed.events)
     }
 
     #[test]

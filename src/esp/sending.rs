@@ -37,7 +37,6 @@ use std::net::IpAddr;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::normalize::recipient_domain;
 use crate::event::{Tags, MAX_TAGS, MAX_TAG_CHARS};
 
 /// An IPv4 or IPv6 literal, as `std::net` parses it (no leading zeros, no ranges, no brackets).
@@ -53,7 +52,7 @@ pub fn domain(text: Option<&str>) -> Option<String> {
     if text.contains(['@', '<', '>']) {
         return None;
     }
-    recipient_domain(text)
+    crate::domain::normalize(text).ok()
 }
 
 /// The domain of a sender address as ESPs give it (`a@example.com`, `Name <a@example.com>`); the local

@@ -20,9 +20,9 @@ use x509_cert::Certificate;
 
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
-use super::{sending, Delivery, EspError, Fetcher, Verified};
+use super::{sending, Delivery, EspError, Fetcher, Verified, Parsed};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
+use crate::event::{Esp, EventKind, Sending, Tags};
 use crate::store::{Put, Store};
 
 /// Comma-separated SNS topic ARNs whose messages (and subscription confirmations) are accepted.
@@ -71,9 +71,12 @@ pub async fn verify_and_parse<S: Store>(
     }
     let envelope: Envelope = serde_json::from_slice(delivery.body)
         .map_err(|e| EspError::Malformed(format!("SES body is not an SNS message envelope: {e}")))?;
+    // Everything that needs no I/O is checked before the certificate is fetched, so a request that fails
+    // any of it costs no subrequest and is answered as the sender's fault (401/400), not as ours (503).
     if !allowed.split(',').map(str::trim).any(|arn| arn == envelope.topic_arn) {
         return Err(EspError::Unauthorized(format!("SNS topic is not listed in {TOPIC_ARNS}")));
     }
+    let algorithm = SignatureAlgorithm::of_version(&envelope.signature_version)?;
     // arn:aws:sns:<region>:<account>:<name>
     let region = envelope.topic_arn.split(':').nth(3).unwrap_or_default();
     let cert_path = validate_sns_url(&envelope.signing_cert_url, region)?;
@@ -83,24 +86,59 @@ pub async fn verify_and_parse<S: Store>(
     let timestamp = common::parse_rfc3339(&envelope.timestamp)
         .ok_or_else(|| EspError::Unauthorized("SNS Timestamp is not an RFC 3339 date-time".into()))?;
     common::check_fresh(timestamp, delivery.now)?;
-    let key = signing_key(store, fetcher, &envelope.signing_cert_url).await?;
-    verify_signature(&envelope, &key)?;
-    match envelope.kind.as_str() {
-        "Notification" => Ok(Verified {
-            events: record_events(&envelope.message, Some(&envelope.message_id), delivery.now),
-            ..Verified::default()
-        }),
+    let subscribe_url = match envelope.kind.as_str() {
+        "Notification" | "UnsubscribeConfirmation" => None,
         "SubscriptionConfirmation" => {
             let url = envelope
                 .subscribe_url
                 .as_deref()
                 .ok_or_else(|| EspError::Malformed("SubscriptionConfirmation has no SubscribeURL".into()))?;
-            validate_sns_url(url, region)?;
-            fetcher.get(url).await.map_err(|e| EspError::Upstream(format!("confirming the subscription: {}", e.0)))?;
-            Ok(Verified { subscription_confirmed: Some(envelope.topic_arn), ..Verified::default() })
+            Some(validate_sns_url(url, region).map(|_| url)?)
         }
-        "UnsubscribeConfirmation" => Ok(Verified::default()),
-        other => Err(EspError::Malformed(format!("unknown SNS message Type {other:?}"))),
+        other => return Err(EspError::Malformed(format!("unknown SNS message Type {other:?}"))),
+    };
+    let signed = string_to_sign(&envelope)?;
+    let signature = Signature::try_from(common::decode_base64(&envelope.signature, "Signature")?.as_slice())
+        .map_err(|_| EspError::Unauthorized("Signature is not an RSA signature".into()))?;
+    let key = signing_key(store, fetcher, &envelope.signing_cert_url).await?;
+    algorithm.verify(key, signed.as_bytes(), &signature)?;
+    if let Some(url) = subscribe_url {
+        fetcher.get(url).await.map_err(|e| EspError::Upstream(format!("confirming the subscription: {}", e.0)))?;
+        return Ok(Verified { subscription_confirmed: Some(envelope.topic_arn), ..Verified::default() });
+    }
+    if envelope.kind != "Notification" {
+        return Ok(Verified::default());
+    }
+    let Parsed { events, invalid } = record_events(&envelope.message, Some(&envelope.message_id), delivery.now);
+    Ok(Verified { events, invalid, ..Verified::default() })
+}
+
+/// The hash SNS signed with, by `SignatureVersion`: read before anything is fetched.
+#[derive(Debug, Clone, Copy)]
+enum SignatureAlgorithm {
+    Sha1WithRsa,
+    Sha256WithRsa,
+}
+
+impl SignatureAlgorithm {
+    fn of_version(version: &str) -> Result<Self, EspError> {
+        match version {
+            "1" => Ok(SignatureAlgorithm::Sha1WithRsa),
+            "2" => Ok(SignatureAlgorithm::Sha256WithRsa),
+            _ => Err(EspError::Unauthorized("unsupported SignatureVersion (1 and 2 are)".into())),
+        }
+    }
+
+    fn verify(self, key: RsaPublicKey, signed: &[u8], signature: &Signature) -> Result<(), EspError> {
+        let refused = |_| EspError::Unauthorized("signature does not match".into());
+        match self {
+            SignatureAlgorithm::Sha1WithRsa => {
+                VerifyingKey::<Sha1>::new(key).verify(signed, signature).map_err(refused)
+            }
+            SignatureAlgorithm::Sha256WithRsa => {
+                VerifyingKey::<Sha256>::new(key).verify(signed, signature).map_err(refused)
+            }
+        }
     }
 }
 
@@ -178,25 +216,13 @@ fn string_to_sign(envelope: &Envelope) -> Result<String, EspError> {
     Ok(fields.iter().map(|(key, value)| format!("{key}\n{value}\n")).collect())
 }
 
-fn verify_signature(envelope: &Envelope, key: &RsaPublicKey) -> Result<(), EspError> {
-    let signed = string_to_sign(envelope)?;
-    let signature = Signature::try_from(common::decode_base64(&envelope.signature, "Signature")?.as_slice())
-        .map_err(|_| EspError::Unauthorized("Signature is not an RSA signature".into()))?;
-    let refused = |_| EspError::Unauthorized("signature does not match".into());
-    match envelope.signature_version.as_str() {
-        "1" => VerifyingKey::<Sha1>::new(key.clone()).verify(signed.as_bytes(), &signature).map_err(refused),
-        "2" => VerifyingKey::<Sha256>::new(key.clone()).verify(signed.as_bytes(), &signature).map_err(refused),
-        _ => Err(EspError::Unauthorized("unsupported SignatureVersion (1 and 2 are)".into())),
-    }
-}
-
 /// Parses without verification (the CLI): an SNS envelope, or a bare SES record as raw message delivery
 /// and the SES documentation give it.
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     let body = common::parse_json(delivery.body, "SES")?;
     match (text(&body, "/Type"), text(&body, "/Message")) {
         (Some("Notification"), Some(message)) => Ok(record_events(message, text(&body, "/MessageId"), delivery.now)),
-        (Some(_), _) => Ok(Vec::new()),
+        (Some(_), _) => Ok(Parsed::default()),
         (None, _) if body.get("notificationType").is_some() || body.get("eventType").is_some() => {
             Ok(events_of(&body, None, delivery.now))
         }
@@ -208,11 +234,11 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
 
 /// The events of an SNS `Message`. SES also posts a plain-text "Successfully validated SNS topic…"
 /// message after subscribing: not JSON, no events.
-fn record_events(message: &str, message_id: Option<&str>, now: u64) -> Vec<NormalizedEvent> {
+fn record_events(message: &str, message_id: Option<&str>, now: u64) -> Parsed {
     serde_json::from_str::<Value>(message).map(|record| events_of(&record, message_id, now)).unwrap_or_default()
 }
 
-fn events_of(record: &Value, message_id: Option<&str>, now: u64) -> Vec<NormalizedEvent> {
+fn events_of(record: &Value, message_id: Option<&str>, now: u64) -> Parsed {
     let record_type = text(record, "/notificationType").or_else(|| text(record, "/eventType")).unwrap_or_default();
     let sub_type = text(record, "/bounce/bounceSubType").unwrap_or_default();
     let (kind, section, recipients_pointer) = match record_type {
@@ -242,7 +268,7 @@ fn events_of(record: &Value, message_id: Option<&str>, now: u64) -> Vec<Normaliz
     recipients
         .iter()
         .enumerate()
-        .filter_map(|(index, recipient)| {
+        .map(|(index, recipient)| {
             let address = recipient.as_str().or_else(|| text(recipient, "/emailAddress")).unwrap_or_default();
             let draft = Draft {
                 event_id: format!("{base_id}:{index}"),

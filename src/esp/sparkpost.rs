@@ -4,20 +4,20 @@
 use serde_json::Value;
 
 use super::common::{self, text};
-use super::normalize::{normalize, Draft};
-use super::{sending, Delivery, EspError};
+use super::normalize::{normalize, Draft, Skipped};
+use super::{sending, Delivery, EspError, Parsed};
 use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// `user:password` (Basic auth on the webhook) or a bearer token.
 pub const CREDENTIALS: &str = "SPARKPOST_WEBHOOK_CREDENTIALS";
 
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     let items = common::object_or_array(common::parse_json(delivery.body, "SparkPost")?, "SparkPost")?;
     // Each item holds one event class under `msys`; a test batch may send `{"msys": {}}`, which is skipped.
     Ok(items
         .iter()
         .filter_map(|item| item.get("msys")?.as_object()?.values().next())
-        .filter_map(|event| self::event(event, delivery.now))
+        .map(|event| self::event(event, delivery.now))
         .collect())
 }
 
@@ -25,7 +25,7 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
 /// 60 auto-reply, 80 subscribe, 90 unsubscribe, 100 challenge-response.
 const NOT_FAILURES: [&str; 4] = ["60", "80", "90", "100"];
 
-fn event(event: &Value, now: u64) -> Option<NormalizedEvent> {
+fn event(event: &Value, now: u64) -> Result<NormalizedEvent, Skipped> {
     let name = text(event, "/type").unwrap_or_default();
     let bounce_class = common::id_string(event, "/bounce_class").unwrap_or_default();
     let kind = match name {

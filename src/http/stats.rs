@@ -13,10 +13,10 @@ use crate::counting::read::read_range;
 use crate::counting::{call, Counter, Request};
 use crate::detect::Phase;
 use crate::error::AppError;
-use crate::event::MAX_DOMAIN_LEN;
 use crate::settings::Settings;
 use crate::store::Store;
 
+use super::csv::{self, Format};
 use super::{Context, HttpRequest, HttpResponse};
 
 const DEFAULT_WINDOW: Window = Window::Hours24;
@@ -51,6 +51,7 @@ pub async fn domains<S: Store, C: Counter>(
 ) -> Result<HttpResponse, AppError> {
     let window = window_param(req)?;
     let limit = limit_param(req)?;
+    let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
     let (buckets, phases) = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
@@ -72,7 +73,11 @@ pub async fn domains<S: Store, C: Counter>(
         .collect();
     domains.sort_by(|a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
     domains.truncate(limit);
-    Ok(HttpResponse::json(200, &DomainList { window: window.as_str(), domains }))
+    Ok(match format {
+        Format::Json => HttpResponse::json(200, &DomainList { window: window.as_str(), domains }),
+        Format::Csv => csv::table(csv::DOMAIN_COLUMNS, &domains, &format!("domains-{}.csv", window.as_str())),
+    }
+    .with_header("vary", "accept"))
 }
 
 #[derive(Serialize)]
@@ -105,6 +110,7 @@ pub async fn domain<S: Store, C: Counter>(
 ) -> Result<HttpResponse, AppError> {
     let domain = domain_param(name)?;
     let window = window_param(req)?;
+    let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
     let (buckets, phases) = read_range(ctx.store, ctx.counter, &settings, range, Some(&domain)).await?;
@@ -134,7 +140,11 @@ pub async fn domain<S: Store, C: Counter>(
         advice,
         spike_advice: crate::advice::SPIKE_ADVICE,
     };
-    Ok(HttpResponse::json(200, &detail))
+    Ok(match format {
+        Format::Json => HttpResponse::json(200, &detail),
+        Format::Csv => csv::table(csv::BUCKET_COLUMNS, &detail.buckets, &format!("{domain}-{}.csv", window.as_str())),
+    }
+    .with_header("vary", "accept"))
 }
 
 /// `GET /api/alerts`: open alerts, and those resolved in the last week.
@@ -162,15 +172,20 @@ fn limit_param(req: &HttpRequest) -> Result<usize, AppError> {
     }
 }
 
-/// A recipient domain as the adapters store it: lower-case ASCII (IDNs as punycode).
+/// A recipient domain as `GET /api/domains` lists it, in any case. Checked by the validator the adapters
+/// store with ([`crate::domain`]), so every stored domain is answered; a name it would store otherwise (a
+/// Unicode spelling, a trailing dot) is refused rather than mapped, so that the route takes exactly what
+/// the OpenAPI document's pattern declares. In the Worker the runtime percent-encodes a Unicode path
+/// anyway (`b%C3%BCcher.de`), which no validator could take for a name.
 fn domain_param(name: &str) -> Result<String, AppError> {
-    let domain = name.trim().to_ascii_lowercase();
-    let valid = !domain.is_empty()
-        && domain.len() <= MAX_DOMAIN_LEN
-        && domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    if valid {
-        Ok(domain)
-    } else {
-        Err(AppError::BadRequest("path parameter `domain` must be a domain name like gmail.com".into()))
+    let refused = |why: &str| {
+        AppError::BadRequest(format!(
+            "path parameter `domain` must be a domain as /api/domains lists it, like gmail.com (IDNs in punycode): {why}"
+        ))
+    };
+    let domain = crate::domain::normalize(name).map_err(|why| refused(&why.to_string()))?;
+    if domain != name.to_ascii_lowercase() {
+        return Err(refused(&format!("this name is stored as {domain}")));
     }
+    Ok(domain)
 }

@@ -34,6 +34,8 @@ pub struct WebhookLog {
     /// Events already counted (redeliveries, regrouped batches).
     pub duplicates: usize,
     pub kinds: BTreeMap<&'static str, usize>,
+    /// Recipients refused by [`crate::domain`], by reason (`address_literal`, `not_a_dns_name`…).
+    pub invalid: BTreeMap<&'static str, usize>,
     pub domains: BTreeSet<String>,
     pub rejection: Option<String>,
     /// Rows the counting objects wrote for this request.
@@ -53,6 +55,7 @@ pub fn log_line(log: &WebhookLog) -> String {
         "stale": log.stale,
         "duplicates": log.duplicates,
         "kinds": log.kinds,
+        "invalid": log.invalid,
         "domains": domains,
         "domains_total": domains_total,
         "rejection": log.rejection,
@@ -100,7 +103,10 @@ async fn serve<S: Store, C: Counter>(
     }
     let delivery = Delivery { body: &req.body, headers: &req.headers, now: ctx.now };
     let verified = esp::verify_and_parse(esp, &delivery, ctx.config, ctx.store, ctx.fetcher).await?;
-    let Verified { events, nonce, subscription_confirmed } = verified;
+    let Verified { events, invalid, nonce, subscription_confirmed } = verified;
+    for why in &invalid {
+        *log.invalid.entry(why.as_str()).or_default() += 1;
+    }
     if subscription_confirmed.is_some() {
         log.subscription_confirmed = true;
         let body = serde_json::json!({ "accepted": 0, "stale": 0, "ignored": 0, "subscription_confirmed": true });
@@ -137,6 +143,7 @@ async fn serve<S: Store, C: Counter>(
         stale: prepared.stale,
         ignored: prepared.ignored,
         duplicates,
+        invalid: invalid.len(),
         events: (events.len() <= ECHOED_EVENTS_MAX).then_some(&events[..]),
     };
     Ok(HttpResponse::json(200, &answer))
@@ -156,6 +163,9 @@ struct Accepted<'a> {
     ignored: usize,
     /// Events counted before (a redelivery, or the same event in another batch): not counted again.
     duplicates: usize,
+    /// Events whose recipient names no domain that could be looked up (an address literal, a name DNS
+    /// cannot hold): not stored, the rest of the batch is; the log line says why.
+    invalid: usize,
     /// The normalized events, for batches of at most [`ECHOED_EVENTS_MAX`].
     #[serde(skip_serializing_if = "Option::is_none")]
     events: Option<&'a [NormalizedEvent]>,

@@ -15,7 +15,7 @@ use crate::config::{self, Config};
 use crate::counting::detection::TickReport;
 use crate::counting::{call, Request as CountingRequest};
 use crate::error::AppError;
-use crate::http::{self, HttpRequest, HttpResponse, Method, MAX_BODY_BYTES};
+use crate::http::{self, body, HttpRequest, HttpResponse, Method, MAX_BODY_BYTES};
 
 /// The KV namespace binding named in `wrangler.toml`.
 pub(crate) const KV_BINDING: &str = "BOUNCEWATCH";
@@ -92,12 +92,30 @@ async fn to_http_request(req: &mut Request) -> Result<HttpRequest, AppError> {
         req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<usize>().ok());
     // Refused before reading, so a huge body never occupies the isolate's memory.
     if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(AppError::PayloadTooLarge(format!("body over {MAX_BODY_BYTES} bytes")));
+        return Err(body::too_large(MAX_BODY_BYTES));
     }
-    let mut request = HttpRequest::new(Method::parse(req.method().as_ref()), &url);
+    // The method as sent: `Request::method` maps a method it does not know (QUERY, PROPFIND…) to GET, which
+    // would answer it instead of the 405 it must get.
+    let mut request = HttpRequest::new(Method::parse(&req.inner().method()), &url);
     request.headers = req.headers().entries().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
-    request.body = req.bytes().await.map_err(|e| AppError::BadRequest(format!("unreadable body: {e}")))?;
+    request.body = read_body(req).await?;
     Ok(request)
+}
+
+/// The body, read chunk by chunk and refused once it passes [`MAX_BODY_BYTES`]: without `Content-Length`
+/// (chunked) nothing else bounds it.
+async fn read_body(req: &mut Request) -> Result<Vec<u8>, AppError> {
+    use futures_util::StreamExt;
+    if req.inner().body().is_none() {
+        return Ok(Vec::new());
+    }
+    let unreadable = |e: worker::Error| AppError::BadRequest(format!("unreadable body: {e}"));
+    let mut stream = req.stream().map_err(unreadable)?;
+    let mut body = body::BoundedBody::new(MAX_BODY_BYTES);
+    while let Some(chunk) = stream.next().await {
+        body.push(&chunk.map_err(unreadable)?)?;
+    }
+    Ok(body.into_bytes())
 }
 
 fn to_worker_response(response: HttpResponse) -> worker::Result<Response> {

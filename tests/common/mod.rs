@@ -155,7 +155,7 @@ pub fn synthetic_event(
 pub mod sqlite;
 
 use bouncewatch::counting::detection::TickReport;
-use bouncewatch::counting::{call, LocalCounter, Request};
+use bouncewatch::counting::{call, Applied, LocalCounter, Request};
 use bouncewatch::notify::{Notifier, SendError};
 use bouncewatch::outbound::OutboundRequest;
 use bouncewatch::store::Faults;
@@ -226,6 +226,24 @@ impl World {
     pub fn sql_ops(&self) -> bouncewatch::sql::SqlOps {
         use bouncewatch::sql::Sql;
         self.objects.iter().map(|o| o.ops()).fold(Default::default(), |a, b| a + b)
+    }
+
+    /// Sends one request's events to the objects as the webhook route does (cut into deltas, one call per
+    /// shard); returns what was counted, summed over the shards.
+    pub fn apply(&self, events: &[NormalizedEvent], now: u64) -> Applied {
+        let settings = bouncewatch::settings::Settings::from_config(&self.config).expect("valid settings");
+        let prepared = bouncewatch::counting::prepare(events, now, &settings);
+        self.with_counter(now, |counter| {
+            let mut total = Applied::default();
+            for (shard, delta) in prepared.deltas {
+                let applied: Applied =
+                    pollster::block_on(call(counter, shard, &Request::Apply { delta })).expect("applied");
+                total.accepted += applied.accepted;
+                total.duplicates += applied.duplicates;
+                total.rows_written += applied.rows_written;
+            }
+            total
+        })
     }
 
     /// Runs a request through the router, as the Worker's fetch handler does.

@@ -113,10 +113,25 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, AppError> {
     let mut stream = req.stream().map_err(unreadable)?;
     let mut body = body::BoundedBody::new(MAX_BODY_BYTES);
     while let Some(chunk) = stream.next().await {
-        body.push(&chunk.map_err(unreadable)?)?;
+        if let Err(too_large) = body.push(&chunk.map_err(unreadable)?) {
+            // Read on, keeping nothing: a client that sends its whole body before it reads the answer
+            // would otherwise see the connection drop instead of the 413. Bounded: past DRAIN_BYTES
+            // the sender is not a confused client, and the connection may drop.
+            let mut drained = 0;
+            while let Some(Ok(chunk)) = stream.next().await {
+                drained += chunk.len();
+                if drained > DRAIN_BYTES {
+                    break;
+                }
+            }
+            return Err(too_large);
+        }
     }
     Ok(body.into_bytes())
 }
+
+/// How much of a body over the limit is read and dropped before answering 413.
+const DRAIN_BYTES: usize = 4 * MAX_BODY_BYTES;
 
 fn to_worker_response(response: HttpResponse) -> worker::Result<Response> {
     if let Some(line) = &response.log {

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  startWorker, call, cronRun, postGeneric, sendgridSigner, mailgunSignature, kvKeys, shardOf, Tally, apiCounts, pageKey, sleep,
+  startWorker, call, cronRun, postGeneric, sendgridSigner, mailgunSignature, kvKeys, shardOf, Tally, apiCounts, pageKey, sleep, OUTCOMES,
 } from "./harness.mjs";
 
 const TOKEN = "e2e-generic-token";
@@ -16,21 +16,6 @@ const MAX_ROUNDS = 10;
 const BUCKET = 300;
 const DOMAINS = Array.from({ length: 12 }, (_, i) => `b${String(i).padStart(2, "0")}.burst.example`);
 
-const OUTCOMES = [
-  { counts: { delivered: 1 }, generic: { event: "delivered" }, sendgrid: { event: "delivered" }, mailgun: { event: "delivered" } },
-  {
-    counts: { deferred: 1, smtp_451: 1 },
-    generic: { event: "deferred", reply: "451 4.7.1 Try again later" },
-    sendgrid: { event: "deferred", response: "451 4.7.1 Try again later" },
-    mailgun: { event: "failed", severity: "temporary", "delivery-status": { code: 451, message: "4.7.1 Try again later" } },
-  },
-  {
-    counts: { bounced: 1 },
-    generic: { event: "bounced", reply: "550 5.1.1 user unknown" },
-    sendgrid: { event: "bounce", type: "bounce", status: "5.1.1", reason: "550 5.1.1 user unknown" },
-    mailgun: { event: "failed", severity: "permanent", "delivery-status": { code: 550, message: "5.1.1 user unknown" } },
-  },
-];
 
 /** Sends once; a connection that fails without an answer is recorded as status 0. */
 async function attempt(request) {
@@ -51,7 +36,7 @@ async function burst(shards) {
   const makeRequest = (r) => {
     const kind = r % 10 < 7 ? "generic" : r % 10 < 9 ? "sendgrid" : "mailgun";
     const events = Array.from({ length: kind === "mailgun" ? 1 : 1 + (r % 3) }, (_, i) => {
-      const e = { id: `${prefix}-${r}-${i}`, domain: DOMAINS[(r + i * 5) % DOMAINS.length], at: lastClosedSecond - ((r * 97 + i * 1013) % 5400), outcome: OUTCOMES[(r + i) % 3] };
+      const e = { id: `${prefix}-${r}-${i}`, domain: DOMAINS[(r + i * 5) % DOMAINS.length], at: lastClosedSecond - ((r * 97 + i * 1013) % 5400), outcome: OUTCOMES[(r + i) % OUTCOMES.length] };
       tally.add(e.domain, e.at, e.outcome.counts);
       return e;
     });

@@ -5,7 +5,7 @@
 // published to KV.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, call, cronRun, postGeneric, sendgridSigner, mailgunSignature } from "./harness.mjs";
+import { startWorker, call, cronRun, postGeneric, sendgridSigner, mailgunSignature, OUTCOMES, generator } from "./harness.mjs";
 
 const TOKEN = "e2e-generic-token";
 const MAILGUN_KEY = "e2e-mailgun-signing-key";
@@ -18,39 +18,6 @@ const SPAN = 3 * 3600;
 const DOMAINS = Array.from({ length: 20 }, (_, i) => `d${String(i).padStart(2, "0")}.load.example`);
 const FIELDS = ["delivered", "deferred", "bounced", "smtp_451"];
 
-/** The outcomes sent, each as a generic event, a SendGrid event and Mailgun event-data, and what it counts. */
-const OUTCOMES = [
-  { counts: { delivered: 1 }, generic: { event: "delivered" }, sendgrid: { event: "delivered" }, mailgun: { event: "delivered" } },
-  {
-    counts: { deferred: 1, smtp_451: 1 },
-    generic: { event: "deferred", reply: "451 4.7.1 Try again later" },
-    sendgrid: { event: "deferred", response: "451 4.7.1 Try again later" },
-    mailgun: { event: "failed", severity: "temporary", "delivery-status": { code: 451, message: "4.7.1 Try again later" } },
-  },
-  {
-    counts: { deferred: 1 },
-    generic: { event: "deferred", reply: "421 4.7.0 Too many concurrent connections" },
-    sendgrid: { event: "deferred", response: "421 4.7.0 Too many concurrent connections" },
-    mailgun: { event: "failed", severity: "temporary", "delivery-status": { code: 421, message: "4.7.0 Too many concurrent connections" } },
-  },
-  {
-    counts: { bounced: 1 },
-    generic: { event: "bounced", reply: "550 5.1.1 user unknown" },
-    sendgrid: { event: "bounce", type: "bounce", status: "5.1.1", reason: "550 5.1.1 user unknown" },
-    mailgun: { event: "failed", severity: "permanent", "delivery-status": { code: 550, message: "5.1.1 user unknown" } },
-  },
-];
-
-/** mulberry32: a seeded generator, so a failure can be replayed with the same traffic. */
-function generator(seed) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = generator(20261128);
 const below = (n) => Math.floor(random() * n);
 

@@ -5,24 +5,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  startWorker, call, cronRun, postGeneric, sendgridSigner, kvKeys, shardOf, Tally, apiCounts, pageKey,
+  startWorker, call, cronRun, postGeneric, sendgridSigner, kvKeys, shardOf, Tally, apiCounts, pageKey, OUTCOMES, generator,
 } from "./harness.mjs";
 
 const TOKEN = "e2e-generic-token";
 const sendgrid = sendgridSigner();
 const BUCKET = 300;
 const DOMAINS = ["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "r1.regroup.example", "r2.regroup.example", "r3.regroup.example"];
-
-/** mulberry32: a seeded generator, so a failure replays with the same shuffle. */
-function generator(seed) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffled(list, random) {
   const copy = [...list];
@@ -34,20 +23,6 @@ function shuffled(list, random) {
 }
 
 const chunks = (list, size) => Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
-
-const OUTCOMES = [
-  { generic: { event: "delivered" }, sendgrid: { event: "delivered" }, counts: { delivered: 1 } },
-  {
-    generic: { event: "deferred", reply: "451 4.7.1 Try again later" },
-    sendgrid: { event: "deferred", response: "451 4.7.1 Try again later" },
-    counts: { deferred: 1, smtp_451: 1 },
-  },
-  {
-    generic: { event: "bounced", reply: "550 5.1.1 user unknown" },
-    sendgrid: { event: "bounce", type: "bounce", status: "5.1.1", reason: "550 5.1.1 user unknown" },
-    counts: { bounced: 1 },
-  },
-];
 
 async function regroup(shards) {
   const random = generator(20261212 + shards);

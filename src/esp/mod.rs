@@ -19,14 +19,17 @@ mod mailgun;
 mod mailjet;
 mod mandrill;
 mod normalize;
-pub(crate) mod p256_sha256;
+mod p256_sha256;
 mod postal;
 mod postmark;
 mod resend;
+mod rsa_pkcs1v15;
 mod sendgrid;
 mod sending;
 mod ses;
 mod sparkpost;
+#[cfg(target_arch = "wasm32")]
+mod webcrypto;
 
 use std::fmt;
 use std::future::Future;
@@ -218,7 +221,7 @@ pub async fn verify_and_parse<S: Store>(
             events_only(resend::parse(delivery)?)
         }
         Esp::Postal => {
-            postal::verify(delivery, config)?;
+            postal::verify(delivery, config).await?;
             events_only(postal::parse(delivery)?)
         }
         Esp::Postmark | Esp::Sparkpost | Esp::Mailjet | Esp::Brevo | Esp::Generic => {

@@ -29,10 +29,7 @@ pub async fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<(), EspE
         .map_err(|_| EspError::Unauthorized(format!("{PUBLIC_KEY} is not a P-256 public key (base64 DER)")))?;
     let signature = Signature::from_der(&common::decode_base64(signature_b64, SIGNATURE_HEADER)?)
         .map_err(|_| EspError::Unauthorized("signature is not a DER ECDSA signature".into()))?;
-    let matches = p256_sha256::verify(&key, &signature, &[timestamp.as_bytes(), delivery.body])
-        .await
-        .map_err(|failed| EspError::Upstream(format!("could not check the signature: {}", failed.0)))?;
-    if matches {
+    if p256_sha256::verify(&key, &signature, &[timestamp.as_bytes(), delivery.body]).await? {
         Ok(())
     } else {
         Err(EspError::Unauthorized("signature does not match".into()))

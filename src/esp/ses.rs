@@ -7,19 +7,14 @@
 //! The SES record inside `Message` is either a classic identity notification (`notificationType`) or
 //! event publishing (`eventType`, the only one with `DeliveryDelay`): both are read (django-ses #178).
 
-use rsa::pkcs1v15::{Signature, VerifyingKey};
-use rsa::pkcs8::DecodePublicKey;
-use rsa::signature::Verifier;
-use rsa::RsaPublicKey;
 use serde::Deserialize;
 use serde_json::Value;
-use sha1::Sha1;
-use sha2::Sha256;
 use x509_cert::der::{Decode, Encode};
 use x509_cert::Certificate;
 
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
+use super::rsa_pkcs1v15::{self, Hash, PublicKey};
 use super::{sending, Delivery, EspError, Fetcher, Verified, Parsed};
 use crate::config::Config;
 use crate::event::{Esp, EventKind, Sending, Tags};
@@ -76,7 +71,7 @@ pub async fn verify_and_parse<S: Store>(
     if !allowed.split(',').map(str::trim).any(|arn| arn == envelope.topic_arn) {
         return Err(EspError::Unauthorized(format!("SNS topic is not listed in {TOPIC_ARNS}")));
     }
-    let algorithm = SignatureAlgorithm::of_version(&envelope.signature_version)?;
+    let hash = hash_of_version(&envelope.signature_version)?;
     // arn:aws:sns:<region>:<account>:<name>
     let region = envelope.topic_arn.split(':').nth(3).unwrap_or_default();
     let cert_path = validate_sns_url(&envelope.signing_cert_url, region)?;
@@ -98,10 +93,11 @@ pub async fn verify_and_parse<S: Store>(
         other => return Err(EspError::Malformed(format!("unknown SNS message Type {other:?}"))),
     };
     let signed = string_to_sign(&envelope)?;
-    let signature = Signature::try_from(common::decode_base64(&envelope.signature, "Signature")?.as_slice())
-        .map_err(|_| EspError::Unauthorized("Signature is not an RSA signature".into()))?;
+    let signature = common::decode_base64(&envelope.signature, "Signature")?;
     let key = signing_key(store, fetcher, &envelope.signing_cert_url).await?;
-    algorithm.verify(key, signed.as_bytes(), &signature)?;
+    if !rsa_pkcs1v15::verify(&key, hash, &signature, signed.as_bytes()).await? {
+        return Err(EspError::Unauthorized("signature does not match".into()));
+    }
     if let Some(url) = subscribe_url {
         fetcher.get(url).await.map_err(|e| EspError::Upstream(format!("confirming the subscription: {}", e.0)))?;
         return Ok(Verified { subscription_confirmed: Some(envelope.topic_arn), ..Verified::default() });
@@ -113,32 +109,13 @@ pub async fn verify_and_parse<S: Store>(
     Ok(Verified { events, invalid, ..Verified::default() })
 }
 
-/// The hash SNS signed with, by `SignatureVersion`: read before anything is fetched.
-#[derive(Debug, Clone, Copy)]
-enum SignatureAlgorithm {
-    Sha1WithRsa,
-    Sha256WithRsa,
-}
-
-impl SignatureAlgorithm {
-    fn of_version(version: &str) -> Result<Self, EspError> {
-        match version {
-            "1" => Ok(SignatureAlgorithm::Sha1WithRsa),
-            "2" => Ok(SignatureAlgorithm::Sha256WithRsa),
-            _ => Err(EspError::Unauthorized("unsupported SignatureVersion (1 and 2 are)".into())),
-        }
-    }
-
-    fn verify(self, key: RsaPublicKey, signed: &[u8], signature: &Signature) -> Result<(), EspError> {
-        let refused = |_| EspError::Unauthorized("signature does not match".into());
-        match self {
-            SignatureAlgorithm::Sha1WithRsa => {
-                VerifyingKey::<Sha1>::new(key).verify(signed, signature).map_err(refused)
-            }
-            SignatureAlgorithm::Sha256WithRsa => {
-                VerifyingKey::<Sha256>::new(key).verify(signed, signature).map_err(refused)
-            }
-        }
+/// The hash SNS signed with (SHA1withRSA or SHA256withRSA), by `SignatureVersion`: read before anything
+/// is fetched.
+fn hash_of_version(version: &str) -> Result<Hash, EspError> {
+    match version {
+        "1" => Ok(Hash::Sha1),
+        "2" => Ok(Hash::Sha256),
+        _ => Err(EspError::Unauthorized("unsupported SignatureVersion (1 and 2 are)".into())),
     }
 }
 
@@ -168,7 +145,7 @@ fn is_cert_path(path: &str) -> bool {
 }
 
 /// The certificate's public key, from the store's cache or fetched (and then cached).
-async fn signing_key<S: Store>(store: &S, fetcher: &dyn Fetcher, url: &str) -> Result<RsaPublicKey, EspError> {
+async fn signing_key<S: Store>(store: &S, fetcher: &dyn Fetcher, url: &str) -> Result<PublicKey, EspError> {
     let cache_key = format!("sns-cert:{}", common::stable_id(&[url]));
     if let Some(pem) = store.get(&cache_key).await? {
         if let Ok(key) = public_key_from_pem(&pem) {
@@ -184,12 +161,12 @@ async fn signing_key<S: Store>(store: &S, fetcher: &dyn Fetcher, url: &str) -> R
 
 /// The RSA key of a PEM certificate. Validity dates are not checked: SNS keeps signing with a
 /// certificate past its `notAfter`, and the host check above is what makes the certificate trusted.
-pub fn public_key_from_pem(pem: &str) -> Result<RsaPublicKey, EspError> {
+fn public_key_from_pem(pem: &str) -> Result<PublicKey, EspError> {
     let bad = || EspError::Upstream("SNS certificate is not a PEM X.509 RSA certificate".into());
     let der = common::pem_to_der(pem, "CERTIFICATE").ok_or_else(bad)?;
     let cert = Certificate::from_der(&der).map_err(|_| bad())?;
     let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|_| bad())?;
-    RsaPublicKey::from_public_key_der(&spki).map_err(|_| bad())
+    PublicKey::from_spki_der(&spki).ok_or_else(bad)
 }
 
 /// The canonical string SNS signs: `Key\nValue\n` for a fixed list of keys, every value followed by

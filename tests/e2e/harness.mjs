@@ -252,6 +252,22 @@ export async function seedSpike(worker, token, { domain, steadyDomain, reply, no
   }
 }
 
+/** Runs the project's wrangler CLI (no metrics, no Request.cf lookup) in `cwd` and returns its stdout. */
+function wranglerCli(args, cwd) {
+  return new Promise((resolveRun, reject) => {
+    execFile(join(ROOT, "node_modules/.bin/wrangler"), args, {
+      cwd,
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: "false",
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+        PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH}`,
+      },
+      maxBuffer: 64 * 1024 * 1024,
+    }, (error, out, err) => (error ? reject(new Error(`wrangler ${args.slice(0, 3).join(" ")} failed: ${error.message}\n${err}`)) : resolveRun(out)));
+  });
+}
+
 /**
  * The keys in the Worker's local KV, as `wrangler kv key list` reads them from its persistence directory:
  * the real CLI on the real store, so no debug route is needed to see what the Worker wrote.
@@ -261,20 +277,28 @@ export async function kvKeys(worker, { binding = "BOUNCEWATCH", persistDir = wor
     "kv", "key", "list", "--binding", binding, "--local", "--persist-to", persistDir,
     "--config", join(worker.cwd, "wrangler.toml"),
   ];
-  const stdout = await new Promise((resolveList, reject) => {
-    execFile(join(ROOT, "node_modules/.bin/wrangler"), args, {
-      cwd: worker.cwd,
-      env: {
-        ...process.env,
-        WRANGLER_SEND_METRICS: "false",
-        CLOUDFLARE_CF_FETCH_ENABLED: "false",
-        PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH}`,
-      },
-      maxBuffer: 64 * 1024 * 1024,
-    }, (error, out, err) => (error ? reject(new Error(`wrangler kv key list failed: ${error.message}\n${err}`)) : resolveList(out)));
-  });
+  const stdout = await wranglerCli(args, worker.cwd);
   // Wrangler may print a banner before the JSON array.
   return JSON.parse(stdout.slice(stdout.indexOf("[")));
+}
+
+/**
+ * Writes `value` under `key` into the local KV at `persistDir` with `wrangler kv key put`, for a Worker
+ * started on it afterwards (`startWorker({ persistDir })`): what the Worker would find had it stored it.
+ */
+export async function kvPut(persistDir, key, value, { binding = "BOUNCEWATCH" } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "bouncewatch-kv-"));
+  try {
+    const file = join(dir, "value");
+    writeFileSync(file, value);
+    const args = [
+      "kv", "key", "put", key, "--path", file, "--binding", binding, "--local", "--persist-to", persistDir,
+      "--config", testConfig(dir),
+    ];
+    await wranglerCli(args, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**

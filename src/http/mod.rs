@@ -5,8 +5,10 @@
 pub mod body;
 mod classify;
 mod csv;
+mod health;
 mod openapi;
 mod router;
+mod rules;
 mod stats;
 mod webhooks;
 

@@ -143,6 +143,17 @@ async function fillSparkline(cell) {
 }
 
 // ---- views ----------------------------------------------------------------------------------------------
+const DIMENSIONS = [["sending_ip", "Sending IP"], ["ip_pool", "IP pool"], ["sending_domain", "Sending domain"], ["tag", "Tag"]];
+
+/** The top values of each dimension an alert or a domain names: `198.51.100.7 · 90 % of 451s`. */
+function streamRows(breakdown, limit) {
+  return DIMENSIONS.filter(([key]) => breakdown?.[key]?.length).flatMap(([key, label]) => [
+    h("dt", {}, label),
+    h("dd", { class: "streams", "data-dimension": key }, breakdown[key].slice(0, limit).map((v, i) =>
+      h("span", {}, i ? ", " : "", h("code", {}, v.value), ` ${pct(v.share)} of 451s`))),
+  ]);
+}
+
 function alertCard(alert) {
   const top = alert.causes?.[0];
   return h("article", { class: `alert alert-${alert.severity}` },
@@ -156,8 +167,19 @@ function alertCard(alert) {
       h("dt", {}, "Cause"),
       h("dd", {}, top ? [category(top.category), ` ${pct(top.share)} of 451s`] : "mixed"),
       h("dt", {}, "Since"),
-      h("dd", {}, when(alert.since))),
+      h("dd", {}, when(alert.since)),
+      ...streamRows(alert.breakdown, 2)),
+    alert.concentration && h("p", { class: "concentration" }, alert.concentration),
     alert.advice && h("p", { class: "advice" }, [alert.advice].flat().join(" ")));
+}
+
+/** Which of the sender's streams the window's 451s came from; nothing when the ESP named none. */
+function streamsCard(detail) {
+  if (!detail.breakdown) return null;
+  return h("section", { class: "card", "aria-labelledby": "streams-h" },
+    h("h2", { id: "streams-h" }, "Where the 451s came from"),
+    detail.concentration && h("p", { class: "concentration" }, detail.concentration),
+    h("dl", { class: "stream-list" }, streamRows(detail.breakdown, 5)));
 }
 
 function alertsSection({ active = [], recent = [] }, recentOpen) {
@@ -284,6 +306,7 @@ async function domainPage(name) {
     chartCard(name, detail.buckets ?? [], sum),
     h("div", { class: "columns" }, categoriesCard(sum.categories),
       adviceCard(alert?.causes?.length ? alert.causes : shares(sum.categories), spiking, detail.advice, detail.spike_advice)),
+    streamsCard(detail),
     samplesCard(detail.samples),
   ];
 }

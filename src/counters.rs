@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::breakdown::{attempt_tally, Dimension, DimensionCounts, Streams};
 use crate::classify::Category;
 use crate::event::EventKind;
 use crate::settings::Settings;
@@ -50,6 +51,11 @@ pub struct Counts {
     pub causes_451: BTreeMap<Category, u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<Sample>,
+    /// Attempts and 451s per sending IP, pool, sending domain and tag, at most [`crate::breakdown::MAX_VALUES`] values per
+    /// dimension (the rest as `other`): bounded however many streams the sender runs. Absent, and free,
+    /// when the ESP names none.
+    #[serde(rename = "st", default, skip_serializing_if = "Streams::is_empty")]
+    pub streams: Streams,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -72,13 +78,15 @@ impl Counts {
     }
 
     /// Counts one event of `kind`. Returns false for kinds we do not count (`other`). `sample` is the
-    /// event's reply as [`sample_text`] cut it, when it has one and a category.
-    pub fn add(
+    /// event's reply as [`sample_text`] cut it, when it has one and a category; `streams` the dimension
+    /// values it was sent with, counted when it is an attempt.
+    pub fn add<'s>(
         &mut self,
         kind: EventKind,
         smtp_code: Option<u16>,
         category: Option<Category>,
         sample: Option<&str>,
+        streams: impl IntoIterator<Item = (Dimension, &'s str)>,
     ) -> bool {
         let slot = match kind {
             EventKind::Delivered => &mut self.delivered,
@@ -99,7 +107,17 @@ impl Counts {
         if let (Some(reply), Some(category)) = (sample, category) {
             self.add_sample(reply, category, 1);
         }
+        if let Some(tally) = attempt_tally(kind, smtp_code) {
+            for (dimension, value) in streams {
+                self.streams.add(dimension, value, tally);
+            }
+        }
         true
+    }
+
+    /// The window's attempts and 451s with their values per dimension, as breakdowns read them.
+    pub fn dimensions(&self) -> DimensionCounts {
+        DimensionCounts { attempts: self.attempts(), smtp_451: self.smtp_451, streams: self.streams.clone() }
     }
 
     /// Whether nothing at all is counted (a row that only holds de-duplication ids).
@@ -124,6 +142,7 @@ impl Counts {
         for sample in &other.samples {
             self.add_sample(&sample.reply, sample.category, sample.count);
         }
+        self.streams.merge(&other.streams);
     }
 
     /// Keeps a reply as a sample: the same text adds to its count; a new text is kept only while its
@@ -265,19 +284,67 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::breakdown::{Tally, MAX_VALUES};
 
     #[test]
     fn counting_an_event_fills_its_kind_its_category_and_the_451_causes() {
         let mut counts = Counts::default();
-        assert!(counts.add(EventKind::Delivered, None, None, None));
-        assert!(counts.add(EventKind::Deferred, Some(451), Some(Category::Greylisted), Some("451 4.7.1 try later")));
-        assert!(counts.add(EventKind::Deferred, Some(451), None, None));
-        assert!(!counts.add(EventKind::Other, Some(451), None, None));
+        assert!(counts.add(EventKind::Delivered, None, None, None, []));
+        assert!(counts.add(
+            EventKind::Deferred,
+            Some(451),
+            Some(Category::Greylisted),
+            Some("451 4.7.1 try later"),
+            []
+        ));
+        assert!(counts.add(EventKind::Deferred, Some(451), None, None, []));
+        assert!(!counts.add(EventKind::Other, Some(451), None, None, [(Dimension::Tag, "t")]));
         assert_eq!((counts.delivered, counts.deferred, counts.smtp_451, counts.attempts()), (1, 2, 2, 3));
         assert_eq!(counts.causes_451[&Category::Greylisted], 1);
         assert_eq!(counts.causes_451[&Category::Unclassified], 1);
         assert_eq!(counts.samples.len(), 1);
         assert!(!counts.is_empty() && Counts::default().is_empty());
+        assert!(counts.streams.is_empty(), "an event that is not counted counts no stream");
+    }
+
+    #[test]
+    fn an_attempt_counts_under_each_of_its_values_and_the_bucket_stores_them_compactly() {
+        let mut counts = Counts::default();
+        let ip = (Dimension::SendingIp, "198.51.100.7");
+        counts.add(EventKind::Deferred, Some(451), None, None, [ip, (Dimension::Tag, "campaign:spring")]);
+        counts.add(EventKind::Delivered, None, None, None, [ip]);
+        counts.add(EventKind::Dropped, None, None, None, [ip]);
+        counts.add(EventKind::Delivered, None, None, None, []);
+        let dimensions = counts.dimensions();
+        assert_eq!((dimensions.attempts, dimensions.smtp_451), (3, 1), "totals are the bucket's own");
+        assert_eq!(
+            serde_json::to_string(&counts.streams).unwrap(),
+            r#"{"ip":{"198.51.100.7":[2,1]},"tag":{"campaign:spring":[1,1]}}"#
+        );
+        let stored: Counts = serde_json::from_str(&serde_json::to_string(&counts).unwrap()).unwrap();
+        assert_eq!(stored, counts);
+    }
+
+    #[test]
+    fn stream_values_past_the_cap_sum_as_other_and_merging_buckets_adds_them() {
+        let mut one = Counts::default();
+        for i in 0..(MAX_VALUES as u64 + 5) {
+            let tag = format!("t{i:02}");
+            // Counted one event at a time: a tag first seen when twenty are kept arrives with one 451,
+            // no heavier than the lightest kept, so it goes to `other`, and so do its later events.
+            for _ in 0..=i {
+                one.add(EventKind::Deferred, Some(451), None, None, [(Dimension::Tag, tag.as_str())]);
+            }
+        }
+        assert_eq!(one.streams.tag.values().count(), MAX_VALUES);
+        assert_eq!(one.streams.tag.other().smtp_451, 21 + 22 + 23 + 24 + 25, "the five that came last");
+        let json = serde_json::to_string(&one.streams).unwrap();
+        assert!(json.contains(r#""":[115,115]"#), "other is stored under the empty key: {json}");
+        let mut sum = one.clone();
+        sum.merge(&one);
+        let named: u64 = sum.streams.tag.values().map(|(_, t)| t.smtp_451).sum();
+        assert_eq!(named + sum.streams.tag.other().smtp_451, 2 * one.smtp_451, "nothing lost");
+        assert_eq!(sum.streams.tag.values().count(), MAX_VALUES);
     }
 
     #[test]
@@ -301,7 +368,13 @@ mod tests {
     #[test]
     fn merge_is_addition() {
         let mut one = Counts::default();
-        one.add(EventKind::Deferred, Some(451), Some(Category::RateLimited), Some("451 slow down"));
+        one.add(
+            EventKind::Deferred,
+            Some(451),
+            Some(Category::RateLimited),
+            Some("451 slow down"),
+            [(Dimension::SendingIp, "192.0.2.1")],
+        );
         let buckets: Buckets = [(0, [("gmail.com".to_owned(), one)].into())].into();
         let mut sum = Buckets::new();
         merge_buckets(&mut sum, &buckets);
@@ -309,6 +382,7 @@ mod tests {
         let counts = &sum[&0]["gmail.com"];
         assert_eq!((counts.deferred, counts.smtp_451, counts.categories[&Category::RateLimited]), (2, 2, 2));
         assert_eq!(counts.samples[0].count, 2);
+        assert_eq!(counts.streams.sending_ip.values().next(), Some(("192.0.2.1", Tally { attempts: 2, smtp_451: 2 })));
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! ## The path of an event
 //! 1. The Worker verifies, parses and classifies a webhook at the edge, then cuts its events into a
 //!    [`delta::Delta`] per shard (recipient domains are spread over `COUNTER_SHARDS` objects by hash): each
-//!    event reduced to its kind, code, category, bucket, an 8-byte id and a sample index.
+//!    event reduced to its kind, code, category, bucket, an 8-byte id, a sample index and the indices of
+//!    its sending dimension values (IP, pool, sending domain, tags), each distinct value sent once per delta.
+//!    The object counts those per bucket in [`crate::counters::Counts::streams`], at most 20 values per
+//!    dimension per (domain, bucket): they make a row's JSON longer, never more rows.
 //! 2. It makes one call to each object concerned ([`client::Counter`]); the object applies the delta in one
 //!    atomic unit ([`object::CounterObject::apply`]) and answers only once that is durable. The webhook
 //!    answers 2xx only after every call succeeded; otherwise 503, and the ESP retries.

@@ -137,6 +137,11 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
                 Some(i) => Some(delta.samples.get(i as usize).ok_or_else(|| bad_delta("sample index"))?.as_str()),
                 None => None,
             };
+            let mut streams = Vec::with_capacity(event.streams.len());
+            for &i in &event.streams {
+                let (dimension, value) = delta.streams.get(i as usize).ok_or_else(|| bad_delta("stream index"))?;
+                streams.push((*dimension, value.as_str()));
+            }
             // Usually the same part: only an event stamped in the future is counted in another hour than
             // the one its id is kept under.
             let id_part = id_group.writable();
@@ -144,7 +149,13 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             id_part.changed = true;
             let count_group = self.group(&mut groups, (hour_of(event.bucket), event.domain), domain, now)?;
             let part = count_group.writable();
-            if part.buckets.entry(event.bucket).or_default().add(event.kind, event.smtp_code, event.category, sample) {
+            if part.buckets.entry(event.bucket).or_default().add(
+                event.kind,
+                event.smtp_code,
+                event.category,
+                sample,
+                streams,
+            ) {
                 part.changed = true;
                 applied.accepted += 1;
             }
@@ -155,7 +166,10 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             let name = &delta.domains[domain as usize];
             if group.stored_451 < hot && group.smtp_451() >= hot {
                 // Once per (hour, domain) that gets busy: the cron looks at these domains, not at all.
-                self.sql.exec("INSERT OR IGNORE INTO hot (hour, domain) VALUES (?, ?)", &[hour.into(), name.as_str().into()])?;
+                self.sql.exec(
+                    "INSERT OR IGNORE INTO hot (hour, domain) VALUES (?, ?)",
+                    &[hour.into(), name.as_str().into()],
+                )?;
             }
             for part in group.parts.into_iter().filter(|p| p.changed) {
                 self.write_part(hour, name, part, now)?;

@@ -42,7 +42,9 @@ pub async fn handle<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S
 fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
     match segments {
         ["api", "classify"] => Some("GET, HEAD, POST, OPTIONS"),
-        ["api", "health" | "domains" | "alerts" | "openapi.json"] | ["api", "domains", _] => Some("GET, HEAD, OPTIONS"),
+        ["api", "health" | "domains" | "streams" | "alerts" | "openapi.json"] | ["api", "domains", _] => {
+            Some("GET, HEAD, OPTIONS")
+        }
         _ => None,
     }
 }
@@ -72,6 +74,7 @@ async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>)
         (Method::Post, ["api", "classify"]) => classify::post(req),
         (Method::Get | Method::Head, ["api", "domains"]) => stats::domains(req, ctx).await,
         (Method::Get | Method::Head, ["api", "domains", domain]) => stats::domain(req, ctx, domain).await,
+        (Method::Get | Method::Head, ["api", "streams"]) => stats::streams(req, ctx).await,
         (Method::Get | Method::Head, ["api", "alerts"]) => stats::alerts(ctx).await,
         (Method::Get | Method::Head, ["api", "openapi.json"]) => Ok(openapi::document(ctx.config)),
         _ => Err(method_not_allowed(allow)),

@@ -191,7 +191,13 @@ impl ValueCounts {
     /// Adds `other` in, value by value, then applies the cap once (see the module docs on order).
     pub fn merge(&mut self, other: &ValueCounts) {
         for (value, tally) in &other.values {
-            *self.values.entry(value.clone()).or_default() += *tally;
+            // Copied only when new here: merging the same values bucket after bucket is the common case.
+            match self.values.get_mut(value) {
+                Some(kept) => *kept += *tally,
+                None => {
+                    self.values.insert(value.clone(), *tally);
+                }
+            }
         }
         self.other += other.other;
         self.fold_beyond_cap();

@@ -76,10 +76,10 @@ pub async fn read_range<S: Store, C: Counter>(
     };
     for &shard in &shards {
         let answer: ReadAnswer = call(counter, shard, &Request::Read { query: query.clone() }).await?;
-        merge_buckets(&mut buckets, &answer.buckets);
+        merge_buckets(&mut buckets, answer.buckets);
         for (hour, parts) in answer.pages {
             let page = read_page(kv, shard, hour, parts, domain).await?;
-            merge_buckets(&mut buckets, &page);
+            merge_buckets(&mut buckets, page);
         }
         phases.extend(answer.phases);
     }

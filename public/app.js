@@ -1,5 +1,5 @@
-// The dashboard: which receiving domain is deferring mail, why, and what to do. Two views chosen by the URL hash
-// (#/ and #/domain/<name>), redrawn every 30 s; a classify box; a token form when the Worker asks for one.
+// The dashboard: which receiving domain is deferring mail, why, and what to do. Three views chosen by the URL hash
+// (#/, #/domain/<name> and #/streams), redrawn every 30 s; a classify box; a token form when the Worker asks for one.
 import { Unauthorized, getJson, saveToken, savedToken } from "./api.js";
 import { h } from "./dom.js";
 import { rebin, sparkline, timeChart } from "./svg.js";
@@ -311,8 +311,38 @@ async function domainPage(name) {
   ];
 }
 
+/** One dimension's values across all recipients, most 451s first, and what the values past the cap add up to. */
+function streamTable([key, label], list, other) {
+  const rows = list[key] ?? [];
+  if (!rows.length && !other) return null;
+  const cells = (v) => [
+    h("td", { class: "n", "data-label": "Attempts" }, num(v.attempts)),
+    h("td", { class: "n", "data-label": "451s" }, num(v.smtp_451)),
+    h("td", { class: "n", "data-label": "451 ratio" }, pct(v.ratio_451)),
+  ];
+  return h("section", { class: "card flush", "aria-labelledby": `streams-${key}` },
+    h("h2", { id: `streams-${key}`, class: "table-title" }, label),
+    h("table", { class: "domains streams-table", "data-dimension": key },
+      h("thead", {}, h("tr", {}, ["Value", "Attempts", "451s", "451 ratio"].map((t, i) => h("th", { scope: "col", class: i ? "n" : null }, t)))),
+      h("tbody", {},
+        rows.map((v) => h("tr", {}, h("th", { scope: "row" }, h("code", {}, v.value)), ...cells(v))),
+        other && h("tr", { class: "muted" }, h("th", { scope: "row" }, "other values"), ...cells(other)))));
+}
+
+async function streamsPage() {
+  const list = await getJson(`/api/streams?window=${state.window}`);
+  const tables = DIMENSIONS.map((dimension) => streamTable(dimension, list, list.other?.[dimension[0]])).filter(Boolean);
+  return [
+    h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "← All domains")),
+    h("div", { class: "page-title" }, h("h1", {}, "Sending streams"),
+      h("span", { class: "muted" }, `${num(list.attempts)} attempts · ${num(list.smtp_451)} 451s · last ${WINDOWS[state.window].label}`)),
+    ...(tables.length ? tables : [h("p", { class: "empty" }, "No event in this window named a sending IP, pool, sending domain or tag.")]),
+  ];
+}
+
 // ---- refresh loop, token, classify -------------------------------------------------------------------------
 function route() {
+  if (location.hash === "#/streams") return { streams: true };
   const match = location.hash.match(/^#\/domain\/(.+)$/);
   try {
     return match ? { domain: decodeURIComponent(match[1]) } : {};
@@ -335,9 +365,9 @@ async function refresh() {
   clearTimeout(state.timer);
   const generation = ++state.generation;
   sparkObserver.disconnect();
-  const { domain } = route();
+  const { domain, streams } = route();
   try {
-    const nodes = domain ? await domainPage(domain) : await overview();
+    const nodes = domain ? await domainPage(domain) : streams ? await streamsPage() : await overview();
     if (generation !== state.generation) return;
     if (!domain) state.drawChart = null;
     main.replaceChildren(...nodes.filter(Boolean));

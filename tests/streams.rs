@@ -222,3 +222,66 @@ fn thousands_of_tags_on_one_domain_keep_each_bucket_bounded_and_the_totals_exact
     let named: u64 = streams["tag"].as_array().unwrap().iter().map(|v| v["smtp_451"].as_u64().unwrap()).sum();
     assert_eq!(named + streams["other"]["tag"]["smtp_451"].as_u64().unwrap(), 2_000);
 }
+
+#[test]
+fn hour_pages_sum_the_dimensions_per_bucket_and_a_domain_reads_its_own_from_its_object() {
+    use bouncewatch::store::Store;
+    let world = scenario(Config::new(), |n| [18, 1, 1][n], |n| Some(["a", "b", "c"][n]));
+    let from_objects = get(&world, "/api/domains/gmail.com?window=24h", NOW);
+    world.tick(NOW);
+    world.tick(NOW + 60);
+
+    let pages: Vec<Value> = world
+        .kv
+        .keys()
+        .iter()
+        .filter(|k| k.starts_with("page:"))
+        .map(|k| serde_json::from_str(&pollster::block_on(world.kv.get(k)).unwrap().unwrap()).unwrap())
+        .collect();
+    assert!(!pages.is_empty());
+    for page in &pages {
+        for domains in page["buckets"].as_object().unwrap().values() {
+            assert!(domains.as_object().unwrap().values().all(|c| c.get("st").is_none()), "{page}");
+        }
+        for (bucket, streams) in page["st"].as_object().expect("the head part sums each bucket's dimensions") {
+            // Both domains' mail from the same three IPs: three values, not six.
+            assert_eq!(streams["ip"].as_object().map(|ips| ips.len()), Some(3), "{bucket}: {streams}");
+        }
+    }
+
+    let gets = world.kv.ops().gets;
+    let from_rows = get(&world, "/api/domains/gmail.com?window=24h", NOW + 60);
+    assert_eq!(world.kv.ops().gets, gets, "a domain's hours come from its rows, settled or not");
+    assert_eq!(from_rows["breakdown"], from_objects["breakdown"]);
+    assert_eq!(from_rows["concentration"], from_objects["concentration"]);
+    assert_eq!(from_rows["breakdown"]["sending_ip"][0]["value"], IPS[0]);
+}
+
+#[test]
+fn the_dimensions_of_a_group_of_domains_are_their_sum() {
+    use bouncewatch::counters::BucketRange;
+    use bouncewatch::counting::read::dimensions_of_domains;
+    use bouncewatch::settings::Settings;
+    let config = Config::from_pairs([("COUNTER_SHARDS", "2")]);
+    let world = scenario(config.clone(), |n| [6, 3, 1][n], |n| Some(["a", "b", "c"][n]));
+    world.tick(NOW);
+    world.tick(NOW + 60);
+    let settings = Settings::from_config(&config).unwrap();
+    let range = BucketRange::ending_at(NOW + 60, 86_400, &settings);
+    let group = world
+        .with_counter(NOW + 60, |counter| {
+            pollster::block_on(dimensions_of_domains(counter, &settings, range, ["gmail.com", "outlook.com"]))
+        })
+        .unwrap();
+    let streams = get(&world, "/api/streams?window=24h", NOW + 60);
+    assert_eq!((group.attempts, group.smtp_451), (streams["attempts"].as_u64().unwrap(), 100));
+    let tag_a = group.streams.tag.values().find(|(v, _)| *v == "a").map(|(_, t)| t.smtp_451);
+    assert_eq!(tag_a, Some(60));
+    let gmail = world
+        .with_counter(NOW + 60, |counter| {
+            pollster::block_on(dimensions_of_domains(counter, &settings, range, ["gmail.com"]))
+        })
+        .unwrap();
+    assert_eq!(gmail.smtp_451, 100);
+    assert!(gmail.attempts < group.attempts, "outlook.com's attempts are in the group's only");
+}

@@ -55,8 +55,8 @@ pub async fn domains<S: Store, C: Counter>(
     let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let (buckets, phases) = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
-    let totals = crate::counters::sum_range(&buckets, range);
+    let read = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
+    let (totals, phases) = (crate::counters::sum_range(&read.buckets, range), read.phases);
     let mut domains: Vec<DomainSummary> = totals
         .iter()
         .map(|(domain, c)| DomainSummary {
@@ -117,10 +117,10 @@ pub async fn domain<S: Store, C: Counter>(
     let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let (buckets, phases) = read_range(ctx.store, ctx.counter, &settings, range, Some(&domain)).await?;
+    let read = read_range(ctx.store, ctx.counter, &settings, range, Some(&domain)).await?;
     let mut all = Counts::default();
     let mut views = Vec::new();
-    for (start, counts) in buckets.iter().filter_map(|(start, d)| d.get(&domain).map(|c| (*start, c))) {
+    for (start, counts) in read.buckets.iter().filter_map(|(start, d)| d.get(&domain).map(|c| (*start, c))) {
         all.merge(counts);
         views.push(BucketView {
             start,
@@ -131,11 +131,11 @@ pub async fn domain<S: Store, C: Counter>(
             categories: &counts.categories,
         });
     }
-    let sources = Sources::of(&all.dimensions());
+    let sources = Sources::of(&read.dimensions());
     let mut samples = all.samples;
     samples.sort_by_key(|s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_DOMAIN_SAMPLES);
-    let status = phases.get(&domain).copied().unwrap_or_default();
+    let status = read.phases.get(&domain).copied().unwrap_or_default();
     let advice = all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))).collect();
     let detail = DomainDetail {
         domain: &domain,
@@ -184,12 +184,7 @@ pub async fn streams<S: Store, C: Counter>(
     let window = window_param(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let (buckets, _) = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
-    let mut all = Counts::default();
-    for counts in crate::counters::sum_range(&buckets, range).values() {
-        all.merge(counts);
-    }
-    let dimensions = all.dimensions();
+    let dimensions = read_range(ctx.store, ctx.counter, &settings, range, None).await?.dimensions();
     let listed = |dimension| ranked(&dimensions, dimension, MAX_VALUES);
     let other = Dimension::ALL
         .iter()

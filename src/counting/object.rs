@@ -2,6 +2,7 @@
 //! what is not yet published, expire old buckets. Plain Rust over [`Sql`]; the Durable Object binding in
 //! `src/shell` only turns requests into calls here.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -302,8 +303,17 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             for row in &rows {
                 let domain = column(row, 0, SqlValue::as_text)?;
                 for (bucket, counts) in parse_counts(column(row, 1, SqlValue::as_text)?)? {
-                    if !counts.is_empty() {
-                        buckets.entry(bucket).or_default().entry(domain.to_owned()).or_default().merge(&counts);
+                    if counts.is_empty() {
+                        continue;
+                    }
+                    // Moved in when it is the (bucket, domain)'s first row, as nearly always: merging into an
+                    // empty Counts would copy every sample and stream value (the cron's publish reads every
+                    // row of an hour this way).
+                    match buckets.entry(bucket).or_default().entry(domain.to_owned()) {
+                        Entry::Vacant(slot) => {
+                            slot.insert(counts);
+                        }
+                        Entry::Occupied(mut slot) => slot.get_mut().merge(&counts),
                     }
                 }
             }

@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::advice::{cause_advice, GREYLISTING_ADVICE, SPIKE_ADVICE};
+use crate::breakdown::Sources;
 use crate::classify::Category;
 use crate::counters::{Counts, Sample, Totals};
 use crate::settings::Settings;
@@ -88,6 +89,9 @@ pub struct Alert {
     pub causes: Vec<Cause>,
     pub advice: Vec<String>,
     pub samples: Vec<Sample>,
+    /// Which sending IPs, pools, sending domains and tags the window's 451s came from.
+    #[serde(flatten)]
+    pub sources: Sources,
     /// For the sender-wide alert: the domains it covers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<String>,
@@ -361,6 +365,7 @@ fn describe(
         causes,
         advice,
         samples,
+        sources: Sources::of(&window.dimensions()),
         domains,
         resolved_at: None,
     }

@@ -12,7 +12,7 @@ mod common;
 
 use bouncewatch::classify::Category;
 use bouncewatch::config::Config;
-use bouncewatch::event::{Esp, EventKind, NormalizedEvent};
+use bouncewatch::event::{Esp, EventKind, NormalizedEvent, Sending};
 use bouncewatch::store::OpCounts;
 use common::World;
 
@@ -113,7 +113,20 @@ fn event(id: String, at: u64, domain: String, i: u64) -> NormalizedEvent {
         category,
         permanence: None,
         rule,
-        sending: Default::default(),
+        sending: sending(i),
+    }
+}
+
+/// What a sender with some streams sends with (issue 14): one of 4 IPs in 2 pools, one of 2 From
+/// domains, one of 10 campaigns and a stream tag. Every event carries all four dimensions, so the
+/// figures are the upper bound of what they cost.
+fn sending(i: u64) -> Sending {
+    let ip = (i / 7 % 4) as u8;
+    Sending {
+        sending_ip: Some(std::net::IpAddr::from([198, 51, 100, 7 + ip])),
+        ip_pool: Some(format!("pool-{}", ip % 2)),
+        sending_domain: Some(format!("mail{}.sender.example", i / 11 % 2)),
+        tags: [format!("campaign:spring-{}", i / 13 % 10), "stream:outbound".to_owned()].into_iter().collect(),
     }
 }
 
@@ -426,10 +439,7 @@ fn simulate_hours(world: &World, traffic: Traffic, hours: u64) -> DayCost {
             next_poll += poll_every;
         }
         serial += 1;
-        world.apply(
-            &[event(format!("one-{serial}"), now.saturating_sub(5), traffic.domain(serial), serial)],
-            now,
-        );
+        world.apply(&[event(format!("one-{serial}"), now.saturating_sub(5), traffic.domain(serial), serial)], now);
         cost.events += 1;
         cost.worker_requests += 1;
     }

@@ -504,7 +504,9 @@ impl Matcher {
             for anchor in &self.anchors[self.starts[slot] as usize..self.starts[slot + 1] as usize] {
                 // A literal found once is compared again where it recurs: rarer than the test it saves.
                 let occurs = anchor.pair == pair
-                    && at.checked_sub(usize::from(anchor.offset)).is_some_and(|start| anchor.literal.occurs_at(text, start));
+                    && at
+                        .checked_sub(usize::from(anchor.offset))
+                        .is_some_and(|start| anchor.literal.occurs_at(text, start));
                 if occurs {
                     found.set(usize::from(anchor.id));
                 }

@@ -6,6 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::breakdown::{Dimension, CONCENTRATION_SHARE, MAX_VALUES, MIN_451, TOP_VALUES};
 use crate::classify::Category;
 use crate::config::Config;
 use crate::counters::Window;
@@ -69,6 +70,12 @@ fn get_and_head(get: Value) -> Value {
     json!({ "get": get, "head": head })
 }
 
+/// `{sending_ip: [ValueShare], ip_pool: …}`, at most `max` values each.
+fn values_by_dimension(max: usize) -> Value {
+    let list = json!({ "type": "array", "maxItems": max, "items": { "$ref": "#/components/schemas/ValueShare" } });
+    Value::Object(Dimension::ALL.iter().map(|d| (d.as_str().to_owned(), list.clone())).collect())
+}
+
 fn spec(secured: bool) -> Value {
     let windows: Vec<&str> = Window::ALL.iter().map(|w| w.as_str()).collect();
     let categories: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
@@ -84,6 +91,20 @@ fn spec(secured: bool) -> Value {
     let storage = [("503", "Storage failed; retry.")];
     let kinds = json!({ "type": "string", "enum": ["deferred", "bounced", "dropped", "delivered"],
                         "description": "The event's kind, where known: a deferral is never `expired` nor permanent." });
+    let dimensions: Vec<&str> = Dimension::ALL.iter().map(|d| d.as_str()).collect();
+    let concentration = json!({ "type": "string", "description": format!(
+        "Where the 451s came from, with what to do: the value carrying at least {} % of them with much less of the attempts, or that they are spread. Absent below {MIN_451} 451s or without dimensions.",
+        CONCENTRATION_SHARE * 100.0) });
+    let tally = json!({ "type": "object", "required": ["attempts", "smtp_451", "ratio_451"], "properties": {
+        "attempts": { "type": "integer", "minimum": 0 }, "smtp_451": { "type": "integer", "minimum": 0 },
+        "ratio_451": { "type": "number", "minimum": 0, "maximum": 1 } } });
+    let mut streams = values_by_dimension(MAX_VALUES);
+    streams["window"] = json!({ "type": "string", "enum": windows });
+    streams["attempts"] =
+        json!({ "type": "integer", "minimum": 0, "description": "Every attempt, with or without dimensions." });
+    streams["smtp_451"] = json!({ "type": "integer", "minimum": 0 });
+    streams["other"] = json!({ "type": "object", "propertyNames": { "enum": dimensions }, "additionalProperties": tally,
+        "description": format!("Per dimension, the values beyond the {MAX_VALUES} kept per recipient domain and bucket, summed.") });
     let reply = json!([{ "name": "reply", "in": "query", "required": true,
                          "schema": { "type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN } },
                        { "name": "kind", "in": "query", "required": false, "schema": kinds }]);
@@ -141,7 +162,9 @@ fn spec(secured: bool) -> Value {
               "status": phase,
               "advice": { "type": "object", "additionalProperties": { "type": "string" },
                   "description": "What to do, by category seen in the window." },
-              "spike_advice": { "type": "string", "description": "What to do while the domain is spiking." } } },
+              "spike_advice": { "type": "string", "description": "What to do while the domain is spiking." },
+              "breakdown": { "$ref": "#/components/schemas/Breakdown" },
+              "concentration": concentration } },
           "Alert": { "type": "object", "properties": {
               "domain": { "type": "string", "description": "A recipient domain, or * for the sender-wide alert." },
               "domains": { "type": "array", "items": { "type": "string" }, "description": "Sender-wide alert only." },
@@ -152,7 +175,19 @@ fn spec(secured: bool) -> Value {
                   "category": { "$ref": "#/components/schemas/Category" }, "share": { "type": "number" } } } },
               "advice": { "type": "array", "items": { "type": "string" } },
               "samples": { "type": "array", "items": { "$ref": "#/components/schemas/Sample" } },
+              "breakdown": { "$ref": "#/components/schemas/Breakdown" },
+              "concentration": concentration,
               "resolved_at": { "type": "integer", "description": "Recent (resolved) alerts only." } } },
+          "ValueShare": { "type": "object", "required": ["value", "attempts", "smtp_451", "share", "ratio_451"], "properties": {
+              "value": { "type": "string" }, "attempts": { "type": "integer", "minimum": 0 },
+              "smtp_451": { "type": "integer", "minimum": 0 },
+              "share": { "type": "number", "minimum": 0, "maximum": 1, "description": "Of all the 451s." },
+              "ratio_451": { "type": "number", "minimum": 0, "maximum": 1 } } },
+          "Breakdown": { "type": "object", "required": dimensions,
+              "description": format!("The top {TOP_VALUES} values per dimension, most 451s first. Absent when the ESP named no sending IP, pool, sending domain or tag."),
+              "properties": values_by_dimension(TOP_VALUES) },
+          "Streams": { "type": "object", "required": ["window", "attempts", "smtp_451", "sending_ip", "ip_pool", "sending_domain", "tag", "other"],
+              "properties": streams },
           "Alerts": { "type": "object", "properties": {
               "active": { "type": "array", "items": { "$ref": "#/components/schemas/Alert" } },
               "recent": { "type": "array", "items": { "$ref": "#/components/schemas/Alert" } } } },
@@ -191,6 +226,8 @@ fn spec(secured: bool) -> Value {
             window, format]), ok_or_csv("DomainDetail", "one row per bucket"), &storage)),
         "/api/rules": get_and_head(operation(secured, "Hits per classification rule over a window, with a sample reply each.",
             json!([window]), ok("RuleList"), &storage)),
+        "/api/streams": get_and_head(operation(secured, "Attempts, 451s and 451 ratio per sending IP, IP pool, sending domain and tag, across all recipient domains, over a window.",
+            json!([window]), ok("Streams"), &storage)),
         "/api/alerts": get_and_head(operation(secured, "Open alerts and those resolved in the last 7 days.", json!([]),
             ok("Alerts"), &storage)),
         "/api/openapi.json": get_and_head(operation(secured, "This document.", json!([]),

@@ -42,7 +42,7 @@ pub async fn handle<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S
 fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
     match segments {
         ["api", "classify"] => Some("GET, HEAD, POST, OPTIONS"),
-        ["api", "health" | "domains" | "alerts" | "rules" | "openapi.json"] | ["api", "domains", _] => {
+        ["api", "health" | "domains" | "streams" | "alerts" | "rules" | "openapi.json"] | ["api", "domains", _] => {
             Some("GET, HEAD, OPTIONS")
         }
         _ => None,
@@ -81,6 +81,7 @@ async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>)
         }
         (Method::Get | Method::Head, ["api", "domains"]) => stats::domains(req, ctx).await,
         (Method::Get | Method::Head, ["api", "domains", domain]) => stats::domain(req, ctx, domain).await,
+        (Method::Get | Method::Head, ["api", "streams"]) => stats::streams(req, ctx).await,
         (Method::Get | Method::Head, ["api", "alerts"]) => stats::alerts(ctx).await,
         (Method::Get | Method::Head, ["api", "rules"]) => rules::rules(req, ctx).await,
         (Method::Get | Method::Head, ["api", "openapi.json"]) => Ok(openapi::document(ctx.config)),
@@ -172,8 +173,13 @@ mod tests {
         let config =
             Config::from_pairs([("CLASSIFY_RULES", r#"[{"id": "acme", "regex": "(", "category": "spam_content"}]"#)]);
         let counter = crate::counting::client::Unreachable;
-        let ctx =
-            Context { store: &store, counter: &counter, config: &config, now: 1_700_000_000, fetcher: &crate::esp::NoFetch };
+        let ctx = Context {
+            store: &store,
+            counter: &counter,
+            config: &config,
+            now: 1_700_000_000,
+            fetcher: &crate::esp::NoFetch,
+        };
         for req in [
             HttpRequest::new(Method::Post, "http://h/webhooks/sendgrid").with_body("[]"),
             HttpRequest::new(Method::Get, "http://h/api/classify?reply=550"),

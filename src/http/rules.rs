@@ -44,9 +44,9 @@ pub async fn rules<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S,
     let window = window_param(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let (buckets, _) = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
+    let read = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
     let mut all = Counts::default();
-    for counts in crate::counters::sum_range(&buckets, range).values() {
+    for counts in crate::counters::sum_range(&read.buckets, range).values() {
         all.merge(counts);
     }
     Ok(HttpResponse::json(200, &RuleList { window: window.as_str(), rules: rule_hits(&all) }))
@@ -93,6 +93,7 @@ mod tests {
                 category: Some(category),
                 rule: Some(rule),
                 sample: Some(reply),
+                streams: &[],
             };
             counts.add(event);
         }

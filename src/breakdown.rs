@@ -418,7 +418,7 @@ impl Sources {
 /// At most `limit` values of `dimension`: most 451s first, then most attempts, then byte order.
 pub fn ranked(counts: &DimensionCounts, dimension: Dimension, limit: usize) -> Vec<ValueShare> {
     let mut values: Vec<(&str, Tally)> = counts.dimension(dimension).values().collect();
-    values.sort_by(|(a, ta), (b, tb)| by_weight(ta, tb).then_with(|| a.cmp(b)));
+    crate::sort::sort_by(&mut values, |(a, ta), (b, tb)| by_weight(ta, tb).then_with(|| a.cmp(b)));
     values
         .into_iter()
         .take(limit)

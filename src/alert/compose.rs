@@ -112,7 +112,7 @@ impl<'a> Section<'a> {
 
     fn causes(&self) -> impl Iterator<Item = (String, Option<&'static str>)> + '_ {
         let mut causes = self.notice.alert.causes.clone();
-        causes.sort_by(|a, b| b.share.total_cmp(&a.share));
+        crate::sort::sort_by(&mut causes, |a, b| b.share.total_cmp(&a.share));
         causes
             .into_iter()
             .map(|c| (format!("{}: {}", cause_name(c.category), percent(c.share)), cause_advice(c.category)))

@@ -347,7 +347,11 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             "SELECT domain FROM hot WHERE hour >= ? AND hour <= ?",
             &[hour_of(first).into(), hour_of(last).into()],
         )?;
-        rows.iter().map(|row| Ok(column(row, 0, SqlValue::as_text)?.to_owned())).collect()
+        let mut domains = BTreeSet::new();
+        for row in &rows {
+            domains.insert(column(row, 0, SqlValue::as_text)?.to_owned());
+        }
+        Ok(domains)
     }
 
     /// `domain`'s counts of every bucket in `first..=last`. Seeks each hour's rows of the domain (an

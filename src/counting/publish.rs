@@ -174,7 +174,7 @@ pub async fn publish<Q: Sql, S: Store>(
     let mut state = before.clone();
     state.last_run = now;
     state.pages.retain(|hour, _| hour + HOUR > oldest_kept);
-    let pending: BTreeSet<u64> = state.dirty.iter().chain(&state.publishing).copied().collect();
+    let pending = crate::sort::set(state.dirty.iter().chain(&state.publishing).copied());
     let hours: Vec<u64> =
         pending.into_iter().filter(|h| h + HOUR > oldest_kept).rev().take(MAX_HOURS_PER_PUBLISH).collect();
     for hour in &hours {

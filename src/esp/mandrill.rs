@@ -26,7 +26,7 @@ pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<(), EspError> 
     let url = common::required_secret(config, URL)?;
     let presented = common::decode_base64(common::required_header(delivery, SIGNATURE_HEADER)?, SIGNATURE_HEADER)?;
     let mut fields = form_fields(delivery.body)?;
-    fields.sort();
+    crate::sort::sort(&mut fields);
     let mut mac = Hmac::<Sha1>::new_from_slice(key.as_bytes())
         .map_err(|_| EspError::Unauthorized(format!("{KEY} is unusable")))?;
     mac.update(url.as_bytes());

@@ -72,7 +72,7 @@ pub async fn domains<S: Store, C: Counter>(
             status: phases.get(domain).copied().unwrap_or_default(),
         })
         .collect();
-    domains.sort_by(|a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
+    crate::sort::sort_by(&mut domains, |a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
     domains.truncate(limit);
     Ok(match format {
         Format::Json => HttpResponse::json(200, &DomainList { window: window.as_str(), domains }),
@@ -143,14 +143,15 @@ pub async fn domain<S: Store, C: Counter>(
     }
     let sources = Sources::of(&read.dimensions());
     let mut samples = all.samples;
-    samples.sort_by_key(|s| std::cmp::Reverse(s.count));
+    crate::sort::sort_by_key(&mut samples, |s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_DOMAIN_SAMPLES);
     let samples = samples
         .into_iter()
         .map(|sample| SampleView { entity: crate::classify::classify(&sample.reply).entity, sample })
         .collect();
     let status = read.phases.get(&domain).copied().unwrap_or_default();
-    let advice = all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))).collect();
+    let advice =
+        crate::sort::map(all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))));
     let detail = DomainDetail {
         domain: &domain,
         buckets: views,
@@ -200,12 +201,15 @@ pub async fn streams<S: Store, C: Counter>(
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
     let dimensions = read_range(ctx.store, ctx.counter, &settings, range, None).await?.dimensions();
     let listed = |dimension| ranked(&dimensions, dimension, MAX_VALUES);
-    let other = Dimension::ALL
-        .iter()
-        .map(|&d| (d.as_str(), dimensions.dimension(d).other()))
-        .filter(|(_, tally)| !tally.is_zero())
-        .map(|(name, t)| (name, OtherView { attempts: t.attempts, smtp_451: t.smtp_451, ratio_451: t.ratio_451() }))
-        .collect();
+    let other = crate::sort::map(
+        Dimension::ALL
+            .iter()
+            .map(|&d| (d.as_str(), dimensions.dimension(d).other()))
+            .filter(|(_, tally)| !tally.is_zero())
+            .map(|(name, t)| {
+                (name, OtherView { attempts: t.attempts, smtp_451: t.smtp_451, ratio_451: t.ratio_451() })
+            }),
+    );
     let list = StreamList {
         window: window.as_str(),
         attempts: dimensions.attempts,

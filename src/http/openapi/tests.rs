@@ -261,7 +261,10 @@ fn docs_openapi_json_is_the_document_the_types_and_constants_describe() {
         }
     }
     let stored: Value = serde_json::from_str(DOCUMENT).unwrap();
-    assert!(stored == expected, "docs/openapi.json is out of date: run `UPDATE_OPENAPI=1 cargo test --lib http::openapi`");
+    assert!(
+        stored == expected,
+        "docs/openapi.json is out of date: run `UPDATE_OPENAPI=1 cargo test --lib http::openapi`"
+    );
 }
 
 #[test]

@@ -48,6 +48,7 @@ pub mod error;
 pub mod esp;
 pub mod event;
 pub mod http;
+mod json;
 pub mod mime;
 pub mod notify;
 pub mod outbound;

@@ -404,7 +404,7 @@ pub fn hour_of(bucket: u64) -> u64 {
 }
 
 fn parse_counts(text: &str) -> Result<BTreeMap<u64, Counts>, SqlError> {
-    serde_json::from_str(text).map_err(|e| SqlError(format!("stored counts are corrupt: {e}")))
+    crate::json::parse(text).map_err(|e| SqlError(format!("stored counts are corrupt: {e}")))
 }
 
 fn bad_delta(what: &str) -> SqlError {

@@ -269,7 +269,7 @@ pub async fn read_page<S: Store>(kv: &S, shard: u32, hour: u64, parts: u32) -> R
             continue;
         };
         let stored: StoredPart =
-            serde_json::from_str(&value).map_err(|e| StoreError(format!("stored page {key} is corrupt: {e}")))?;
+            crate::json::parse(&value).map_err(|e| StoreError(format!("stored page {key} is corrupt: {e}")))?;
         page.merge(Summed { buckets: stored.buckets, streams: stored.streams });
     }
     Ok(page)

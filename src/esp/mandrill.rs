@@ -54,7 +54,7 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
         None if is_bare_json => std::str::from_utf8(delivery.body).unwrap_or_default(),
         None => return Err(EspError::Malformed("Mandrill form has no `mandrill_events` field".into())),
     };
-    let events: Value = serde_json::from_str(events_json)
+    let events: Value = crate::json::parse(events_json)
         .map_err(|e| EspError::Malformed(format!("Mandrill `mandrill_events` is not valid JSON: {e}")))?;
     let items = events
         .as_array()

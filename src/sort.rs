@@ -81,7 +81,7 @@ mod tests {
             let mut reversed = items.clone();
             super::sort_by(&mut reversed, |a, b| b.0.cmp(&a.0));
             expected = items.clone();
-            expected.sort_by(|a, b| b.0.cmp(&a.0));
+            expected.sort_by_key(|b| std::cmp::Reverse(b.0));
             prop_assert_eq!(&reversed, &expected);
             let mut whole = items.clone();
             super::sort(&mut whole);

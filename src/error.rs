@@ -11,6 +11,8 @@ pub enum AppError {
     BadRequest(String),
     /// Credentials or signature missing, wrong or stale; or the ESP's secret is not configured.
     Unauthorized(String),
+    /// The credentials are right but the action is not enabled: a write route without `ADMIN_TOKEN` set.
+    Forbidden(String),
     /// No such route or resource.
     NotFound(String),
     /// The route exists but not for this method; `allow` is what it does accept, sent as the `Allow` header
@@ -33,6 +35,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => 400,
             AppError::Unauthorized(_) => 401,
+            AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::MethodNotAllowed { .. } => 405,
             AppError::PayloadTooLarge(_) => 413,
@@ -46,6 +49,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => "bad_request",
             AppError::Unauthorized(_) => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::MethodNotAllowed { .. } => "method_not_allowed",
             AppError::PayloadTooLarge(_) => "payload_too_large",
@@ -60,6 +64,7 @@ impl AppError {
         match self {
             AppError::BadRequest(m)
             | AppError::Unauthorized(m)
+            | AppError::Forbidden(m)
             | AppError::NotFound(m)
             | AppError::MethodNotAllowed { message: m, .. }
             | AppError::PayloadTooLarge(m)

@@ -54,6 +54,7 @@ pub mod outbound;
 pub mod redact;
 pub mod reply;
 pub mod settings;
+pub mod silence;
 pub mod sql;
 pub mod store;
 

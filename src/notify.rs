@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::alert::{self, AlertSnapshot, Message, Notice, NoticeKind};
 use crate::mime;
 use crate::outbound::{self, OutboundRequest};
+use crate::silence::Silences;
 
 mod settings;
 
@@ -101,9 +102,14 @@ pub struct NotifyState {
 /// An alert that was announced and is now `ok`, `pending`, benign-while-suppressed or missing from
 /// `alerts_now` is resolved: the detector keeps an alert in its output while it is alerting (including
 /// the resolve hold), so absence means it has resolved.
+///
+/// A silenced alert says nothing, as Alertmanager mutes it: no firing, no reminder, no resolved. What
+/// was said before stays recorded, so when the silence ends while it still fires the reminder schedule
+/// carries on (one that fell due meanwhile goes out now), and one never announced is announced then.
 pub fn plan(
     previous: &NotifyState,
     alerts_now: &[AlertSnapshot],
+    silences: &Silences,
     now: u64,
     settings: &AlertSettings,
 ) -> (Vec<Outgoing>, NotifyState) {
@@ -112,7 +118,9 @@ pub fn plan(
     let current: BTreeMap<&str, &AlertSnapshot> = alerts_now.iter().map(|a| (a.key(), a)).collect();
     for (key, alert) in &current {
         let notifiable = settings.notifiable(alert);
+        let muted = silences.silencing(alert, now).is_some();
         match state.announced.get_mut(*key) {
+            _ if muted && notifiable => {}
             None if notifiable => {
                 let alert = alert.sanitized();
                 notices.push(Notice { kind: NoticeKind::Firing, alert: alert.clone() });
@@ -133,7 +141,9 @@ pub fn plan(
             }
             Some(_) => {
                 state.announced.remove(*key);
-                notices.push(Notice { kind: NoticeKind::Resolved, alert: alert.sanitized() });
+                if !muted {
+                    notices.push(Notice { kind: NoticeKind::Resolved, alert: alert.sanitized() });
+                }
             }
             None => {}
         }
@@ -141,7 +151,9 @@ pub fn plan(
     let vanished: Vec<String> = state.announced.keys().filter(|k| !current.contains_key(k.as_str())).cloned().collect();
     for key in vanished {
         if let Some(announced) = state.announced.remove(&key) {
-            notices.push(Notice { kind: NoticeKind::Resolved, alert: announced.alert });
+            if silences.silencing(&announced.alert, now).is_none() {
+                notices.push(Notice { kind: NoticeKind::Resolved, alert: announced.alert });
+            }
         }
     }
 
@@ -279,11 +291,12 @@ pub struct RunReport {
 pub async fn run<N: Notifier>(
     previous: &NotifyState,
     alerts_now: &[AlertSnapshot],
+    silences: &Silences,
     now: u64,
     settings: &AlertSettings,
     notifier: &N,
 ) -> (NotifyState, RunReport) {
-    let (due, mut state) = plan(previous, alerts_now, now, settings);
+    let (due, mut state) = plan(previous, alerts_now, silences, now, settings);
     let mut report = RunReport::default();
     for outgoing in &due {
         let result = deliver(notifier, outgoing, settings).await;

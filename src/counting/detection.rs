@@ -16,6 +16,7 @@ use crate::alert::AlertSnapshot;
 use crate::counters::{BucketRange, Counts, Totals};
 use crate::detect::{Alert, Baseline, Candidate, DetectorState, Phase, Tracked};
 use crate::notify::{self, AlertSettings, Notifier, NotifyState};
+use crate::silence::{Silence, Silences};
 use crate::sql::{Sql, SqlError};
 use crate::store::{Store, StoreError};
 
@@ -28,6 +29,8 @@ use super::schema;
 
 const DETECTOR: &str = "detector";
 const NOTIFY: &str = "notify";
+/// The silences ([`Silences`]): one row, written by `POST`/`DELETE /api/silences` only.
+pub const SILENCES: &str = "silences";
 
 /// What the detector asks one object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -56,6 +59,9 @@ pub struct AlertsView {
     pub active: Vec<Alert>,
     pub recent: Vec<Alert>,
     pub phases: BTreeMap<String, Phase>,
+    /// The silences in force, for marking the alerts they cover.
+    #[serde(default)]
+    pub silences: Silences,
 }
 
 /// What one run did, for its log line.
@@ -182,23 +188,82 @@ pub async fn tick<Q: Sql, S: Store, N: Notifier, C: Counter>(
     let snapshots: Vec<AlertSnapshot> =
         state.active_alerts().into_iter().map(|a| AlertSnapshot::from_alert(a, window_minutes)).collect();
     let previous: NotifyState = schema::load_meta(object.sql, NOTIFY).map_err(sql_error)?;
+    let silences: Silences = schema::load_meta(object.sql, SILENCES).map_err(sql_error)?;
     // Sent after the detector's state is committed, and recorded after sending: a crash in between can
     // repeat a message on the next run but never lose one.
-    let (next, sent) = notify::run(&previous, &snapshots, now, &alerting, notifier).await;
+    let (next, sent) = notify::run(&previous, &snapshots, &silences, now, &alerting, notifier).await;
     schema::save_meta(object.sql, NOTIFY, &previous, &next).map_err(sql_error)?;
     report.notified = sent.delivered;
     report.notify_failures = sent.failed;
     Ok(report)
 }
 
-/// `/api/alerts`, from shard 0's detector state.
-pub fn alerts<Q: Sql>(sql: &Q) -> Result<AlertsView, SqlError> {
+/// Every tracked domain's phase, for the read API's `status`.
+pub fn phases<Q: Sql>(sql: &Q) -> Result<BTreeMap<String, Phase>, SqlError> {
     let state: DetectorState = schema::load_meta(sql, DETECTOR)?;
+    Ok(state.phases())
+}
+
+/// `/api/alerts`, from shard 0's detector state and silences.
+pub fn alerts<Q: Sql>(sql: &Q, now: u64) -> Result<AlertsView, SqlError> {
+    let state: DetectorState = schema::load_meta(sql, DETECTOR)?;
+    let mut silences: Silences = schema::load_meta(sql, SILENCES)?;
+    silences.silences.retain(|s| s.until > now);
     Ok(AlertsView {
         active: state.active_alerts().into_iter().cloned().collect(),
         recent: state.recent.clone(),
         phases: state.phases(),
+        silences,
     })
+}
+
+/// A change to the silences, asked of shard 0 by the silence routes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum SilenceChange {
+    /// List the silences in force (reads one row, writes none).
+    List,
+    Add {
+        silence: crate::silence::NewSilence,
+    },
+    Remove {
+        id: String,
+    },
+}
+
+/// What a [`SilenceChange`] answers: the silence added or removed, or the list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SilenceAnswer {
+    One(Silence),
+    List {
+        silences: Vec<Silence>,
+    },
+    /// A refusal the route answers as is (400 past the limit, 404 for an unknown id).
+    Refused {
+        status: u16,
+        message: String,
+    },
+}
+
+/// Applies a silence change in one unit: one row read, and one row written for a change.
+pub fn change_silences<Q: Sql>(sql: &Q, change: &SilenceChange, now: u64) -> Result<SilenceAnswer, SqlError> {
+    let before: Silences = schema::load_meta(sql, SILENCES)?;
+    let mut after = before.clone();
+    let result = match change {
+        SilenceChange::List => {
+            return Ok(SilenceAnswer::List { silences: before.active(now).into_iter().cloned().collect() })
+        }
+        SilenceChange::Add { silence } => after.add(silence.clone(), now),
+        SilenceChange::Remove { id } => after.remove(id, now),
+    };
+    match result {
+        Ok(silence) => {
+            schema::save_meta(sql, SILENCES, &before, &after)?;
+            Ok(SilenceAnswer::One(silence))
+        }
+        Err(refused) => Ok(SilenceAnswer::Refused { status: refused.status(), message: refused.message().to_owned() }),
+    }
 }
 
 fn sql_error(err: SqlError) -> StoreError {

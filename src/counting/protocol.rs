@@ -35,6 +35,8 @@ pub enum Request {
     Window { request: WindowRequest },
     /// The shard count shard 0 was first used with, asked by a shard on its first call (answer: [`Layout`]).
     Layout,
+    /// List, add or remove silences, on shard 0 (answer: [`detection::SilenceAnswer`]).
+    Silences { change: detection::SilenceChange },
 }
 
 /// The `COUNTER_SHARDS` an object's counts were written under. Changing it would move domains to objects
@@ -149,13 +151,16 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
         Request::Read { query } => {
             let answer = read::answer(&object, &query, now).and_then(|mut answer| {
                 if env.shard == 0 {
-                    answer.phases = detection::alerts(sql)?.phases;
+                    answer.phases = detection::phases(sql)?;
                 }
                 Ok(answer)
             });
             answer.map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a))
         }
-        Request::Alerts => detection::alerts(sql).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a)),
+        Request::Alerts => detection::alerts(sql, now).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a)),
+        Request::Silences { change } => {
+            detection::change_silences(sql, &change, now).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a))
+        }
         Request::Tick => {
             let alerting =
                 AlertSettings::from_config(env.config, env.email_binding).map_err(|e| e.message().to_owned());

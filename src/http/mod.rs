@@ -7,6 +7,7 @@ mod classify;
 mod csv;
 mod openapi;
 mod router;
+mod silences;
 mod stats;
 mod webhooks;
 
@@ -21,6 +22,7 @@ pub enum Method {
     Get,
     Head,
     Post,
+    Delete,
     Options,
     Other,
 }
@@ -31,6 +33,7 @@ impl Method {
             "GET" => Method::Get,
             "HEAD" => Method::Head,
             "POST" => Method::Post,
+            "DELETE" => Method::Delete,
             "OPTIONS" => Method::Options,
             _ => Method::Other,
         }

@@ -14,9 +14,77 @@ use crate::event::{Esp, MAX_DOMAIN_LEN};
 use super::classify::{MAX_BATCH, MAX_BODY_BYTES, NOT_BLANK_PATTERN};
 use super::csv::Format;
 use super::{HttpResponse, ECHOED_EVENTS_MAX};
+use crate::silence::{MAX_COMMENT_CHARS, MAX_CREATED_BY_CHARS, PROVIDER_PATTERN};
 
 pub fn document(config: &Config) -> HttpResponse {
-    HttpResponse::json(200, &spec(config.get("READ_TOKEN").is_some()))
+    HttpResponse::json(200, &spec(config.get("READ_TOKEN").is_some(), config.get("ADMIN_TOKEN").is_some()))
+}
+
+/// A write operation: `ADMIN_TOKEN` when it is set; when it is not, the route answers only 403, and says
+/// so, with no security to offer.
+fn write_operation(
+    admin: bool,
+    summary: &str,
+    parameters: Value,
+    success: (&str, Value),
+    errors: &[(&str, &str)],
+) -> Value {
+    let mut responses = Map::new();
+    if admin {
+        responses.insert(success.0.into(), success.1);
+        responses.insert("400".into(), error("The body or a parameter is invalid; the message names it."));
+        responses.insert("401".into(), error("The bearer token is missing or is not ADMIN_TOKEN."));
+        for (status, description) in errors {
+            responses.insert((*status).into(), error(description));
+        }
+    } else {
+        responses.insert("403".into(), error("Writes are disabled: ADMIN_TOKEN is not set."));
+    }
+    let mut op = json!({ "summary": summary, "parameters": parameters, "responses": responses });
+    if admin {
+        op["security"] = json!([{ "adminToken": [] }]);
+    }
+    op
+}
+
+/// The silence routes (`crate::silence`): their schema and their three operations.
+fn silence_paths(secured: bool, admin: bool, storage: &[(&str, &str)]) -> (Value, Value, Value) {
+    let matcher = json!({ "oneOf": [
+        { "const": "*", "description": "Every alert." },
+        { "type": "object", "required": ["domain"], "additionalProperties": false,
+          "properties": { "domain": { "type": "string", "maxLength": MAX_DOMAIN_LEN, "pattern": crate::domain::PATTERN } } },
+        { "type": "object", "required": ["provider"], "additionalProperties": false,
+          "properties": { "provider": { "type": "string", "pattern": PROVIDER_PATTERN } } } ] });
+    let schema = json!({ "type": "object", "required": ["id", "match", "until", "comment", "created_at"], "properties": {
+        "id": { "type": "string" }, "match": matcher, "until": { "type": "integer", "description": "Unix seconds." },
+        "comment": { "type": "string" }, "created_by": { "type": "string" }, "created_at": { "type": "integer" } } });
+    let body = json!({ "required": true, "content": { "application/json": { "schema": {
+        "type": "object", "required": ["match", "until", "comment"], "additionalProperties": false, "properties": {
+            "match": matcher,
+            "until": { "description": "Unix seconds or RFC 3339; in the future and at most 30 days ahead.",
+                       "oneOf": [{ "type": "integer", "minimum": 0 }, { "type": "string", "format": "date-time" }] },
+            "comment": { "type": "string", "minLength": 1, "maxLength": MAX_COMMENT_CHARS, "pattern": NOT_BLANK_PATTERN },
+            "created_by": { "type": "string", "maxLength": MAX_CREATED_BY_CHARS } } } } } });
+    let list = json!({ "description": "OK", "content": { "application/json": { "schema": {
+        "type": "object", "properties": { "silences": { "type": "array", "items": { "$ref": "#/components/schemas/Silence" } } } } } } });
+    let one = |description: &str| {
+        json!({ "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Silence" } } } })
+    };
+    let mut collection = get_and_head(operation(secured, "The silences in force.", json!([]), list, storage));
+    let mut post = write_operation(
+        admin,
+        "Silence the alerts a matcher covers until a time.",
+        json!([]),
+        ("201", one("Created.")),
+        storage,
+    );
+    post["requestBody"] = body;
+    collection["post"] = post;
+    let id = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^s[0-9]{1,20}$" } }]);
+    let not_found = [("404", "No active silence has this id."), storage[0]];
+    let item = json!({ "delete": write_operation(admin, "End a silence now.", id, ("200", one("The silence ended.")), &not_found) });
+    (schema, collection, item)
 }
 
 fn error(description: &str) -> Value {
@@ -69,7 +137,7 @@ fn get_and_head(get: Value) -> Value {
     json!({ "get": get, "head": head })
 }
 
-fn spec(secured: bool) -> Value {
+fn spec(secured: bool, admin: bool) -> Value {
     let windows: Vec<&str> = Window::ALL.iter().map(|w| w.as_str()).collect();
     let categories: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
     let esps: Vec<&str> = Esp::ALL.iter().map(|e| e.as_str()).collect();
@@ -82,6 +150,7 @@ fn spec(secured: bool) -> Value {
                                      "additionalProperties": { "type": "integer" } });
     let phase = json!({ "type": "string", "enum": ["ok", "pending", "firing", "resolving"] });
     let storage = [("503", "Storage failed; retry.")];
+    let (silence, silences, silence_item) = silence_paths(secured, admin, &storage);
     let reply = json!([{ "name": "reply", "in": "query", "required": true,
                          "schema": { "type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN } }]);
     let mut classify = get_and_head(operation(secured, "Classify one SMTP reply.", reply, ok("Classification"), &[]));
@@ -122,6 +191,7 @@ fn spec(secured: bool) -> Value {
               "advice": { "type": "object", "additionalProperties": { "type": "string" },
                   "description": "What to do, by category seen in the window." },
               "spike_advice": { "type": "string", "description": "What to do while the domain is spiking." } } },
+          "Silence": silence,
           "Alert": { "type": "object", "properties": {
               "domain": { "type": "string", "description": "A recipient domain, or * for the sender-wide alert." },
               "domains": { "type": "array", "items": { "type": "string" }, "description": "Sender-wide alert only." },
@@ -132,7 +202,8 @@ fn spec(secured: bool) -> Value {
                   "category": { "$ref": "#/components/schemas/Category" }, "share": { "type": "number" } } } },
               "advice": { "type": "array", "items": { "type": "string" } },
               "samples": { "type": "array", "items": { "$ref": "#/components/schemas/Sample" } },
-              "resolved_at": { "type": "integer", "description": "Recent (resolved) alerts only." } } },
+              "resolved_at": { "type": "integer", "description": "Recent (resolved) alerts only." },
+              "silenced": { "$ref": "#/components/schemas/Silence", "description": "Active alerts only: the silence muting it." } } },
           "Alerts": { "type": "object", "properties": {
               "active": { "type": "array", "items": { "$ref": "#/components/schemas/Alert" } },
               "recent": { "type": "array", "items": { "$ref": "#/components/schemas/Alert" } } } },
@@ -169,6 +240,8 @@ fn spec(secured: bool) -> Value {
         "/api/openapi.json": get_and_head(operation(secured, "This document.", json!([]),
             json!({ "description": "An OpenAPI 3.1 document.",
                     "content": { "application/json": { "schema": { "type": "object" } } } }), &[])),
+        "/api/silences": silences,
+        "/api/silences/{id}": silence_item,
         "/webhooks/{esp}": { "post": {
             "summary": "Receive an ESP's event webhook. Authenticated by the ESP's own signature scheme (or, for generic, a bearer token); counted exactly once per body.",
             "description": "Mandrill's unsigned HEAD (its URL check) is answered 200 with no body; docs/webhooks.md has each ESP's scheme.",
@@ -181,9 +254,17 @@ fn spec(secured: bool) -> Value {
                            "503": error("Storage (`storage_unavailable`) or an upstream such as the SNS certificate host (`upstream_unavailable`) failed; the ESP should retry.") } } }
       }
     });
+    let mut schemes = Map::new();
     if secured {
-        doc["components"]["securitySchemes"] = json!({ "readToken": { "type": "http", "scheme": "bearer",
-            "description": "READ_TOKEN, required on every /api route but /api/health (and CORS preflights)." } });
+        schemes.insert("readToken".into(), json!({ "type": "http", "scheme": "bearer",
+            "description": "READ_TOKEN, required on every /api route but /api/health, the write routes and CORS preflights." }));
+    }
+    if admin {
+        schemes.insert("adminToken".into(), json!({ "type": "http", "scheme": "bearer",
+            "description": "ADMIN_TOKEN, required on the write routes (POST /api/silences, DELETE /api/silences/{id})." }));
+    }
+    if !schemes.is_empty() {
+        doc["components"]["securitySchemes"] = Value::Object(schemes);
     }
     doc
 }

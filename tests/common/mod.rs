@@ -265,3 +265,28 @@ impl World {
             .unwrap_or_else(|e| panic!("cron run failed: {e}"))
     }
 }
+
+/// Six quiet hours of deliveries to `domain`, then 60 451s of `category` among 160 attempts in the ten
+/// minutes before `now`, and the two cron runs (at `now` and a minute on) that confirm the alert. Returns
+/// the time of the second run.
+pub fn seed_spike(world: &World, domain: &str, category: bouncewatch::classify::Category, now: u64) -> u64 {
+    use bouncewatch::event::EventKind;
+    let event = |kind, at, i: u64| {
+        let mut event = synthetic_event(domain, kind, at, (kind == EventKind::Deferred).then_some(category));
+        event.event_id = format!("{}-{i}", event.event_id);
+        event
+    };
+    for step in 4..72 {
+        let at = now - step * 300;
+        world.apply(&(0..20).map(|i| event(EventKind::Delivered, at, i)).collect::<Vec<_>>(), now);
+    }
+    for minute in 0..10 {
+        let at = now - 600 + minute * 60;
+        let mut events: Vec<_> = (0..10).map(|i| event(EventKind::Delivered, at, i)).collect();
+        events.extend((0..6).map(|i| event(EventKind::Deferred, at, i)));
+        world.apply(&events, now);
+    }
+    world.tick(now);
+    world.tick(now + 60);
+    now + 60
+}

@@ -2,13 +2,14 @@
 //! The shell sends it to the Durable Object by name (`counter-<n>`); [`LocalCounter`] runs the objects in
 //! process over any [`Sql`] (natively, rusqlite), counting every billed request.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 
 use serde::de::DeserializeOwned;
 
 use crate::config::Config;
+use crate::metrics::ObjectStats;
 use crate::notify::Notifier;
 use crate::sql::{Sql, SqlOps};
 use crate::store::{Faults, Store, StoreError};
@@ -54,6 +55,8 @@ pub struct LocalCounter<'a, Q: Sql, S: Store, N: Notifier> {
     requests: Cell<u64>,
     /// Each object's [`ObjectEnv::ready`]: one instance per object for this counter's life.
     ready: Vec<Cell<bool>>,
+    /// Each object's [`ObjectEnv::stats`].
+    stats: Vec<RefCell<ObjectStats>>,
 }
 
 impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
@@ -67,6 +70,7 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
             faults: Cell::new(Faults::default()),
             requests: Cell::new(0),
             ready: objects.iter().map(|_| Cell::new(false)).collect(),
+            stats: objects.iter().map(|_| RefCell::default()).collect(),
         }
     }
 
@@ -89,6 +93,7 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
             let missing = || StoreError(format!("no counting object {shard}"));
             let sql = self.objects.get(shard as usize).ok_or_else(missing)?;
             let ready = self.ready.get(shard as usize).ok_or_else(missing)?;
+            let stats = self.stats.get(shard as usize).ok_or_else(missing)?;
             let env = ObjectEnv {
                 shard,
                 kv: self.kv,
@@ -98,6 +103,7 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
                 email_binding: false,
                 now: self.now.get(),
                 ready,
+                stats,
             };
             let answer = handle(sql, &env, &body).await;
             faults.after_object()?;

@@ -5,6 +5,7 @@
 pub mod body;
 mod classify;
 mod csv;
+mod metrics;
 mod openapi;
 mod router;
 mod silences;

@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::esp::Fetcher;
 use crate::store::Store;
 
-use super::{classify, openapi, silences, stats, webhooks, HttpRequest, HttpResponse, Method};
+use super::{classify, metrics, openapi, silences, stats, webhooks, HttpRequest, HttpResponse, Method};
 
 /// What a request may use besides itself: KV (pages, SNS certificates), the counting objects,
 /// configuration, the clock (unix seconds) and outbound HTTP (SNS certificates), all passed in so tests
@@ -45,6 +45,7 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         ["api", "health" | "domains" | "alerts" | "openapi.json"] | ["api", "domains", _] => Some("GET, HEAD, OPTIONS"),
         ["api", "silences"] => Some("GET, HEAD, POST, OPTIONS"),
         ["api", "silences", _] => Some("DELETE, OPTIONS"),
+        ["metrics"] => Some("GET, HEAD, OPTIONS"),
         _ => None,
     }
 }
@@ -62,7 +63,7 @@ async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>)
     let write = silences::is_write(req.method, &segments);
     if write {
         authorize_admin(req, ctx.config)?;
-    } else if !open && segments.first() == Some(&"api") {
+    } else if !open && matches!(segments.first(), Some(&"api" | &"metrics")) {
         authorize(req, ctx.config)?;
     }
     let allow = allowed_methods(&segments).ok_or_else(|| AppError::NotFound(format!("no route for {}", req.path)))?;
@@ -81,6 +82,7 @@ async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>)
         (Method::Get | Method::Head, ["api", "alerts"]) => stats::alerts(ctx).await,
         (Method::Get | Method::Head, ["api", "openapi.json"]) => Ok(openapi::document(ctx.config)),
         (Method::Get | Method::Head, ["api", "silences"]) => silences::list(ctx).await,
+        (Method::Get | Method::Head, ["metrics"]) => metrics::metrics(ctx).await,
         (Method::Post, ["api", "silences"]) => silences::create(req, ctx).await,
         (Method::Delete, ["api", "silences", id]) => silences::delete(ctx, id).await,
         _ => Err(method_not_allowed(allow)),

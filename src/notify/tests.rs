@@ -61,15 +61,15 @@ impl Notifier for FakeNotifier {
         Ok(())
     }
 
-    async fn fetch(&self, request: &OutboundRequest) -> Result<u16, SendError> {
+    async fn fetch(&self, request: &OutboundRequest) -> Result<Fetched, SendError> {
         if self.take_failure() {
             return match self.fail_status.get() {
                 0 => Err(SendError("timed out".into())),
-                status => Ok(status),
+                status => Ok(Fetched { status, body: String::new() }),
             };
         }
         self.requests.borrow_mut().push(request.clone());
-        Ok(202)
+        Ok(Fetched { status: 202, body: String::new() })
     }
 }
 

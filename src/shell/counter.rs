@@ -1,7 +1,7 @@
 //! The counting object as a Durable Object, and the Worker's way to reach it. The logic is
 //! [`crate::counting::handle`]; this only binds the object's SQLite, KV, email and the other shards to it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use worker::{
     durable_object, js_sys, DurableObject, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response,
@@ -11,6 +11,7 @@ use worker::{
 use crate::config::Config;
 use crate::counting::{handle, Answer, Counter, ObjectEnv};
 use crate::error::AppError;
+use crate::metrics::ObjectStats;
 use crate::sql::{OpsCounter, Row, Sql, SqlError, SqlOps, SqlValue};
 use crate::store::{Faults, StoreError};
 
@@ -26,11 +27,12 @@ pub struct CountingObject {
     state: State,
     env: Env,
     ready: Cell<bool>,
+    stats: RefCell<ObjectStats>,
 }
 
 impl DurableObject for CountingObject {
     fn new(state: State, env: Env) -> Self {
-        CountingObject { state, env, ready: Cell::new(false) }
+        CountingObject { state, env, ready: Cell::new(false), stats: RefCell::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -50,6 +52,7 @@ impl DurableObject for CountingObject {
                     email_binding: notifier.has_email_binding(),
                     now: now_seconds(),
                     ready: &self.ready,
+                    stats: &self.stats,
                 };
                 handle(&sql, &env, &body).await
             }

@@ -156,7 +156,7 @@ pub mod sqlite;
 
 use bouncewatch::counting::detection::TickReport;
 use bouncewatch::counting::{call, Applied, LocalCounter, Request};
-use bouncewatch::notify::{Notifier, SendError};
+use bouncewatch::notify::{Fetched, Notifier, SendError};
 use bouncewatch::outbound::OutboundRequest;
 use bouncewatch::store::Faults;
 
@@ -173,9 +173,10 @@ impl Notifier for RecordingNotifier {
         Ok(())
     }
 
-    async fn fetch(&self, request: &OutboundRequest) -> Result<u16, SendError> {
+    async fn fetch(&self, request: &OutboundRequest) -> Result<Fetched, SendError> {
         self.requests.borrow_mut().push(request.clone());
-        Ok(200)
+        // KumoMTA's answer to a suspension (the only body read); an email API ignores it.
+        Ok(Fetched { status: 200, body: r#"{"id": "9511a32e-66f8-42aa-b151-ccb176df47d9"}"#.into() })
     }
 }
 

@@ -195,6 +195,9 @@ pub fn render(scrape: &Scrape, top_n: usize) -> String {
     out.0
 }
 
+/// A per-shard counter family: its name, help text and the field it shows.
+type Counter = (&'static str, &'static str, fn(&ObjectStats) -> u64);
+
 fn render_shards(out: &mut Out, scrape: &Scrape) {
     let shard_label = |s: &ShardMetrics| s.shard.to_string();
     out.family(
@@ -233,7 +236,7 @@ fn render_shards(out: &mut Out, scrape: &Scrape) {
             out.sample("bouncewatch_do_requests_total", &[("shard", &shard_label(s)), ("op", op)], *n as f64);
         }
     }
-    let picks: [(&str, &str, fn(&ObjectStats) -> u64); 3] = [
+    let picks: [Counter; 3] = [
         ("bouncewatch_do_rows_read_total", "SQLite rows read by the counting object (billed).", |s| s.rows_read),
         ("bouncewatch_do_rows_written_total", "SQLite rows written by the counting object (billed).", |s| {
             s.rows_written

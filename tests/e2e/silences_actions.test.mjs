@@ -92,7 +92,7 @@ test("the action hook and KumoMTA each get one throttle on firing and one resume
       ACTION_KUMOMTA_URL: kumo.base,
       ACTION_KUMOMTA_TOKEN: "bouncewatch:kumo-pass",
       ACTION_KUMOMTA_DURATION: "30m",
-      RESOLVE_HOLD_MINUTES: "0",
+      RESOLVE_HOLD_MINUTES: "1",
     },
   });
   try {
@@ -123,7 +123,9 @@ test("the action hook and KumoMTA each get one throttle on firing and one resume
 
     await calmDown(worker);
     await cronRun(worker); // firing → resolving
-    await cronRun(worker); // the hold (0 min) is over: resolved
+    assert.equal(await settle(() => hook.requests.length + kumo.requests.length, 3, NOTHING_NEW), 2, "no resume while resolving");
+    await sleep(61_000); // the shortest resolve hold, a minute
+    await cronRun(worker); // resolved
     assert.equal(await settle(() => hook.requests.length + kumo.requests.length, 4), 4, worker.logs());
     const resume = JSON.parse(hook.requests[1].body);
     assert.deepEqual({ action: resume.action, domain: resume.domain, kind: resume.suggestion.kind }, { action: "resume", domain: "gmail.com", kind: "resume" });

@@ -42,7 +42,7 @@ pub struct ObjectStats {
     /// Webhook events by ESP then outcome (`accepted`, `duplicate`).
     pub webhook_events: BTreeMap<String, BTreeMap<String, u64>>,
     /// Webhook requests by ESP then status, as the object saw them (200, or 401 for a replayed token).
-    pub webhook_requests: BTreeMap<String, BTreeMap<u16, u64>>,
+    pub webhook_requests: BTreeMap<String, BTreeMap<String, u64>>,
     /// The last cron run, on shard 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_tick_at: Option<u64>,
@@ -195,38 +195,35 @@ pub fn render(scrape: &Scrape, top_n: usize) -> String {
     out.0
 }
 
+/// A per-shard counter family by ESP: its name, help text, second label and the field it shows.
+type ByEsp = (&'static str, &'static str, &'static str, fn(&ObjectStats) -> &BTreeMap<String, BTreeMap<String, u64>>);
+
 /// A per-shard counter family: its name, help text and the field it shows.
 type Counter = (&'static str, &'static str, fn(&ObjectStats) -> u64);
 
 fn render_shards(out: &mut Out, scrape: &Scrape) {
     let shard_label = |s: &ShardMetrics| s.shard.to_string();
-    out.family(
-        "bouncewatch_webhook_events_total",
-        "counter",
-        "Webhook events the counting objects took, by ESP and outcome.",
-    );
-    for s in &scrape.shards {
-        for (esp, outcomes) in &s.stats.webhook_events {
-            for (outcome, n) in outcomes {
-                out.sample(
-                    "bouncewatch_webhook_events_total",
-                    &[("shard", &shard_label(s)), ("esp", esp), ("outcome", outcome)],
-                    *n as f64,
-                );
-            }
-        }
-    }
-    out.family(
-        "bouncewatch_webhook_requests_total",
-        "counter",
-        "Webhook requests that reached a counting object, by ESP and status.",
-    );
-    for s in &scrape.shards {
-        for (esp, statuses) in &s.stats.webhook_requests {
-            for (status, n) in statuses {
-                let labels = [("shard", shard_label(s)), ("esp", esp.clone()), ("status", status.to_string())];
-                let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                out.sample("bouncewatch_webhook_requests_total", &labels, *n as f64);
+    let by_esp: [ByEsp; 2] = [
+        (
+            "bouncewatch_webhook_events_total",
+            "Webhook events the counting objects took, by ESP and outcome.",
+            "outcome",
+            |s| &s.webhook_events,
+        ),
+        (
+            "bouncewatch_webhook_requests_total",
+            "Webhook requests that reached a counting object, by ESP and status.",
+            "status",
+            |s| &s.webhook_requests,
+        ),
+    ];
+    for (name, help, label, pick) in by_esp {
+        out.family(name, "counter", help);
+        for s in &scrape.shards {
+            for (esp, values) in pick(&s.stats) {
+                for (value, n) in values {
+                    out.sample(name, &[("shard", &shard_label(s)), ("esp", esp), (label, value)], *n as f64);
+                }
             }
         }
     }

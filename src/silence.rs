@@ -23,6 +23,11 @@ pub const MAX_SILENCE_SECONDS: u64 = 30 * 86_400;
 pub const MAX_ACTIVE: usize = 100;
 pub const MAX_COMMENT_CHARS: usize = 500;
 pub const MAX_CREATED_BY_CHARS: usize = 100;
+/// Text without control characters and not blank, as [`NewSilence::parse`] takes a comment.
+pub const COMMENT_PATTERN: &str =
+    r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+/// Text without control characters.
+pub const CREATED_BY_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*$";
 /// A provider name as issue 13's provider table spells them (`google`, `microsoft`, `yahoo`…).
 pub const PROVIDER_PATTERN: &str = "^[a-z0-9][a-z0-9-]{0,62}$";
 
@@ -363,6 +368,20 @@ mod tests {
         let one_more = NewSilence { matcher: Matcher::All, until: NOW + 3600, comment: "c".into(), created_by: None };
         assert_eq!(silences.add(one_more.clone(), NOW).map_err(|e| e.status()), Err(400));
         assert!(silences.add(one_more, NOW + 61).is_ok(), "the first silence has ended by then");
+    }
+
+    #[test]
+    fn the_declared_text_patterns_take_what_parse_takes() {
+        let comment = regex_lite::Regex::new(COMMENT_PATTERN).expect("valid");
+        let created_by = regex_lite::Regex::new(CREATED_BY_PATTERN).expect("valid");
+        for text in ["on it", " padded ", "é ✓", "a\u{7f}b", "a\u{85}b", "  ", "", "a\nb", "\u{0}"] {
+            let body = serde_json::json!({ "match": "*", "until": NOW + 60, "comment": text, "created_by": text });
+            let parsed = NewSilence::parse(body.to_string().as_bytes(), NOW);
+            assert_eq!(comment.is_match(text), parsed.is_ok(), "comment {text:?}: {parsed:?}");
+            let by = serde_json::json!({ "match": "*", "until": NOW + 60, "comment": "c", "created_by": text });
+            let parsed = NewSilence::parse(by.to_string().as_bytes(), NOW);
+            assert_eq!(created_by.is_match(text), parsed.is_ok(), "created_by {text:?}: {parsed:?}");
+        }
     }
 
     #[test]

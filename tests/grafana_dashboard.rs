@@ -16,7 +16,7 @@ fn every_metric_the_grafana_dashboard_queries_is_exposed() {
     let mut stats = ObjectStats { last_tick_at: Some(1), ..ObjectStats::default() };
     stats.requests.insert("apply".into(), 1);
     stats.webhook_events.entry("generic".into()).or_default().insert("accepted".into(), 1);
-    stats.webhook_requests.entry("generic".into()).or_default().insert(200, 1);
+    stats.webhook_requests.entry("generic".into()).or_default().insert("200".into(), 1);
     let alert =
         DomainAlert { phase: Phase::Firing, severity: Some(Severity::Warning), baseline_ratio: 0.0, silenced: false };
     let scrape = Scrape {

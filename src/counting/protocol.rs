@@ -193,7 +193,7 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
     stats.rows_written += ops.rows_written.saturating_sub(before.rows_written);
     if let (Some(esp), Ok(applied)) = (applied_esp, serde_json::from_slice::<super::Applied>(&answer.body)) {
         let status = if applied.replay { 401 } else { answer.status };
-        *stats.webhook_requests.entry(esp.clone()).or_default().entry(status).or_default() += 1;
+        *stats.webhook_requests.entry(esp.clone()).or_default().entry(status.to_string()).or_default() += 1;
         let events = stats.webhook_events.entry(esp).or_default();
         *events.entry("accepted".to_owned()).or_default() += applied.accepted as u64;
         *events.entry("duplicate".to_owned()).or_default() += applied.duplicates as u64;

@@ -14,7 +14,7 @@ use crate::event::{Esp, MAX_DOMAIN_LEN};
 use super::classify::{MAX_BATCH, MAX_BODY_BYTES, NOT_BLANK_PATTERN};
 use super::csv::Format;
 use super::{HttpResponse, ECHOED_EVENTS_MAX};
-use crate::silence::{MAX_COMMENT_CHARS, MAX_CREATED_BY_CHARS, PROVIDER_PATTERN};
+use crate::silence::{COMMENT_PATTERN, CREATED_BY_PATTERN, MAX_COMMENT_CHARS, MAX_CREATED_BY_CHARS, PROVIDER_PATTERN};
 
 pub fn document(config: &Config) -> HttpResponse {
     HttpResponse::json(200, &spec(config.get("READ_TOKEN").is_some(), config.get("ADMIN_TOKEN").is_some()))
@@ -63,8 +63,8 @@ fn silence_paths(secured: bool, admin: bool, storage: &[(&str, &str)]) -> (Value
             "match": matcher,
             "until": { "description": "Unix seconds or RFC 3339; in the future and at most 30 days ahead.",
                        "oneOf": [{ "type": "integer", "minimum": 0 }, { "type": "string", "format": "date-time" }] },
-            "comment": { "type": "string", "minLength": 1, "maxLength": MAX_COMMENT_CHARS, "pattern": NOT_BLANK_PATTERN },
-            "created_by": { "type": "string", "maxLength": MAX_CREATED_BY_CHARS } } } } } });
+            "comment": { "type": "string", "minLength": 1, "maxLength": MAX_COMMENT_CHARS, "pattern": COMMENT_PATTERN },
+            "created_by": { "type": "string", "maxLength": MAX_CREATED_BY_CHARS, "pattern": CREATED_BY_PATTERN } } } } } });
     let list = json!({ "description": "OK", "content": { "application/json": { "schema": {
         "type": "object", "properties": { "silences": { "type": "array", "items": { "$ref": "#/components/schemas/Silence" } } } } } } });
     let one = |description: &str| {

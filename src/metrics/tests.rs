@@ -91,7 +91,7 @@ fn the_workers_counters_are_totals_per_shard_with_publish_lag_and_last_cron_run(
     };
     stats.requests.insert("apply".into(), 5);
     stats.webhook_events.entry("sendgrid".into()).or_default().insert("accepted".into(), 40);
-    stats.webhook_requests.entry("sendgrid".into()).or_default().insert(200, 5);
+    stats.webhook_requests.entry("sendgrid".into()).or_default().insert("200".into(), 5);
     let scrape =
         Scrape { now: 1000, shards: vec![ShardMetrics { shard: 0, stats, last_publish_at: 940 }], ..Scrape::default() };
     let text = render(&scrape, 10);

@@ -48,6 +48,17 @@ pub struct ObjectStats {
     pub last_tick_at: Option<u64>,
 }
 
+impl ObjectStats {
+    /// One webhook request's delta applied: a 200, or a 401 when its signature token was replayed.
+    pub fn record_webhook(&mut self, esp: &str, applied: &crate::counting::Applied) {
+        let status = if applied.replay { "401" } else { "200" };
+        *self.webhook_requests.entry(esp.to_owned()).or_default().entry(status.to_owned()).or_default() += 1;
+        let events = self.webhook_events.entry(esp.to_owned()).or_default();
+        *events.entry("accepted".to_owned()).or_default() += applied.accepted as u64;
+        *events.entry("duplicate".to_owned()).or_default() += applied.duplicates as u64;
+    }
+}
+
 /// One object's part of a scrape.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardMetrics {

@@ -275,19 +275,16 @@ pub enum SilenceChange {
     },
 }
 
-/// What a [`SilenceChange`] answers: the silence added or removed, or the list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum SilenceAnswer {
-    One(Silence),
-    List {
-        silences: Vec<Silence>,
-    },
-    /// A refusal the route answers as is (400 past the limit, 404 for an unknown id).
-    Refused {
-        status: u16,
-        message: String,
-    },
+/// What a [`SilenceChange`] answers: the silence added or removed, the list, or why it was refused (400
+/// past the limit, 404 for an unknown id), which the route answers as is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SilenceAnswer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silence: Option<Silence>,
+    #[serde(default)]
+    pub silences: Vec<Silence>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<(u16, String)>,
 }
 
 /// Applies a silence change in one unit: one row read, and one row written for a change.
@@ -296,7 +293,8 @@ pub fn change_silences<Q: Sql>(sql: &Q, change: &SilenceChange, now: u64) -> Res
     let mut after = before.clone();
     let result = match change {
         SilenceChange::List => {
-            return Ok(SilenceAnswer::List { silences: before.active(now).into_iter().cloned().collect() })
+            let silences = before.active(now).into_iter().cloned().collect();
+            return Ok(SilenceAnswer { silences, ..SilenceAnswer::default() });
         }
         SilenceChange::Add { silence } => after.add(silence.clone(), now),
         SilenceChange::Remove { id } => after.remove(id, now),
@@ -304,9 +302,12 @@ pub fn change_silences<Q: Sql>(sql: &Q, change: &SilenceChange, now: u64) -> Res
     match result {
         Ok(silence) => {
             schema::save_meta(sql, SILENCES, &before, &after)?;
-            Ok(SilenceAnswer::One(silence))
+            Ok(SilenceAnswer { silence: Some(silence), ..SilenceAnswer::default() })
         }
-        Err(refused) => Ok(SilenceAnswer::Refused { status: refused.status(), message: refused.message().to_owned() }),
+        Err(refused) => Ok(SilenceAnswer {
+            refused: Some((refused.status(), refused.message().to_owned())),
+            ..SilenceAnswer::default()
+        }),
     }
 }
 

@@ -178,10 +178,6 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
     let now = env.now;
     let before = sql.ops();
     let op = request.op();
-    let applied_esp = match &request {
-        Request::Apply { delta } => delta.esp.clone(),
-        _ => None,
-    };
     let answer = answer(sql, env, &object, request, now).await;
     let ops = sql.ops();
     let mut stats = env.stats.borrow_mut();
@@ -191,37 +187,10 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
     *stats.requests.entry(op.to_owned()).or_default() += 1;
     stats.rows_read += ops.rows_read.saturating_sub(before.rows_read);
     stats.rows_written += ops.rows_written.saturating_sub(before.rows_written);
-    if let (Some(esp), Ok(applied)) = (applied_esp, serde_json::from_slice::<super::Applied>(&answer.body)) {
-        let status = if applied.replay { 401 } else { answer.status };
-        *stats.webhook_requests.entry(esp.clone()).or_default().entry(status.to_string()).or_default() += 1;
-        let events = stats.webhook_events.entry(esp).or_default();
-        *events.entry("accepted".to_owned()).or_default() += applied.accepted as u64;
-        *events.entry("duplicate".to_owned()).or_default() += applied.duplicates as u64;
-    }
     if op == "tick" && answer.status == 200 {
         stats.last_tick_at = Some(now);
     }
-    if let Ok(report) = serde_json::from_slice::<KvPuts>(&answer.body) {
-        stats.kv_puts += report.puts();
-    }
     answer
-}
-
-/// The KV puts an answer reports: a tick's upkeep (shard 0's own is first), a window's.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum KvPuts {
-    Tick { upkeep: Vec<detection::Upkeep> },
-    Window { upkeep: detection::Upkeep },
-}
-
-impl KvPuts {
-    fn puts(&self) -> u64 {
-        match self {
-            KvPuts::Tick { upkeep } => upkeep.first().map_or(0, |u| u.publish.puts),
-            KvPuts::Window { upkeep } => upkeep.publish.puts,
-        }
-    }
 }
 
 async fn answer<Q: Sql, S: Store, N: Notifier, C: Counter>(
@@ -233,9 +202,15 @@ async fn answer<Q: Sql, S: Store, N: Notifier, C: Counter>(
 ) -> Answer {
     let settings = object.settings;
     match request {
-        Request::Apply { delta } => {
-            object.apply(&delta, now).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a))
-        }
+        Request::Apply { delta } => match object.apply(&delta, now) {
+            Ok(applied) => {
+                if let Some(esp) = &delta.esp {
+                    env.stats.borrow_mut().record_webhook(esp, &applied);
+                }
+                Answer::ok(&applied)
+            }
+            Err(e) => Answer::error(503, &e.0),
+        },
         Request::Read { query } => {
             let answer = read::answer(object, &query, now).and_then(|mut answer| {
                 if env.shard == 0 {
@@ -254,11 +229,15 @@ async fn answer<Q: Sql, S: Store, N: Notifier, C: Counter>(
                 AlertSettings::from_config(env.config, env.email_binding).map_err(|e| e.message().to_owned());
             let acting = ActionSettings::from_config(env.config).map_err(|e| e.message().to_owned());
             let report = detection::tick(object, env.kv, env.notifier, env.peers, alerting, acting, now).await;
+            if let Ok(own) = report.as_ref().map(|r| r.upkeep.first().map_or(0, |u| u.publish.puts)) {
+                env.stats.borrow_mut().kv_puts += own;
+            }
             report.map_or_else(|e| Answer::error(503, &e.0), |r| Answer::ok(&r))
         }
         Request::Window { request } => {
             let report = async {
                 let upkeep = detection::upkeep(object, env.kv, env.shard, now).await?;
+                env.stats.borrow_mut().kv_puts += upkeep.publish.puts;
                 let candidates = detection::window_report(object, &request, now)?;
                 Ok::<_, crate::sql::SqlError>(WindowReport { candidates, upkeep })
             };

@@ -14,10 +14,12 @@ use crate::event::{Esp, MAX_DOMAIN_LEN};
 use super::classify::{MAX_BATCH, MAX_BODY_BYTES, NOT_BLANK_PATTERN};
 use super::csv::Format;
 use super::{HttpResponse, ECHOED_EVENTS_MAX};
-use crate::silence::{COMMENT_PATTERN, CREATED_BY_PATTERN, MAX_COMMENT_CHARS, MAX_CREATED_BY_CHARS, PROVIDER_PATTERN};
+use crate::silence::{
+    COMMENT_PATTERN, CREATED_BY_PATTERN, MAX_COMMENT_CHARS, MAX_CREATED_BY_CHARS, MAX_SILENCE_SECONDS, PROVIDER_PATTERN,
+};
 
-pub fn document(config: &Config) -> HttpResponse {
-    HttpResponse::json(200, &spec(config.get("READ_TOKEN").is_some(), config.get("ADMIN_TOKEN").is_some()))
+pub fn document(config: &Config, now: u64) -> HttpResponse {
+    HttpResponse::json(200, &spec(config.get("READ_TOKEN").is_some(), config.get("ADMIN_TOKEN").is_some(), now))
 }
 
 /// A write operation: `ADMIN_TOKEN` when it is set; when it is not, the route answers only 403, and says
@@ -48,7 +50,11 @@ fn write_operation(
 }
 
 /// The silence routes (`crate::silence`): their schema and their three operations.
-fn silence_paths(secured: bool, admin: bool, storage: &[(&str, &str)]) -> (Value, Value, Value) {
+/// How far inside the real bounds the document's `until` bounds are, so that a value read from it is still
+/// valid ten minutes on.
+const UNTIL_SLACK: u64 = 600;
+
+fn silence_paths(secured: bool, admin: bool, now: u64, storage: &[(&str, &str)]) -> (Value, Value, Value) {
     let matcher = json!({ "oneOf": [
         { "const": "*", "description": "Every alert." },
         { "type": "object", "required": ["domain"], "additionalProperties": false,
@@ -61,8 +67,9 @@ fn silence_paths(secured: bool, admin: bool, storage: &[(&str, &str)]) -> (Value
     let body = json!({ "required": true, "content": { "application/json": { "schema": {
         "type": "object", "required": ["match", "until", "comment"], "additionalProperties": false, "properties": {
             "match": matcher,
-            "until": { "description": "Unix seconds or RFC 3339; in the future and at most 30 days ahead.",
-                       "oneOf": [{ "type": "integer", "minimum": 0 }, { "type": "string", "format": "date-time" }] },
+            // From the time the document is served: a client that reads it acts within minutes.
+            "until": { "type": "integer", "minimum": now + UNTIL_SLACK, "maximum": now + MAX_SILENCE_SECONDS - UNTIL_SLACK,
+                       "description": "Unix seconds, in the future and at most 30 days ahead (the bounds are from when this document was served)." },
             "comment": { "type": "string", "minLength": 1, "maxLength": MAX_COMMENT_CHARS, "pattern": COMMENT_PATTERN },
             "created_by": { "type": "string", "maxLength": MAX_CREATED_BY_CHARS, "pattern": CREATED_BY_PATTERN } } } } } });
     let list = json!({ "description": "OK", "content": { "application/json": { "schema": {
@@ -137,7 +144,7 @@ fn get_and_head(get: Value) -> Value {
     json!({ "get": get, "head": head })
 }
 
-fn spec(secured: bool, admin: bool) -> Value {
+fn spec(secured: bool, admin: bool, now: u64) -> Value {
     let windows: Vec<&str> = Window::ALL.iter().map(|w| w.as_str()).collect();
     let categories: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
     let esps: Vec<&str> = Esp::ALL.iter().map(|e| e.as_str()).collect();
@@ -150,7 +157,7 @@ fn spec(secured: bool, admin: bool) -> Value {
                                      "additionalProperties": { "type": "integer" } });
     let phase = json!({ "type": "string", "enum": ["ok", "pending", "firing", "resolving"] });
     let storage = [("503", "Storage failed; retry.")];
-    let (silence, silences, silence_item) = silence_paths(secured, admin, &storage);
+    let (silence, silences, silence_item) = silence_paths(secured, admin, now, &storage);
     let reply = json!([{ "name": "reply", "in": "query", "required": true,
                          "schema": { "type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN } }]);
     let mut classify = get_and_head(operation(secured, "Classify one SMTP reply.", reply, ok("Classification"), &[]));

@@ -80,7 +80,7 @@ async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>)
         (Method::Get | Method::Head, ["api", "domains"]) => stats::domains(req, ctx).await,
         (Method::Get | Method::Head, ["api", "domains", domain]) => stats::domain(req, ctx, domain).await,
         (Method::Get | Method::Head, ["api", "alerts"]) => stats::alerts(ctx).await,
-        (Method::Get | Method::Head, ["api", "openapi.json"]) => Ok(openapi::document(ctx.config)),
+        (Method::Get | Method::Head, ["api", "openapi.json"]) => Ok(openapi::document(ctx.config, ctx.now)),
         (Method::Get | Method::Head, ["api", "silences"]) => silences::list(ctx).await,
         (Method::Get | Method::Head, ["metrics"]) => metrics::metrics(ctx).await,
         (Method::Post, ["api", "silences"]) => silences::create(req, ctx).await,

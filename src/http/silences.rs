@@ -20,16 +20,23 @@ const MAX_ID_LEN: usize = 21;
 
 async fn ask<S: Store, C: Counter>(ctx: &Context<'_, S, C>, change: SilenceChange) -> Result<SilenceAnswer, AppError> {
     let answer: SilenceAnswer = call(ctx.counter, 0, &Request::Silences { change }).await?;
-    match answer {
-        SilenceAnswer::Refused { status: 404, message } => Err(AppError::NotFound(message)),
-        SilenceAnswer::Refused { message, .. } => Err(AppError::BadRequest(message)),
-        answer => Ok(answer),
+    match answer.refused {
+        Some((404, message)) => Err(AppError::NotFound(message)),
+        Some((_, message)) => Err(AppError::BadRequest(message)),
+        None => Ok(answer),
     }
+}
+
+/// The silence a change answered with.
+fn one(answer: SilenceAnswer, status: u16) -> Result<HttpResponse, AppError> {
+    let silence = answer.silence.ok_or_else(|| AppError::Internal("the counting object answered no silence".into()))?;
+    Ok(HttpResponse::json(status, &silence))
 }
 
 /// `GET /api/silences`: the silences in force, oldest first.
 pub async fn list<S: Store, C: Counter>(ctx: &Context<'_, S, C>) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::json(200, &ask(ctx, SilenceChange::List).await?))
+    let answer = ask(ctx, SilenceChange::List).await?;
+    Ok(HttpResponse::json(200, &serde_json::json!({ "silences": answer.silences })))
 }
 
 /// `POST /api/silences`: 201 with the silence, its id and creation time filled in.
@@ -38,7 +45,7 @@ pub async fn create<S: Store, C: Counter>(
     ctx: &Context<'_, S, C>,
 ) -> Result<HttpResponse, AppError> {
     let silence = NewSilence::parse(&req.body, ctx.now)?;
-    Ok(HttpResponse::json(201, &ask(ctx, SilenceChange::Add { silence }).await?))
+    one(ask(ctx, SilenceChange::Add { silence }).await?, 201)
 }
 
 /// `DELETE /api/silences/{id}`: ends the silence now and answers it; 404 when none is active by that id.
@@ -48,5 +55,5 @@ pub async fn delete<S: Store, C: Counter>(ctx: &Context<'_, S, C>, id: &str) -> 
     if !valid {
         return Err(AppError::BadRequest(format!("path parameter `id` must be a silence id such as s12, not {id:?}")));
     }
-    Ok(HttpResponse::json(200, &ask(ctx, SilenceChange::Remove { id: id.to_owned() }).await?))
+    one(ask(ctx, SilenceChange::Remove { id: id.to_owned() }).await?, 200)
 }

@@ -48,6 +48,8 @@ pub const NAMES: &[&str] = &[
     "ACTION_KUMOMTA_DURATION",
     // GET /metrics (src/metrics.rs).
     "METRICS_TOP_N",
+    // Operator classification rules (`crate::classify::custom`).
+    crate::classify::custom::VAR,
     // Webhook secrets, one (or two) per ESP: see `.dev.vars.example` and `crate::esp::SECRET_NAMES`.
     "SENDGRID_WEBHOOK_PUBLIC_KEY",
     "MAILGUN_WEBHOOK_SIGNING_KEY",

@@ -5,9 +5,11 @@
 pub mod body;
 mod classify;
 mod csv;
+mod health;
 mod metrics;
 mod openapi;
 mod router;
+mod rules;
 mod silences;
 mod stats;
 mod webhooks;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::alert::Scope;
-use crate::classify::Category;
+use crate::classify::{Category, Entity};
 use crate::counters::{BucketRange, Counts, Sample, Window};
 use crate::counting::detection::AlertsView;
 use crate::counting::read::read_range;
@@ -92,11 +92,21 @@ struct BucketView<'a> {
     categories: &'a BTreeMap<Category, u64>,
 }
 
+/// A sample with the blocklist, filter or provider its text names, found again at read time (the
+/// classifier is cheap, and storing it would cost every row).
+#[derive(Serialize)]
+struct SampleView {
+    #[serde(flatten)]
+    sample: Sample,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entity: Option<&'static Entity>,
+}
+
 #[derive(Serialize)]
 struct DomainDetail<'a> {
     domain: &'a str,
     buckets: Vec<BucketView<'a>>,
-    samples: Vec<Sample>,
+    samples: Vec<SampleView>,
     status: Phase,
     /// What to do about each category seen in the window, where there is advice beyond the spike advice;
     /// served so the dashboard words it exactly as the alerts do.
@@ -132,6 +142,10 @@ pub async fn domain<S: Store, C: Counter>(
     let mut samples = all.samples;
     samples.sort_by_key(|s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_DOMAIN_SAMPLES);
+    let samples = samples
+        .into_iter()
+        .map(|sample| SampleView { entity: crate::classify::classify(&sample.reply).entity, sample })
+        .collect();
     let status = phases.get(&domain).copied().unwrap_or_default();
     let advice = all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))).collect();
     let detail = DomainDetail {
@@ -170,7 +184,7 @@ pub async fn alerts<S: Store, C: Counter>(ctx: &Context<'_, S, C>) -> Result<Htt
     Ok(HttpResponse::json(200, &body))
 }
 
-fn window_param(req: &HttpRequest) -> Result<Window, AppError> {
+pub(super) fn window_param(req: &HttpRequest) -> Result<Window, AppError> {
     match req.query_param("window") {
         None => Ok(DEFAULT_WINDOW),
         Some(name) => Window::from_name(&name).ok_or_else(|| {

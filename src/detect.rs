@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::advice::{cause_advice, GREYLISTING_ADVICE, SPIKE_ADVICE};
+use crate::breakdown::Sources;
 use crate::classify::Category;
 use crate::counters::{Counts, Sample, Totals};
 use crate::settings::Settings;
@@ -88,6 +89,9 @@ pub struct Alert {
     pub causes: Vec<Cause>,
     pub advice: Vec<String>,
     pub samples: Vec<Sample>,
+    /// Which sending IPs, pools, sending domains and tags the window's 451s came from.
+    #[serde(flatten)]
+    pub sources: Sources,
     /// For the sender-wide alert: the domains it covers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<String>,
@@ -320,7 +324,7 @@ fn describe(
         .iter()
         .map(|(category, n)| Cause { category: *category, share: *n as f64 / total.max(1) as f64 })
         .collect();
-    causes.sort_by(|a, b| b.share.total_cmp(&a.share));
+    crate::sort::sort_by(&mut causes, |a, b| b.share.total_cmp(&a.share));
     let greylisted = causes.iter().find(|c| c.category == Category::Greylisted).map_or(0.0, |c| c.share);
     let benign = total > 0 && greylisted >= settings.benign_greylist_share;
     // Keep the leading cause even when the 451s are spread thin.
@@ -347,7 +351,7 @@ fn describe(
     };
     let mut samples: Vec<Sample> =
         window.samples.iter().filter(|s| causes.iter().any(|c| c.category == s.category)).cloned().collect();
-    samples.sort_by_key(|s| std::cmp::Reverse(s.count));
+    crate::sort::sort_by_key(&mut samples, |s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_ALERT_SAMPLES);
     Alert {
         domain: domain.to_owned(),
@@ -361,6 +365,7 @@ fn describe(
         causes,
         advice,
         samples,
+        sources: Sources::of(&window.dimensions()),
         domains,
         resolved_at: None,
     }
@@ -369,13 +374,10 @@ fn describe(
 impl DetectorState {
     /// The tracked domains and their baselines, for the objects to fold forward and report on.
     pub fn tracked(&self) -> BTreeMap<String, Tracked> {
-        self.domains
-            .iter()
-            .map(|(domain, s)| {
-                let tracked = Tracked { baseline: s.baseline.clone(), frozen: s.tracker.phase != Phase::Ok };
-                (domain.clone(), tracked)
-            })
-            .collect()
+        crate::sort::map(self.domains.iter().map(|(domain, s)| {
+            let tracked = Tracked { baseline: s.baseline.clone(), frozen: s.tracker.phase != Phase::Ok };
+            (domain.clone(), tracked)
+        }))
     }
 
     /// One evaluation at `now` of the candidates' windows. Touches the candidates and the domains with
@@ -387,7 +389,7 @@ impl DetectorState {
         let mut breaching = BTreeSet::new();
         let mut resolved = Vec::new();
         let mut window = BTreeMap::new();
-        for domain in candidates.keys().chain(open.iter()).collect::<BTreeSet<_>>() {
+        for domain in crate::sort::set(candidates.keys().chain(open.iter())) {
             let candidate = candidates.get(domain);
             let state = self.domains.entry(domain.clone()).or_default();
             let counts = candidate.map_or(&quiet.window, |c| &c.window);
@@ -426,8 +428,12 @@ impl DetectorState {
             resolved.push(alert);
         }
         if matches!(self.sender_wide.phase, Phase::Pending | Phase::Firing) {
-            let mut covered: BTreeSet<String> =
-                self.sender_wide.alert.as_ref().map(|a| a.domains.iter().cloned().collect()).unwrap_or_default();
+            let mut covered: BTreeSet<String> = self
+                .sender_wide
+                .alert
+                .as_ref()
+                .map(|a| crate::sort::set(a.domains.iter().cloned()))
+                .unwrap_or_default();
             covered.extend(breaching.iter().cloned());
             let mut sum = Counts::default();
             let (mut base_451, mut base_attempts) = (0.0, 0.0);
@@ -464,7 +470,7 @@ impl DetectorState {
     fn inhibited(&self) -> BTreeSet<String> {
         match (&self.sender_wide.phase, &self.sender_wide.alert) {
             (Phase::Ok, _) | (_, None) => BTreeSet::new(),
-            (_, Some(alert)) => alert.domains.iter().cloned().collect(),
+            (_, Some(alert)) => crate::sort::set(alert.domains.iter().cloned()),
         }
     }
 
@@ -476,12 +482,8 @@ impl DetectorState {
 
     /// Domains whose alert is not `ok`, for the API's status column.
     pub fn phases(&self) -> BTreeMap<String, Phase> {
-        let mut phases: BTreeMap<String, Phase> = self
-            .domains
-            .iter()
-            .filter(|(_, s)| s.tracker.phase != Phase::Ok)
-            .map(|(d, s)| (d.clone(), s.tracker.phase))
-            .collect();
+        let open = self.domains.iter().filter(|(_, s)| s.tracker.phase != Phase::Ok);
+        let mut phases = crate::sort::map(open.map(|(d, s)| (d.clone(), s.tracker.phase)));
         if self.sender_wide.phase != Phase::Ok {
             phases.insert(SENDER_WIDE.to_owned(), self.sender_wide.phase);
         }

@@ -49,6 +49,7 @@ pub mod error;
 pub mod esp;
 pub mod event;
 pub mod http;
+mod json;
 pub mod metrics;
 pub mod mime;
 pub mod notify;
@@ -57,6 +58,7 @@ pub mod redact;
 pub mod reply;
 pub mod settings;
 pub mod silence;
+mod sort;
 pub mod sql;
 pub mod store;
 

@@ -116,7 +116,7 @@ pub fn plan(
 ) -> (Vec<Outgoing>, NotifyState) {
     let mut state = previous.clone();
     let mut notices = Vec::new();
-    let current: BTreeMap<&str, &AlertSnapshot> = alerts_now.iter().map(|a| (a.key(), a)).collect();
+    let current = crate::sort::map(alerts_now.iter().map(|a| (a.key(), a)));
     for (key, alert) in &current {
         let notifiable = settings.notifiable(alert);
         let muted = silences.silencing(alert, now).is_some();

@@ -279,7 +279,9 @@ fn rules_lists_hits_per_rule_with_fallbacks_first_and_operator_rules_by_their_id
         .as_array()
         .expect("rules")
         .iter()
-        .map(|r| (r["rule"].as_str().unwrap().into(), r["category"].as_str().unwrap().into(), r["hits"].as_u64().unwrap()))
+        .map(|r| {
+            (r["rule"].as_str().unwrap().into(), r["category"].as_str().unwrap().into(), r["hits"].as_u64().unwrap())
+        })
         .collect();
     let expect = |rule: &str, category: &str, hits| (rule.to_owned(), category.to_owned(), hits);
     assert_eq!(

@@ -84,8 +84,7 @@ fn generic_batch(n: usize) -> String {
 
 /// Copies of [`GENERIC_EVENT`] with the ids `e<i>` for each `i` of `ids`, as one batch.
 fn generic_ids(ids: impl IntoIterator<Item = usize>) -> String {
-    let events: Vec<String> =
-        ids.into_iter().map(|i| GENERIC_EVENT.replace("\"e1\"", &format!("\"e{i}\""))).collect();
+    let events: Vec<String> = ids.into_iter().map(|i| GENERIC_EVENT.replace("\"e1\"", &format!("\"e{i}\""))).collect();
     format!("[{}]", events.join(","))
 }
 

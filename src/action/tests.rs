@@ -61,6 +61,7 @@ fn alert(domain: &str, cause: Category, state: AlertState, severity: Severity) -
         baseline_ratio: 0.01,
         causes: vec![CauseShare { category: cause, share: 0.9 }],
         samples: vec![],
+        sources: Default::default(),
     }
 }
 

@@ -417,7 +417,7 @@ impl Matcher {
         }
         let literals = anchored_at.len();
         assert!(literals <= MAX_LITERALS, "raise MAX_LITERALS to {literals}");
-        anchored_at.sort_by_key(|(pair, anchor)| (*pair, anchor.id));
+        crate::sort::sort_by_key(&mut anchored_at, |(pair, anchor)| (*pair, anchor.id));
         let mut starts = vec![0u32; PAIR_SLOTS + 1];
         for &(pair, _) in &anchored_at {
             starts[pair + 1] += 1;
@@ -504,7 +504,9 @@ impl Matcher {
             for anchor in &self.anchors[self.starts[slot] as usize..self.starts[slot + 1] as usize] {
                 // A literal found once is compared again where it recurs: rarer than the test it saves.
                 let occurs = anchor.pair == pair
-                    && at.checked_sub(usize::from(anchor.offset)).is_some_and(|start| anchor.literal.occurs_at(text, start));
+                    && at
+                        .checked_sub(usize::from(anchor.offset))
+                        .is_some_and(|start| anchor.literal.occurs_at(text, start));
                 if occurs {
                     found.set(usize::from(anchor.id));
                 }

@@ -23,7 +23,7 @@ pub async fn metrics<S: Store, C: Counter>(ctx: &Context<'_, S, C>) -> Result<Ht
         return Err(AppError::Internal(format!("METRICS_TOP_N must be from 1 to {MAX_TOP_N}, not {top_n}")));
     }
     let range = BucketRange::ending_at(ctx.now, settings.window_secs, &settings);
-    let (buckets, _) = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
+    let buckets = read_range(ctx.store, ctx.counter, &settings, range, None).await?.buckets;
     let mut scrape = Scrape {
         now: ctx.now,
         window_minutes: settings.window_secs / 60,

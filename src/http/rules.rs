@@ -44,9 +44,9 @@ pub async fn rules<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S,
     let window = window_param(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let (buckets, _) = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
+    let read = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
     let mut all = Counts::default();
-    for counts in crate::counters::sum_range(&buckets, range).values() {
+    for counts in crate::counters::sum_range(&read.buckets, range).values() {
         all.merge(counts);
     }
     Ok(HttpResponse::json(200, &RuleList { window: window.as_str(), rules: rule_hits(&all) }))
@@ -75,7 +75,9 @@ pub fn rule_hits(counts: &Counts) -> Vec<RuleHits> {
             sample: best.get(&(rule.as_str(), category)).map(|s| s.reply.clone()),
         })
         .collect();
-    rules.sort_by(|a, b| b.fallback.cmp(&a.fallback).then(b.hits.cmp(&a.hits)).then(a.rule.cmp(&b.rule)));
+    crate::sort::sort_by(&mut rules, |a, b| {
+        b.fallback.cmp(&a.fallback).then(b.hits.cmp(&a.hits)).then(a.rule.cmp(&b.rule))
+    });
     rules
 }
 
@@ -93,6 +95,7 @@ mod tests {
                 category: Some(category),
                 rule: Some(rule),
                 sample: Some(reply),
+                streams: &[],
             };
             counts.add(event);
         }

@@ -9,10 +9,12 @@
 //! family carries `scope="domain"`, so per-provider series (issue 13) can join them as `scope="provider"`.
 //!
 //! The Worker's own figures are counters kept in each counting object's memory ([`ObjectStats`]): the
-//! Durable Object requests it served, rows read and written, KV puts, webhook events by ESP and outcome.
-//! Kept in memory, they cost no storage at all — not one row written per webhook — and reset when an
-//! object restarts, which Prometheus' `rate()` and `increase()` expect of a counter. Publish lag comes
-//! from each object's stored publish state, read anyway by the request that asks.
+//! Durable Object requests it served, rows read and written, KV puts, webhook events by ESP and outcome,
+//! and webhook answers by ESP and status — every one, the refused included, tallied by the isolate that
+//! gave it and handed over with its next object call ([`tally`]). Kept in memory, they cost no storage
+//! at all — not one row written per webhook — and reset when an object restarts, which Prometheus'
+//! `rate()` and `increase()` expect of a counter. Publish lag comes from each object's stored publish
+//! state, read anyway by the request that asks.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,6 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::counters::Counts;
 use crate::detect::{Phase, Severity};
+
+pub mod tally;
+pub use tally::WebhookTally;
 
 /// `METRICS_TOP_N` when unset.
 pub const DEFAULT_TOP_N: usize = 50;
@@ -41,7 +46,7 @@ pub struct ObjectStats {
     pub kv_puts: u64,
     /// Webhook events by ESP then outcome (`accepted`, `duplicate`).
     pub webhook_events: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Webhook requests by ESP then status, as the object saw them (200, or 401 for a replayed token).
+    /// Webhook answers by ESP (or `unknown`) then status, as the Worker's isolates handed them over.
     pub webhook_requests: BTreeMap<String, BTreeMap<String, u64>>,
     /// The last cron run, on shard 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,13 +54,18 @@ pub struct ObjectStats {
 }
 
 impl ObjectStats {
-    /// One webhook request's delta applied: a 200, or a 401 when its signature token was replayed.
-    pub fn record_webhook(&mut self, esp: &str, applied: &crate::counting::Applied) {
-        let status = if applied.replay { "401" } else { "200" };
-        *self.webhook_requests.entry(esp.to_owned()).or_default().entry(status.to_owned()).or_default() += 1;
+    /// One webhook delta's events, counted or found counted before.
+    pub fn record_events(&mut self, esp: &str, applied: &crate::counting::Applied) {
         let events = self.webhook_events.entry(esp.to_owned()).or_default();
         *events.entry("accepted".to_owned()).or_default() += applied.accepted as u64;
         *events.entry("duplicate".to_owned()).or_default() += applied.duplicates as u64;
+    }
+
+    /// Webhook answers an isolate handed over ([`WebhookTally::encode`]).
+    pub fn record_answers(&mut self, header: &str) {
+        for ((esp, status), n) in WebhookTally::decode(header) {
+            *self.webhook_requests.entry(esp).or_default().entry(status.to_string()).or_default() += n;
+        }
     }
 }
 
@@ -223,7 +233,7 @@ fn render_shards(out: &mut Out, scrape: &Scrape) {
         ),
         (
             "bouncewatch_webhook_requests_total",
-            "Webhook requests that reached a counting object, by ESP and status.",
+            "Webhook requests the Worker answered, by ESP and status (the shard label is the object that was told; sum over it).",
             "status",
             |s| &s.webhook_requests,
         ),

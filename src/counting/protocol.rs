@@ -43,6 +43,9 @@ pub enum Request {
     /// This object's counters and publish time, and on shard 0 the tracked domains' alert figures
     /// (answer: [`MetricsAnswer`]).
     Metrics,
+    /// Nothing but the webhook answers every request carries, from an isolate no other call has carried
+    /// them from for a while (answer: `null`; see [`crate::metrics::tally`]).
+    Tally,
 }
 
 impl Request {
@@ -57,6 +60,7 @@ impl Request {
             Request::Layout => "layout",
             Request::Silences { .. } => "silences",
             Request::Metrics => "metrics",
+            Request::Tally => "tally",
         }
     }
 }
@@ -148,6 +152,9 @@ pub struct ObjectEnv<'a, S: Store, N: Notifier, C: Counter> {
     pub ready: &'a Cell<bool>,
     /// This instance's counters for `GET /metrics`, in memory only: they cost no storage.
     pub stats: &'a RefCell<ObjectStats>,
+    /// The calling isolate's webhook answers ([`crate::metrics::WebhookTally::encode`]), added to
+    /// [`Self::stats`] whatever the request.
+    pub answers: &'a str,
 }
 
 /// Answers one request. Never panics on input: a body that does not parse is a 400, storage failing a
@@ -157,6 +164,9 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
     env: &ObjectEnv<'_, S, N, C>,
     body: &[u8],
 ) -> Answer {
+    if !env.answers.is_empty() {
+        env.stats.borrow_mut().record_answers(env.answers);
+    }
     let settings = match Settings::from_config(env.config) {
         Ok(settings) => settings,
         Err(err) => return Answer::error(503, err.message()),
@@ -205,7 +215,7 @@ async fn answer<Q: Sql, S: Store, N: Notifier, C: Counter>(
         Request::Apply { delta } => match object.apply(&delta, now) {
             Ok(applied) => {
                 if let Some(esp) = &delta.esp {
-                    env.stats.borrow_mut().record_webhook(esp, &applied);
+                    env.stats.borrow_mut().record_events(esp, &applied);
                 }
                 Answer::ok(&applied)
             }
@@ -244,6 +254,7 @@ async fn answer<Q: Sql, S: Store, N: Notifier, C: Counter>(
             report.await.map_or_else(|e| Answer::error(503, &e.0), |r| Answer::ok(&r))
         }
         Request::Layout => Answer::ok(&Layout { shards: Some(settings.counter_shards) }),
+        Request::Tally => Answer::ok(&()),
         Request::Metrics => {
             let answer = (|| {
                 let publish = super::publish::PublishState::load(sql)?;

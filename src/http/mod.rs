@@ -14,7 +14,7 @@ mod silences;
 mod stats;
 mod webhooks;
 
-pub use router::{handle, Context};
+pub use router::{handle, tally_webhook_answer, Context};
 pub use webhooks::{log_line, ECHOED_EVENTS_MAX, MAX_BODY_BYTES};
 
 use serde::Serialize;

@@ -30,10 +30,20 @@ pub async fn handle<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S
     if req.method == Method::Head {
         response.body.clear();
     }
+    tally_webhook_answer(ctx.counter, &req.path, response.status, ctx.now).await;
     if req.path.starts_with("/api/") {
         with_cors(response)
     } else {
         response
+    }
+}
+
+/// Counts an answer to `/webhooks/{esp}` for `GET /metrics`, whatever it was and wherever it was given: here
+/// for every routed request, in the shell for a body refused before it could be read (413, 400).
+pub async fn tally_webhook_answer<C: Counter>(counter: &C, path: &str, status: u16, now: u64) {
+    let esp = path.trim_matches('/').strip_prefix("webhooks/").filter(|esp| !esp.contains('/'));
+    if let Some(esp) = esp {
+        crate::counting::client::tally_webhook(counter, esp, status, now).await;
     }
 }
 

@@ -108,3 +108,40 @@ fn the_workers_counters_are_totals_per_shard_with_publish_lag_and_last_cron_run(
 fn label_values_are_escaped() {
     assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
 }
+
+#[test]
+fn a_webhook_tally_survives_its_header_and_a_malformed_header_costs_nothing() {
+    let mut tally = WebhookTally::default();
+    tally.add("generic", 200, 19, 1000);
+    tally.add("unknown", 404, 1, 1010);
+    tally.add("generic", 401, 2, 1020);
+    assert_eq!(tally.since, 1000);
+    let header = tally.encode();
+    assert_eq!(header, "generic 200 19,generic 401 2,unknown 404 1");
+    assert_eq!(WebhookTally::decode(&header), tally.counts);
+    let hostile = "generic 200 1,Evil\"} 200 5,generic 99 1,generic 200 x,a b c d,,generic 200 2";
+    assert_eq!(WebhookTally::decode(hostile), BTreeMap::from([(("generic".to_owned(), 200), 3)]));
+    assert!(WebhookTally::decode(&"generic 200 1,".repeat(10_000)).values().all(|&n| n <= 128));
+}
+
+#[test]
+fn a_tally_put_back_keeps_its_older_answers_time() {
+    let mut untold = WebhookTally::default();
+    untold.add("sendgrid", 401, 1, 2000);
+    let mut sent = WebhookTally::default();
+    sent.add("sendgrid", 401, 3, 1500);
+    untold.merge(sent);
+    assert_eq!(untold.since, 1500);
+    assert_eq!(untold.counts, BTreeMap::from([(("sendgrid".to_owned(), 401), 4)]));
+}
+
+#[test]
+fn answers_handed_to_an_object_are_webhook_requests_by_esp_and_status() {
+    let mut stats = ObjectStats::default();
+    stats.record_answers("mailgun 200 4,mailgun 413 1");
+    stats.record_answers("mailgun 200 1");
+    let scrape = Scrape { shards: vec![ShardMetrics { shard: 1, stats, last_publish_at: 0 }], ..Scrape::default() };
+    let text = render(&scrape, 10);
+    assert_eq!(value(&text, r#"bouncewatch_webhook_requests_total{shard="1",esp="mailgun",status="200"}"#), 5.0);
+    assert_eq!(value(&text, r#"bouncewatch_webhook_requests_total{shard="1",esp="mailgun",status="413"}"#), 1.0);
+}

@@ -190,6 +190,8 @@ pub struct World {
     pub config: Config,
     pub faults: Cell<Faults>,
     requests: Cell<u64>,
+    /// The webhook answers no object call has carried yet ([`bouncewatch::metrics::tally`]).
+    untold: std::cell::RefCell<bouncewatch::metrics::WebhookTally>,
 }
 
 impl World {
@@ -202,6 +204,7 @@ impl World {
             config,
             faults: Cell::new(Faults::default()),
             requests: Cell::new(0),
+            untold: Default::default(),
         }
     }
 
@@ -214,7 +217,10 @@ impl World {
         let counter = LocalCounter::new(&self.objects, &self.kv, &self.notifier, self.config.clone());
         counter.now.set(now);
         counter.faults.set(self.faults.get());
+        // One isolate for the World's life: what one request's answers leave untold, the next call carries.
+        counter.untold.replace(self.untold.take());
         let out = f(&counter);
+        self.untold.replace(counter.untold.take());
         self.requests.set(self.requests.get() + counter.requests());
         out
     }

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { ROOT, call, cronRun, seedSpike, startWorker } from "./harness.mjs";
+import { ROOT, call, cronRun, postGeneric, seedSpike, startWorker } from "./harness.mjs";
 
 const TOKEN = "e2e-generic-token";
 const READ = "e2e-read-token";
@@ -36,11 +36,17 @@ function parse(text) {
 
 const find = (samples, name, labels = {}) =>
   samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+const sum = (samples, name, labels) => find(samples, name, labels).reduce((total, s) => total + s.value, 0);
 
 test("GET /metrics is valid Prometheus text with the firing domain and the Worker's own counters", async () => {
   const worker = await startWorker({ vars: { GENERIC_WEBHOOK_TOKEN: TOKEN, READ_TOKEN: READ, METRICS_TOP_N: "1" } });
   try {
     await seedSpike(worker, TOKEN, { domain: "gmail.com", steadyDomain: "outlook.com", reply: POLICY });
+    // Refused before anything reaches a counting object; the 413 by the shell, before the body is read.
+    assert.equal((await postGeneric(worker, "wrong-token", "[]")).status, 401);
+    assert.equal((await postGeneric(worker, TOKEN, "{not json")).status, 400);
+    assert.equal((await postGeneric(worker, TOKEN, "[" + " ".repeat(5 * 1024 * 1024 + 10) + "]")).status, 413);
+    assert.equal((await call(worker, "/webhooks/nosuchesp", { method: "POST", body: "{}" })).status, 404);
     await cronRun(worker);
     assert.equal((await call(worker, "/metrics")).status, 401, "READ_TOKEN is required");
     const response = await fetch(`${worker.url}/metrics`, { headers: { authorization: `Bearer ${READ}` } });
@@ -60,7 +66,12 @@ test("GET /metrics is valid Prometheus text with the firing domain and the Worke
     const accepted = find(samples, "bouncewatch_webhook_events_total", { esp: "generic", outcome: "accepted" });
     assert.equal(accepted.reduce((sum, s) => sum + s.value, 0), 19 * 202 + 311, "every event seeded");
     assert.equal(accepted[0].type, "counter");
-    assert.equal(find(samples, "bouncewatch_webhook_requests_total", { esp: "generic", status: "200" })[0].value, 20);
+    const requests = (esp, status) => sum(samples, "bouncewatch_webhook_requests_total", { esp, status });
+    assert.deepEqual(
+      [requests("generic", "200"), requests("generic", "401"), requests("generic", "400"), requests("generic", "413"), requests("unknown", "404")],
+      [20, 1, 1, 1, 1],
+      "every webhook answer, the refused ones included",
+    );
     assert.ok(find(samples, "bouncewatch_do_rows_written_total", { shard: "0" })[0].value > 0);
     assert.ok(find(samples, "bouncewatch_do_requests_total", { shard: "0", op: "tick" })[0].value >= 1);
     const lastRun = find(samples, "bouncewatch_last_cron_run_timestamp_seconds")[0].value;

@@ -38,7 +38,7 @@ const find = (samples, name, labels = {}) =>
   samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
 const sum = (samples, name, labels) => find(samples, name, labels).reduce((total, s) => total + s.value, 0);
 
-test("GET /metrics is valid Prometheus text with the firing domain and the Worker's own counters", async () => {
+test("GET /metrics is valid Prometheus text with the firing domain and the Worker's own counters, refused webhooks included", async () => {
   const worker = await startWorker({ vars: { GENERIC_WEBHOOK_TOKEN: TOKEN, READ_TOKEN: READ, METRICS_TOP_N: "1" } });
   try {
     await seedSpike(worker, TOKEN, { domain: "gmail.com", steadyDomain: "outlook.com", reply: POLICY });

@@ -65,16 +65,27 @@ pub enum ActionKind {
     Resume,
 }
 
-/// What the sender should do.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Suggestion {
+/// What kind of thing the sender should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuggestionKind {
     /// Slow to `rate_fraction` of the current rate to this domain.
-    SlowDown { rate_fraction: f64, text: String },
+    SlowDown,
     /// Pause the stream that causes it; retrying by hand makes it worse.
-    PauseStream { text: String },
+    PauseStream,
     /// Back to the normal rate.
-    Resume { text: String },
+    Resume,
+}
+
+/// What the sender should do: `{"kind", "rate_fraction" (slow_down only), "text"}`. A struct rather than
+/// an enum tagged by `kind`, which serde parses through a buffered copy of the value: 8 KB of the
+/// Worker's wasm for this one type (2026-12).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suggestion {
+    pub kind: SuggestionKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_fraction: Option<f64>,
+    pub text: String,
 }
 
 impl Suggestion {
@@ -83,15 +94,18 @@ impl Suggestion {
         match cause {
             Category::Greylisted => None,
             Category::RateLimited | Category::Unclassified | Category::SystemError | Category::NetworkError => {
-                Some(Suggestion::SlowDown {
-                    rate_fraction: SLOW_DOWN_FRACTION,
+                Some(Suggestion {
+                    kind: SuggestionKind::SlowDown,
+                    rate_fraction: Some(SLOW_DOWN_FRACTION),
                     text: format!(
                         "Slow to {} % of the current sending rate to this domain until the alert resolves.",
                         (SLOW_DOWN_FRACTION * 100.0).round()
                     ),
                 })
             }
-            _ => Some(Suggestion::PauseStream {
+            _ => Some(Suggestion {
+                kind: SuggestionKind::PauseStream,
+                rate_fraction: None,
                 text: "Pause the stream causing it (IP, pool, campaign) and don't retry by hand until the cause \
                        is fixed."
                     .to_owned(),
@@ -261,7 +275,7 @@ pub fn plan(
     let mut state = previous.clone();
     let targets = settings.targets();
     let firing: BTreeMap<&str, &AlertSnapshot> =
-        alerts_now.iter().filter(|a| a.is_firing()).map(|a| (a.key(), a)).collect();
+        crate::sort::map(alerts_now.iter().filter(|a| a.is_firing()).map(|a| (a.key(), a)));
     for (key, alert) in &firing {
         if state.throttled.contains_key(*key) || silences.silencing(alert, now).is_some() {
             continue;
@@ -298,7 +312,9 @@ pub fn plan(
             };
             let resume = ActionMessage {
                 action: ActionKind::Resume,
-                suggestion: Suggestion::Resume {
+                suggestion: Suggestion {
+                    kind: SuggestionKind::Resume,
+                    rate_fraction: None,
                     text: "The deferrals are back to normal: resume the usual sending rate.".to_owned(),
                 },
                 ..throttled.throttle.clone()
@@ -371,7 +387,7 @@ async fn deliver<N: Notifier>(
         status => return Err(SendError(format!("{} answered HTTP {status}", host_of(&request.url)))),
     }
     if queued.target == Target::Kumomta && queued.message.action == ActionKind::Throttle {
-        let id = serde_json::from_str::<serde_json::Value>(&answer.body)
+        let id = crate::json::parse::<serde_json::Value>(&answer.body)
             .ok()
             .and_then(|v| v["id"].as_str().map(str::to_owned))
             .ok_or_else(|| SendError("KumoMTA answered a suspension without its id".to_owned()))?;

@@ -130,7 +130,9 @@ fn number(value: f64) -> String {
 /// The `top_n` domains by attempts (then 451s, then name), and the rest summed as [`OTHER`].
 pub fn top_domains(window: &BTreeMap<String, Counts>, top_n: usize) -> Vec<(String, Counts)> {
     let mut ranked: Vec<(&String, &Counts)> = window.iter().collect();
-    ranked.sort_by(|a, b| (b.1.attempts(), b.1.smtp_451).cmp(&(a.1.attempts(), a.1.smtp_451)).then(a.0.cmp(b.0)));
+    crate::sort::sort_by(&mut ranked, |a, b| {
+        (b.1.attempts(), b.1.smtp_451).cmp(&(a.1.attempts(), a.1.smtp_451)).then(a.0.cmp(b.0))
+    });
     let mut top: Vec<(String, Counts)> = ranked.iter().take(top_n).map(|(d, c)| ((*d).clone(), (*c).clone())).collect();
     if ranked.len() > top_n {
         let mut other = Counts::default();

@@ -86,15 +86,10 @@ fn body(request: &OutboundRequest) -> serde_json::Value {
 #[test]
 fn the_suggestion_follows_the_cause_and_greylisting_gets_none() {
     let slow = Suggestion::for_cause(Category::RateLimited).expect("a suggestion");
-    assert!(
-        matches!(&slow, Suggestion::SlowDown { rate_fraction, text } if *rate_fraction == 0.5 && text.contains("50 %"))
-    );
+    assert!(slow.kind == SuggestionKind::SlowDown && slow.rate_fraction == Some(0.5) && slow.text.contains("50 %"));
     for cause in [Category::ReputationBlocked, Category::PolicyRejected, Category::SpamContent, Category::AuthFailed] {
         let pause = Suggestion::for_cause(cause).expect("a suggestion");
-        assert!(
-            matches!(&pause, Suggestion::PauseStream { text } if text.contains("don't retry by hand")),
-            "{cause:?}"
-        );
+        assert!(pause.kind == SuggestionKind::PauseStream && pause.text.contains("don't retry by hand"), "{cause:?}");
     }
     assert_eq!(Suggestion::for_cause(Category::Greylisted), None);
     let fake = FakeTargets::default();

@@ -230,7 +230,8 @@ pub fn phases<Q: Sql>(sql: &Q) -> Result<BTreeMap<String, Phase>, SqlError> {
 pub fn domain_alerts<Q: Sql>(sql: &Q, now: u64) -> Result<BTreeMap<String, crate::metrics::DomainAlert>, SqlError> {
     let state: DetectorState = schema::load_meta(sql, DETECTOR)?;
     let silences: Silences = schema::load_meta(sql, SILENCES)?;
-    let active: BTreeMap<&str, &Alert> = state.active_alerts().into_iter().map(|a| (a.domain.as_str(), a)).collect();
+    let active: BTreeMap<&str, &Alert> =
+        crate::sort::map(state.active_alerts().into_iter().map(|a| (a.domain.as_str(), a)));
     Ok(state
         .domains
         .iter()
@@ -261,9 +262,11 @@ pub fn alerts<Q: Sql>(sql: &Q, now: u64) -> Result<AlertsView, SqlError> {
     })
 }
 
-/// A change to the silences, asked of shard 0 by the silence routes.
+/// A change to the silences, asked of shard 0 by the silence routes. Tagged externally (serde's default):
+/// a tagged enum inside the tagged [`super::Request`] was parsed through two buffered copies, 8 KB of the
+/// Worker's wasm (2026-12).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "change", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum SilenceChange {
     /// List the silences in force (reads one row, writes none).
     List,

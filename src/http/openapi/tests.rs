@@ -109,10 +109,10 @@ fn silence_paths(secured: bool, admin: bool, now: Option<u64>, storage: &[(&str,
         "id": { "type": "string" }, "match": matcher, "until": { "type": "integer", "description": "Unix seconds." },
         "comment": { "type": "string" }, "created_by": { "type": "string" }, "created_at": { "type": "integer" } } });
     let mut until = json!({ "type": "integer",
-        "description": "Unix seconds, in the future and at most 30 days ahead (the bounds are from when this document was served)." });
+        "description": "Unix seconds, in the future and at most 30 days ahead. The bounds are from when this document was served, the maximum ten minutes past 30 days: a value between them can be refused once time has moved on, one outside them always is." });
     if let Some(now) = now {
-        until["minimum"] = json!(now + UNTIL_SLACK);
-        until["maximum"] = json!(now + MAX_SILENCE_SECONDS - UNTIL_SLACK);
+        until["minimum"] = json!(now + 1);
+        until["maximum"] = json!(now + MAX_SILENCE_SECONDS + UNTIL_SLACK);
     }
     let body = json!({ "required": true, "content": { "application/json": { "schema": {
         "type": "object", "required": ["match", "until", "comment"], "additionalProperties": false, "properties": {

@@ -218,11 +218,12 @@ impl Silences {
         self.active(now).into_iter().filter(|s| s.matcher.matches(scope)).max_by_key(|s| s.until)
     }
 
-    /// Adds a silence, dropping the ended ones; refused past [`MAX_ACTIVE`].
+    /// Adds a silence, dropping the ended ones; refused past [`MAX_ACTIVE`] with a 409: the body is fine,
+    /// the list is full (RFC 9110 §15.5.10, a conflict with the resource's current state).
     pub fn add(&mut self, new: NewSilence, now: u64) -> Result<Silence, AppError> {
         self.silences.retain(|s| s.until > now);
         if self.silences.len() >= MAX_ACTIVE {
-            return Err(bad(format!("{MAX_ACTIVE} silences are active already; delete one first")));
+            return Err(AppError::Conflict(format!("{MAX_ACTIVE} silences are active already; delete one first")));
         }
         self.next_id += 1;
         let silence = Silence {
@@ -362,7 +363,7 @@ mod tests {
             silences.add(new, NOW).expect("room");
         }
         let one_more = NewSilence { matcher: Matcher::All, until: NOW + 3600, comment: "c".into(), created_by: None };
-        assert_eq!(silences.add(one_more.clone(), NOW).map_err(|e| e.status()), Err(400));
+        assert_eq!(silences.add(one_more.clone(), NOW).map_err(|e| e.status()), Err(409));
         assert!(silences.add(one_more, NOW + 61).is_ok(), "the first silence has ended by then");
     }
 

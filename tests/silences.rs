@@ -93,6 +93,28 @@ fn bad_silence_requests_get_clear_4xx_answers() {
 }
 
 #[test]
+fn past_the_active_limit_a_well_formed_silence_is_a_409_conflict_and_deleting_one_makes_room() {
+    let world = World::new(Config::from_pairs([("ADMIN_TOKEN", ADMIN)]));
+    let body = silence_body(json!("*"), NOW + 3600);
+    let mut ids = Vec::new();
+    loop {
+        let response = request(&world, Method::Post, "/api/silences", Some(ADMIN), &body, NOW);
+        if response.status != 201 {
+            assert_eq!(response.status, 409, "{:?}", response.json_body());
+            assert_eq!(response.json_body()["error"], "conflict");
+            assert!(response.json_body()["message"].as_str().unwrap().contains("delete one first"));
+            break;
+        }
+        ids.push(response.json_body()["id"].as_str().unwrap().to_owned());
+        assert!(ids.len() <= 1000, "no limit was reached");
+    }
+    assert_eq!(ids.len(), bouncewatch::silence::MAX_ACTIVE);
+    let deleted = request(&world, Method::Delete, &format!("/api/silences/{}", ids[0]), Some(ADMIN), "", NOW);
+    assert_eq!(deleted.status, 200);
+    assert_eq!(request(&world, Method::Post, "/api/silences", Some(ADMIN), &body, NOW).status, 201);
+}
+
+#[test]
 fn a_silenced_firing_alert_is_shown_silenced_sends_nothing_and_notifies_once_the_silence_is_deleted() {
     let world = World::new(alerting_config(&[("ADMIN_TOKEN", ADMIN)]));
     let body = silence_body(json!({"domain": "gmail.com"}), NOW + 4 * 3600);

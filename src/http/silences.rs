@@ -22,6 +22,7 @@ async fn ask<S: Store, C: Counter>(ctx: &Context<'_, S, C>, change: SilenceChang
     let answer: SilenceAnswer = call(ctx.counter, 0, &Request::Silences { change }).await?;
     match answer.refused {
         Some((404, message)) => Err(AppError::NotFound(message)),
+        Some((409, message)) => Err(AppError::Conflict(message)),
         Some((_, message)) => Err(AppError::BadRequest(message)),
         None => Ok(answer),
     }

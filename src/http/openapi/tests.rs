@@ -14,7 +14,8 @@ use crate::http::classify::{MAX_BATCH, MAX_BODY_BYTES, NOT_BLANK_PATTERN};
 use crate::http::csv::Format;
 use crate::http::ECHOED_EVENTS_MAX;
 use crate::silence::{
-    COMMENT_PATTERN, CREATED_BY_PATTERN, MAX_COMMENT_CHARS, MAX_CREATED_BY_CHARS, MAX_SILENCE_SECONDS, PROVIDER_PATTERN,
+    COMMENT_PATTERN, CREATED_BY_PATTERN, MAX_ACTIVE, MAX_COMMENT_CHARS, MAX_CREATED_BY_CHARS, MAX_SILENCE_SECONDS,
+    PROVIDER_PATTERN,
 };
 
 use super::{served, DOCUMENT, UNTIL_SLACK};
@@ -127,12 +128,13 @@ fn silence_paths(secured: bool, admin: bool, now: Option<u64>, storage: &[(&str,
         "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Silence" } } } })
     };
     let mut collection = get_and_head(operation(secured, "The silences in force.", json!([]), list, storage));
+    let full = format!("{MAX_ACTIVE} silences are active already (the most there may be); delete one first.");
     let mut post = write_operation(
         admin,
         "Silence the alerts a matcher covers until a time.",
         json!([]),
         ("201", one("Created.")),
-        storage,
+        &[("409", &full), storage[0]],
     );
     post["requestBody"] = body;
     collection["post"] = post;

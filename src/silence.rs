@@ -19,6 +19,8 @@ use crate::error::AppError;
 
 /// The longest a silence may last: past that it is a configuration change, not a silence.
 pub const MAX_SILENCE_SECONDS: u64 = 30 * 86_400;
+/// The shortest: the cron runs once a minute, so a shorter silence could end before any run saw it.
+pub const MIN_SILENCE_SECONDS: u64 = 60;
 /// How many silences may be active at once; each is kept in one stored row, read by every cron run.
 pub const MAX_ACTIVE: usize = 100;
 pub const MAX_COMMENT_CHARS: usize = 500;
@@ -123,8 +125,10 @@ impl NewSilence {
         })?;
         let matcher = parse_matcher(&body.matcher)?;
         let until = parse_until(&body.until)?;
-        if until <= now {
-            return Err(bad(format!("`until` ({until}) is not in the future (now is {now})")));
+        if until < now + MIN_SILENCE_SECONDS {
+            return Err(bad(format!(
+                "`until` ({until}) is not in the future by a minute at least (now is {now}): the cron runs once a minute"
+            )));
         }
         if until - now > MAX_SILENCE_SECONDS {
             return Err(bad(format!(
@@ -280,6 +284,10 @@ mod tests {
             parse(&format!(r#"{{"match": "*", "until": {}, "comment": "deploy", "created_by": "ana"}}"#, NOW + 60))
                 .expect("valid");
         assert_eq!((all.matcher, all.until, all.created_by.as_deref()), (Matcher::All, NOW + 60, Some("ana")));
+        // The document declares `created_by` nullable because null is read as absent.
+        let anonymous =
+            parse(&format!(r#"{{"match": "*", "until": {}, "comment": "c", "created_by": null}}"#, NOW + 60));
+        assert_eq!(anonymous.map(|s| s.created_by), Ok(None));
     }
 
     #[test]
@@ -308,6 +316,10 @@ mod tests {
             (&format!(r#"{{"match": "all", "until": {in_an_hour}, "comment": "x"}}"#), "`match` must be"),
             (&format!(r#"{{"match": "*", "until": {}, "comment": "x"}}"#, NOW - 1), "not in the future"),
             (&format!(r#"{{"match": "*", "until": {NOW}, "comment": "x"}}"#), "not in the future"),
+            (
+                &format!(r#"{{"match": "*", "until": {}, "comment": "x"}}"#, NOW + MIN_SILENCE_SECONDS - 1),
+                "by a minute",
+            ),
             (&format!(r#"{{"match": "*", "until": {}, "comment": "x"}}"#, NOW + 31 * 86_400), "more than 30 days"),
             (r#"{"match": "*", "until": "2026-11-28T05:00:00Z", "comment": "x"}"#, "unix seconds"),
             (r#"{"match": "*", "until": -5, "comment": "x"}"#, "unix seconds"),

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::silence::MAX_SILENCE_SECONDS;
+use crate::silence::{MAX_SILENCE_SECONDS, MIN_SILENCE_SECONDS};
 
 use super::HttpResponse;
 
@@ -22,8 +22,8 @@ const UNTIL: &str = "/paths/~1api~1silences/post/requestBody/content/application
 /// How far past the real 30 days the document's `until` maximum is. The server's bounds move with its
 /// clock; the document's are from when it was served. The server must refuse whatever the document
 /// refuses (schemathesis's negative checks), so the document's range holds the server's for ten minutes
-/// after it was served: its minimum is then (a time after it was served is in the future later only if it
-/// is now) and its maximum this much later.
+/// after it was served: its minimum is then (a time a minute after it was served is a minute ahead later
+/// only if it is now) and its maximum this much later.
 const UNTIL_SLACK: u64 = 600;
 
 pub fn document(config: &Config, now: u64) -> HttpResponse {
@@ -44,7 +44,7 @@ fn served(secured: bool, admin: bool, now: u64) -> Value {
     // unchecked tree.
     let mut doc: Value = crate::json::parse(DOCUMENT).unwrap_or_default();
     if let Some(until) = doc.pointer_mut(UNTIL).and_then(Value::as_object_mut) {
-        until.insert("minimum".into(), (now + 1).into());
+        until.insert("minimum".into(), (now + MIN_SILENCE_SECONDS).into());
         until.insert("maximum".into(), (now + MAX_SILENCE_SECONDS + UNTIL_SLACK).into());
     }
     if let Some(schemes) = doc.pointer_mut("/components/securitySchemes").and_then(Value::as_object_mut) {

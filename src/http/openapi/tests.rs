@@ -15,7 +15,7 @@ use crate::http::csv::Format;
 use crate::http::ECHOED_EVENTS_MAX;
 use crate::silence::{
     COMMENT_PATTERN, CREATED_BY_PATTERN, MAX_ACTIVE, MAX_COMMENT_CHARS, MAX_CREATED_BY_CHARS, MAX_SILENCE_SECONDS,
-    PROVIDER_PATTERN,
+    MIN_SILENCE_SECONDS, PROVIDER_PATTERN,
 };
 
 use super::{served, DOCUMENT, UNTIL_SLACK};
@@ -110,9 +110,9 @@ fn silence_paths(secured: bool, admin: bool, now: Option<u64>, storage: &[(&str,
         "id": { "type": "string" }, "match": matcher, "until": { "type": "integer", "description": "Unix seconds." },
         "comment": { "type": "string" }, "created_by": { "type": "string" }, "created_at": { "type": "integer" } } });
     let mut until = json!({ "type": "integer",
-        "description": "Unix seconds, in the future and at most 30 days ahead. The bounds are from when this document was served, the maximum ten minutes past 30 days: a value between them can be refused once time has moved on, one outside them always is." });
+        "description": "Unix seconds, a minute ahead at least and 30 days at most. The bounds are from when this document was served, the maximum ten minutes past 30 days: a value between them can be refused once time has moved on, one outside them always is." });
     if let Some(now) = now {
-        until["minimum"] = json!(now + 1);
+        until["minimum"] = json!(now + MIN_SILENCE_SECONDS);
         until["maximum"] = json!(now + MAX_SILENCE_SECONDS + UNTIL_SLACK);
     }
     let body = json!({ "required": true, "content": { "application/json": { "schema": {
@@ -120,7 +120,8 @@ fn silence_paths(secured: bool, admin: bool, now: Option<u64>, storage: &[(&str,
             "match": matcher,
             "until": until,
             "comment": { "type": "string", "minLength": 1, "maxLength": MAX_COMMENT_CHARS, "pattern": COMMENT_PATTERN },
-            "created_by": { "type": "string", "maxLength": MAX_CREATED_BY_CHARS, "pattern": CREATED_BY_PATTERN } } } } } });
+            // null is taken as absent (serde's `Option`), so the document says so.
+            "created_by": { "type": ["string", "null"], "maxLength": MAX_CREATED_BY_CHARS, "pattern": CREATED_BY_PATTERN } } } } } });
     let list = json!({ "description": "OK", "content": { "application/json": { "schema": {
         "type": "object", "properties": { "silences": { "type": "array", "items": { "$ref": "#/components/schemas/Silence" } } } } } } });
     let one = |description: &str| {

@@ -30,6 +30,17 @@ pub enum Scope {
     SenderWide { domains: Vec<String> },
 }
 
+impl Scope {
+    /// What one of the detector's alerts is about.
+    pub fn of(alert: &crate::detect::Alert) -> Scope {
+        if alert.domain == crate::detect::SENDER_WIDE {
+            Scope::SenderWide { domains: alert.domains.clone() }
+        } else {
+            Scope::Domain(alert.domain.clone())
+        }
+    }
+}
+
 /// One alert's situation at evaluation time, as the detector reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertSnapshot {
@@ -66,13 +77,8 @@ const MAX_SUBJECT_ALERTS: usize = 3;
 impl AlertSnapshot {
     /// The snapshot of one of the detector's alerts, over a detection window of `window_minutes`.
     pub fn from_alert(alert: &crate::detect::Alert, window_minutes: u32) -> AlertSnapshot {
-        let scope = if alert.domain == crate::detect::SENDER_WIDE {
-            Scope::SenderWide { domains: alert.domains.clone() }
-        } else {
-            Scope::Domain(alert.domain.clone())
-        };
         AlertSnapshot {
-            scope,
+            scope: Scope::of(alert),
             severity: alert.severity,
             state: alert.state,
             since: alert.since,

@@ -8,6 +8,8 @@ use crate::error::AppError;
 /// Every var and secret the Worker reads. The shell looks each one up; anything unset is absent.
 pub const NAMES: &[&str] = &[
     "READ_TOKEN",
+    // Write routes (silences); a separate secret so that a dashboard's read token cannot change anything.
+    "ADMIN_TOKEN",
     "GENERIC_WEBHOOK_TOKEN",
     // Counting and spike detection: see `crate::settings` for meanings and defaults.
     "BUCKET_MINUTES",
@@ -39,6 +41,13 @@ pub const NAMES: &[&str] = &[
     "MAILGUN_DOMAIN",
     "ALERT_WEBHOOK_URL",
     "PUBLIC_URL",
+    // The action hook (src/action.rs; docs/actions.md).
+    "ACTION_WEBHOOK_URL",
+    "ACTION_KUMOMTA_URL",
+    "ACTION_KUMOMTA_TOKEN",
+    "ACTION_KUMOMTA_DURATION",
+    // GET /metrics (src/metrics.rs).
+    "METRICS_TOP_N",
     // Operator classification rules (`crate::classify::custom`).
     crate::classify::custom::VAR,
     // Webhook secrets, one (or two) per ESP: see `.dev.vars.example` and `crate::esp::SECRET_NAMES`.

@@ -17,7 +17,6 @@
 
 use std::fmt;
 
-
 /// Why a recipient names no domain that can be counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InvalidDomain {

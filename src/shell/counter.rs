@@ -1,7 +1,7 @@
 //! The counting object as a Durable Object, and the Worker's way to reach it. The logic is
 //! [`crate::counting::handle`]; this only binds the object's SQLite, KV, email and the other shards to it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use worker::{
     durable_object, js_sys, DurableObject, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response,
@@ -11,6 +11,7 @@ use worker::{
 use crate::config::Config;
 use crate::counting::{handle, Answer, Counter, ObjectEnv};
 use crate::error::AppError;
+use crate::metrics::{ObjectStats, WebhookTally};
 use crate::sql::{OpsCounter, Row, Sql, SqlError, SqlOps, SqlValue};
 use crate::store::{Faults, StoreError};
 
@@ -20,22 +21,32 @@ use super::{kv::KvStore, mail::WorkerNotifier, now_seconds, read_config, KV_BIND
 pub const COUNTER_BINDING: &str = "COUNTER";
 /// Which shard a request is for: objects are named `counter-<n>`, and the name is not visible inside.
 const SHARD_HEADER: &str = "x-bouncewatch-shard";
+/// The calling isolate's webhook answers ([`crate::metrics::tally`]).
+const ANSWERS_HEADER: &str = "x-bouncewatch-webhook-answers";
+
+thread_local! {
+    /// This isolate's webhook answers not yet handed to an object: wasm statics live as long as the
+    /// isolate, which is what the tally must span.
+    static UNTOLD: RefCell<WebhookTally> = RefCell::default();
+}
 
 #[durable_object]
 pub struct CountingObject {
     state: State,
     env: Env,
     ready: Cell<bool>,
+    stats: RefCell<ObjectStats>,
 }
 
 impl DurableObject for CountingObject {
     fn new(state: State, env: Env) -> Self {
-        CountingObject { state, env, ready: Cell::new(false) }
+        CountingObject { state, env, ready: Cell::new(false), stats: RefCell::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let config = read_config(&self.env);
         let shard = req.headers().get(SHARD_HEADER)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let answers = req.headers().get(ANSWERS_HEADER)?.unwrap_or_default();
         let body = req.bytes().await?;
         let answer = match (KvStore::bind(&self.env, KV_BINDING, &config), WorkerCounter::bind(&self.env, &config)) {
             (Ok(kv), Ok(peers)) => {
@@ -50,6 +61,8 @@ impl DurableObject for CountingObject {
                     email_binding: notifier.has_email_binding(),
                     now: now_seconds(),
                     ready: &self.ready,
+                    stats: &self.stats,
+                    answers: &answers,
                 };
                 handle(&sql, &env, &body).await
             }
@@ -124,11 +137,14 @@ fn unavailable(err: impl std::fmt::Display) -> StoreError {
 }
 
 impl Counter for WorkerCounter {
-    async fn send(&self, shard: u32, body: Vec<u8>) -> Result<Answer, StoreError> {
+    async fn send(&self, shard: u32, body: Vec<u8>, answers: &str) -> Result<Answer, StoreError> {
         self.faults.before_object()?;
         let stub = self.namespace.get_by_name(&format!("counter-{shard}")).map_err(unavailable)?;
         let headers = Headers::new();
         headers.set(SHARD_HEADER, &shard.to_string()).map_err(unavailable)?;
+        if !answers.is_empty() {
+            headers.set(ANSWERS_HEADER, answers).map_err(unavailable)?;
+        }
         let mut init = RequestInit::new();
         init.with_method(Method::Post)
             .with_headers(headers)
@@ -140,5 +156,9 @@ impl Counter for WorkerCounter {
         let body = response.bytes().await.map_err(unavailable)?;
         self.faults.after_object()?;
         Ok(Answer { status, body })
+    }
+
+    fn with_untold<T>(&self, f: impl FnOnce(&mut WebhookTally) -> T) -> T {
+        UNTOLD.with(|untold| f(&mut untold.borrow_mut()))
     }
 }

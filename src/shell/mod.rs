@@ -41,6 +41,12 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
             };
             http::handle(&request, &ctx).await
         }
+        (Err(err), Ok((_, counter))) => {
+            let response = err.into_response();
+            let path = HttpRequest::new(Method::Get, &req.inner().url()).path;
+            http::tally_webhook_answer(&counter, &path, response.status, now_seconds()).await;
+            response
+        }
         (Err(err), _) | (_, Err(err)) => err.into_response(),
     };
     to_worker_response(response)

@@ -1,14 +1,12 @@
-//! Outbound HTTP with a time limit, shared by the alert channels and the SNS certificate fetch, and the
-//! core's [`Fetcher`] on top of it.
+//! Outbound HTTP with a time limit, shared by the alert channels (counting Worker) and the SNS certificate
+//! fetch (front Worker).
 
 use std::future::{poll_fn, Future};
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
 use worker::{AbortController, Delay, Fetch, Request, Response};
-
-use crate::esp::{FetchError, Fetcher};
 
 /// An endpoint that has not answered by then counts as failed: a webhook must answer its ESP quickly, and a
 /// cron run must not be held up by one stuck endpoint.
@@ -42,22 +40,4 @@ async fn first_of<A: Future, B: Future>(a: A, b: B) -> Result<A::Output, B::Outp
         Poll::Pending
     })
     .await
-}
-
-/// GETs for the SNS adapter (signing certificates, subscription confirmations). The adapter has already
-/// checked that the URL is https on an SNS host.
-pub struct WorkerFetcher;
-
-impl Fetcher for WorkerFetcher {
-    fn get<'a>(&'a self, url: &'a str) -> Pin<Box<dyn Future<Output = Result<String, FetchError>> + 'a>> {
-        Box::pin(async move {
-            let request = Request::new(url, worker::Method::Get).map_err(|e| FetchError(format!("{e}")))?;
-            let mut response = send_with_timeout(request).await.map_err(FetchError)?;
-            let status = response.status_code();
-            if !(200..300).contains(&status) {
-                return Err(FetchError(format!("{url} answered {status}")));
-            }
-            response.text().await.map_err(|e| FetchError(format!("{e}")))
-        })
-    }
 }

@@ -9,7 +9,7 @@ use super::fetch::send_with_timeout;
 use crate::notify::{Fetched, Notifier, SendError};
 use crate::outbound::OutboundRequest;
 
-/// The `[[send_email]]` binding named in `wrangler.toml`.
+/// The `[[send_email]]` binding named in `wrangler.counting.toml`.
 pub const EMAIL_BINDING: &str = "EMAIL";
 
 pub struct WorkerNotifier {

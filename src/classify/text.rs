@@ -120,6 +120,9 @@ pub const STRONG: &[Rule] = &[
             "tls negotiation",
             "handshake failure",
             "handshake failed",
+            // A receiver that offers no STARTTLS to a sender that requires it: Gmail's relay quoting
+            // "500 Remote server does not support TLS (state 6)" (sisimai set-of-emails, `failedstarttls`).
+            "support tls",
         ],
         // A connection lost while negotiating is the network's failure, not a TLS policy.
         none: &["lost connection"],
@@ -416,6 +419,17 @@ pub const WEAK: &[Rule] = &[
         example: "5.0.1 Emetteur invalide. Invalid Sender. LPN105_405",
         ..RULE
     },
+    // The queue's own verdict, stated before the cause it quotes: Exchange's "550 5.4.316 Message expired,
+    // connection refused(Socket error code 10061)" (sisimai set-of-emails lhost-exchange2013, `expired`)
+    // and "QUEUE.Expired". Before the network rule that would read the quoted refusal; skipped for a
+    // deferral like every `expired` rule.
+    Rule {
+        id: "text.message-expired",
+        category: Expired,
+        any: &["message expired", "queue.expired"],
+        example: "Server at SG2APC01HT007.eop-APC01.prod.protection.outlook.com returned '550 5.4.316 Message expired, connection refused(Socket error code 10061)'",
+        ..RULE
+    },
     // A connection that never happened only reaches a bounce report once the queue gave up, and
     // sisimai's corpus labels every such report expired. Only code-less text, the sending MTA's own:
     // a receiver answering "421 4.4.2 timeout exceeded" is a network error, and a deferral is never
@@ -457,6 +471,9 @@ pub const WEAK: &[Rule] = &[
             "temporary failure",
             "pipe to |",
             "x-unix;",
+            // The local delivery agent's own failure, not the mailbox's: sisimai's MailerError family
+            // ("procmail: Lock failure on …", "procmail: Couldn't create …", set-of-emails lhost-postfix-01).
+            "procmail:",
         ],
         example: "451 [BS02] Temporary server error. Please try again later.",
         ..RULE
@@ -507,6 +524,17 @@ pub const WEAK: &[Rule] = &[
             "has been disabled",
         ],
         example: "550 5.2.1 ... User is inactive",
+        ..RULE
+    },
+    // RFC 5321 §4.2.3 gives 550 one generic text, "Requested action not taken: mailbox unavailable (e.g.,
+    // mailbox not found, no access, or command rejected for policy reasons)": servers prefix it to their
+    // real reason, so when that reason is a policy the generic words say nothing about the mailbox.
+    Rule {
+        id: "text.rfc5321-mailbox-unavailable-for-policy",
+        category: PolicyRejected,
+        all: &["mailbox unavailable"],
+        any: &["policy", "policies"],
+        example: "550 Requested action not taken: mailbox unavailable (e.g., mailbox not found, no access, or command rejected for policy reasons)",
         ..RULE
     },
     Rule {

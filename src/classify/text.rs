@@ -377,6 +377,20 @@ pub const WEAK: &[Rule] = &[
             "my name was rejected",
             "open relay",
             "(bl)",
+            // What the receiver takes the sending host for: a dynamic or residential address that should
+            // go through its ISP's relay, a host that is not a mail server, an open proxy. Sisimai's
+            // Blocked reason lists these (p5-sisimai lib/Sisimai/Reason/Blocked.pm: "Please use the smtp
+            // server of your ISP", "hosts with dynamic ip", "Dynamic/zombied/spam IPs blocked", "Client
+            // host rejected: may not be mail exchanger", "Rejecting open proxy", "Bad sender IP address").
+            "server of your isp",
+            "dynamic ip",
+            "dynamic/zombied",
+            "may not be mail exchanger",
+            "open proxy",
+            "bad sender ip",
+            "sender ip address rejected",
+            "not currently accepting mail from your ip",
+            "not allowed to connect",
         ],
         example: "550 Access from ip address 192.0.2.1 blocked.",
         ..RULE
@@ -417,6 +431,19 @@ pub const WEAK: &[Rule] = &[
             "sender domain",
         ],
         example: "5.0.1 Emetteur invalide. Invalid Sender. LPN105_405",
+        ..RULE
+    },
+    // A reply that names the HELO/EHLO greeting (other than as a relay's stage wrapper or a connection
+    // lost during it) objects to the name the sender gave: RFC 5321 §4.1.1.1 wants the client's FQDN or
+    // an address literal, and receivers check it against DNS. After the relay, sender and spam rules,
+    // whose texts may quote the greeting in passing. Example: a university MX's rejection pasted at
+    // http://www.under-score.org.uk/pipermail/underscore/2007-April/060030.html.
+    Rule {
+        id: "text.helo-name",
+        category: ReverseDnsFailed,
+        any: &["helo", "ehlo"],
+        none: &["after helo", "after ehlo", "reply to helo", "reply to ehlo", "handshake"],
+        example: "550 Please use your real hostname when saying HELO (not HSP-AV01)",
         ..RULE
     },
     // The queue's own verdict, stated before the cause it quotes: Exchange's "550 5.4.316 Message expired,

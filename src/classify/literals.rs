@@ -19,8 +19,6 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use memchr::memmem;
-
 /// How many literals the tables may hold; [`Found`] is a fixed bit set so that matching allocates
 /// nothing.
 pub const MAX_LITERALS: usize = 576;
@@ -65,7 +63,7 @@ pub struct Literals {
     /// The anchors of the shorter literals, by the hash of their pair.
     by_pair: Index,
     /// The literals of two bytes, each searched for on its own.
-    pairs_alone: Vec<(memmem::Finder<'static>, u16)>,
+    pairs_alone: Vec<([u8; 2], u16)>,
 }
 
 /// Literal `id` starts `offset` bytes before an anchor whose first bytes are `key` (four for a literal
@@ -171,8 +169,8 @@ impl Literals {
         for (id, &text) in literals.iter().enumerate() {
             let (bytes, id) = (text.as_bytes(), id as u16);
             assert!(bytes.len() >= 2, "literal {text:?} is too short");
-            if bytes.len() == 2 {
-                pairs_alone.push((memmem::Finder::new(bytes).into_owned(), id));
+            if let &[first, second] = bytes {
+                pairs_alone.push(([first, second], id));
                 continue;
             }
             let key_len = if bytes.len() >= LONG { 4 } else { 2 };
@@ -213,9 +211,9 @@ impl Literals {
             // The pass visits every other position: see the module docs.
             from = at + 2;
         }
-        for (finder, id) in &self.pairs_alone {
-            if finder.find(text).is_some() {
-                found.set(usize::from(*id));
+        for &([first, second], id) in &self.pairs_alone {
+            if memchr::memchr_iter(first, text).any(|at| text.get(at + 1) == Some(&second)) {
+                found.set(usize::from(id));
             }
         }
         found

@@ -20,6 +20,8 @@
 //!   its state in one key. [`settings`] lists every threshold with its default.
 //! * [`store`] is the small storage trait the core talks to; Workers KV implements it in the shell and
 //!   [`store::MemoryStore`] in tests.
+//! * [`provider`] names the mailbox provider behind each recipient domain (consumer table, reply
+//!   signature, MX over DNS-over-HTTPS), so a throttle across many hosted domains is seen as one.
 //! * [`advice`] is the one table of what to do per cause, shared by alerts, API and dashboard.
 //! * [`alert`] words an alert (subject, text, HTML, advice per cause); [`notify`] decides, with
 //!   Alertmanager's semantics, what to send when and retries failed sends; [`mime`] and [`outbound`] turn a
@@ -48,6 +50,7 @@ pub mod ledger;
 pub mod mime;
 pub mod notify;
 pub mod outbound;
+pub mod provider;
 pub mod redact;
 pub mod reply;
 pub mod settings;

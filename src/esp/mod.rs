@@ -38,6 +38,8 @@ use crate::store::{Store, StoreError};
 
 pub use common::parse_rfc3339;
 pub use mailgun::ReplayMarker;
+/// Shared with the provider look-ups, which ask DNS about a domain in the form the adapters store it.
+pub(crate) use normalize::recipient_domain;
 pub use ses::validate_sns_url;
 
 /// Every var and secret the adapters read (merged into [`crate::config::NAMES`]).

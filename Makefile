@@ -16,6 +16,7 @@ dev: setup
 # Native unit, table and property tests, then the built wasm end to end under wrangler dev.
 test: setup
 	cargo test --all-targets
+	cargo test --release --test volume -- --nocapture
 	BOUNCEWATCH_FAST_BUILD=1 bash scripts/build-worker.sh
 	node --test --test-concurrency=1 tests/e2e/*.test.mjs
 
@@ -26,12 +27,12 @@ build: setup
 # Every figure in the README's Performance section. Kept out of `make test`: timings want a quiet machine.
 bench: bench-native bench-wasm bench-worker
 
-# criterion (classification, 1,000 events per ESP, cron) with each one's fastest, p10 and median sample, then
-# the KV operations a request and a cron run make.
+# criterion (classification, 1,000 events per ESP, the counting object) with each one's fastest, p10 and median sample, then
+# the 24-hour cost simulation.
 bench-native: setup
 	cargo bench
 	node benches/criterion_summary.mjs
-	cargo test --test kv_cost -- --nocapture
+	cargo test --release --test volume -- --nocapture
 
 # The core alone (no Worker shell) built for wasm, with wasm-bindgen's Node glue, in target/wasm-bench-pkg.
 wasm-bench-package: setup

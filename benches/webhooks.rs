@@ -1,13 +1,17 @@
-//! 1,000 events per ESP, natively, each through the Worker's own path up to the store: the router,
-//! signature check, parsing, classification and aggregation into one shard per request
-//! (`http::handle` → `esp::verify_and_parse` → `ingest::record`) on a `MemoryStore`.
+//! 1,000 events per ESP, natively, each through the Worker's own path and the counting object's: the
+//! router, signature check, parsing, classification, the delta per shard (`http::handle` →
+//! `esp::verify_and_parse` → `counting::prepare`), its JSON both ways, and the object applying it to its
+//! SQLite (`CounterObject::apply`, on rusqlite in memory), over the integration tests' [`World`]. Each
+//! timed round starts from a fresh world, so every event is new. (`benches/counting.rs` times the object
+//! alone; `benches/wasm` the Worker's part in wasm.)
 //!
-//! * SendGrid: one signed batch of 1,000 events (~430 KB); also timed without the store and without the
-//!   signature check, to see where the time goes.
-//! * Mailgun: 1,000 single-event requests, each HMAC-signed with its own token, checked against the
-//!   store for replays and remembered (so each timed round starts from an empty store).
+//! * SendGrid: one signed batch of 1,000 events (~430 KB); also timed without the counting object and
+//!   the response, and without the signature check, to see where the time goes, and the counting of its sending IPs and tags
+//!   alone.
+//! * Mailgun: 1,000 single-event requests, each HMAC-signed with its own token, which the object checks
+//!   for a replay and records with the event.
 //! * SES: 1,000 SNS notifications of one event each, RSA-SHA256-signed with the test key of the
-//!   self-generated certificate, which the fake fetcher serves once and the store caches after.
+//!   self-generated certificate, which the fake fetcher serves once and KV caches after.
 //! * Mandrill: one signed form batch of 1,000 events.
 //!
 //! `cargo bench --bench webhooks`; criterion reports each as time per 1,000 events. Under `cargo test`
@@ -22,12 +26,13 @@ mod fixtures;
 use std::hint::black_box;
 
 use base64::Engine;
+use bouncewatch::breakdown::DimensionCounts;
 use bouncewatch::config::Config;
 use bouncewatch::esp::{self, Delivery, NoFetch};
 use bouncewatch::event::{Esp, EventKind};
 use bouncewatch::http::{HttpRequest, HttpResponse};
 use bouncewatch::store::MemoryStore;
-use common::{post, send, FakeFetcher};
+use common::{post, FakeFetcher, World};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use fixtures::{reply, EVENTS_PER_BATCH, NOW};
 use hmac::{Hmac, Mac};
@@ -196,28 +201,34 @@ fn config() -> Config {
     config
 }
 
-/// Sends `requests` to a fresh store and returns it with the responses, so that dropping them is not timed.
-fn ingest(requests: &[HttpRequest], config: &Config, fetcher: &FakeFetcher) -> (MemoryStore, Vec<HttpResponse>) {
-    let store = MemoryStore::new();
-    let responses = requests.iter().map(|request| send(black_box(request), &store, config, NOW, fetcher)).collect();
-    (store, responses)
+/// Sends `requests` to `world` and returns their responses, so that dropping them is not timed.
+fn ingest(requests: &[HttpRequest], world: &World, fetcher: &FakeFetcher) -> Vec<HttpResponse> {
+    requests.iter().map(|request| world.send(black_box(request), NOW, fetcher)).collect()
 }
 
 fn bench_esp(c: &mut Criterion, name: &str, requests: &[HttpRequest], events: usize) {
     let config = config();
     let fetcher = FakeFetcher::default();
-    let (_, responses) = ingest(requests, &config, &fetcher);
+    let responses = ingest(requests, &World::new(config.clone()), &fetcher);
     let accepted: u64 = responses.iter().map(|r| r.json_body()["accepted"].as_u64().unwrap_or(0)).sum();
-    assert_eq!(accepted, events as u64, "{name}: every event must be verified and stored");
+    assert_eq!(accepted, events as u64, "{name}: every event must be verified and counted");
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(events as u64));
     if requests.len() > 1 {
         // A thousand requests take long enough that criterion's default 100 samples would take minutes.
         group.sample_size(10);
     }
-    let label = format!("{} request(s), verify+parse+classify+aggregate {events} events", requests.len());
+    let label = format!("{} request(s), verify+parse+classify+count {events} events", requests.len());
+    // The world is made outside the timing and dropped outside it too (criterion drops the output after).
     group.bench_function(label, |b| {
-        b.iter_batched(|| (), |()| ingest(requests, &config, &fetcher), BatchSize::PerIteration)
+        b.iter_batched(
+            || World::new(config.clone()),
+            |world| {
+                let responses = ingest(requests, &world, &fetcher);
+                (world, responses)
+            },
+            BatchSize::PerIteration,
+        )
     });
     group.finish();
 }
@@ -225,7 +236,8 @@ fn bench_esp(c: &mut Criterion, name: &str, requests: &[HttpRequest], events: us
 fn sendgrid(c: &mut Criterion) {
     let request = fixtures::sendgrid_request(0, NOW);
     bench_esp(c, "sendgrid", std::slice::from_ref(&request), EVENTS_PER_BATCH);
-    // Where the time goes: the same batch without the store and response, then without the signature.
+    // Where the time goes: the same batch without the counting object and the response, then without the
+    // signature.
     let config = config();
     let delivery = Delivery { body: &request.body, headers: &request.headers, now: NOW };
     let store = MemoryStore::new();
@@ -239,6 +251,17 @@ fn sendgrid(c: &mut Criterion) {
     });
     group.bench_function("parse+classify only", |b| {
         b.iter(|| black_box(esp::parse(Esp::Sendgrid, black_box(&delivery))))
+    });
+    // What counting the batch's sending IPs and tags costs (src/breakdown.rs), apart from parsing.
+    let events = esp::parse(Esp::Sendgrid, &delivery).expect("the benchmark batch parses");
+    group.bench_function("count sending dimensions only", |b| {
+        b.iter(|| {
+            let mut counts = DimensionCounts::default();
+            for event in black_box(&events) {
+                counts.add_event(event);
+            }
+            black_box(counts)
+        })
     });
     group.finish();
 }

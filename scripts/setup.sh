@@ -49,6 +49,27 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# schemathesis for the API contract test (tests/e2e/contract.test.mjs), with every dependency pinned
+# (scripts/schemathesis-requirements.txt), from PyPI into a venv of the project's own so that no system
+# Python is changed; reinstalled only when that list changes. Debian's python3 needs python3-venv for it.
+venv=.venv-schemathesis
+requirements=scripts/schemathesis-requirements.txt
+if ! cmp -s "$requirements" "$venv/.bouncewatch-requirements" 2>/dev/null; then
+  step "installing schemathesis ($(grep '^schemathesis==' "$requirements")) into $venv"
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    install_venv() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv; }
+    if ! apt-cache show python3-venv >/dev/null 2>&1 || ! install_venv; then
+      $sudo apt-get update
+      install_venv
+    fi
+  fi
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$venv/.bouncewatch-requirements"
+fi
+
 if [ ! -f .dev.vars ] && [ -f .dev.vars.example ]; then
   step "creating .dev.vars from .dev.vars.example (local secrets for wrangler dev)"
   cp .dev.vars.example .dev.vars

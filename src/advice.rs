@@ -1,6 +1,7 @@
 //! What to tell an operator about each cause of deferrals: one table, used by the detector's alerts, the
 //! alert emails and the dashboard's API, so the advice reads the same everywhere.
 
+use crate::breakdown::Dimension;
 use crate::classify::Category;
 
 /// A cause as an operator says it.
@@ -54,3 +55,21 @@ pub fn cause_advice(category: Category) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// What to check when one sending IP, pool, domain or tag carries most of a spike's 451s
+/// ([`crate::breakdown`]): the stream that stands out is where the cause is.
+pub fn concentration_advice(dimension: Dimension) -> &'static str {
+    match dimension {
+        Dimension::SendingIp => "check that IP's reputation (blocklists, Postmaster Tools, SNDS)",
+        Dimension::IpPool => "check the reputation of that pool's IPs",
+        Dimension::SendingDomain => "check that domain's SPF, DKIM and DMARC and its reputation",
+        Dimension::Tag => "check that campaign's content and list",
+    }
+}
+
+/// When the 451s fall on every sending IP, domain and tag alike, no stream is the cause.
+pub const SPREAD_ADVICE: &str = "look at content and authentication";
+
+/// When there was only one sending IP (or domain…) to compare, it may be the cause or not.
+pub const SINGLE_STREAM_ADVICE: &str =
+    "nothing to compare them with: check their reputation, then content and authentication";

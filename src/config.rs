@@ -24,6 +24,9 @@ pub const NAMES: &[&str] = &[
     "CRITICAL_RATIO",
     "SENDER_WIDE_MIN_DOMAINS",
     "RECENT_ALERT_DAYS",
+    "DEDUP_HOURS",
+    "PUBLISH_MINUTES",
+    "COUNTER_SHARDS",
     // Alert notifications (src/notify.rs; documented in docs/alerts.md).
     "ALERT_FROM",
     "ALERT_TO",

@@ -1,17 +1,16 @@
-//! Bucketed per-domain counts: pure arithmetic, merge and windows. No storage here; [`crate::ledger`]
-//! decides where these values live in KV.
+//! Bucketed per-domain counts: pure arithmetic, merge and windows. No storage here; [`crate::counting`]
+//! decides where these values live (the counting object's SQLite, published to KV pages).
 //!
 //! Counts are kept by **event time** (the ESP's `occurred_at`) in fixed buckets (5 minutes by default),
 //! because ESPs batch and retry webhooks: counting by arrival time would smear a spike over the retry
-//! schedule. Fixed buckets also merge by plain addition, which is what makes the shard/aggregate design
-//! in [`crate::ledger`] lossless.
+//! schedule. Fixed buckets also merge by plain addition, so pages, shards and windows are plain sums.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::classify::Category;
-use crate::event::{EventKind, NormalizedEvent};
+use crate::event::EventKind;
 use crate::settings::Settings;
 
 /// Redacted reply samples kept per domain, bucket and category: enough to show, small enough to store.
@@ -72,9 +71,16 @@ impl Counts {
         }
     }
 
-    /// Counts one event. Returns false for kinds we do not count (`other`).
-    pub fn add_event(&mut self, event: &NormalizedEvent) -> bool {
-        let slot = match event.kind {
+    /// Counts one event of `kind`. Returns false for kinds we do not count (`other`). `sample` is the
+    /// event's reply as [`sample_text`] cut it, when it has one and a category.
+    pub fn add(
+        &mut self,
+        kind: EventKind,
+        smtp_code: Option<u16>,
+        category: Option<Category>,
+        sample: Option<&str>,
+    ) -> bool {
+        let slot = match kind {
             EventKind::Delivered => &mut self.delivered,
             EventKind::Deferred => &mut self.deferred,
             EventKind::Bounced => &mut self.bounced,
@@ -83,17 +89,22 @@ impl Counts {
             EventKind::Other => return false,
         };
         *slot += 1;
-        if let Some(category) = event.category {
+        if let Some(category) = category {
             *self.categories.entry(category).or_default() += 1;
         }
-        if event.smtp_code == Some(451) {
+        if smtp_code == Some(451) {
             self.smtp_451 += 1;
-            *self.causes_451.entry(event.category.unwrap_or(Category::Unclassified)).or_default() += 1;
+            *self.causes_451.entry(category.unwrap_or(Category::Unclassified)).or_default() += 1;
         }
-        if let (Some(reply), Some(category)) = (&event.reply, event.category) {
+        if let (Some(reply), Some(category)) = (sample, category) {
             self.add_sample(reply, category, 1);
         }
         true
+    }
+
+    /// Whether nothing at all is counted (a row that only holds de-duplication ids).
+    pub fn is_empty(&self) -> bool {
+        *self == Counts::default()
     }
 
     /// Adds `other` into `self`: plain addition, so merging is order-independent.
@@ -120,7 +131,7 @@ impl Counts {
     ///
     /// Nearly every event's reply is already a sample or not kept, so the text is copied only when kept.
     fn add_sample(&mut self, reply: &str, category: Category, count: u64) {
-        let reply = first_chars(reply.trim(), MAX_SAMPLE_CHARS);
+        let reply = sample_text(reply);
         if reply.is_empty() {
             return;
         }
@@ -132,6 +143,11 @@ impl Counts {
     }
 }
 
+/// What of a reply is kept as a sample: trimmed, at most [`MAX_SAMPLE_CHARS`] chars.
+pub fn sample_text(reply: &str) -> &str {
+    first_chars(reply.trim(), MAX_SAMPLE_CHARS)
+}
+
 /// The first `max` chars of `text`.
 fn first_chars(text: &str, max: usize) -> &str {
     if text.len() <= max {
@@ -139,6 +155,28 @@ fn first_chars(text: &str, max: usize) -> &str {
         return text;
     }
     text.char_indices().nth(max).map_or(text, |(end, _)| &text[..end])
+}
+
+/// The three numbers of a bucket a detector baseline learns from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub smtp_451: u64,
+    pub attempts: u64,
+    pub delivered: u64,
+}
+
+impl std::ops::AddAssign for Totals {
+    fn add_assign(&mut self, other: Totals) {
+        self.smtp_451 += other.smtp_451;
+        self.attempts += other.attempts;
+        self.delivered += other.delivered;
+    }
+}
+
+impl From<&Counts> for Totals {
+    fn from(counts: &Counts) -> Self {
+        Totals { smtp_451: counts.smtp_451, attempts: counts.attempts(), delivered: counts.delivered }
+    }
 }
 
 /// Counts per recipient domain.
@@ -166,56 +204,6 @@ pub fn sum_range(buckets: &Buckets, range: BucketRange) -> DomainCounts {
         }
     }
     sum
-}
-
-/// One webhook request's events, bucketed and counted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tally {
-    pub buckets: Buckets,
-    /// Events counted.
-    pub accepted: usize,
-    /// Events older than the retention: not stored, since their bucket would already have expired.
-    pub stale: usize,
-    /// Events stamped in the future (clock skew at the ESP), counted at `now`.
-    pub clamped: usize,
-    /// Events of a kind we do not count.
-    pub ignored: usize,
-}
-
-/// Buckets and counts a request's events by event time.
-pub fn tally(events: &[NormalizedEvent], now: u64, settings: &Settings) -> Tally {
-    let oldest_kept = settings.bucket_of(now.saturating_sub(settings.retention_secs));
-    let mut tally = Tally::default();
-    for event in events {
-        let at = if event.occurred_at > now {
-            tally.clamped += 1;
-            now
-        } else {
-            event.occurred_at
-        };
-        let bucket = settings.bucket_of(at);
-        if bucket < oldest_kept {
-            tally.stale += 1;
-            continue;
-        }
-        let domains = tally.buckets.entry(bucket).or_default();
-        // Looked up before inserting: a batch names few domains, and cloning one per event cost more
-        // than counting the event.
-        if !domains.contains_key(&event.recipient_domain) {
-            domains.insert(event.recipient_domain.clone(), Counts::default());
-        }
-        if domains.get_mut(&event.recipient_domain).is_some_and(|counts| counts.add_event(event)) {
-            tally.accepted += 1;
-        } else {
-            tally.ignored += 1;
-        }
-    }
-    // An event of an uncounted kind may have created an empty entry; drop it so nothing empty is stored.
-    tally.buckets.retain(|_, domains| {
-        domains.retain(|_, counts| *counts != Counts::default());
-        !domains.is_empty()
-    });
-    tally
 }
 
 /// An inclusive range of bucket starts.
@@ -277,51 +265,19 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Esp;
-
-    fn event(kind: EventKind, at: u64, code: Option<u16>, category: Option<Category>) -> NormalizedEvent {
-        NormalizedEvent {
-            esp: Esp::Generic,
-            event_id: format!("{at}"),
-            kind,
-            occurred_at: at,
-            recipient_domain: "gmail.com".into(),
-            smtp_code: code,
-            enhanced_code: None,
-            reply: code.map(|c| format!("{c} 4.7.1 try later")),
-            category,
-            permanence: None,
-        }
-    }
 
     #[test]
-    fn events_land_in_the_bucket_of_their_event_time() {
-        let now = 10_000;
-        let events = [
-            event(EventKind::Delivered, 9_000, None, None),
-            event(EventKind::Deferred, 9_100, Some(451), Some(Category::Greylisted)),
-            event(EventKind::Deferred, 9_700, Some(451), Some(Category::PolicyRejected)),
-        ];
-        let tally = tally(&events, now, &Settings::default());
-        let starts: Vec<u64> = tally.buckets.keys().copied().collect();
-        assert_eq!(starts, [9_000, 9_600]);
-        let first = &tally.buckets[&9_000]["gmail.com"];
-        assert_eq!((first.delivered, first.deferred, first.smtp_451, first.attempts()), (1, 1, 1, 2));
-        assert_eq!(first.causes_451[&Category::Greylisted], 1);
-    }
-
-    #[test]
-    fn stale_events_are_dropped_and_future_ones_clamped_to_now() {
-        let settings = Settings::default();
-        let now = 100 * 86_400;
-        let events = [
-            event(EventKind::Delivered, now - settings.retention_secs - 600, None, None),
-            event(EventKind::Delivered, now + 3_600, None, None),
-            event(EventKind::Other, now, None, None),
-        ];
-        let tally = tally(&events, now, &settings);
-        assert_eq!((tally.accepted, tally.stale, tally.clamped, tally.ignored), (1, 1, 1, 1));
-        assert_eq!(tally.buckets.keys().copied().collect::<Vec<_>>(), [settings.bucket_of(now)]);
+    fn counting_an_event_fills_its_kind_its_category_and_the_451_causes() {
+        let mut counts = Counts::default();
+        assert!(counts.add(EventKind::Delivered, None, None, None));
+        assert!(counts.add(EventKind::Deferred, Some(451), Some(Category::Greylisted), Some("451 4.7.1 try later")));
+        assert!(counts.add(EventKind::Deferred, Some(451), None, None));
+        assert!(!counts.add(EventKind::Other, Some(451), None, None));
+        assert_eq!((counts.delivered, counts.deferred, counts.smtp_451, counts.attempts()), (1, 2, 2, 3));
+        assert_eq!(counts.causes_451[&Category::Greylisted], 1);
+        assert_eq!(counts.causes_451[&Category::Unclassified], 1);
+        assert_eq!(counts.samples.len(), 1);
+        assert!(!counts.is_empty() && Counts::default().is_empty());
     }
 
     #[test]
@@ -344,11 +300,12 @@ mod tests {
 
     #[test]
     fn merge_is_addition() {
-        let events = [event(EventKind::Deferred, 0, Some(451), Some(Category::RateLimited))];
-        let one = tally(&events, 10, &Settings::default()).buckets;
+        let mut one = Counts::default();
+        one.add(EventKind::Deferred, Some(451), Some(Category::RateLimited), Some("451 slow down"));
+        let buckets: Buckets = [(0, [("gmail.com".to_owned(), one)].into())].into();
         let mut sum = Buckets::new();
-        merge_buckets(&mut sum, &one);
-        merge_buckets(&mut sum, &one);
+        merge_buckets(&mut sum, &buckets);
+        merge_buckets(&mut sum, &buckets);
         let counts = &sum[&0]["gmail.com"];
         assert_eq!((counts.deferred, counts.smtp_451, counts.categories[&Category::RateLimited]), (2, 2, 2));
         assert_eq!(counts.samples[0].count, 2);

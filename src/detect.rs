@@ -2,7 +2,11 @@
 //!
 //! Each evaluation (the cron, every minute) compares a domain's last [`Settings::window_secs`] against
 //! its own baseline, an exponentially weighted moving average of its buckets over
-//! [`Settings::baseline_secs`]. A domain **breaches** when, in the window,
+//! [`Settings::baseline_secs`]. Only *candidates* are evaluated: domains with at least
+//! [`Settings::min_451`] 451s in the window (no other can breach) and those with an alert open. A
+//! candidate's baseline is computed from its stored buckets when it first becomes one, then folded forward
+//! bucket by bucket while it stays tracked ([`crate::counting::detection`]), so the work of a run follows
+//! the domains that can alert, not every domain seen. A domain **breaches** when, in the window,
 //!
 //! * its 451 count is at least [`Settings::min_451`] — one-off 451s never alert — and
 //! * its 451 ratio (451s / attempts, attempts = delivered + deferred + bounced) is at least both the
@@ -27,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::advice::{cause_advice, GREYLISTING_ADVICE, SPIKE_ADVICE};
 use crate::classify::Category;
-use crate::counters::{Counts, DomainCounts, Sample};
+use crate::counters::{Counts, Sample, Totals};
 use crate::settings::Settings;
 
 /// The pseudo-domain of the sender-wide alert.
@@ -36,6 +40,9 @@ pub const SENDER_WIDE: &str = "*";
 const MIN_CAUSE_SHARE: f64 = 0.1;
 const MAX_CAUSES: usize = 3;
 const MAX_ALERT_SAMPLES: usize = 3;
+/// How long an `ok` domain stays tracked after it was last a candidate, so a domain that hovers around
+/// the minimum keeps its baseline folded forward instead of computing it again from the stored buckets.
+pub const TRACK_GRACE_SECS: u64 = 3600;
 
 /// Where a domain is in the alert lifecycle.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,8 +116,12 @@ impl Baseline {
         1.0 - 2.0 / (buckets + 1.0)
     }
 
-    /// The baseline with every bucket up to `bucket` folded in, `counts` being that bucket's.
-    fn folded(&self, bucket: u64, counts: &Counts, settings: &Settings) -> Baseline {
+    /// The baseline with every bucket up to `bucket` folded in, `totals` being that bucket's. Frozen, it
+    /// only moves on: the bucket is passed over, not learnt.
+    pub fn folded(&self, bucket: u64, totals: &Totals, frozen: bool, settings: &Settings) -> Baseline {
+        if frozen {
+            return Baseline { through: Some(self.through.map_or(bucket, |t| t.max(bucket))), ..self.clone() };
+        }
         let steps = match self.through {
             Some(through) if bucket > through => (bucket - through) / settings.bucket_secs,
             Some(_) => return self.clone(),
@@ -119,9 +130,9 @@ impl Baseline {
         let d = Self::decay(settings);
         let dk = d.powi(steps.min(i32::MAX as u64) as i32);
         Baseline {
-            smtp_451: self.smtp_451 * dk + counts.smtp_451 as f64,
-            attempts: self.attempts * dk + counts.attempts() as f64,
-            delivered: self.delivered * dk + counts.delivered as f64,
+            smtp_451: self.smtp_451 * dk + totals.smtp_451 as f64,
+            attempts: self.attempts * dk + totals.attempts as f64,
+            delivered: self.delivered * dk + totals.delivered as f64,
             weight: self.weight * dk + (1.0 - dk) / (1.0 - d),
             through: Some(bucket),
         }
@@ -159,20 +170,35 @@ pub struct Tracker {
     pub alert: Option<Alert>,
 }
 
-/// What the detector remembers about a domain.
+/// What the detector remembers about a tracked domain.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DomainState {
     pub baseline: Baseline,
     pub tracker: Tracker,
-    /// The last bucket in which the domain had traffic, to forget idle domains.
+    /// When the domain was last a candidate, to stop tracking it [`TRACK_GRACE_SECS`] later.
     pub last_seen: u64,
 }
 
-/// Everything the detector keeps between evaluations: stored by the cron in one KV key.
+/// A domain to evaluate: its window and its baseline, folded up to the bucket before the window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub window: Counts,
+    pub baseline: Baseline,
+}
+
+/// What the detector asks about a tracked domain: its baseline so far, and whether it is frozen.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tracked {
+    pub baseline: Baseline,
+    #[serde(default)]
+    pub frozen: bool,
+}
+
+/// Everything the detector keeps between evaluations, stored by the counting object. It holds only the
+/// tracked domains (candidates, recent candidates and open alerts), so it stays small however many
+/// domains are mailed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DetectorState {
-    /// The last bucket folded into the baselines.
-    pub folded_through: Option<u64>,
     pub domains: BTreeMap<String, DomainState>,
     pub sender_wide: Tracker,
     /// Alerts resolved within [`Settings::recent_alert_secs`], newest first.
@@ -341,58 +367,54 @@ fn describe(
 }
 
 impl DetectorState {
-    /// Folds one closed bucket (one that has left the window) into the baselines of the domains it
-    /// holds. A domain that is not `ok` is frozen: the bucket is skipped, not learnt.
-    pub fn fold(&mut self, bucket: u64, counts: &DomainCounts, settings: &Settings) {
-        for (domain, counts) in counts {
-            let state = self.domains.entry(domain.clone()).or_default();
-            state.last_seen = state.last_seen.max(bucket);
-            state.baseline = if state.tracker.phase == Phase::Ok {
-                state.baseline.folded(bucket, counts, settings)
-            } else {
-                Baseline { through: Some(bucket), ..state.baseline.clone() }
-            };
-        }
-        self.folded_through = Some(bucket);
+    /// The tracked domains and their baselines, for the objects to fold forward and report on.
+    pub fn tracked(&self) -> BTreeMap<String, Tracked> {
+        self.domains
+            .iter()
+            .map(|(domain, s)| {
+                let tracked = Tracked { baseline: s.baseline.clone(), frozen: s.tracker.phase != Phase::Ok };
+                (domain.clone(), tracked)
+            })
+            .collect()
     }
 
-    /// One evaluation at `now` of the window's counts per domain. Touches the domains with traffic in
-    /// the window and those with an alert open, nothing else.
-    pub fn evaluate(&mut self, window: &DomainCounts, now: u64, settings: &Settings) {
+    /// One evaluation at `now` of the candidates' windows. Touches the candidates and the domains with
+    /// an alert open, nothing else.
+    pub fn evaluate(&mut self, candidates: &BTreeMap<String, Candidate>, now: u64, settings: &Settings) {
         let open: Vec<String> =
             self.domains.iter().filter(|(_, s)| s.tracker.phase != Phase::Ok).map(|(d, _)| d.clone()).collect();
-        let quiet = Counts::default();
+        let quiet = Candidate::default();
         let mut breaching = BTreeSet::new();
         let mut resolved = Vec::new();
-        for domain in window.keys().chain(open.iter()).collect::<BTreeSet<_>>() {
-            let counts = window.get(domain).unwrap_or(&quiet);
+        let mut window = BTreeMap::new();
+        for domain in candidates.keys().chain(open.iter()).collect::<BTreeSet<_>>() {
+            let candidate = candidates.get(domain);
             let state = self.domains.entry(domain.clone()).or_default();
-            if counts.attempts() + counts.dropped + counts.complaint > 0 {
-                // By bucket rather than by minute, so that a quiet evaluation leaves the state unchanged
-                // and the cron skips its write.
-                state.last_seen = settings.bucket_of(now);
+            let counts = candidate.map_or(&quiet.window, |c| &c.window);
+            if let Some(candidate) = candidate {
+                state.baseline = candidate.baseline.clone();
+                // Tracked domains are reported every run; only one that could breach renews the grace.
+                if candidate.window.smtp_451 >= settings.min_451 {
+                    state.last_seen = now;
+                }
             }
-            // Fold the quiet buckets since the domain's last traffic, so the mean counts them as zeros.
-            let baseline = match self.folded_through {
-                Some(through) => state.baseline.folded(through, &quiet, settings),
-                None => state.baseline.clone(),
-            };
-            let judgement = judge(counts, &baseline, settings);
+            let judgement = judge(counts, &state.baseline, settings);
             if judgement.breach {
                 breaching.insert(domain.clone());
             }
             if let Some(alert) = state.tracker.step(judgement, now, settings) {
                 resolved.push(alert);
             }
-            state.tracker.describe(domain, counts, baseline.ratio(), now, settings);
+            state.tracker.describe(domain, counts, state.baseline.ratio(), now, settings);
+            window.insert(domain.clone(), counts.clone());
         }
-        self.evaluate_sender_wide(window, &breaching, now, settings, resolved);
+        self.evaluate_sender_wide(&window, &breaching, now, settings, resolved);
         self.forget(now, settings);
     }
 
     fn evaluate_sender_wide(
         &mut self,
-        window: &DomainCounts,
+        window: &BTreeMap<String, Counts>,
         breaching: &BTreeSet<String>,
         now: u64,
         settings: &Settings,
@@ -446,10 +468,24 @@ impl DetectorState {
         }
     }
 
-    /// Drops resolved alerts past their listing time and domains idle past the retention.
+    /// Drops resolved alerts past their listing time, and `ok` domains that stopped being candidates.
     fn forget(&mut self, now: u64, settings: &Settings) {
         self.recent.retain(|a| a.resolved_at.unwrap_or(now) + settings.recent_alert_secs > now);
-        self.domains.retain(|_, s| s.tracker.phase != Phase::Ok || s.last_seen + settings.retention_secs > now);
+        self.domains.retain(|_, s| s.tracker.phase != Phase::Ok || s.last_seen + TRACK_GRACE_SECS > now);
+    }
+
+    /// Domains whose alert is not `ok`, for the API's status column.
+    pub fn phases(&self) -> BTreeMap<String, Phase> {
+        let mut phases: BTreeMap<String, Phase> = self
+            .domains
+            .iter()
+            .filter(|(_, s)| s.tracker.phase != Phase::Ok)
+            .map(|(d, s)| (d.clone(), s.tracker.phase))
+            .collect();
+        if self.sender_wide.phase != Phase::Ok {
+            phases.insert(SENDER_WIDE.to_owned(), self.sender_wide.phase);
+        }
+        phases
     }
 
     /// Open alerts: the sender-wide one first, then per domain, leaving out those it covers.

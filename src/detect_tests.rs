@@ -21,25 +21,55 @@ fn traffic(delivered: u64, causes: &[(Category, u64)]) -> Counts {
     counts
 }
 
-fn per_domain(entries: &[(&str, Counts)]) -> DomainCounts {
+fn per_domain(entries: &[(&str, Counts)]) -> BTreeMap<String, Counts> {
     entries.iter().map(|(d, c)| (d.to_string(), c.clone())).collect()
 }
 
-/// The detector after a day of steady buckets for these domains, and the time just after that day.
-fn with_baseline(domains: &[(&str, Counts)]) -> (DetectorState, u64, Settings) {
-    let settings = Settings::default();
-    let mut state = DetectorState::default();
-    let buckets = settings.buckets_in(settings.baseline_secs);
-    for i in 0..buckets {
-        state.fold(DAY_START + i * settings.bucket_secs, &per_domain(domains), &settings);
-    }
-    (state, DAY_START + buckets * settings.bucket_secs + 3 * settings.bucket_secs, settings)
+/// The detector and what the counting object would fold for it: each domain's baseline from its stored
+/// buckets (here, a day of the same bucket).
+#[derive(Default)]
+struct Series {
+    detector: DetectorState,
+    learnt: BTreeMap<String, Baseline>,
 }
 
-/// Evaluates the same window once a minute, `minutes` times; returns the time after the last one.
-fn run(state: &mut DetectorState, window: &DomainCounts, from: u64, minutes: u64, settings: &Settings) -> u64 {
+impl std::ops::Deref for Series {
+    type Target = DetectorState;
+    fn deref(&self) -> &DetectorState {
+        &self.detector
+    }
+}
+
+/// A day of steady buckets for these domains, and the time just after that day.
+fn with_baseline(domains: &[(&str, Counts)]) -> (Series, u64, Settings) {
+    let settings = Settings::default();
+    let mut series = Series::default();
+    let buckets = settings.buckets_in(settings.baseline_secs);
+    for (domain, counts) in domains {
+        let mut baseline = Baseline::default();
+        for i in 0..buckets {
+            baseline = baseline.folded(DAY_START + i * settings.bucket_secs, &Totals::from(counts), false, &settings);
+        }
+        series.learnt.insert(domain.to_string(), baseline);
+    }
+    (series, DAY_START + buckets * settings.bucket_secs + 3 * settings.bucket_secs, settings)
+}
+
+/// Evaluates the same window once a minute, `minutes` times; returns the time after the last one. Every
+/// domain of the window is a candidate, with its learnt baseline, or the frozen one while it alerts.
+fn run(series: &mut Series, window: &BTreeMap<String, Counts>, from: u64, minutes: u64, settings: &Settings) -> u64 {
     for minute in 0..minutes {
-        state.evaluate(window, from + minute * 60, settings);
+        let mut candidates = BTreeMap::new();
+        let tracked = series.detector.tracked();
+        for domain in window.keys().chain(tracked.keys()) {
+            let baseline = match tracked.get(domain) {
+                Some(t) if t.frozen => t.baseline.clone(),
+                _ => series.learnt.get(domain).cloned().unwrap_or_default(),
+            };
+            let window = window.get(domain).cloned().unwrap_or_default();
+            candidates.insert(domain.clone(), Candidate { window, baseline });
+        }
+        series.detector.evaluate(&candidates, from + minute * 60, settings);
     }
     from + minutes * 60
 }
@@ -147,7 +177,7 @@ fn low_volume_alerts_nothing_whatever_the_ratio() {
 #[test]
 fn a_new_domain_with_no_history_is_held_to_the_absolute_floor() {
     let settings = Settings::default();
-    let mut state = DetectorState::default();
+    let mut state = Series::default();
     run(
         &mut state,
         &per_domain(&[("new.example", traffic(1000, &[(Category::PolicyRejected, 40)]))]),
@@ -191,9 +221,11 @@ fn the_baseline_is_frozen_while_alerting() {
     let (mut state, now, settings) = with_baseline(&[("gmail.com", steady())]);
     let spike = traffic(300, &[(Category::PolicyRejected, 60)]);
     run(&mut state, &per_domain(&[("gmail.com", spike.clone())]), now, 2, &settings);
-    let before = state.domains["gmail.com"].baseline.ratio();
-    state.fold(now, &per_domain(&[("gmail.com", spike)]), &settings);
-    assert_eq!(state.domains["gmail.com"].baseline.ratio(), before);
+    let tracked = &state.tracked()["gmail.com"];
+    assert!(tracked.frozen, "a firing domain is frozen");
+    let folded = tracked.baseline.folded(now, &Totals::from(&spike), tracked.frozen, &settings);
+    assert_eq!(folded.ratio(), tracked.baseline.ratio());
+    assert_eq!(folded.through, Some(now), "frozen, it still moves on");
 }
 
 #[test]
@@ -207,15 +239,28 @@ fn poisson_tail_matches_hand_computed_values() {
 }
 
 #[test]
-fn a_domain_known_only_from_its_baseline_is_remembered() {
-    let (mut state, now, settings) = with_baseline(&[("quiet.example", steady())]);
-    run(&mut state, &DomainCounts::new(), now, 1, &settings);
-    assert!(state.domains["quiet.example"].baseline.ratio() > 0.0);
+fn a_candidate_stays_tracked_for_the_grace_then_is_forgotten() {
+    let (mut state, now, settings) = with_baseline(&[("busy.example", steady())]);
+    run(
+        &mut state,
+        &per_domain(&[("busy.example", traffic(3000, &[(Category::PolicyRejected, 25)]))]),
+        now,
+        1,
+        &settings,
+    );
+    assert!(state.domains.contains_key("busy.example"), "tracked while a candidate");
+    let later = run(&mut state, &BTreeMap::new(), now + TRACK_GRACE_SECS - 120, 1, &settings);
+    assert!(state.domains.contains_key("busy.example"), "still within the grace");
+    run(&mut state, &BTreeMap::new(), later + 120, 1, &settings);
+    assert!(!state.domains.contains_key("busy.example"), "an ok domain is dropped after the grace");
 }
 
 #[test]
-fn a_domain_idle_past_the_retention_is_forgotten() {
-    let (mut state, now, settings) = with_baseline(&[("quiet.example", steady())]);
-    run(&mut state, &DomainCounts::new(), now + settings.retention_secs, 1, &settings);
-    assert!(!state.domains.contains_key("quiet.example"));
+fn an_open_alert_is_never_forgotten() {
+    let (mut state, now, settings) = with_baseline(&[("gmail.com", steady())]);
+    let t =
+        run(&mut state, &per_domain(&[("gmail.com", traffic(300, &[(Category::RateLimited, 60)]))]), now, 2, &settings);
+    run(&mut state, &BTreeMap::new(), t + 10 * TRACK_GRACE_SECS, 1, &settings);
+    assert!(state.domains.contains_key("gmail.com"));
+    assert_ne!(state.phase_of("gmail.com"), Phase::Ok);
 }

@@ -13,12 +13,16 @@ pub enum AppError {
     Unauthorized(String),
     /// No such route or resource.
     NotFound(String),
-    /// The route exists but not for this method.
-    MethodNotAllowed(String),
+    /// The route exists but not for this method; `allow` is what it does accept, sent as the `Allow` header
+    /// that RFC 9110 §15.5.6 requires on every 405.
+    MethodNotAllowed { allow: &'static str, message: String },
     /// The body (or a batch) is larger than we accept.
     PayloadTooLarge(String),
     /// Storage failed; the caller should retry (ESPs do on any 5xx).
     StorageUnavailable(String),
+    /// Something we depend on besides storage failed (fetching the SNS certificate, confirming a
+    /// subscription, the runtime's WebCrypto): not the caller's fault, and worth a retry.
+    UpstreamUnavailable(String),
     /// A bug or an unexpected upstream failure.
     Internal(String),
 }
@@ -30,9 +34,9 @@ impl AppError {
             AppError::BadRequest(_) => 400,
             AppError::Unauthorized(_) => 401,
             AppError::NotFound(_) => 404,
-            AppError::MethodNotAllowed(_) => 405,
+            AppError::MethodNotAllowed { .. } => 405,
             AppError::PayloadTooLarge(_) => 413,
-            AppError::StorageUnavailable(_) => 503,
+            AppError::StorageUnavailable(_) | AppError::UpstreamUnavailable(_) => 503,
             AppError::Internal(_) => 500,
         }
     }
@@ -43,9 +47,10 @@ impl AppError {
             AppError::BadRequest(_) => "bad_request",
             AppError::Unauthorized(_) => "unauthorized",
             AppError::NotFound(_) => "not_found",
-            AppError::MethodNotAllowed(_) => "method_not_allowed",
+            AppError::MethodNotAllowed { .. } => "method_not_allowed",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::StorageUnavailable(_) => "storage_unavailable",
+            AppError::UpstreamUnavailable(_) => "upstream_unavailable",
             AppError::Internal(_) => "internal",
         }
     }
@@ -56,9 +61,10 @@ impl AppError {
             AppError::BadRequest(m)
             | AppError::Unauthorized(m)
             | AppError::NotFound(m)
-            | AppError::MethodNotAllowed(m)
+            | AppError::MethodNotAllowed { message: m, .. }
             | AppError::PayloadTooLarge(m)
             | AppError::StorageUnavailable(m)
+            | AppError::UpstreamUnavailable(m)
             | AppError::Internal(m) => m,
         }
     }
@@ -66,7 +72,11 @@ impl AppError {
     /// The response the caller sees: `{"error": "<code>", "message": "<what was wrong>"}`.
     pub fn into_response(self) -> HttpResponse {
         let body = serde_json::json!({ "error": self.code(), "message": self.message() });
-        HttpResponse::json(self.status(), &body)
+        let response = HttpResponse::json(self.status(), &body);
+        match self {
+            AppError::MethodNotAllowed { allow, .. } => response.with_header("allow", allow),
+            _ => response,
+        }
     }
 }
 

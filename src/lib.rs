@@ -12,14 +12,17 @@
 //! * [`reply`] takes one SMTP reply apart (basic code, enhanced code, lower-cased text, SMTP stage)
 //!   however an ESP wrapped it.
 //! * [`esp`] holds one adapter per email service provider: raw body bytes + headers + secret → verified
-//!   normalized [`event::NormalizedEvent`]s; [`redact`] strips address local parts from every reply kept.
-//! * [`counters`] counts events per recipient domain in fixed buckets by event time; [`ledger`] keeps
-//!   those counts in KV without read-modify-write (one immutable shard per webhook request, merged into
-//!   hourly pages by the cron), so concurrent and redelivered webhooks are counted exactly once.
-//! * [`detect`] is the 451 spike state machine; [`cron`] runs it every minute over the counts and keeps
-//!   its state in one key. [`settings`] lists every threshold with its default.
-//! * [`store`] is the small storage trait the core talks to; Workers KV implements it in the shell and
-//!   [`store::MemoryStore`] in tests.
+//!   normalized [`event::NormalizedEvent`]s; [`redact`] strips address local parts from every reply kept,
+//!   and [`domain`] is the one validator of recipient domains (UTS #46), shared with the read API.
+//! * [`counters`] counts events per recipient domain in fixed buckets by event time; [`counting`] keeps
+//!   those counts in a SQLite Durable Object, the only writer, idempotent per event, and publishes them
+//!   to KV hour pages for readers.
+//! * [`detect`] is the 451 spike state machine; [`counting::detection`] runs it every minute over the
+//!   candidates' exact counts. [`settings`] lists every threshold with its default.
+//! * [`store`] (KV) and [`sql`] (the object's SQLite) are the small storage traits the core talks to;
+//!   the runtime implements them in the shell, [`store::MemoryStore`] and rusqlite in tests.
+//! * [`breakdown`] counts attempts and 451s per sending IP, IP pool, sending domain and tag (each event's
+//!   [`event::Sending`]), bounded per dimension, and says which one a spike comes from.
 //! * [`provider`] names the mailbox provider behind each recipient domain (consumer table, reply
 //!   signature, MX over DNS-over-HTTPS), so a throttle across many hosted domains is seen as one.
 //! * [`advice`] is the one table of what to do per cause, shared by alerts, API and dashboard.
@@ -31,22 +34,22 @@
 //!   response in exactly one place.
 //!
 //! Nothing outside `shell` imports the `worker` crate: the shell only converts between `worker` types and
-//! ours, and binds KV, cron and email. That keeps `cargo test` native and fast, and lets the same core run
+//! ours, and binds KV, the Durable Object, cron and email. That keeps `cargo test` native and fast, and lets the same core run
 //! in the `bouncewatch` CLI and the benchmarks.
 
 pub mod advice;
 pub mod alert;
+pub mod breakdown;
 pub mod classify;
 pub mod config;
 pub mod counters;
-pub mod cron;
+pub mod counting;
 pub mod detect;
+pub mod domain;
 pub mod error;
 pub mod esp;
 pub mod event;
 pub mod http;
-pub mod ingest;
-pub mod ledger;
 pub mod mime;
 pub mod notify;
 pub mod outbound;
@@ -54,6 +57,7 @@ pub mod provider;
 pub mod redact;
 pub mod reply;
 pub mod settings;
+pub mod sql;
 pub mod store;
 
 #[cfg(all(target_arch = "wasm32", feature = "shell"))]

@@ -17,6 +17,9 @@
 //! | `CRITICAL_RATIO` | 0.2 | A 451 ratio from which a (non-benign) alert is `critical` rather than `warning`. |
 //! | `SENDER_WIDE_MIN_DOMAINS` | 3 | Domains breaching at once that make one sender-wide alert instead. |
 //! | `RECENT_ALERT_DAYS` | 7 | How long resolved alerts stay listed under `recent`. |
+//! | `DEDUP_HOURS` | 72 | How long after its bucket an event id is surely recognised when it comes again. |
+//! | `PUBLISH_MINUTES` | 5 | How often the counting object publishes changed hour pages to KV. |
+//! | `COUNTER_SHARDS` | 1 | Counting objects, recipient domains spread over them by hash. |
 //!
 //! Each name is also listed in [`crate::config::NAMES`], which the shell reads.
 //!
@@ -24,6 +27,9 @@
 
 use crate::config::Config;
 use crate::error::AppError;
+
+/// The most counting objects `COUNTER_SHARDS` may name.
+pub const MAX_COUNTER_SHARDS: u64 = 4;
 
 /// Every tunable, in the units the code uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +48,9 @@ pub struct Settings {
     pub critical_ratio: f64,
     pub sender_wide_min_domains: usize,
     pub recent_alert_secs: u64,
+    pub dedup_secs: u64,
+    pub publish_secs: u64,
+    pub counter_shards: u32,
 }
 
 impl Default for Settings {
@@ -61,6 +70,11 @@ impl Default for Settings {
             critical_ratio: 0.2,
             sender_wide_min_domains: 3,
             recent_alert_secs: 7 * 86_400,
+            dedup_secs: 72 * 3600,
+            // 288 publishes a day, each writing the hour pages that changed (usually one): about 300 KV
+            // writes a day, inside the Free plan's 1,000 with room for late events and a second shard.
+            publish_secs: 5 * 60,
+            counter_shards: 1,
         }
     }
 }
@@ -84,7 +98,7 @@ impl Settings {
         };
         let settings = Settings {
             bucket_secs: minutes("BUCKET_MINUTES", d.bucket_secs, 60)?,
-            retention_secs: in_range("RETENTION_DAYS", config.number("RETENTION_DAYS", 8)?, 1, 365)? * 86_400,
+            retention_secs: retention_days(config)? * 86_400,
             window_secs: minutes("SPIKE_WINDOW_MINUTES", d.window_secs, 24 * 60)?,
             min_451: in_range("SPIKE_MIN_451", config.number("SPIKE_MIN_451", d.min_451)?, 1, u64::MAX)?,
             ratio_floor: fraction("SPIKE_RATIO_FLOOR", d.ratio_floor)?,
@@ -109,7 +123,21 @@ impl Settings {
                 100_000,
             )? as usize,
             recent_alert_secs: in_range("RECENT_ALERT_DAYS", config.number("RECENT_ALERT_DAYS", 7)?, 1, 365)? * 86_400,
+            dedup_secs: match config.get("DEDUP_HOURS") {
+                Some(_) => in_range("DEDUP_HOURS", config.number("DEDUP_HOURS", 72)?, 1, 24 * 365)? * 3600,
+                // The default fits a retention shorter than three days rather than refusing it.
+                None => d.dedup_secs.min(retention_days(config)? * 86_400),
+            },
+            publish_secs: minutes("PUBLISH_MINUTES", d.publish_secs, 60)?,
+            // A read asks every shard and reads its pages: 4 shards keep a 7-day window (169 hour pages each)
+            // inside the 1,000 operations a Worker invocation may make.
+            counter_shards: in_range("COUNTER_SHARDS", config.number("COUNTER_SHARDS", 1)?, 1, MAX_COUNTER_SHARDS)?
+                as u32,
         };
+        if settings.dedup_secs > settings.retention_secs {
+            // Ids live with their bucket's counts, which expire with the retention.
+            return Err(out_of_range("DEDUP_HOURS", "at most RETENTION_DAYS × 24"));
+        }
         if settings.window_secs < settings.bucket_secs {
             return Err(out_of_range("SPIKE_WINDOW_MINUTES", "at least BUCKET_MINUTES"));
         }
@@ -125,6 +153,10 @@ impl Settings {
     pub fn buckets_in(&self, secs: u64) -> u64 {
         secs.div_ceil(self.bucket_secs).max(1)
     }
+}
+
+fn retention_days(config: &Config) -> Result<u64, AppError> {
+    in_range("RETENTION_DAYS", config.number("RETENTION_DAYS", 8)?, 1, 365)
 }
 
 fn in_range(name: &str, value: u64, min: u64, max: u64) -> Result<u64, AppError> {

@@ -75,6 +75,11 @@ pub struct Faults {
     pub fail_puts_after_write: bool,
     pub fail_lists: bool,
     pub fail_deletes: bool,
+    /// Calls to the counting object fail before they reach it (the object is unreachable).
+    pub fail_object: bool,
+    /// Calls to the counting object take effect but report failure: the case where a retry must not
+    /// count twice.
+    pub fail_object_after_commit: bool,
 }
 
 /// The var holding a fault plan for [`Faults::from_config`]. Test-only: never set it in production.
@@ -90,8 +95,8 @@ pub enum Op {
 }
 
 impl Faults {
-    /// Reads [`FAULTS_VAR`]: a comma-separated list of `get`, `put`, `put-after-write`, `list` and
-    /// `delete`. Unset means no faults; an unknown name is an error, so a typo cannot pass for a clean run.
+    /// Reads [`FAULTS_VAR`]: a comma-separated list of `get`, `put`, `put-after-write`, `list`, `delete`,
+    /// `object` and `object-after-commit`. Unset means no faults; an unknown name is an error, so a typo cannot pass for a clean run.
     pub fn from_config(config: &Config) -> Result<Faults, AppError> {
         let mut faults = Faults::default();
         for name in config.get(FAULTS_VAR).unwrap_or("").split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -101,9 +106,11 @@ impl Faults {
                 "put-after-write" => &mut faults.fail_puts_after_write,
                 "list" => &mut faults.fail_lists,
                 "delete" => &mut faults.fail_deletes,
+                "object" => &mut faults.fail_object,
+                "object-after-commit" => &mut faults.fail_object_after_commit,
                 other => {
                     return Err(AppError::Internal(format!(
-                        "{FAULTS_VAR} lists get, put, put-after-write, list or delete, not {other:?}"
+                        "{FAULTS_VAR} lists get, put, put-after-write, list, delete, object or object-after-commit, not {other:?}"
                     )))
                 }
             };
@@ -122,6 +129,24 @@ impl Faults {
         };
         if failing {
             Err(StoreError(format!("injected {name} failure")))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Fails a call to the counting object before it is sent, when the object is to be unreachable.
+    pub fn before_object(&self) -> Result<(), StoreError> {
+        if self.fail_object {
+            Err(StoreError("injected counting object failure".to_owned()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Fails a call to the counting object that has been answered, when its answer is to be lost.
+    pub fn after_object(&self) -> Result<(), StoreError> {
+        if self.fail_object_after_commit {
+            Err(StoreError("injected counting object failure after the commit".to_owned()))
         } else {
             Ok(())
         }
@@ -188,6 +213,11 @@ impl MemoryStore {
     /// Every key, for assertions.
     pub fn keys(&self) -> Vec<String> {
         self.entries.borrow().keys().cloned().collect()
+    }
+
+    /// The size of the largest value stored, for the "no value grows with the domains" checks.
+    pub fn largest_value(&self) -> usize {
+        self.entries.borrow().values().map(|e| e.value.len()).max().unwrap_or(0)
     }
 
     /// The TTL a key was last written with.
@@ -306,8 +336,10 @@ mod tests {
             fail_puts_after_write: true,
             fail_lists: true,
             fail_deletes: true,
+            fail_object: true,
+            fail_object_after_commit: true,
         };
-        assert_eq!(plan("get, put,put-after-write,list ,delete"), Ok(all));
+        assert_eq!(plan("get, put,put-after-write,list ,delete,object, object-after-commit"), Ok(all));
         assert_eq!(plan("list"), Ok(Faults { fail_lists: true, ..Faults::default() }));
         let err = plan("puts").unwrap_err();
         assert!(err.message().contains("\"puts\""), "{err:?}");

@@ -1,18 +1,20 @@
 //! Property: any request to any route — any method, path, query, `Authorization` and body, with and without
-//! `READ_TOKEN` — gets a 2xx or 4xx whose body, if any, is JSON; never a 5xx, never a panic. The store
-//! holds counted events, so the read routes have something to aggregate. (`webhook_fuzz.rs` covers the
+//! `READ_TOKEN` — gets a 2xx or 4xx whose body, if any, is JSON; never a 5xx, never a panic. The counting
+//! objects hold counted events, and KV their published pages, so the read routes have something to
+//! aggregate from both. (`webhook_fuzz.rs` covers the
 //! webhook bodies; this covers the rest of the router and what reaches it besides a body.)
 
 mod common;
 
 use bouncewatch::config::Config;
-use bouncewatch::http::{HttpRequest, Method};
-use bouncewatch::store::MemoryStore;
-use common::{send, FakeFetcher};
+use bouncewatch::http::{handle, Context, HttpRequest, HttpResponse, Method};
+use common::{FakeFetcher, World};
 use proptest::prelude::*;
 
 const CASES: u32 = 4096;
 const NOW: u64 = 1_700_000_000;
+/// When the events were sent and published: a minute before the cases, so their pages are settled.
+const SEEDED: u64 = NOW - 60;
 const READ_TOKEN: &str = "read-token";
 const GENERIC_TOKEN: &str = "generic-token";
 
@@ -80,20 +82,32 @@ fn method() -> impl Strategy<Value = Method> {
     prop::sample::select(vec![Method::Get, Method::Head, Method::Post, Method::Options, Method::Other])
 }
 
-/// A store with a day of counted events on two domains, written through the generic webhook.
-fn store_with_events() -> MemoryStore {
-    let store = MemoryStore::new();
+/// Runs `req` through the router of `world` under `config` (the objects keep the world's own).
+fn send(world: &World, req: &HttpRequest, config: &Config, now: u64) -> HttpResponse {
+    world.with_counter(now, |counter| {
+        let fetcher = FakeFetcher::default();
+        let ctx = Context { store: &world.kv, counter, config, now, fetcher: &fetcher };
+        pollster::block_on(handle(req, &ctx))
+    })
+}
+
+/// A day of counted events on two domains, written through the generic webhook a minute before `NOW` and
+/// published by a cron run then, so that at `NOW` reads take them from KV.
+fn world_with_events() -> World {
+    let world = World::new(config(false));
     let events: Vec<_> = (0..24u64)
         .map(|hour| {
             let domain = if hour % 2 == 0 { "gmail.com" } else { "example.org" };
             serde_json::json!({"event": "deferred", "recipient": format!("x@{domain}"),
-                "reply": "451 4.7.1 try later", "timestamp": NOW - hour * 3600})
+                "reply": "451 4.7.1 try later", "timestamp": SEEDED - hour * 3600})
         })
         .collect();
     let authorization = format!("Bearer {GENERIC_TOKEN}");
     let seed = common::post("generic", serde_json::to_vec(&events).unwrap(), &[("Authorization", &authorization)]);
-    assert_eq!(send(&seed, &store, &config(false), NOW, &FakeFetcher::default()).status, 200);
-    store
+    assert_eq!(send(&world, &seed, &config(false), SEEDED).status, 200);
+    world.tick(SEEDED);
+    assert!(world.kv.keys().iter().any(|k| k.starts_with("page:")), "the cron published pages");
+    world
 }
 
 proptest! {
@@ -108,16 +122,16 @@ proptest! {
         body in body(),
         read_token in any::<bool>(),
     ) {
-        // One store for every case: the read routes never write, and what a webhook case writes only
+        // One world for every case: the read routes never write, and what a webhook case writes only
         // gives later cases more to read.
         thread_local! {
-            static STORE: MemoryStore = store_with_events();
+            static WORLD: World = world_with_events();
         }
         let mut req = HttpRequest::new(method, &format!("https://bw.example{path}?{query}")).with_body(body);
         if let Some(value) = &authorization {
             req = req.with_header("Authorization", value);
         }
-        let response = STORE.with(|store| send(&req, store, &config(read_token), NOW, &FakeFetcher::default()));
+        let response = WORLD.with(|world| send(world, &req, &config(read_token), NOW));
         prop_assert!((200..500).contains(&response.status), "{method:?} {path}?{query}: {}", response.status);
         if !response.body.is_empty() {
             prop_assert!(serde_json::from_slice::<serde_json::Value>(&response.body).is_ok());

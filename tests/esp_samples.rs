@@ -41,7 +41,9 @@ const SAMPLES: &[(Esp, &str, Expected)] = &[
     ),
     (Esp::Mailjet, "mailjet_blocked_anymail.json", &[(Dropped, "example.com", None, None)]),
     (Esp::Mailjet, "mailjet_blocked_docs.json", &[(Dropped, "mailjet.com", None, None)]),
-    (Esp::Mailjet, "mailjet_bounce_anymail.json", &[(Bounced, "invalid", None, None)]),
+    // `invalid@invalid`: a domain of one label (RFC 2606's reserved TLD), refused by `domain` and reported
+    // as invalid, not counted.
+    (Esp::Mailjet, "mailjet_bounce_anymail.json", &[]),
     (Esp::Mailjet, "mailjet_bounce_docs.json", &[(Bounced, "mailjet.com", None, None)]),
     (Esp::Mailjet, "mailjet_bounce_greylisted_anymail.json", &[(Deferred, "example.com", None, None)]),
     (
@@ -90,9 +92,16 @@ const SAMPLES: &[(Esp, &str, Expected)] = &[
     (Esp::Sendgrid, "sendgrid_bounce_docs.json", &[(Bounced, "test.com", Some(500), Some("5.0.0"))]),
     (Esp::Sendgrid, "sendgrid_deferred_anymail.json", &[(Deferred, "example.com", None, None)]),
     (Esp::Sendgrid, "sendgrid_deferred_docs.json", &[(Deferred, "test.com", Some(400), None)]),
+    (
+        Esp::Sendgrid,
+        "sendgrid_delivered_marketing_campaign_docs.json",
+        &[(Delivered, "stbase-018.sjc1.sendgrid.net", Some(250), None)],
+    ),
     (Esp::Sendgrid, "sendgrid_dropped_bounced_address_anymail.json", &[(Dropped, "example.com", None, None)]),
     (Esp::Sendgrid, "sendgrid_dropped_docs.json", &[(Dropped, "test.com", None, None)]),
-    (Esp::Sendgrid, "sendgrid_dropped_invalid_anymail.json", &[(Dropped, "invalid", None, None)]),
+    // `invalid@invalid`, as in mailjet_bounce_anymail.json: reported invalid, not counted.
+    (Esp::Sendgrid, "sendgrid_dropped_invalid_anymail.json", &[]),
+    (Esp::Sendgrid, "sendgrid_processed_pool_docs.json", &[(Other, "sendgrid.com", None, None)]),
     (Esp::Sendgrid, "sendgrid_signed_dropped_pythonsdk.body", &[(Dropped, "world.com", None, None)]),
     (Esp::Sendgrid, "sendgrid_signed_processed_production_issue1193.body", &[(Other, "stack-labs.com", None, None)]),
     (Esp::Sendgrid, "sendgrid_signed_test_event_nodesdk.body", &[]),
@@ -121,6 +130,7 @@ const SAMPLES: &[(Esp, &str, Expected)] = &[
     (Esp::Sparkpost, "sparkpost_bounce_anymail.json", &[(Bounced, "example.com", Some(550), Some("5.1.1"))]),
     // bounce_class 60: an auto-reply, not a failure.
     (Esp::Sparkpost, "sparkpost_bounce_challenge_response_anymail.json", &[(Other, "example.com", None, None)]),
+    (Esp::Sparkpost, "sparkpost_bounce_sample_docs.json", &[(Bounced, "example.com", Some(554), None)]),
     (Esp::Sparkpost, "sparkpost_delay_anymail.json", &[(Deferred, "nomx.example.com", Some(454), Some("4.4.4"))]),
 ];
 

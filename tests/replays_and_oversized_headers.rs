@@ -1,7 +1,8 @@
 //! Replays and oversized headers, through the router, for every ESP that signs its webhooks (the stale,
 //! tampered, truncated and wrong-algorithm cases are in `esp_signatures.rs`; Mailgun's token replay in
 //! `webhook_routes.rs`):
-//! - the same signed request again within the window is accepted and counted once;
+//! - the same signed request again within the window is accepted and counted once (the counting object
+//!   knows its events' ids, and writes nothing for them);
 //! - a captured signature with a fresh timestamp or a new id is refused, since both are signed;
 //! - Mandrill and Postal sign no time, so a late replay verifies: it is still counted once;
 //! - a header of a mebibyte, or ten thousand headers, is a 401, never a panic.
@@ -10,8 +11,7 @@ mod common;
 
 use bouncewatch::config::Config;
 use bouncewatch::http::{HttpRequest, HttpResponse};
-use bouncewatch::store::MemoryStore;
-use common::{fixture, post, sample, send, vectors, FakeFetcher};
+use common::{fixture, post, sample, vectors, FakeFetcher, World};
 use serde_json::Value;
 
 const SNS_SAMPLE: &str = "sns_signed_notification_sigv2.json";
@@ -34,8 +34,8 @@ fn config() -> Config {
     ])
 }
 
-fn run(req: &HttpRequest, store: &MemoryStore, now: u64) -> HttpResponse {
-    send(req, store, &config(), now, &FakeFetcher::default())
+fn run(req: &HttpRequest, world: &World, now: u64) -> HttpResponse {
+    world.send(req, now, &FakeFetcher::default())
 }
 
 /// One validly signed request per ESP, with the time at which it is fresh.
@@ -117,17 +117,20 @@ fn postal() -> Signed {
     }
 }
 
-/// Sends the request twice (the second time `later` seconds on) and checks that both were accepted and
-/// that the second changed nothing in the store.
+/// Sends the request twice (the second time `later` seconds on) and checks that both were accepted, that
+/// the second found every event already counted, and that it wrote nothing.
 fn assert_counted_once(signed: &Signed, later: u64) {
-    let store = MemoryStore::new();
-    let first = run(&signed.request(), &store, signed.now);
+    let world = World::new(config());
+    let first = run(&signed.request(), &world, signed.now);
     assert_eq!(first.status, 200, "{}: {}", signed.esp, String::from_utf8_lossy(&first.body));
-    assert!(first.json_body()["accepted"].as_u64() >= Some(1), "{}: nothing counted", signed.esp);
-    let keys = store.keys();
-    let replay = run(&signed.request(), &store, signed.now + later);
+    let accepted = first.json_body()["accepted"].as_u64().unwrap();
+    assert!(accepted >= 1, "{}: nothing counted", signed.esp);
+    let written = world.sql_ops().rows_written;
+    let replay = run(&signed.request(), &world, signed.now + later);
     assert_eq!(replay.status, 200, "{}", signed.esp);
-    assert_eq!(store.keys(), keys, "{}: the replay wrote a second shard", signed.esp);
+    let body = replay.json_body();
+    assert_eq!((body["accepted"].as_u64(), body["duplicates"].as_u64()), (Some(0), Some(accepted)), "{}", signed.esp);
+    assert_eq!(world.sql_ops().rows_written, written, "{}: the replay wrote to the counting object", signed.esp);
 }
 
 #[test]
@@ -154,27 +157,28 @@ fn assert_signature_refused(response: &HttpResponse, what: &str) {
 
 #[test]
 fn a_captured_signature_with_a_fresh_timestamp_or_a_new_id_is_refused() {
-    let store = MemoryStore::new();
+    let world = World::new(config());
     let later = 3_600;
     let sendgrid = sendgrid();
     let restamped = (sendgrid.now + later).to_string();
     let req = sendgrid.with_header("x-twilio-email-event-webhook-timestamp", &restamped);
-    assert_signature_refused(&run(&req, &store, sendgrid.now + later), "sendgrid restamped");
+    assert_signature_refused(&run(&req, &world, sendgrid.now + later), "sendgrid restamped");
 
     let resend = resend();
     let restamped = (resend.now + later).to_string();
     let req = resend.with_header("svix-timestamp", &restamped);
-    assert_signature_refused(&run(&req, &store, resend.now + later), "resend restamped");
+    assert_signature_refused(&run(&req, &world, resend.now + later), "resend restamped");
     let new_id = resend.with_header("svix-id", "msg_replayed_under_a_new_id");
-    assert_signature_refused(&run(&new_id, &store, resend.now), "resend new id");
+    assert_signature_refused(&run(&new_id, &world, resend.now), "resend new id");
 
     let ses = ses();
     let mut envelope: Value = serde_json::from_slice(&ses.body).unwrap();
     envelope["Timestamp"] = "2022-07-28T22:24:08.324Z".into();
     let req = post("ses", serde_json::to_vec(&envelope).unwrap(), &[]);
-    assert_signature_refused(&run(&req, &store, ses.now + later), "ses restamped");
-    let keys = store.keys();
+    assert_signature_refused(&run(&req, &world, ses.now + later), "ses restamped");
+    let keys = world.kv.keys();
     assert!(keys.iter().all(|k| k.starts_with("sns-cert:")), "only the SNS certificate is stored: {keys:?}");
+    assert_eq!(world.requests(), 0, "nothing reached the counting objects");
 }
 
 #[test]
@@ -192,14 +196,14 @@ fn oversized_headers_are_refused_not_panicked_on() {
         (postal(), "x-postal-signature-256", &mebibyte),
     ];
     for (signed, name, value) in cases {
-        let response = run(&signed.with_header(name, value), &MemoryStore::new(), signed.now);
+        let response = run(&signed.with_header(name, value), &World::new(config()), signed.now);
         assert_eq!(response.status, 401, "{} {name}", signed.esp);
         assert!(response.json_body()["message"].is_string());
     }
     let basic = format!("Basic {mebibyte}");
     for (esp, authorization) in [("postmark", basic.as_str()), ("generic", &format!("Bearer {mebibyte}"))] {
         let req = post(esp, sample("postmark_bounce_docs.json"), &[("Authorization", authorization)]);
-        assert_eq!(run(&req, &MemoryStore::new(), 0).status, 401, "{esp}");
+        assert_eq!(run(&req, &World::new(config()), 0).status, 401, "{esp}");
     }
     // Ten thousand headers before the real one: still found, still verified.
     let sendgrid = sendgrid();
@@ -207,13 +211,14 @@ fn oversized_headers_are_refused_not_panicked_on() {
     let padding: Vec<(String, String)> =
         (0..10_000).map(|i| (format!("x-pad-{i}"), mebibyte[..64].to_owned())).collect();
     req.headers.splice(0..0, padding);
-    assert_eq!(run(&req, &MemoryStore::new(), sendgrid.now).status, 200);
-    // A Mailgun token of a mebibyte is refused before any HMAC or store lookup.
+    assert_eq!(run(&req, &World::new(config()), sendgrid.now).status, 200);
+    // A Mailgun token of a mebibyte is refused before any HMAC or replay check.
     let mut body: Value = serde_json::from_slice(&sample("mailgun_failed_permanent_anymail.json")).unwrap();
     body["signature"]["token"] = mebibyte.as_str().into();
     let now = body["signature"]["timestamp"].as_str().unwrap().parse().unwrap();
-    let store = MemoryStore::new();
-    let response = run(&post("mailgun", serde_json::to_vec(&body).unwrap(), &[]), &store, now);
+    let world = World::new(config());
+    let response = run(&post("mailgun", serde_json::to_vec(&body).unwrap(), &[]), &world, now);
     assert_eq!(response.status, 401);
-    assert_eq!(store.ops().gets, 0);
+    assert!(response.json_body()["message"].as_str().unwrap().contains("too long"));
+    assert_eq!((world.requests(), world.kv.ops().gets), (0, 0));
 }

@@ -8,8 +8,7 @@ use base64::Engine;
 use bouncewatch::config::Config;
 use bouncewatch::esp::{self, Delivery};
 use bouncewatch::event::Esp;
-use bouncewatch::store::MemoryStore;
-use common::{post, send, FakeFetcher, FIXTURES};
+use common::{post, FakeFetcher, World, FIXTURES};
 use proptest::prelude::*;
 
 /// Cases per property; the harness report quotes it.
@@ -67,7 +66,7 @@ proptest! {
         let name = Esp::ALL.get(esp_index).map_or("unknown", |e| e.as_str());
         let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("u:p"));
         let req = post(name, body, &[("Authorization", &basic)]);
-        let response = send(&req, &MemoryStore::new(), &config(), 1_700_000_000, &FakeFetcher::default());
+        let response = World::new(config()).send(&req, 1_700_000_000, &FakeFetcher::default());
         prop_assert!((200..500).contains(&response.status), "{name}: {}", response.status);
         if !response.body.is_empty() {
             prop_assert!(serde_json::from_slice::<serde_json::Value>(&response.body).is_ok());

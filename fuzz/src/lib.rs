@@ -1,7 +1,11 @@
 //! What the fuzz targets share: the framing that turns libFuzzer's bytes into a request, a configuration
 //! whose secrets are the test vectors' (so a signed seed verifies and mutations start from an accepted
 //! request), a fetcher that serves the SNS certificates, and the invariants every answer must keep.
-//! A broken invariant panics, which libFuzzer reports as a crash with its input.
+//! A broken invariant panics, which libFuzzer reports as a crash with its input. The router runs over the
+//! integration tests' [`World`]: KV in memory and the counting objects on rusqlite.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,9 +15,10 @@ use bouncewatch::classify::{classify, classify_reply};
 use bouncewatch::config::Config;
 use bouncewatch::esp::{self, Delivery, FetchError, Fetcher};
 use bouncewatch::event::{Esp, NormalizedEvent};
-use bouncewatch::http::{handle, Context, HttpRequest, HttpResponse, Method};
+use bouncewatch::http::{HttpRequest, HttpResponse, Method};
 use bouncewatch::mime::{self, Email};
 use bouncewatch::store::MemoryStore;
+use common::World;
 use serde_json::Value;
 
 /// The clock unless the input sets one: 2023-11-14, within the retention of nothing in particular.
@@ -194,17 +199,17 @@ const STORED_EVENTS: &str = r#"[
 ]"#;
 
 /// The whole router, with and without `READ_TOKEN`: every answer is a 2xx/4xx whose body, if any, is
-/// JSON, and every webhook request leaves one JSON log line.
+/// JSON, and every webhook request leaves one JSON log line. A fresh world per input, so that a crash
+/// replays from its input alone.
 pub fn router(data: &[u8]) {
     let req = http_request(data);
     for config in [config(), config_with_read_token()] {
-        let store = MemoryStore::new();
-        let ctx = Context { store: &store, config, now: NOW, fetcher: &SnsCertificates };
+        let world = World::new(config.clone());
         let seed = HttpRequest::new(Method::Post, "https://bw.example/webhooks/generic")
             .with_header("authorization", &format!("Bearer {CREDENTIALS}"))
             .with_body(STORED_EVENTS);
-        assert_eq!(pollster::block_on(handle(&seed, &ctx)).status, 200);
-        let response = pollster::block_on(handle(&req, &ctx));
+        assert_eq!(world.send(&seed, NOW, &SnsCertificates).status, 200);
+        let response = world.send(&req, NOW, &SnsCertificates);
         check_response(&req, &response);
     }
 }

@@ -4,19 +4,19 @@
 use serde_json::Value;
 
 use super::common::{self, text};
-use super::normalize::{normalize, Draft};
-use super::{Delivery, EspError};
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use super::normalize::{normalize, Draft, Skipped};
+use super::{sending, Delivery, EspError, Parsed};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// `user:password` (Basic auth) or the bearer token set in the webhook's `auth`.
 pub const CREDENTIALS: &str = "BREVO_WEBHOOK_CREDENTIALS";
 
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     let items = common::object_or_array(common::parse_json(delivery.body, "Brevo")?, "Brevo")?;
-    Ok(items.iter().filter_map(|item| event(item, delivery.now)).collect())
+    Ok(items.iter().map(|item| event(item, delivery.now)).collect())
 }
 
-fn event(item: &Value, now: u64) -> Option<NormalizedEvent> {
+fn event(item: &Value, now: u64) -> Result<NormalizedEvent, Skipped> {
     let name = text(item, "/event").unwrap_or_default();
     let kind = match name {
         "delivered" => EventKind::Delivered,
@@ -46,7 +46,23 @@ fn event(item: &Value, now: u64) -> Option<NormalizedEvent> {
             occurred_at: timestamp.unwrap_or(now),
             recipient: email,
             reply: text(item, "/reason"),
+            sending: sending_side(item),
             ..Draft::default()
         },
     )
+}
+
+fn sending_side(item: &Value) -> Sending {
+    let mut tags = Tags::default();
+    sending::push_tags(&mut tags, "", sending::strings(item.get("tags")));
+    // `tag` is one label, or (anymail's full sample) the `tags` array again as JSON text.
+    match text(item, "/tag") {
+        Some(tag) if tags.is_empty() && tag.starts_with('[') => {
+            let listed = serde_json::from_str::<Value>(tag).ok();
+            sending::push_tags(&mut tags, "", sending::strings(listed.as_ref()));
+        }
+        Some(tag) if tags.is_empty() => sending::push_tag(&mut tags, "", tag),
+        _ => {}
+    }
+    Sending { sending_ip: sending::ip(text(item, "/sending_ip")), tags, ..Sending::default() }
 }

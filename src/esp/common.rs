@@ -241,66 +241,18 @@ pub fn timestamp_field(value: &Value, pointer: &str) -> Option<u64> {
 }
 
 /// Parses an RFC 3339 date-time (`2019-11-05T16:33:54.9070259Z`, `2016-04-27T16:28:50.39-04:00`) to
-/// unix seconds. Any number of fractional digits is accepted (Postmark sends seven); a space may stand
-/// for the `T`. Dates before 1970 are refused.
+/// unix seconds, with the `time` crate: the calendar is checked (`2026-02-31` is refused, not read as
+/// 3 March), and so is the offset (`+99:99`). Any number of fractional digits is accepted (Postmark sends
+/// seven); a space may stand for the `T` (RFC 3339 §5.6 allows it "for readability"), nothing else may.
+/// Dates before 1970 are refused. A leap second (`23:59:60`) is read as the second before it.
 pub fn parse_rfc3339(input: &str) -> Option<u64> {
-    let b = input.as_bytes();
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let digits = b.get(range)?;
-        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(digits).ok()?.parse().ok()
-    };
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+    use time::format_description::well_known::Rfc3339;
+    // `time` takes any byte as the separator; ISO 8601 and RFC 3339 name only `T` (and the space).
+    if !matches!(input.as_bytes().get(10), Some(b'T' | b't' | b' ')) {
         return None;
     }
-    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
-        return None;
-    }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let mut rest = input.get(19..)?;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        rest = fraction.get(digits..)?;
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let o = rest.as_bytes();
-            let sign = match o.first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            if o.len() != 6 || o.get(3) != Some(&b':') {
-                return None;
-            }
-            let hours: i64 = rest.get(1..3)?.parse().ok()?;
-            let minutes: i64 = rest.get(4..6)?.parse().ok()?;
-            sign * (hours * 3600 + minutes * 60)
-        }
-    };
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    u64::try_from(seconds).ok()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let parsed = time::OffsetDateTime::parse(input, &Rfc3339).ok()?;
+    u64::try_from(parsed.unix_timestamp()).ok()
 }
 
 /// A stable event id for ESPs without one: SHA-256 hex over the ESP's own fields (never the time we
@@ -334,6 +286,7 @@ mod tests {
 
     #[test]
     fn rfc3339_with_seven_fraction_digits_and_offsets() {
+        assert_eq!(parse_rfc3339("2019-11-05 16:33:54Z"), Some(1_572_971_634));
         assert_eq!(parse_rfc3339("2019-11-05T16:33:54.9070259Z"), Some(1_572_971_634));
         assert_eq!(parse_rfc3339("2016-04-27T16:28:50.3963933-04:00"), Some(1_461_788_930));
         assert_eq!(parse_rfc3339("2023-02-22T23:41:11.894719+00:00"), Some(1_677_109_271));

@@ -1,37 +1,42 @@
 //! Mailgun webhooks: one `{"signature": {...}, "event-data": {...}}` per request. The signature is
 //! HMAC-SHA256 over `timestamp + token` only, not over the event, so a captured signature block could be
 //! replayed on a forged body: besides the ±5 minute window, a token is accepted once (Mailgun's "Securing
-//! Webhooks" advice). That needs one small marker per request in the store.
+//! Webhooks" advice). The counting object checks and records the token's [`Nonce`] in the same atomic
+//! unit as the request's counts ([`crate::counting::object`]), with a hash of the body it came with: a
+//! token on another body is a replay and refused; the same body again is a retry whose commit landed but
+//! whose answer was lost, answered as duplicates; a retry whose token was never recorded counts.
 
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Sha256;
 
 use super::common::{self, text};
-use super::normalize::{normalize, Draft};
-use super::{Delivery, EspError};
+use super::normalize::{normalize, Draft, Skipped};
+use super::{sending, Delivery, EspError, Parsed};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent};
-use crate::store::{Put, Store, StoreError};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// The account's "HTTP webhook signing key".
 pub const SIGNING_KEY: &str = "MAILGUN_WEBHOOK_SIGNING_KEY";
 /// A token is remembered a little longer than the timestamp window, after which the timestamp check
 /// refuses it anyway.
-const TOKEN_TTL_SECONDS: u64 = 2 * common::TOLERANCE_SECONDS;
+pub const NONCE_SECONDS: u64 = 2 * common::TOLERANCE_SECONDS;
 /// Longer tokens are not Mailgun's (they send 50 hex characters); refusing them bounds the work.
 const MAX_TOKEN_LEN: usize = 256;
 /// Mailgun's own codes in `delivery-status.code`, not replies from a remote server: 498 no MX,
 /// 499 unable to connect, 605 previously bounced, 607 previous complaint.
 const INTERNAL_CODES: [u16; 4] = [498, 499, 605, 607];
 
-/// A verified token, to be remembered once the request's events are stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplayMarker {
-    key: String,
+/// A verified token and the body it signed, each reduced to 8 bytes of SHA-256: the object accepts the
+/// token with one body only within [`NONCE_SECONDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nonce {
+    pub token: u64,
+    pub body: u64,
 }
 
-pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<ReplayMarker, EspError> {
+pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<Nonce, EspError> {
     let key = common::required_secret(config, SIGNING_KEY)?;
     // The signature lives inside the JSON body, so the body must be parsed to find it; the HMAC is still
     // checked before any event is read.
@@ -52,22 +57,15 @@ pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<ReplayMarker, 
     mac.update(timestamp.as_bytes());
     mac.update(token.as_bytes());
     mac.verify_slice(&presented).map_err(|_| EspError::Unauthorized("signature does not match".into()))?;
-    Ok(ReplayMarker { key: format!("mailgun-token:{}", common::stable_id(&[token])) })
+    Ok(Nonce { token: short_hash(token.as_bytes()), body: short_hash(delivery.body) })
 }
 
-/// Refuses a token already used within the window.
-pub async fn check_replay<S: Store>(store: &S, marker: &ReplayMarker) -> Result<(), EspError> {
-    match store.get(&marker.key).await? {
-        Some(_) => Err(EspError::Unauthorized("signature token already used (replay)".into())),
-        None => Ok(()),
-    }
+fn short_hash(bytes: &[u8]) -> u64 {
+    let digest = <Sha256 as sha2::Digest>::digest(bytes);
+    u64::from_le_bytes(digest[..8].try_into().expect("SHA-256 has 32 bytes"))
 }
 
-pub async fn remember_token<S: Store>(store: &S, marker: &ReplayMarker) -> Result<(), StoreError> {
-    store.put(Put { key: &marker.key, value: "1", ttl_seconds: TOKEN_TTL_SECONDS, metadata: None }).await
-}
-
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     let body = common::parse_json(delivery.body, "Mailgun")?;
     // Webhook bodies wrap the event in `event-data`; the Events API (and the documentation samples)
     // give the event itself.
@@ -75,10 +73,10 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
     if !data.is_object() {
         return Err(EspError::Malformed("Mailgun body must be a JSON object with `event-data`".into()));
     }
-    Ok(event(data, text(&body, "/signature/token"), delivery.now).into_iter().collect())
+    Ok(std::iter::once(event(data, text(&body, "/signature/token"), delivery.now)).collect())
 }
 
-fn event(data: &Value, token: Option<&str>, now: u64) -> Option<NormalizedEvent> {
+fn event(data: &Value, token: Option<&str>, now: u64) -> Result<NormalizedEvent, Skipped> {
     let name = text(data, "/event").unwrap_or_default();
     let reason = text(data, "/reason").unwrap_or_default();
     let kind = match (name, text(data, "/severity")) {
@@ -107,11 +105,32 @@ fn event(data: &Value, token: Option<&str>, now: u64) -> Option<NormalizedEvent>
             event_id,
             kind: Some(kind),
             occurred_at: timestamp.unwrap_or(now),
-            recipient: text(data, "/recipient").or_else(|| text(data, "/recipient-domain")).unwrap_or_default(),
+            recipient: text(data, "/recipient").unwrap_or_default(),
+            recipient_domain: text(data, "/recipient-domain"),
             smtp_code: code,
             enhanced_code: status.and_then(|s| text(s, "/enhanced-code").or_else(|| text(s, "/bounce-code"))),
             reply,
             hint: status.and_then(|s| text(s, "/description")).or(Some(reason).filter(|r| !r.is_empty())),
+            sending: sending_side(data),
         },
     )
+}
+
+fn sending_side(data: &Value) -> Sending {
+    let mut tags = Tags::default();
+    // Campaigns (deprecated by Mailgun, still sent as `[]`) are read as names, objects or ids.
+    for campaign in data.get("campaigns").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(name) = campaign.as_str().or_else(|| text(campaign, "/name")).or_else(|| text(campaign, "/id")) {
+            sending::push_tag(&mut tags, "campaign", name);
+        }
+    }
+    sending::push_tags(&mut tags, "", sending::strings(data.get("tags")));
+    let envelope = data.get("envelope");
+    Sending {
+        sending_ip: sending::ip(envelope.and_then(|e| text(e, "/sending-ip"))),
+        ip_pool: None,
+        sending_domain: sending::address_domain(envelope.and_then(|e| text(e, "/sender")))
+            .or_else(|| sending::address_domain(text(data, "/message/headers/from"))),
+        tags,
+    }
 }

@@ -4,19 +4,19 @@
 use serde_json::Value;
 
 use super::common::{self, text};
-use super::normalize::{normalize, Draft};
-use super::{Delivery, EspError};
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use super::normalize::{normalize, Draft, Skipped};
+use super::{sending, Delivery, EspError, Parsed};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// `user:password` (Basic auth in the callback URL) or a bearer token.
 pub const CREDENTIALS: &str = "MAILJET_WEBHOOK_CREDENTIALS";
 
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     let items = common::object_or_array(common::parse_json(delivery.body, "Mailjet")?, "Mailjet")?;
-    Ok(items.iter().filter_map(|item| event(item, delivery.now)).collect())
+    Ok(items.iter().map(|item| event(item, delivery.now)).collect())
 }
 
-fn event(item: &Value, now: u64) -> Option<NormalizedEvent> {
+fn event(item: &Value, now: u64) -> Result<NormalizedEvent, Skipped> {
     let name = text(item, "/event").unwrap_or_default();
     let kind = match name {
         "sent" => EventKind::Delivered,
@@ -42,7 +42,22 @@ fn event(item: &Value, now: u64) -> Option<NormalizedEvent> {
             recipient: email,
             reply: text(item, "/comment").or_else(|| text(item, "/smtp_reply")),
             hint: text(item, "/error"),
+            sending: sending_side(item),
             ..Draft::default()
         },
     )
+}
+
+/// Mailjet names only the campaign: `CustomCampaign` as documented (`customcampaign` in its samples),
+/// else its own campaign id, which is 0 for mail outside any campaign.
+fn sending_side(item: &Value) -> Sending {
+    let campaign = text(item, "/CustomCampaign")
+        .or_else(|| text(item, "/customcampaign"))
+        .map(std::borrow::Cow::Borrowed)
+        .or_else(|| sending::id(item.get("mj_campaign_id")).filter(|id| id != "0"));
+    let mut tags = Tags::default();
+    if let Some(campaign) = campaign {
+        sending::push_tag(&mut tags, "campaign", &campaign);
+    }
+    Sending { tags, ..Sending::default() }
 }

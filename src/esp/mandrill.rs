@@ -9,10 +9,10 @@ use serde_json::Value;
 use sha1::Sha1;
 
 use super::common::{self, text};
-use super::normalize::{normalize, Draft};
-use super::{Delivery, EspError};
+use super::normalize::{normalize, Draft, Skipped};
+use super::{sending, Delivery, EspError, Parsed};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 use crate::http::form_urlencoded_pairs;
 
 /// The webhook's key, shown in Mandrill's webhook settings.
@@ -46,7 +46,7 @@ fn form_fields(body: &[u8]) -> Result<Vec<(String, String)>, EspError> {
 
 /// Parses the form body, or the bare JSON array of `mandrill_events` (what someone pastes into the CLI
 /// after decoding it): a signed request is always a form, so this leniency adds nothing to trust.
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     let fields = form_fields(delivery.body)?;
     let is_bare_json = delivery.body.trim_ascii_start().first() == Some(&b'[');
     let events_json = match fields.iter().find(|(name, _)| name == "mandrill_events") {
@@ -59,12 +59,13 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
     let items = events
         .as_array()
         .ok_or_else(|| EspError::Malformed("Mandrill `mandrill_events` must be a JSON array".into()))?;
-    Ok(items.iter().filter_map(|item| event(item, delivery.now)).collect())
+    Ok(items.iter().map(|item| event(item, delivery.now)).collect())
 }
 
-fn event(item: &Value, now: u64) -> Option<NormalizedEvent> {
-    // Sync events (`type: blacklist|whitelist`) have no `event`: they are list changes, not deliveries.
-    let name = text(item, "/event")?;
+fn event(item: &Value, now: u64) -> Result<NormalizedEvent, Skipped> {
+    // Sync events (`type: blacklist|whitelist`) have no `event` and no recipient: they are list changes, not
+    // deliveries, and are skipped like any event without a recipient.
+    let name = text(item, "/event").ok_or(Skipped::NoRecipient)?;
     let kind = match name {
         "send" => EventKind::Delivered,
         "deferral" => EventKind::Deferred,
@@ -79,10 +80,8 @@ fn event(item: &Value, now: u64) -> Option<NormalizedEvent> {
     let message_id = text(item, "/_id").or_else(|| text(item, "/msg/_id")).unwrap_or_default();
     let ts = timestamp.map(|t| t.to_string()).unwrap_or_default();
     // A deferral's reply is in the latest SMTP event; bounces have it in `msg.diag`.
-    let last_smtp_diag = item
-        .pointer("/msg/smtp_events")
-        .and_then(Value::as_array)
-        .and_then(|events| events.iter().rev().find_map(|e| text(e, "/diag")));
+    let smtp_events = item.pointer("/msg/smtp_events").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let last_smtp_diag = smtp_events.iter().rev().find_map(|e| text(e, "/diag"));
     normalize(
         Esp::Mandrill,
         Draft {
@@ -92,9 +91,25 @@ fn event(item: &Value, now: u64) -> Option<NormalizedEvent> {
             recipient: text(item, "/msg/email").unwrap_or_default(),
             reply: text(item, "/msg/diag").or(last_smtp_diag),
             hint: text(item, "/msg/bounce_description"),
+            sending: sending_side(item, smtp_events),
             ..Draft::default()
         },
     )
+}
+
+/// The sending IP is that of the latest SMTP attempt, the one whose reply this event reports.
+fn sending_side(item: &Value, smtp_events: &[Value]) -> Sending {
+    let mut tags = Tags::default();
+    if let Some(subaccount) = text(item, "/msg/subaccount") {
+        sending::push_tag(&mut tags, "subaccount", subaccount);
+    }
+    sending::push_tags(&mut tags, "", sending::strings(item.pointer("/msg/tags")));
+    Sending {
+        sending_ip: sending::ip(smtp_events.iter().rev().find_map(|e| text(e, "/source_ip"))),
+        ip_pool: None,
+        sending_domain: sending::address_domain(text(item, "/msg/sender")),
+        tags,
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! One adapter per email service provider: raw body bytes + the headers it needs + its configured secret
 //! → verified (or refused with a typed [`EspError`]) → a list of [`NormalizedEvent`]s, one per recipient.
 //!
-//! Every adapter is pure apart from the two that must remember something: Mailgun (a token may be used
-//! once, so a replayed signature block is refused) and SES (the SNS signing certificate is fetched once
-//! and cached). Those get the [`Store`] and a [`Fetcher`] passed in; nothing here imports `worker`.
+//! Every adapter is pure apart from SES, whose SNS signing certificate is fetched once and cached: it gets
+//! the [`Store`] and a [`Fetcher`] passed in; nothing here imports `worker`. Mailgun's tokens, accepted
+//! once each, are returned as a [`Nonce`] for the counting object to check with the events.
 //!
 //! Authenticity is checked over the raw bytes before anything is parsed (SNS is the exception: its
 //! signature covers fields of the JSON envelope, so the envelope is parsed first and the canonical
@@ -19,27 +19,36 @@ mod mailgun;
 mod mailjet;
 mod mandrill;
 mod normalize;
-pub(crate) mod p256_sha256;
+mod p256_sha256;
 mod postal;
 mod postmark;
 mod resend;
+mod rsa_pkcs1v15;
 mod sendgrid;
+mod sending;
 mod ses;
 mod sparkpost;
+#[cfg(target_arch = "wasm32")]
+mod webcrypto;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
 use crate::config::Config;
+use crate::domain::InvalidDomain;
 use crate::error::AppError;
 use crate::event::{Esp, NormalizedEvent};
 use crate::store::{Store, StoreError};
+use normalize::Skipped;
 
 pub use common::parse_rfc3339;
-pub use mailgun::ReplayMarker;
-/// Shared with the provider look-ups, which ask DNS about a domain in the form the adapters store it.
-pub(crate) use normalize::recipient_domain;
+pub use mailgun::Nonce;
+
+/// How long the counting object must remember a Mailgun token: past it, the timestamp check refuses it.
+pub const fn mailgun_nonce_seconds() -> u64 {
+    mailgun::NONCE_SECONDS
+}
 pub use ses::validate_sns_url;
 
 /// Every var and secret the adapters read (merged into [`crate::config::NAMES`]).
@@ -112,7 +121,7 @@ impl From<EspError> for AppError {
             EspError::Malformed(why) => AppError::BadRequest(why),
             EspError::Storage(store) => AppError::from(store),
             // A certificate we could not fetch is not the sender's fault: 503 makes SNS retry.
-            EspError::Upstream(why) => AppError::StorageUnavailable(format!("upstream failed, retry later: {why}")),
+            EspError::Upstream(why) => AppError::UpstreamUnavailable(format!("upstream failed, retry later: {why}")),
         }
     }
 }
@@ -145,12 +154,40 @@ impl Fetcher for NoFetch {
     }
 }
 
+/// What parsing a body found: the events to count, and why each refused recipient was refused. An
+/// invalid recipient does not fail its batch: the other events are still counted.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Parsed {
+    pub events: Vec<NormalizedEvent>,
+    pub invalid: Vec<InvalidDomain>,
+}
+
+impl Parsed {
+    fn push(&mut self, outcome: Result<NormalizedEvent, Skipped>) {
+        match outcome {
+            Ok(event) => self.events.push(event),
+            Err(Skipped::Invalid(why)) => self.invalid.push(why),
+            Err(Skipped::NoRecipient) => {}
+        }
+    }
+}
+
+impl FromIterator<Result<NormalizedEvent, Skipped>> for Parsed {
+    fn from_iter<I: IntoIterator<Item = Result<NormalizedEvent, Skipped>>>(outcomes: I) -> Self {
+        let mut parsed = Parsed::default();
+        outcomes.into_iter().for_each(|outcome| parsed.push(outcome));
+        parsed
+    }
+}
+
 /// What a verified request carried.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Verified {
     pub events: Vec<NormalizedEvent>,
-    /// Mailgun's token, to remember once the events are stored (see [`remember`]).
-    pub replay_marker: Option<ReplayMarker>,
+    /// Recipients refused by [`crate::domain`], reported as `invalid` in the webhook's answer.
+    pub invalid: Vec<InvalidDomain>,
+    /// Mailgun's token: the counting object accepts it once, with the events.
+    pub nonce: Option<Nonce>,
     /// The SNS topic whose subscription was confirmed, if this was a SubscriptionConfirmation.
     pub subscription_confirmed: Option<String>,
 }
@@ -163,17 +200,16 @@ pub async fn verify_and_parse<S: Store>(
     store: &S,
     fetcher: &dyn Fetcher,
 ) -> Result<Verified, EspError> {
-    let events_only = |events| Ok(Verified { events, ..Verified::default() });
+    let events_only = |Parsed { events, invalid }| Ok(Verified { events, invalid, ..Verified::default() });
     match esp {
         Esp::Sendgrid => {
             sendgrid::verify(delivery, config).await?;
             events_only(sendgrid::parse(delivery)?)
         }
         Esp::Mailgun => {
-            let marker = mailgun::verify(delivery, config)?;
-            mailgun::check_replay(store, &marker).await?;
-            let events = mailgun::parse(delivery)?;
-            Ok(Verified { events, replay_marker: Some(marker), ..Verified::default() })
+            let nonce = mailgun::verify(delivery, config)?;
+            let Parsed { events, invalid } = mailgun::parse(delivery)?;
+            Ok(Verified { events, invalid, nonce: Some(nonce), ..Verified::default() })
         }
         Esp::Ses => ses::verify_and_parse(delivery, config, store, fetcher).await,
         Esp::Mandrill => {
@@ -185,13 +221,13 @@ pub async fn verify_and_parse<S: Store>(
             events_only(resend::parse(delivery)?)
         }
         Esp::Postal => {
-            postal::verify(delivery, config)?;
+            postal::verify(delivery, config).await?;
             events_only(postal::parse(delivery)?)
         }
         Esp::Postmark | Esp::Sparkpost | Esp::Mailjet | Esp::Brevo | Esp::Generic => {
             let secret = common::required_secret(config, credentials_secret(esp))?;
             common::check_authorization(delivery, secret)?;
-            events_only(parse(esp, delivery)?)
+            events_only(parse_body(esp, delivery)?)
         }
     }
 }
@@ -207,9 +243,14 @@ fn credentials_secret(esp: Esp) -> &'static str {
     }
 }
 
-/// Parses a body without checking its authenticity: for the CLI (a payload someone pasted) and for the
-/// adapters themselves once verified.
+/// Parses a body without checking its authenticity, for the CLI (a payload someone pasted): the events,
+/// without the invalid recipients [`parse_body`] also reports.
 pub fn parse(esp: Esp, delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+    parse_body(esp, delivery).map(|parsed| parsed.events)
+}
+
+/// Parses a body without checking its authenticity: for the adapters themselves once verified.
+pub fn parse_body(esp: Esp, delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     match esp {
         Esp::Sendgrid => sendgrid::parse(delivery),
         Esp::Mailgun => mailgun::parse(delivery),
@@ -223,10 +264,4 @@ pub fn parse(esp: Esp, delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, 
         Esp::Postal => postal::parse(delivery),
         Esp::Generic => generic::parse(delivery),
     }
-}
-
-/// Records that a verified Mailgun token has been used, once its events are safely stored: written
-/// after storage so that a request that failed with 503 can be retried with the same signature.
-pub async fn remember<S: Store>(store: &S, marker: &ReplayMarker) -> Result<(), StoreError> {
-    mailgun::remember_token(store, marker).await
 }

@@ -4,19 +4,19 @@
 use serde_json::Value;
 
 use super::common::{self, text};
-use super::normalize::{normalize, Draft};
-use super::{Delivery, EspError};
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use super::normalize::{normalize, Draft, Skipped};
+use super::{sending, Delivery, EspError, Parsed};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// `user:password` (HTTP Basic, as configured on the webhook) or a token sent as `Bearer`.
 pub const CREDENTIALS: &str = "POSTMARK_WEBHOOK_CREDENTIALS";
 
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     let body = common::parse_json(delivery.body, "Postmark")?;
     if !body.is_object() {
         return Err(EspError::Malformed("Postmark body must be a JSON object".into()));
     }
-    Ok(event(&body, delivery.now).into_iter().collect())
+    Ok(std::iter::once(event(&body, delivery.now)).collect())
 }
 
 /// Postmark's bounce `Type` (postmark.js `BounceType`). There is no deferral event: transient failures
@@ -40,7 +40,7 @@ fn bounce_kind(bounce_type: &str) -> EventKind {
     }
 }
 
-fn event(body: &Value, now: u64) -> Option<NormalizedEvent> {
+fn event(body: &Value, now: u64) -> Result<NormalizedEvent, Skipped> {
     let record_type = text(body, "/RecordType").unwrap_or_default();
     let kind = match record_type {
         "Bounce" => bounce_kind(text(body, "/Type").unwrap_or_default()),
@@ -65,7 +65,22 @@ fn event(body: &Value, now: u64) -> Option<NormalizedEvent> {
             recipient,
             reply: text(body, "/Details"),
             hint: text(body, "/Description"),
+            sending: sending_side(body),
             ..Draft::default()
         },
     )
+}
+
+fn sending_side(body: &Value) -> Sending {
+    let mut tags = Tags::default();
+    if let Some(stream) = text(body, "/MessageStream") {
+        sending::push_tag(&mut tags, "stream", stream);
+    }
+    if let Some(server) = sending::id(body.get("ServerID")) {
+        sending::push_tag(&mut tags, "server", &server);
+    }
+    if let Some(tag) = text(body, "/Tag") {
+        sending::push_tag(&mut tags, "", tag);
+    }
+    Sending { sending_domain: sending::address_domain(text(body, "/From")), tags, ..Sending::default() }
 }

@@ -8,9 +8,9 @@ use sha2::Sha256;
 
 use super::common::{self, text};
 use super::normalize::{normalize, Draft};
-use super::{Delivery, EspError};
+use super::{sending, Delivery, EspError, Parsed};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use crate::event::{Esp, EventKind, Sending, Tags};
 
 /// The `whsec_…` signing secret of the Resend webhook.
 pub const SECRET: &str = "RESEND_WEBHOOK_SECRET";
@@ -47,7 +47,7 @@ pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<(), EspError> 
     }
 }
 
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     let body = common::parse_json(delivery.body, "Resend")?;
     if !body.is_object() {
         return Err(EspError::Malformed("Resend body must be a JSON object".into()));
@@ -85,7 +85,18 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> 
         recipient: recipient.unwrap_or_default(),
         // Resend relays no SMTP text; its bounce message is its own summary, good only as a hint.
         hint: bounce_message,
+        sending: sending_side(&body),
         ..Draft::default()
     };
-    Ok(normalize(Esp::Resend, draft).into_iter().collect())
+    Ok(std::iter::once(normalize(Esp::Resend, draft)).collect())
+}
+
+/// A broadcast is Resend's campaign; tags are `{name: value}` (`[{name, value}]` in older payloads).
+fn sending_side(body: &Value) -> Sending {
+    let mut tags = Tags::default();
+    if let Some(broadcast) = text(body, "/data/broadcast_id") {
+        sending::push_tag(&mut tags, "broadcast", broadcast);
+    }
+    sending::push_pairs(&mut tags, body.pointer("/data/tags"), |_| false);
+    Sending { sending_domain: sending::address_domain(text(body, "/data/from")), tags, ..Sending::default() }
 }

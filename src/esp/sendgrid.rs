@@ -8,11 +8,10 @@ use p256::pkcs8::DecodePublicKey;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::normalize::{normalize, Draft};
-use super::{common, p256_sha256};
-use super::{Delivery, EspError};
+use super::normalize::{normalize, Draft, Skipped};
+use super::{common, p256_sha256, sending, Delivery, EspError, Parsed};
 use crate::config::Config;
-use crate::event::{Esp, EventKind, NormalizedEvent};
+use crate::event::{Esp, EventKind, NormalizedEvent, Sending, Tags};
 
 /// The base64 DER public key shown under "Signed Event Webhook" in SendGrid's settings.
 pub const PUBLIC_KEY: &str = "SENDGRID_WEBHOOK_PUBLIC_KEY";
@@ -30,10 +29,7 @@ pub async fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<(), EspE
         .map_err(|_| EspError::Unauthorized(format!("{PUBLIC_KEY} is not a P-256 public key (base64 DER)")))?;
     let signature = Signature::from_der(&common::decode_base64(signature_b64, SIGNATURE_HEADER)?)
         .map_err(|_| EspError::Unauthorized("signature is not a DER ECDSA signature".into()))?;
-    let matches = p256_sha256::verify(&key, &signature, &[timestamp.as_bytes(), delivery.body])
-        .await
-        .map_err(|failed| EspError::Upstream(format!("could not check the signature: {}", failed.0)))?;
-    if matches {
+    if p256_sha256::verify(&key, &signature, &[timestamp.as_bytes(), delivery.body]).await? {
         Ok(())
     } else {
         Err(EspError::Unauthorized("signature does not match".into()))
@@ -63,15 +59,33 @@ struct SendgridEvent<'a> {
     /// …deferrals and deliveries here.
     #[serde(borrow, default, deserialize_with = "common::optional_text")]
     response: Option<Cow<'a, str>>,
+    /// The IP SendGrid sent from; on opens and clicks the reader's IP, so it is read on deliveries,
+    /// deferrals and bounces only. The sending fields below are lenient: a value of the wrong type is
+    /// skipped, never a reason to refuse the batch.
+    #[serde(borrow, default, deserialize_with = "sending::lenient_text")]
+    ip: Option<Cow<'a, str>>,
+    /// `{"name", "id"}` of the IP pool the mail was sent with.
+    #[serde(default)]
+    pool: Option<Value>,
+    /// A string or an array, as the sender set it: read straight into tags.
+    #[serde(default, deserialize_with = "sending::lenient_tags")]
+    category: Tags,
+    #[serde(borrow, default, deserialize_with = "sending::lenient_text")]
+    marketing_campaign_name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    marketing_campaign_id: Option<Value>,
+    /// The unsubscribe group: the kind of mail (newsletter, alerts…) as the sender groups it.
+    #[serde(default)]
+    asm_group_id: Option<Value>,
 }
 
-pub fn parse(delivery: &Delivery<'_>) -> Result<Vec<NormalizedEvent>, EspError> {
+pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
     // SendGrid posts an array; its documentation shows single objects: both are read.
-    let mut events = Vec::new();
+    let mut parsed = Parsed::default();
     common::for_each_item(delivery.body, "SendGrid", |item: SendgridEvent<'_>, index| {
-        events.extend(event(&item, index, delivery.now));
+        parsed.push(event(item, index, delivery.now));
     })?;
-    Ok(events)
+    Ok(parsed)
 }
 
 /// A field's text, trimmed, if not empty.
@@ -79,7 +93,8 @@ fn field<'b>(value: &'b Option<Cow<'_, str>>) -> Option<&'b str> {
     value.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn event(item: &SendgridEvent<'_>, index: usize, now: u64) -> Option<NormalizedEvent> {
+fn event(mut item: SendgridEvent<'_>, index: usize, now: u64) -> Result<NormalizedEvent, Skipped> {
+    let categories = std::mem::take(&mut item.category);
     let name = field(&item.event).unwrap_or_default();
     let kind = match name {
         "delivered" => EventKind::Delivered,
@@ -106,9 +121,38 @@ fn event(item: &SendgridEvent<'_>, index: usize, now: u64) -> Option<NormalizedE
             recipient: email,
             enhanced_code: field(&item.status),
             reply: field(&item.reason).or_else(|| field(&item.response)),
+            sending: sending_side(&item, kind, categories),
             ..Draft::default()
         },
     )
+}
+
+/// `categories` were validated as they were read; a campaign or group comes first when there is one.
+fn sending_side(item: &SendgridEvent<'_>, kind: EventKind, categories: Tags) -> Sending {
+    let campaign = field(&item.marketing_campaign_name)
+        .map(Cow::Borrowed)
+        .or_else(|| sending::id(item.marketing_campaign_id.as_ref()));
+    let group = sending::id(item.asm_group_id.as_ref());
+    let tags = if campaign.is_none() && group.is_none() {
+        categories
+    } else {
+        let mut tags = Tags::default();
+        if let Some(campaign) = campaign {
+            sending::push_tag(&mut tags, "campaign", &campaign);
+        }
+        if let Some(group) = group {
+            sending::push_tag(&mut tags, "group", &group);
+        }
+        sending::push_tags(&mut tags, "", categories.iter());
+        tags
+    };
+    let sent = matches!(kind, EventKind::Delivered | EventKind::Deferred | EventKind::Bounced);
+    Sending {
+        sending_ip: if sent { sending::ip(field(&item.ip)) } else { None },
+        ip_pool: sending::pool(item.pool.as_ref().and_then(|pool| common::text(pool, "/name"))),
+        sending_domain: None,
+        tags,
+    }
 }
 
 #[cfg(test)]
@@ -116,7 +160,7 @@ mod tests {
     use super::*;
 
     fn parsed(body: &[u8]) -> Result<Vec<NormalizedEvent>, EspError> {
-        parse(&Delivery { body, headers: &[], now: 1_700_000_000 })
+        parse(&Delivery { body, headers: &[], now: 1_700_000_000 }).map(|parsed| parsed.events)
     }
 
     #[test]

@@ -7,16 +7,31 @@ use super::{HttpRequest, HttpResponse};
 
 /// The most replies one `POST /api/classify` may carry.
 pub const MAX_BATCH: usize = 1000;
+/// The largest `POST /api/classify` body: a full batch of long replies (1,000 × 1 KB) fits; the shell's
+/// cap (the webhooks' 5 MB) is far more than a classify call needs, and the body is parsed whole.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The OpenAPI pattern of a reply: at least one character that is not blank. Blank is ASCII whitespace
+/// only, spelled out, because `\s` and `trim` disagree between regex dialects and Rust (U+0085, U+FEFF,
+/// U+001C…) and the document must reject exactly what the server does.
+pub const NOT_BLANK_PATTERN: &str = "[^\\t\\n\\x0b\\x0c\\r ]";
+
+fn is_blank(reply: &str) -> bool {
+    reply.chars().all(|c| matches!(c, '\t' | '\n' | '\x0b' | '\x0c' | '\r' | ' '))
+}
 
 pub fn get(req: &HttpRequest) -> Result<HttpResponse, AppError> {
     let reply = req.query_param("reply").unwrap_or_default();
-    if reply.trim().is_empty() {
+    if is_blank(&reply) {
         return Err(AppError::BadRequest("query parameter `reply` is missing or empty".into()));
     }
     Ok(HttpResponse::json(200, &classify(&reply)))
 }
 
 pub fn post(req: &HttpRequest) -> Result<HttpResponse, AppError> {
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(super::body::too_large(MAX_BODY_BYTES));
+    }
     let replies: Vec<String> = serde_json::from_slice(&req.body)
         .map_err(|e| AppError::BadRequest(format!("body must be a JSON array of reply strings: {e}")))?;
     if replies.is_empty() {
@@ -28,7 +43,7 @@ pub fn post(req: &HttpRequest) -> Result<HttpResponse, AppError> {
             replies.len()
         )));
     }
-    if let Some(index) = replies.iter().position(|r| r.trim().is_empty()) {
+    if let Some(index) = replies.iter().position(|r| is_blank(r)) {
         return Err(AppError::BadRequest(format!("reply at index {index} is empty")));
     }
     let verdicts: Vec<Classification> = replies.iter().map(|r| classify(r)).collect();
@@ -65,10 +80,26 @@ mod tests {
     }
 
     #[test]
+    fn body_over_the_limit_is_413_before_it_is_parsed() {
+        let within = serde_json::to_string(&vec!["x".repeat(MAX_BODY_BYTES / 2 - 8)]).unwrap();
+        assert_eq!(post_body(&within).map(|r| r.status), Ok(200));
+        // Not even JSON: the size is what refuses it.
+        assert_eq!(post_body(&"[".repeat(MAX_BODY_BYTES + 1)).unwrap_err().status(), 413);
+    }
+
+    #[test]
     fn batch_that_is_not_an_array_of_strings_is_400() {
         assert_eq!(post_body("{}").unwrap_err().status(), 400);
         assert_eq!(post_body("[1]").unwrap_err().status(), 400);
         assert_eq!(post_body("[]").unwrap_err().status(), 400);
         assert_eq!(post_body(r#"["ok", " "]"#).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn blank_means_what_the_documented_pattern_means() {
+        let pattern = regex_lite::Regex::new(NOT_BLANK_PATTERN).unwrap();
+        for reply in ["", " ", "\t\r\n\x0b\x0c", "x", " 451 ", "\u{3000}", "\u{85}", "\u{feff}", "\u{1c}", "\0"] {
+            assert_eq!(is_blank(reply), !pattern.is_match(reply), "{reply:?}");
+        }
     }
 }

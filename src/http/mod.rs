@@ -2,7 +2,9 @@
 //! The shell converts `worker::Request`/`Response` to and from these, so every route, status code and
 //! error body is tested natively.
 
+pub mod body;
 mod classify;
+mod csv;
 mod openapi;
 mod router;
 mod stats;

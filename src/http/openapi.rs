@@ -1,19 +1,25 @@
-//! `GET /api/openapi.json`: an OpenAPI 3.1 description of every route the Worker answers. Enumerations
-//! (ESPs, categories, windows) are generated from the types, so the document cannot drift from them.
+//! `GET /api/openapi.json`: an OpenAPI 3.1 description of every route the Worker answers, checked against
+//! the running Worker by schemathesis (`tests/e2e/contract.test.mjs`). Enumerations (ESPs, categories,
+//! windows, formats) come from the types and every parameter constraint from the constant the server checks
+//! with, so the document cannot drift from them. It states the security really in force: a bearer token
+//! on every `/api` route but health when `READ_TOKEN` is set, and none when it is not.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::classify::Category;
+use crate::config::Config;
 use crate::counters::Window;
-use crate::event::Esp;
+use crate::event::{Esp, MAX_DOMAIN_LEN};
 
-use super::HttpResponse;
+use super::classify::{MAX_BATCH, MAX_BODY_BYTES, NOT_BLANK_PATTERN};
+use super::csv::Format;
+use super::{HttpResponse, ECHOED_EVENTS_MAX};
 
-pub fn document() -> HttpResponse {
-    HttpResponse::json(200, &spec())
+pub fn document(config: &Config) -> HttpResponse {
+    HttpResponse::json(200, &spec(config.get("READ_TOKEN").is_some()))
 }
 
-fn error_response(description: &str) -> Value {
+fn error(description: &str) -> Value {
     json!({ "description": description,
             "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
@@ -23,32 +29,75 @@ fn ok(schema: &str) -> Value {
             "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
 }
 
-fn read_route(summary: &str, parameters: Value, success: Value) -> Value {
-    json!({ "get": {
-        "summary": summary,
-        "security": [{ "readToken": [] }],
-        "parameters": parameters,
-        "responses": { "200": success, "400": error_response("A parameter is invalid; the message names it."),
-                       "401": error_response("READ_TOKEN is set and the bearer token is missing or wrong."),
-                       "503": error_response("Storage failed; retry.") } } })
+/// A JSON answer that `?format=csv` or `Accept: text/csv` turns into a table (see `csv.rs` for its columns).
+fn ok_or_csv(schema: &str, table: &str) -> Value {
+    json!({ "description": format!("OK; as CSV, {table}, with a header record."),
+            "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } },
+                         "text/csv": { "schema": { "type": "string" } } } })
 }
 
-fn spec() -> Value {
+/// One `/api` operation. Every one can answer 400 (a repeated query parameter, at least) and, when the
+/// token is in force, 401; `errors` adds what the route itself can fail with.
+fn operation(secured: bool, summary: &str, parameters: Value, success: Value, errors: &[(&str, &str)]) -> Value {
+    let mut responses = Map::new();
+    responses.insert("200".into(), success);
+    responses.insert("400".into(), error("A parameter is invalid or repeated; the message names it."));
+    if secured {
+        responses.insert("401".into(), error("The bearer token is missing or is not READ_TOKEN."));
+    }
+    for (status, description) in errors {
+        responses.insert((*status).into(), error(description));
+    }
+    let mut op = json!({ "summary": summary, "parameters": parameters, "responses": responses });
+    if secured {
+        op["security"] = json!([{ "readToken": [] }]);
+    }
+    op
+}
+
+/// A path answered by GET, and by HEAD with the same status and headers and no body (RFC 9110 §9.3.2).
+fn get_and_head(get: Value) -> Value {
+    let mut head = get.clone();
+    head["summary"] = json!(format!("{} Headers only.", get["summary"].as_str().unwrap_or_default()));
+    if let Some(responses) = head["responses"].as_object_mut() {
+        for response in responses.values_mut() {
+            if let Some(response) = response.as_object_mut() {
+                response.remove("content");
+            }
+        }
+    }
+    json!({ "get": get, "head": head })
+}
+
+fn spec(secured: bool) -> Value {
     let windows: Vec<&str> = Window::ALL.iter().map(|w| w.as_str()).collect();
     let categories: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
     let esps: Vec<&str> = Esp::ALL.iter().map(|e| e.as_str()).collect();
     let window = json!({ "name": "window", "in": "query", "required": false,
                          "schema": { "type": "string", "enum": windows, "default": "24h" } });
+    let format = json!({ "name": "format", "in": "query", "required": false,
+                         "description": "csv for text/csv; without it, `Accept: text/csv` (ranked above application/json) does the same.",
+                         "schema": { "type": "string", "enum": Format::NAMES, "default": "json" } });
     let counts_by_category = json!({ "type": "object", "propertyNames": { "enum": categories },
                                      "additionalProperties": { "type": "integer" } });
     let phase = json!({ "type": "string", "enum": ["ok", "pending", "firing", "resolving"] });
-    json!({
+    let storage = [("503", "Storage failed; retry.")];
+    let reply = json!([{ "name": "reply", "in": "query", "required": true,
+                         "schema": { "type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN } }]);
+    let mut classify = get_and_head(operation(secured, "Classify one SMTP reply.", reply, ok("Classification"), &[]));
+    let verdicts = json!({ "description": "One verdict per reply, in order.", "content": { "application/json": {
+        "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Classification" } } } } });
+    let too_large = format!("More than {MAX_BATCH} replies, or a body over {} MiB.", MAX_BODY_BYTES >> 20);
+    let too_large = [("413", too_large.as_str())];
+    classify["post"] = operation(secured, "Classify up to 1,000 replies.", json!([]), verdicts, &too_large);
+    classify["post"]["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {
+        "type": "array", "minItems": 1, "maxItems": MAX_BATCH,
+        "items": { "type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN } } } } });
+    let mut doc = json!({
       "openapi": "3.1.0",
       "info": { "title": "bouncewatch", "version": crate::VERSION,
                 "description": "Per-recipient-domain delivery counts, 451 deferral spikes and SMTP reply classification." },
       "components": {
-        "securitySchemes": { "readToken": { "type": "http", "scheme": "bearer",
-                              "description": "Required on /api routes other than /api/health when READ_TOKEN is set." } },
         "schemas": {
           "Error": { "type": "object", "required": ["error", "message"],
                      "properties": { "error": { "type": "string" }, "message": { "type": "string" } } },
@@ -92,43 +141,49 @@ fn spec() -> Value {
               "permanence": { "type": "string", "enum": ["transient", "permanent"] },
               "smtp_code": { "type": ["integer", "null"] }, "enhanced_code": { "type": ["string", "null"] },
               "action": { "type": "string" }, "reputation_signal": { "type": "boolean" }, "rule": { "type": "string" } } },
-          "Recorded": { "type": "object", "properties": {
-              "accepted": { "type": "integer" }, "stale": { "type": "integer" }, "clamped": { "type": "integer" },
-              "ignored": { "type": "integer" }, "writes": { "type": "integer" } } }
+          "Recorded": { "type": "object", "required": ["accepted", "stale", "ignored"], "properties": {
+              "accepted": { "type": "integer" }, "stale": { "type": "integer" }, "ignored": { "type": "integer" },
+              "duplicates": { "type": "integer", "description": "Events counted before, by an earlier delivery or batch." },
+              "invalid": { "type": "integer", "description": "Recipients naming no domain that could be looked up; not stored." },
+              "events": { "type": "array", "items": { "type": "object" }, "description": format!("The normalized events, for batches of up to {ECHOED_EVENTS_MAX}.") },
+              "subscription_confirmed": { "type": "boolean", "description": "SES only: the SNS subscription was confirmed." } } }
         }
       },
       "paths": {
-        "/api/health": { "get": { "summary": "Liveness and version; never needs a token.",
-            "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": {
-                "type": "object", "properties": { "status": { "const": "ok" }, "version": { "type": "string" } } } } } } } } },
-        "/api/classify": {
-          "get": { "summary": "Classify one SMTP reply.", "security": [{ "readToken": [] }],
-                   "parameters": [{ "name": "reply", "in": "query", "required": true, "schema": { "type": "string" } }],
-                   "responses": { "200": ok("Classification"), "400": error_response("`reply` is missing or empty.") } },
-          "post": { "summary": "Classify up to 1,000 replies.", "security": [{ "readToken": [] }],
-                    "requestBody": { "required": true, "content": { "application/json": { "schema": {
-                        "type": "array", "items": { "type": "string" }, "maxItems": 1000 } } } },
-                    "responses": { "200": { "description": "One verdict per reply, in order.", "content": {
-                        "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Classification" } } } } },
-                        "400": error_response("Not a non-empty array of non-empty strings."),
-                        "413": error_response("More than 1,000 replies.") } } },
-        "/api/domains": read_route("Recipient domains by 451 count over a window.", json!([window, {
+        "/api/health": get_and_head(operation(false, "Liveness and version; never needs a token.", json!([]),
+            json!({ "description": "OK", "content": { "application/json": { "schema": {
+                "type": "object", "required": ["status", "version"],
+                "properties": { "status": { "const": "ok" }, "version": { "type": "string" } } } } } }), &[])),
+        "/api/classify": classify,
+        "/api/domains": get_and_head(operation(secured, "Recipient domains by 451 count over a window.", json!([window, {
             "name": "limit", "in": "query", "required": false,
-            "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }]), ok("DomainList")),
-        "/api/domains/{domain}": read_route("One domain's buckets, samples and status over a window.", json!([
-            { "name": "domain", "in": "path", "required": true, "schema": { "type": "string" } }, window]), ok("DomainDetail")),
-        "/api/alerts": read_route("Open alerts and those resolved in the last 7 days.", json!([]), ok("Alerts")),
-        "/api/openapi.json": read_route("This document.", json!([]), json!({ "description": "An OpenAPI 3.1 document.",
-            "content": { "application/json": { "schema": { "type": "object" } } } })),
+            "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }, format]),
+            ok_or_csv("DomainList", "one row per domain"), &storage)),
+        "/api/domains/{domain}": get_and_head(operation(secured, "One domain's buckets, samples and status over a window.", json!([
+            { "name": "domain", "in": "path", "required": true,
+              "description": "As /api/domains lists it, in any case; an xn-- label must also be valid punycode (RFC 5891), which the pattern cannot say.",
+              "schema": { "type": "string", "maxLength": MAX_DOMAIN_LEN, "pattern": crate::domain::PATTERN } },
+            window, format]), ok_or_csv("DomainDetail", "one row per bucket"), &storage)),
+        "/api/alerts": get_and_head(operation(secured, "Open alerts and those resolved in the last 7 days.", json!([]),
+            ok("Alerts"), &storage)),
+        "/api/openapi.json": get_and_head(operation(secured, "This document.", json!([]),
+            json!({ "description": "An OpenAPI 3.1 document.",
+                    "content": { "application/json": { "schema": { "type": "object" } } } }), &[])),
         "/webhooks/{esp}": { "post": {
             "summary": "Receive an ESP's event webhook. Authenticated by the ESP's own signature scheme (or, for generic, a bearer token); counted exactly once per body.",
+            "description": "Mandrill's unsigned HEAD (its URL check) is answered 200 with no body; docs/webhooks.md has each ESP's scheme.",
             "parameters": [{ "name": "esp", "in": "path", "required": true, "schema": { "type": "string", "enum": esps } }],
             "requestBody": { "required": true, "content": { "application/json": { "schema": {} },
                                                             "application/x-www-form-urlencoded": { "schema": {} } } },
-            "responses": { "200": ok("Recorded"), "400": error_response("The body is not this ESP's format."),
-                           "401": error_response("Signature or token missing, wrong or stale, or the secret is not configured."),
-                           "404": error_response("Unknown ESP."), "413": error_response("Body too large."),
-                           "503": error_response("Storage failed; the ESP should retry.") } } }
+            "responses": { "200": ok("Recorded"), "400": error("The body is not this ESP's format."),
+                           "401": error("Signature or token missing, wrong or stale, or the secret is not configured."),
+                           "404": error("Unknown ESP."), "413": error("Body too large."),
+                           "503": error("Storage (`storage_unavailable`) or an upstream such as the SNS certificate host (`upstream_unavailable`) failed; the ESP should retry.") } } }
       }
-    })
+    });
+    if secured {
+        doc["components"]["securitySchemes"] = json!({ "readToken": { "type": "http", "scheme": "bearer",
+            "description": "READ_TOKEN, required on every /api route but /api/health (and CORS preflights)." } });
+    }
+    doc
 }

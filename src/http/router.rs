@@ -2,27 +2,34 @@
 //! through [`AppError::into_response`].
 
 use crate::config::Config;
+use crate::counting::Counter;
 use crate::error::AppError;
 use crate::esp::Fetcher;
 use crate::store::Store;
 
 use super::{classify, openapi, stats, webhooks, HttpRequest, HttpResponse, Method};
 
-/// What a request may use besides itself: storage, configuration, the clock (unix seconds) and outbound
-/// HTTP (SNS certificates), all passed in so tests control them.
-pub struct Context<'a, S: Store> {
+/// What a request may use besides itself: KV (pages, SNS certificates), the counting objects,
+/// configuration, the clock (unix seconds) and outbound HTTP (SNS certificates), all passed in so tests
+/// control them.
+pub struct Context<'a, S: Store, C: Counter> {
     pub store: &'a S,
+    pub counter: &'a C,
     pub config: &'a Config,
     pub now: u64,
     pub fetcher: &'a dyn Fetcher,
 }
 
 /// Answers one request. Never panics on input; every failure is a JSON error.
-pub async fn handle<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> HttpResponse {
-    let response = match route(req, ctx).await {
+pub async fn handle<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>) -> HttpResponse {
+    let mut response = match route(req, ctx).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     };
+    // HEAD is GET without the body (RFC 9110 §9.3.2): same status and headers, so routes answer both alike.
+    if req.method == Method::Head {
+        response.body.clear();
+    }
     if req.path.starts_with("/api/") {
         with_cors(response)
     } else {
@@ -30,40 +37,69 @@ pub async fn handle<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> HttpRe
     }
 }
 
-async fn route<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
+/// The methods a path under `/api` answers, for `Allow` on a 405 and on OPTIONS; `None` when there is no
+/// such route. HEAD goes wherever GET does, and OPTIONS everywhere (browsers' CORS preflights).
+fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
+    match segments {
+        ["api", "classify"] => Some("GET, HEAD, POST, OPTIONS"),
+        ["api", "health" | "domains" | "alerts" | "openapi.json"] | ["api", "domains", _] => Some("GET, HEAD, OPTIONS"),
+        _ => None,
+    }
+}
+
+async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>) -> Result<HttpResponse, AppError> {
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
-    // Preflights carry no credentials, and health checks must work without them.
+    if let ["webhooks", esp] = segments.as_slice() {
+        // Webhooks answer their own errors, so that each request's log line includes its rejection.
+        return Ok(webhooks::handle(req, esp, ctx).await);
+    }
+    // Preflights carry no credentials, and health checks must work without them. Everything else under
+    // /api is checked before routing, so that without the token not even which paths exist can be learnt.
     let open = matches!((req.method, segments.as_slice()), (Method::Options, _) | (_, ["api", "health"]));
     if !open && segments.first() == Some(&"api") {
         authorize(req, ctx.config)?;
     }
+    let allow = allowed_methods(&segments).ok_or_else(|| AppError::NotFound(format!("no route for {}", req.path)))?;
+    if req.method == Method::Options {
+        return Ok(HttpResponse::empty(204).with_header("allow", allow));
+    }
+    refuse_repeated_parameters(req)?;
     match (req.method, segments.as_slice()) {
-        (Method::Options, ["api", ..]) => Ok(HttpResponse::empty(204)),
         (Method::Get | Method::Head, ["api", "health"]) => {
             Ok(HttpResponse::json(200, &serde_json::json!({ "status": "ok", "version": crate::VERSION })))
         }
-        (_, ["api", "health"]) => Err(method_not_allowed("GET")),
-        (Method::Get, ["api", "classify"]) => classify::get(req),
+        (Method::Get | Method::Head, ["api", "classify"]) => classify::get(req),
         (Method::Post, ["api", "classify"]) => classify::post(req),
-        (_, ["api", "classify"]) => Err(method_not_allowed("GET, POST")),
-        (Method::Get, ["api", "domains"]) => stats::domains(req, ctx).await,
-        (Method::Get, ["api", "domains", domain]) => stats::domain(req, ctx, domain).await,
-        (Method::Get, ["api", "alerts"]) => stats::alerts(ctx).await,
-        (Method::Get, ["api", "openapi.json"]) => Ok(openapi::document()),
-        (_, ["api", "domains" | "alerts" | "openapi.json"] | ["api", "domains", _]) => Err(method_not_allowed("GET")),
-        // Webhooks answer their own errors, so that each request's log line includes its rejection.
-        (_, ["webhooks", esp]) => Ok(webhooks::handle(req, esp, ctx).await),
-        _ => Err(AppError::NotFound(format!("no route for {}", req.path))),
+        (Method::Get | Method::Head, ["api", "domains"]) => stats::domains(req, ctx).await,
+        (Method::Get | Method::Head, ["api", "domains", domain]) => stats::domain(req, ctx, domain).await,
+        (Method::Get | Method::Head, ["api", "alerts"]) => stats::alerts(ctx).await,
+        (Method::Get | Method::Head, ["api", "openapi.json"]) => Ok(openapi::document(ctx.config)),
+        _ => Err(method_not_allowed(allow)),
     }
 }
 
+/// `window=1h&window=7d` has no one meaning; taking either would answer a question the caller did not ask.
+fn refuse_repeated_parameters(req: &HttpRequest) -> Result<(), AppError> {
+    let pairs = req.query_pairs();
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(earlier, _)| earlier == name) {
+            return Err(AppError::BadRequest(format!("query parameter `{name}` is given more than once")));
+        }
+    }
+    Ok(())
+}
+
 /// Checks the bearer token when `READ_TOKEN` is set, with the webhooks' constant-time comparison, so neither
-/// the token's bytes nor its length can be learnt from response times.
+/// the token's bytes nor its length can be learnt from response times. The scheme's name is
+/// case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are `Bearer`.
 pub fn authorize(req: &HttpRequest, config: &Config) -> Result<(), AppError> {
     let Some(expected) = config.get("READ_TOKEN") else {
         return Ok(());
     };
-    let given = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
+    let given = req.header("authorization").and_then(|header| {
+        let (scheme, token) = header.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
     match given {
         Some(token) if crate::esp::constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(()),
         Some(_) => Err(AppError::Unauthorized("the bearer token is not READ_TOKEN".into())),
@@ -71,8 +107,9 @@ pub fn authorize(req: &HttpRequest, config: &Config) -> Result<(), AppError> {
     }
 }
 
-pub(super) fn method_not_allowed(allowed: &str) -> AppError {
-    AppError::MethodNotAllowed(format!("this route accepts {allowed}"))
+/// The 405 for a route that does not take this method; `allow` becomes its `Allow` header.
+pub(super) fn method_not_allowed(allow: &'static str) -> AppError {
+    AppError::MethodNotAllowed { allow, message: format!("this route accepts {allow}") }
 }
 
 fn with_cors(response: HttpResponse) -> HttpResponse {
@@ -91,7 +128,14 @@ mod tests {
     fn get(url: &str) -> HttpResponse {
         let store = MemoryStore::new();
         let config = Config::new();
-        let ctx = Context { store: &store, config: &config, now: 1_700_000_000, fetcher: &crate::esp::NoFetch };
+        let counter = crate::counting::client::Unreachable;
+        let ctx = Context {
+            store: &store,
+            counter: &counter,
+            config: &config,
+            now: 1_700_000_000,
+            fetcher: &crate::esp::NoFetch,
+        };
         block_on(handle(&HttpRequest::new(Method::Get, url), &ctx))
     }
 

@@ -1,6 +1,6 @@
 //! The read API: `GET /api/domains`, `GET /api/domains/{domain}` and `GET /api/alerts`. Read-only: each
-//! request costs a `get` per hour-page of its window, one `list` of unmerged shards and one `get` of the
-//! detector state, and never writes.
+//! request costs one call to each counting object (for the hours KV may not hold yet, and the alert
+//! phases) and a KV `get` per settled hour page of its window, and never writes.
 
 use std::collections::BTreeMap;
 
@@ -8,14 +8,15 @@ use serde::Serialize;
 
 use crate::classify::Category;
 use crate::counters::{BucketRange, Counts, Sample, Window};
-use crate::cron::load_state;
-use crate::detect::{Alert, Phase};
+use crate::counting::detection::AlertsView;
+use crate::counting::read::read_range;
+use crate::counting::{call, Counter, Request};
+use crate::detect::Phase;
 use crate::error::AppError;
-use crate::event::MAX_DOMAIN_LEN;
-use crate::ledger::read_range;
 use crate::settings::Settings;
 use crate::store::Store;
 
+use super::csv::{self, Format};
 use super::{Context, HttpRequest, HttpResponse};
 
 const DEFAULT_WINDOW: Window = Window::Hours24;
@@ -44,13 +45,16 @@ struct DomainList<'a> {
 }
 
 /// `GET /api/domains?window=…&limit=…`: domains by 451 count, most first.
-pub async fn domains<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
+pub async fn domains<S: Store, C: Counter>(
+    req: &HttpRequest,
+    ctx: &Context<'_, S, C>,
+) -> Result<HttpResponse, AppError> {
     let window = window_param(req)?;
     let limit = limit_param(req)?;
+    let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let buckets = read_range(ctx.store, &settings, range, ctx.now).await?;
-    let state = load_state(ctx.store).await?;
+    let (buckets, phases) = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
     let totals = crate::counters::sum_range(&buckets, range);
     let mut domains: Vec<DomainSummary> = totals
         .iter()
@@ -64,12 +68,16 @@ pub async fn domains<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>) -> Resul
             smtp_451: c.smtp_451,
             ratio_451: c.ratio_451(),
             categories: &c.categories,
-            status: state.phase_of(domain),
+            status: phases.get(domain).copied().unwrap_or_default(),
         })
         .collect();
     domains.sort_by(|a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
     domains.truncate(limit);
-    Ok(HttpResponse::json(200, &DomainList { window: window.as_str(), domains }))
+    Ok(match format {
+        Format::Json => HttpResponse::json(200, &DomainList { window: window.as_str(), domains }),
+        Format::Csv => csv::table(csv::DOMAIN_COLUMNS, &domains, &format!("domains-{}.csv", window.as_str())),
+    }
+    .with_header("vary", "accept"))
 }
 
 #[derive(Serialize)]
@@ -95,13 +103,17 @@ struct DomainDetail<'a> {
 }
 
 /// `GET /api/domains/{domain}?window=…`: the domain's non-empty buckets, oldest first, and its samples.
-pub async fn domain<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>, name: &str) -> Result<HttpResponse, AppError> {
+pub async fn domain<S: Store, C: Counter>(
+    req: &HttpRequest,
+    ctx: &Context<'_, S, C>,
+    name: &str,
+) -> Result<HttpResponse, AppError> {
     let domain = domain_param(name)?;
     let window = window_param(req)?;
+    let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let buckets = read_range(ctx.store, &settings, range, ctx.now).await?;
-    let state = load_state(ctx.store).await?;
+    let (buckets, phases) = read_range(ctx.store, ctx.counter, &settings, range, Some(&domain)).await?;
     let mut all = Counts::default();
     let mut views = Vec::new();
     for (start, counts) in buckets.iter().filter_map(|(start, d)| d.get(&domain).map(|c| (*start, c))) {
@@ -118,7 +130,7 @@ pub async fn domain<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>, name: &st
     let mut samples = all.samples;
     samples.sort_by_key(|s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_DOMAIN_SAMPLES);
-    let status = state.phase_of(&domain);
+    let status = phases.get(&domain).copied().unwrap_or_default();
     let advice = all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))).collect();
     let detail = DomainDetail {
         domain: &domain,
@@ -128,19 +140,18 @@ pub async fn domain<S: Store>(req: &HttpRequest, ctx: &Context<'_, S>, name: &st
         advice,
         spike_advice: crate::advice::SPIKE_ADVICE,
     };
-    Ok(HttpResponse::json(200, &detail))
-}
-
-#[derive(Serialize)]
-struct AlertList<'a> {
-    active: Vec<&'a Alert>,
-    recent: &'a [Alert],
+    Ok(match format {
+        Format::Json => HttpResponse::json(200, &detail),
+        Format::Csv => csv::table(csv::BUCKET_COLUMNS, &detail.buckets, &format!("{domain}-{}.csv", window.as_str())),
+    }
+    .with_header("vary", "accept"))
 }
 
 /// `GET /api/alerts`: open alerts, and those resolved in the last week.
-pub async fn alerts<S: Store>(ctx: &Context<'_, S>) -> Result<HttpResponse, AppError> {
-    let state = load_state(ctx.store).await?;
-    Ok(HttpResponse::json(200, &AlertList { active: state.active_alerts(), recent: &state.recent }))
+pub async fn alerts<S: Store, C: Counter>(ctx: &Context<'_, S, C>) -> Result<HttpResponse, AppError> {
+    let view: AlertsView = call(ctx.counter, 0, &Request::Alerts).await?;
+    let body = serde_json::json!({ "active": view.active, "recent": view.recent });
+    Ok(HttpResponse::json(200, &body))
 }
 
 fn window_param(req: &HttpRequest) -> Result<Window, AppError> {
@@ -161,15 +172,20 @@ fn limit_param(req: &HttpRequest) -> Result<usize, AppError> {
     }
 }
 
-/// A recipient domain as the adapters store it: lower-case ASCII (IDNs as punycode).
+/// A recipient domain as `GET /api/domains` lists it, in any case. Checked by the validator the adapters
+/// store with ([`crate::domain`]), so every stored domain is answered; a name it would store otherwise (a
+/// Unicode spelling, a trailing dot) is refused rather than mapped, so that the route takes exactly what
+/// the OpenAPI document's pattern declares. In the Worker the runtime percent-encodes a Unicode path
+/// anyway (`b%C3%BCcher.de`), which no validator could take for a name.
 fn domain_param(name: &str) -> Result<String, AppError> {
-    let domain = name.trim().to_ascii_lowercase();
-    let valid = !domain.is_empty()
-        && domain.len() <= MAX_DOMAIN_LEN
-        && domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    if valid {
-        Ok(domain)
-    } else {
-        Err(AppError::BadRequest("path parameter `domain` must be a domain name like gmail.com".into()))
+    let refused = |why: &str| {
+        AppError::BadRequest(format!(
+            "path parameter `domain` must be a domain as /api/domains lists it, like gmail.com (IDNs in punycode): {why}"
+        ))
+    };
+    let domain = crate::domain::normalize(name).map_err(|why| refused(&why.to_string()))?;
+    if domain != name.to_ascii_lowercase() {
+        return Err(refused(&format!("this name is stored as {domain}")));
     }
+    Ok(domain)
 }

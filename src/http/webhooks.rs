@@ -1,15 +1,18 @@
 //! `POST /webhooks/{esp}`: size check, ESP lookup, method, verification and parsing (in [`crate::esp`]),
-//! then the events go to [`crate::ingest::record`]. Every request, accepted or not, produces one JSON log
+//! then the events go to the counting objects ([`crate::counting`]), and the answer is 200 only once they
+//! have committed them. Every request, accepted or not, produces one JSON log
 //! line (see [`log_line`]) that the shell writes with `console_log`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::counting::{self, Applied, Counter, Request};
 use crate::error::AppError;
-use crate::esp::{self, common, p256_sha256, Delivery, EspError, Verified};
+use crate::esp::{self, Delivery, Verified};
 use crate::event::{Esp, NormalizedEvent};
 use crate::redact::redact_addresses;
+use crate::settings::Settings;
 use crate::store::Store;
 
 use super::router::{method_not_allowed, Context};
@@ -28,13 +31,16 @@ pub struct WebhookLog {
     pub status: u16,
     pub accepted: usize,
     pub stale: usize,
+    /// Events already counted (redeliveries, regrouped batches).
+    pub duplicates: usize,
     pub kinds: BTreeMap<&'static str, usize>,
+    /// Recipients refused by [`crate::domain`], by reason (`address_literal`, `not_a_dns_name`…).
+    pub invalid: BTreeMap<&'static str, usize>,
     pub domains: BTreeSet<String>,
     pub rejection: Option<String>,
-    pub storage_writes: u32,
+    /// Rows the counting objects wrote for this request.
+    pub rows_written: u64,
     pub subscription_confirmed: bool,
-    /// Set when the Mailgun replay marker could not be written (the events were stored all the same).
-    pub replay_marker_failed: bool,
 }
 
 /// The log line for one webhook request: `{"msg":"webhook",...}` on one line.
@@ -47,19 +53,20 @@ pub fn log_line(log: &WebhookLog) -> String {
         "status": log.status,
         "accepted": log.accepted,
         "stale": log.stale,
+        "duplicates": log.duplicates,
         "kinds": log.kinds,
+        "invalid": log.invalid,
         "domains": domains,
         "domains_total": domains_total,
         "rejection": log.rejection,
-        "storage_writes": log.storage_writes,
+        "rows_written": log.rows_written,
         "subscription_confirmed": log.subscription_confirmed,
-        "replay_marker_failed": log.replay_marker_failed,
     });
     line.to_string()
 }
 
 /// Answers one webhook request; errors become JSON responses here so that the log line records them.
-pub async fn handle<S: Store>(req: &HttpRequest, esp_name: &str, ctx: &Context<'_, S>) -> HttpResponse {
+pub async fn handle<S: Store, C: Counter>(req: &HttpRequest, esp_name: &str, ctx: &Context<'_, S, C>) -> HttpResponse {
     let mut log = WebhookLog::default();
     let response = match serve(req, esp_name, ctx, &mut log).await {
         Ok(response) => response,
@@ -75,10 +82,10 @@ pub async fn handle<S: Store>(req: &HttpRequest, esp_name: &str, ctx: &Context<'
     response.with_log(line)
 }
 
-async fn serve<S: Store>(
+async fn serve<S: Store, C: Counter>(
     req: &HttpRequest,
     esp_name: &str,
-    ctx: &Context<'_, S>,
+    ctx: &Context<'_, S, C>,
     log: &mut WebhookLog,
 ) -> Result<HttpResponse, AppError> {
     // Before anything else: nothing of an oversized body is read or hashed.
@@ -96,7 +103,10 @@ async fn serve<S: Store>(
     }
     let delivery = Delivery { body: &req.body, headers: &req.headers, now: ctx.now };
     let verified = esp::verify_and_parse(esp, &delivery, ctx.config, ctx.store, ctx.fetcher).await?;
-    let Verified { events, replay_marker, subscription_confirmed } = verified;
+    let Verified { events, invalid, nonce, subscription_confirmed } = verified;
+    for why in &invalid {
+        *log.invalid.entry(why.as_str()).or_default() += 1;
+    }
     if subscription_confirmed.is_some() {
         log.subscription_confirmed = true;
         let body = serde_json::json!({ "accepted": 0, "stale": 0, "ignored": 0, "subscription_confirmed": true });
@@ -108,26 +118,35 @@ async fn serve<S: Store>(
             log.domains.insert(event.recipient_domain.clone());
         }
     }
-    let key = request_key(esp, &events).await?;
-    let recorded = crate::ingest::record(ctx.store, ctx.config, &key, &events, ctx.now).await?;
-    log.accepted = recorded.accepted;
-    log.stale = recorded.stale;
-    log.storage_writes = recorded.writes;
-    if let Some(marker) = replay_marker {
-        // The events are stored: failing now would make Mailgun retry with a new signature, a different
-        // body hash and so a second copy. Log the failure instead; the timestamp window still bounds replays.
-        match esp::remember(ctx.store, &marker).await {
-            Ok(()) => log.storage_writes += 1,
-            Err(_) => log.replay_marker_failed = true,
+    let settings = Settings::from_config(ctx.config)?;
+    let prepared = counting::prepare(&events, ctx.now, &settings);
+    log.stale = prepared.stale;
+    let (mut accepted, mut duplicates) = (0, 0);
+    for (i, (shard, mut delta)) in prepared.deltas.into_iter().enumerate() {
+        if i == 0 {
+            delta.nonce = nonce;
         }
+        // Shard by shard: if one fails, the webhook answers 503 and the retry finds the others' events
+        // already counted.
+        let applied: Applied = counting::call(ctx.counter, shard, &Request::Apply { delta }).await?;
+        if applied.replay {
+            return Err(AppError::Unauthorized("signature token already used (replay)".into()));
+        }
+        accepted += applied.accepted;
+        duplicates += applied.duplicates;
+        log.rows_written += applied.rows_written;
     }
-    let accepted = Accepted {
-        accepted: recorded.accepted,
-        stale: recorded.stale,
-        ignored: recorded.ignored,
+    log.accepted = accepted;
+    log.duplicates = duplicates;
+    let answer = Accepted {
+        accepted,
+        stale: prepared.stale,
+        ignored: prepared.ignored,
+        duplicates,
+        invalid: invalid.len(),
         events: (events.len() <= ECHOED_EVENTS_MAX).then_some(&events[..]),
     };
-    Ok(HttpResponse::json(200, &accepted))
+    Ok(HttpResponse::json(200, &answer))
 }
 
 /// Up to this many normalized events are echoed in the answer, for whoever tests a webhook by hand. ESPs
@@ -142,25 +161,14 @@ struct Accepted<'a> {
     stale: usize,
     /// Events of no counted kind (opens, clicks, `processed`…): acknowledged, not stored.
     ignored: usize,
+    /// Events counted before (a redelivery, or the same event in another batch): not counted again.
+    duplicates: usize,
+    /// Events whose recipient names no domain that could be looked up (an address literal, a name DNS
+    /// cannot hold): not stored, the rest of the batch is; the log line says why.
+    invalid: usize,
     /// The normalized events, for batches of at most [`ECHOED_EVENTS_MAX`].
     #[serde(skip_serializing_if = "Option::is_none")]
     events: Option<&'a [NormalizedEvent]>,
-}
-
-/// Identifies a request by the events it carries (the ESP's ids, or hashes of the ESP's own fields), so a
-/// redelivery overwrites its own earlier write instead of counting twice, even when the ESP re-signs the
-/// retry and so changes the body (Mailgun's signature block gets a new token and timestamp each time).
-async fn request_key(esp: Esp, events: &[NormalizedEvent]) -> Result<String, AppError> {
-    let mut ids = Vec::with_capacity(events.iter().map(|e| 8 + e.event_id.len()).sum());
-    for event in events {
-        // Length-prefixed, so no two id lists hash alike by concatenation.
-        ids.extend_from_slice(&(event.event_id.len() as u64).to_le_bytes());
-        ids.extend_from_slice(event.event_id.as_bytes());
-    }
-    let digest = p256_sha256::sha256(&[esp.as_str().as_bytes(), &ids])
-        .await
-        .map_err(|failed| EspError::Upstream(format!("could not hash the request's event ids: {}", failed.0)))?;
-    Ok(common::hex(&digest))
 }
 
 #[cfg(test)]
@@ -170,7 +178,7 @@ mod tests {
     #[test]
     fn log_line_is_one_json_line_with_counts_and_domains_only() {
         let mut log =
-            WebhookLog { esp: Some(Esp::Sendgrid), status: 200, accepted: 2, storage_writes: 1, ..Default::default() };
+            WebhookLog { esp: Some(Esp::Sendgrid), status: 200, accepted: 2, rows_written: 1, ..Default::default() };
         log.kinds.insert("bounced", 2);
         log.domains.insert("example.com".into());
         let line = log_line(&log);
@@ -190,33 +198,5 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&log_line(&log)).unwrap();
         assert_eq!(value["domains"].as_array().map(Vec::len), Some(MAX_LOGGED_DOMAINS));
         assert_eq!(value["domains_total"], 200);
-    }
-
-    #[test]
-    fn request_key_depends_on_esp_and_event_ids_only() {
-        let event = |id: &str, reply: &str| NormalizedEvent {
-            esp: Esp::Mailgun,
-            event_id: id.into(),
-            kind: crate::event::EventKind::Deferred,
-            occurred_at: 1_700_000_000,
-            recipient_domain: "example.org".into(),
-            smtp_code: Some(451),
-            enhanced_code: None,
-            reply: Some(reply.into()),
-            category: None,
-            permanence: None,
-        };
-        let key = |esp, events: &[NormalizedEvent]| pollster::block_on(request_key(esp, events)).expect("hashed");
-        let first = [event("a", "451 try later")];
-        let resigned_retry = [event("a", "451 try later")];
-        assert_eq!(key(Esp::Mailgun, &first), key(Esp::Mailgun, &resigned_retry));
-        assert_ne!(key(Esp::Mailgun, &first), key(Esp::Mailjet, &first));
-        assert_ne!(
-            key(Esp::Mailgun, &[event("ab", ""), event("c", "")]),
-            key(Esp::Mailgun, &[event("a", ""), event("bc", "")])
-        );
-        // SHA-256 of "mailgun", 1 as u64 little-endian, "a": what earlier versions stored it under, so a
-        // redelivery across a deploy still finds its first write.
-        assert_eq!(key(Esp::Mailgun, &first), "500e46cc81a489f7a792ab5ff1a16b3f56aed03868f266a06dd71434e65e903b");
     }
 }

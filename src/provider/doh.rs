@@ -112,8 +112,8 @@ impl std::error::Error for DohError {}
 /// The name to ask about: lower-case ASCII (an IDN as punycode, as the adapters store it), no trailing
 /// dot, a valid DNS name of at most [`MAX_NAME_LEN`] characters.
 pub fn query_name(domain: &str) -> Result<String, DohError> {
-    let name = crate::esp::recipient_domain(domain)
-        .ok_or_else(|| DohError::InvalidName(format!("{:?}", first_chars(domain, 80))))?;
+    let name = crate::domain::normalize(domain)
+        .map_err(|why| DohError::InvalidName(format!("{:?}: {why}", first_chars(domain, 80))))?;
     if name.len() > MAX_NAME_LEN {
         return Err(DohError::InvalidName(format!("{} characters, more than {MAX_NAME_LEN}", name.len())));
     }

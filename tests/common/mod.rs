@@ -119,12 +119,6 @@ impl Fetcher for FakeFetcher {
     }
 }
 
-/// Runs a request through the router.
-pub fn send(req: &HttpRequest, store: &MemoryStore, config: &Config, now: u64, fetcher: &dyn Fetcher) -> HttpResponse {
-    let ctx = Context { store, config, now, fetcher };
-    pollster::block_on(handle(req, &ctx))
-}
-
 pub fn post(esp: &str, body: impl Into<Vec<u8>>, headers: &[(&str, &str)]) -> HttpRequest {
     let mut req = HttpRequest::new(Method::Post, &format!("https://bw.example/webhooks/{esp}")).with_body(body);
     for (name, value) in headers {
@@ -153,5 +147,121 @@ pub fn synthetic_event(
         reply: category.map(|c| format!("451 4.7.1 [redacted] {} from receiver", c.as_str())),
         category,
         permanence: None,
+        sending: Default::default(),
+    }
+}
+
+#[path = "../support/sqlite.rs"]
+pub mod sqlite;
+
+use bouncewatch::counting::detection::TickReport;
+use bouncewatch::counting::{call, Applied, LocalCounter, Request};
+use bouncewatch::notify::{Notifier, SendError};
+use bouncewatch::outbound::OutboundRequest;
+use bouncewatch::store::Faults;
+
+/// A notifier that records what it would send and succeeds.
+#[derive(Default)]
+pub struct RecordingNotifier {
+    pub emails: std::cell::RefCell<Vec<(String, String, String)>>,
+    pub requests: std::cell::RefCell<Vec<OutboundRequest>>,
+}
+
+impl Notifier for RecordingNotifier {
+    async fn send_email(&self, envelope_from: &str, to: &str, raw_mime: &str) -> Result<(), SendError> {
+        self.emails.borrow_mut().push((envelope_from.into(), to.into(), raw_mime.into()));
+        Ok(())
+    }
+
+    async fn fetch(&self, request: &OutboundRequest) -> Result<u16, SendError> {
+        self.requests.borrow_mut().push(request.clone());
+        Ok(200)
+    }
+}
+
+/// The Worker's storage natively: KV (a [`MemoryStore`]) and the counting objects (rusqlite), one per
+/// `COUNTER_SHARDS`, with every Durable Object request counted.
+pub struct World {
+    pub kv: MemoryStore,
+    pub objects: Vec<sqlite::SqliteSql>,
+    pub notifier: RecordingNotifier,
+    pub config: Config,
+    pub faults: Cell<Faults>,
+    requests: Cell<u64>,
+}
+
+impl World {
+    pub fn new(config: Config) -> World {
+        let shards = bouncewatch::settings::Settings::from_config(&config).map_or(1, |s| s.counter_shards);
+        World {
+            kv: MemoryStore::new(),
+            objects: (0..shards).map(|_| sqlite::SqliteSql::new()).collect(),
+            notifier: RecordingNotifier::default(),
+            config,
+            faults: Cell::new(Faults::default()),
+            requests: Cell::new(0),
+        }
+    }
+
+    /// Runs `f` with the objects reachable at `now`; their requests are added to [`World::requests`].
+    pub fn with_counter<T>(
+        &self,
+        now: u64,
+        f: impl FnOnce(&LocalCounter<'_, sqlite::SqliteSql, MemoryStore, RecordingNotifier>) -> T,
+    ) -> T {
+        let counter = LocalCounter::new(&self.objects, &self.kv, &self.notifier, self.config.clone());
+        counter.now.set(now);
+        counter.faults.set(self.faults.get());
+        let out = f(&counter);
+        self.requests.set(self.requests.get() + counter.requests());
+        out
+    }
+
+    /// Durable Object requests so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.get()
+    }
+
+    /// Rows read and written by the objects so far.
+    pub fn sql_ops(&self) -> bouncewatch::sql::SqlOps {
+        use bouncewatch::sql::Sql;
+        self.objects.iter().map(|o| o.ops()).fold(Default::default(), |a, b| a + b)
+    }
+
+    /// Sends one request's events to the objects as the webhook route does (cut into deltas, one call per
+    /// shard); returns what was counted, summed over the shards.
+    pub fn apply(&self, events: &[NormalizedEvent], now: u64) -> Applied {
+        let settings = bouncewatch::settings::Settings::from_config(&self.config).expect("valid settings");
+        let prepared = bouncewatch::counting::prepare(events, now, &settings);
+        self.with_counter(now, |counter| {
+            let mut total = Applied::default();
+            for (shard, delta) in prepared.deltas {
+                let applied: Applied =
+                    pollster::block_on(call(counter, shard, &Request::Apply { delta })).expect("applied");
+                total.accepted += applied.accepted;
+                total.duplicates += applied.duplicates;
+                total.rows_written += applied.rows_written;
+            }
+            total
+        })
+    }
+
+    /// Runs a request through the router, as the Worker's fetch handler does.
+    pub fn send(&self, req: &HttpRequest, now: u64, fetcher: &dyn Fetcher) -> HttpResponse {
+        self.with_counter(now, |counter| {
+            let ctx = Context { store: &self.kv, counter, config: &self.config, now, fetcher };
+            pollster::block_on(handle(req, &ctx))
+        })
+    }
+
+    /// A GET of `url` (path and query) at `now`, with the bearer token if given.
+    pub fn get(&self, url: &str, now: u64) -> HttpResponse {
+        self.send(&HttpRequest::new(Method::Get, &format!("http://h{url}")), now, &esp::NoFetch)
+    }
+
+    /// One cron run at `now`, as the scheduled handler makes it.
+    pub fn tick(&self, now: u64) -> TickReport {
+        self.with_counter(now, |counter| pollster::block_on(call(counter, 0, &Request::Tick)))
+            .unwrap_or_else(|e| panic!("cron run failed: {e}"))
     }
 }

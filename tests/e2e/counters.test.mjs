@@ -66,7 +66,7 @@ test("a policy spike on gmail.com fires after two evaluations; steady outlook.co
   assert.ok(!alerts.json.active.some((a) => a.domain === "outlook.com"));
 });
 
-test("50 requests sent at once, 20 events each, are counted exactly, before and after the cron merge", async () => {
+test("50 requests sent at once, 20 events each, are counted exactly, before and after the cron publishes", async () => {
   const at = now - 120;
   const bodies = Array.from({ length: 50 }, (_, r) =>
     JSON.stringify(events(`load${r % 10}.example`, 20, { event: r % 2 ? "deferred" : "delivered", reply: r % 2 ? "451 4.7.0 try again later" : undefined, at })),

@@ -1,7 +1,7 @@
 // Starts the built Worker under `wrangler dev` (workerd) on 127.0.0.1 with a fresh local KV directory, and
 // stops it again. The Worker must already be built (`make test` does it once): the harness runs wrangler
 // with a generated config that has no [build] step, so each test file starts in seconds.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHmac, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { mkdtempSync, writeFileSync, rmSync, readFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
@@ -250,4 +250,166 @@ export async function seedSpike(worker, token, { domain, steadyDomain, reply, no
     const status = await triggerCron(worker);
     if (status !== 200) throw new Error(`cron answered ${status}`);
   }
+}
+
+/** Runs the project's wrangler CLI (no metrics, no Request.cf lookup) in `cwd` and returns its stdout. */
+function wranglerCli(args, cwd) {
+  return new Promise((resolveRun, reject) => {
+    execFile(join(ROOT, "node_modules/.bin/wrangler"), args, {
+      cwd,
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: "false",
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+        PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH}`,
+      },
+      maxBuffer: 64 * 1024 * 1024,
+    }, (error, out, err) => (error ? reject(new Error(`wrangler ${args.slice(0, 3).join(" ")} failed: ${error.message}\n${err}`)) : resolveRun(out)));
+  });
+}
+
+/**
+ * The keys in the Worker's local KV, as `wrangler kv key list` reads them from its persistence directory:
+ * the real CLI on the real store, so no debug route is needed to see what the Worker wrote.
+ */
+export async function kvKeys(worker, { binding = "BOUNCEWATCH", persistDir = worker.persistDir } = {}) {
+  const args = [
+    "kv", "key", "list", "--binding", binding, "--local", "--persist-to", persistDir,
+    "--config", join(worker.cwd, "wrangler.toml"),
+  ];
+  const stdout = await wranglerCli(args, worker.cwd);
+  // Wrangler may print a banner before the JSON array.
+  return JSON.parse(stdout.slice(stdout.indexOf("[")));
+}
+
+/**
+ * Writes `value` under `key` into the local KV at `persistDir` with `wrangler kv key put`, for a Worker
+ * started on it afterwards (`startWorker({ persistDir })`): what the Worker would find had it stored it.
+ */
+export async function kvPut(persistDir, key, value, { binding = "BOUNCEWATCH" } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "bouncewatch-kv-"));
+  try {
+    const file = join(dir, "value");
+    writeFileSync(file, value);
+    const args = [
+      "kv", "key", "put", key, "--path", file, "--binding", binding, "--local", "--persist-to", persistDir,
+      "--config", testConfig(dir),
+    ];
+    await wranglerCli(args, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The counting shard that owns `domain`: FNV-1a modulo the shard count, as `shard_of` in
+ * src/counting/delta.rs, so a test can say which `page:<shard>:` keys to expect.
+ */
+export function shardOf(domain, shards) {
+  if (shards <= 1) return 0;
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(domain)) hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  return Number(hash % BigInt(shards));
+}
+
+/** Svix's headers (Resend's webhooks) for `body` under a `whsec_…` secret, signed now with message id `id`. */
+export function svixHeaders(secret, id, body, timestamp = String(Math.floor(Date.now() / 1000))) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  const signature = createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64");
+  return { "content-type": "application/json", "svix-id": id, "svix-timestamp": timestamp, "svix-signature": `v1,${signature}` };
+}
+
+/** The count fields the volume tests compare, per domain and per bucket (a bucket's view has no `dropped`). */
+export const COUNTED = ["delivered", "deferred", "bounced", "smtp_451"];
+
+const zeroCounts = () => Object.fromEntries(COUNTED.map((f) => [f, 0]));
+
+/** What a test sent, per domain and per bucket (by event time), in the shape `apiCounts` reads back. */
+export class Tally {
+  constructor(bucketSecs = 300) {
+    this.bucketSecs = bucketSecs;
+    this.byDomain = {};
+    this.events = 0;
+  }
+
+  add(domain, at, counts) {
+    const bucket = at - (at % this.bucketSecs);
+    const entry = (this.byDomain[domain] ??= { totals: zeroCounts(), buckets: {} });
+    const slot = (entry.buckets[bucket] ??= zeroCounts());
+    for (const [field, n] of Object.entries(counts)) {
+      entry.totals[field] += n;
+      slot[field] += n;
+    }
+    this.events++;
+  }
+
+  domains() {
+    return Object.keys(this.byDomain).sort();
+  }
+
+  /** The hour pages the counted buckets fall in: `[shard, hour start]`, sorted. */
+  pages(shards = 1) {
+    const pages = new Set();
+    for (const [domain, { buckets }] of Object.entries(this.byDomain)) {
+      for (const bucket of Object.keys(buckets)) pages.add(`${shardOf(domain, shards)}:${Number(bucket) - (Number(bucket) % 3600)}`);
+    }
+    return [...pages].sort().map((p) => p.split(":").map(Number));
+  }
+}
+
+/** The KV key of shard `shard`'s page of the hour starting at `hour`, as src/counting/publish.rs names it. */
+export const pageKey = (shard, hour) => `page:${shard}:${String(hour).padStart(10, "0")}`;
+
+/**
+ * What the API says about `domains` over `window`: their totals from `/api/domains` and their buckets from
+ * `/api/domains/{d}`, in `Tally`'s shape, and every domain `/api/domains` listed.
+ */
+export async function apiCounts(worker, domains, { window = "24h" } = {}) {
+  const list = await call(worker, `/api/domains?window=${window}&limit=1000`);
+  if (list.status !== 200) throw new Error(`/api/domains answered ${list.status}: ${list.text}`);
+  const pick = (row) => Object.fromEntries(COUNTED.map((f) => [f, row?.[f] ?? 0]));
+  const byDomain = {};
+  for (const domain of domains) {
+    const detail = await call(worker, `/api/domains/${domain}?window=${window}`);
+    if (detail.status !== 200) throw new Error(`/api/domains/${domain} answered ${detail.status}: ${detail.text}`);
+    byDomain[domain] = {
+      totals: pick(list.json.domains.find((d) => d.domain === domain)),
+      buckets: Object.fromEntries(detail.json.buckets.map((b) => [b.start, pick(b)])),
+    };
+  }
+  return { byDomain, listed: list.json.domains.map((d) => d.domain).sort() };
+}
+
+/** The outcomes sent, each as a generic event, a SendGrid event and Mailgun event-data, and what it counts. */
+export const OUTCOMES = [
+  { counts: { delivered: 1 }, generic: { event: "delivered" }, sendgrid: { event: "delivered" }, mailgun: { event: "delivered" } },
+  {
+    counts: { deferred: 1, smtp_451: 1 },
+    generic: { event: "deferred", reply: "451 4.7.1 Try again later" },
+    sendgrid: { event: "deferred", response: "451 4.7.1 Try again later" },
+    mailgun: { event: "failed", severity: "temporary", "delivery-status": { code: 451, message: "4.7.1 Try again later" } },
+  },
+  {
+    counts: { deferred: 1 },
+    generic: { event: "deferred", reply: "421 4.7.0 Too many concurrent connections" },
+    sendgrid: { event: "deferred", response: "421 4.7.0 Too many concurrent connections" },
+    mailgun: { event: "failed", severity: "temporary", "delivery-status": { code: 421, message: "4.7.0 Too many concurrent connections" } },
+  },
+  {
+    counts: { bounced: 1 },
+    generic: { event: "bounced", reply: "550 5.1.1 user unknown" },
+    sendgrid: { event: "bounce", type: "bounce", status: "5.1.1", reason: "550 5.1.1 user unknown" },
+    mailgun: { event: "failed", severity: "permanent", "delivery-status": { code: 550, message: "5.1.1 user unknown" } },
+  },
+];
+
+/** mulberry32: a seeded generator, so a failure can be replayed with the same traffic. */
+export function generator(seed) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

@@ -1,0 +1,123 @@
+//! How the Worker reaches the counting objects: [`Counter`], one method that sends a request to shard `n`.
+//! The shell sends it to the Durable Object by name (`counter-<n>`); [`LocalCounter`] runs the objects in
+//! process over any [`Sql`] (natively, rusqlite), counting every billed request.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::de::DeserializeOwned;
+
+use crate::config::Config;
+use crate::notify::Notifier;
+use crate::sql::{Sql, SqlOps};
+use crate::store::{Faults, Store, StoreError};
+
+use super::protocol::{handle, Answer, ObjectEnv, Request};
+
+/// Sends one request to one counting object.
+#[allow(async_fn_in_trait)] // single-threaded wasm: the futures need not be Send
+pub trait Counter {
+    async fn send(&self, shard: u32, body: Vec<u8>) -> Result<Answer, StoreError>;
+}
+
+/// Sends `request` to `shard` and reads its answer. A failed call or a non-200 answer is a
+/// [`StoreError`]: the webhook answers 503 and the ESP retries.
+pub async fn call<C: Counter, T: DeserializeOwned>(
+    counter: &C,
+    shard: u32,
+    request: &Request,
+) -> Result<T, StoreError> {
+    let body = serde_json::to_vec(request).map_err(|e| StoreError(format!("cannot encode a counting request: {e}")))?;
+    let answer = counter.send(shard, body).await?;
+    if answer.status != 200 {
+        let message = serde_json::from_slice::<serde_json::Value>(&answer.body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        return Err(StoreError(format!("counting object {shard} answered {}: {message}", answer.status)));
+    }
+    serde_json::from_slice(&answer.body)
+        .map_err(|e| StoreError(format!("counting object {shard} answered garbage: {e}")))
+}
+
+/// The counting objects in process: one [`Sql`] per shard, with the KV store they publish to and the
+/// notifier shard 0 sends with. Counts requests as Cloudflare bills them (one per call, shard 0's calls to
+/// the other shards included).
+pub struct LocalCounter<'a, Q: Sql, S: Store, N: Notifier> {
+    pub objects: &'a [Q],
+    pub kv: &'a S,
+    pub notifier: &'a N,
+    pub config: Config,
+    pub now: Cell<u64>,
+    pub faults: Cell<Faults>,
+    requests: Cell<u64>,
+    /// Each object's [`ObjectEnv::ready`]: one instance per object for this counter's life.
+    ready: Vec<Cell<bool>>,
+}
+
+impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
+    pub fn new(objects: &'a [Q], kv: &'a S, notifier: &'a N, config: Config) -> Self {
+        LocalCounter {
+            objects,
+            kv,
+            notifier,
+            config,
+            now: Cell::new(0),
+            faults: Cell::new(Faults::default()),
+            requests: Cell::new(0),
+            ready: objects.iter().map(|_| Cell::new(false)).collect(),
+        }
+    }
+
+    /// Durable Object requests so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.get()
+    }
+
+    /// Rows read and written by every object so far.
+    pub fn sql_ops(&self) -> SqlOps {
+        self.objects.iter().map(Sql::ops).fold(SqlOps::default(), |a, b| a + b)
+    }
+
+    fn run(&self, shard: u32, body: Vec<u8>) -> Pin<Box<dyn Future<Output = Result<Answer, StoreError>> + '_>> {
+        // Boxed: shard 0's run calls the other shards through `self`, a future that would contain itself.
+        Box::pin(async move {
+            self.requests.set(self.requests.get() + 1);
+            let faults = self.faults.get();
+            faults.before_object()?;
+            let missing = || StoreError(format!("no counting object {shard}"));
+            let sql = self.objects.get(shard as usize).ok_or_else(missing)?;
+            let ready = self.ready.get(shard as usize).ok_or_else(missing)?;
+            let env = ObjectEnv {
+                shard,
+                kv: self.kv,
+                notifier: self.notifier,
+                peers: self,
+                config: &self.config,
+                email_binding: false,
+                now: self.now.get(),
+                ready,
+            };
+            let answer = handle(sql, &env, &body).await;
+            faults.after_object()?;
+            Ok(answer)
+        })
+    }
+}
+
+impl<Q: Sql, S: Store, N: Notifier> Counter for LocalCounter<'_, Q, S, N> {
+    async fn send(&self, shard: u32, body: Vec<u8>) -> Result<Answer, StoreError> {
+        self.run(shard, body).await
+    }
+}
+
+/// A counter whose objects cannot be reached: for routes that must not need them, and for tests of the
+/// 503 a webhook answers when they fail.
+pub struct Unreachable;
+
+impl Counter for Unreachable {
+    async fn send(&self, shard: u32, _body: Vec<u8>) -> Result<Answer, StoreError> {
+        Err(StoreError(format!("counting object {shard} is unreachable")))
+    }
+}

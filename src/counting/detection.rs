@@ -1,0 +1,206 @@
+//! The minute's work of the counting objects, driven by the cron: expire, publish, find the candidates,
+//! run the detector, send what the alerts call for.
+//!
+//! Every object reports its own candidates ([`window_report`]): the domains with at least `SPIKE_MIN_451`
+//! 451s in the window (found from the number columns of the window's rows, no JSON parsed) and the
+//! tracked ones the detector asks about, each with its window's counts and its baseline folded up to the
+//! bucket before the window. A new candidate's baseline is computed from its stored buckets; a tracked
+//! one's is folded forward from what the detector kept, usually one bucket. Shard 0 holds the detector
+//! and the notification state and evaluates the union.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::alert::AlertSnapshot;
+use crate::counters::{BucketRange, Counts, Totals};
+use crate::detect::{Alert, Baseline, Candidate, DetectorState, Phase, Tracked};
+use crate::notify::{self, AlertSettings, Notifier, NotifyState};
+use crate::sql::{Sql, SqlError};
+use crate::store::{Store, StoreError};
+
+use super::client::{call, Counter};
+use super::delta::shard_of;
+use super::object::CounterObject;
+use super::protocol::Request;
+use super::publish::{publish, PublishReport};
+use super::schema;
+
+const DETECTOR: &str = "detector";
+const NOTIFY: &str = "notify";
+
+/// What the detector asks one object.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowRequest {
+    /// Tracked domains this object owns.
+    pub tracked: BTreeMap<String, Tracked>,
+}
+
+/// One object's candidates, and what its own upkeep did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowReport {
+    pub candidates: BTreeMap<String, Candidate>,
+    pub upkeep: Upkeep,
+}
+
+/// An object's upkeep in a run: buckets expired and pages published.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upkeep {
+    pub expired_rows: u64,
+    pub publish: PublishReport,
+}
+
+/// What `/api/alerts` shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertsView {
+    pub active: Vec<Alert>,
+    pub recent: Vec<Alert>,
+    pub phases: BTreeMap<String, Phase>,
+}
+
+/// What one run did, for its log line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TickReport {
+    pub upkeep: Vec<Upkeep>,
+    pub candidates: usize,
+    pub active_alerts: usize,
+    pub detector_written: bool,
+    pub notified: Vec<String>,
+    pub notify_failures: Vec<(String, String)>,
+    /// Set when alert settings are invalid: counting and detection went on, nothing was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_settings_error: Option<String>,
+}
+
+/// Expires and publishes (every object does this on every run).
+pub async fn upkeep<Q: Sql, S: Store>(
+    object: &CounterObject<'_, Q>,
+    kv: &S,
+    shard: u32,
+    now: u64,
+) -> Result<Upkeep, SqlError> {
+    let expired_rows = object.expire(now)?;
+    let publish = publish(object, kv, shard, now, false).await?;
+    Ok(Upkeep { expired_rows, publish })
+}
+
+/// This object's candidates at `now`.
+pub fn window_report<Q: Sql>(
+    object: &CounterObject<'_, Q>,
+    request: &WindowRequest,
+    now: u64,
+) -> Result<BTreeMap<String, Candidate>, SqlError> {
+    let settings = object.settings;
+    let window = BucketRange::ending_at(now, settings.window_secs, settings);
+    let mut wanted = object.hot_domains(window.first, window.last)?;
+    wanted.extend(request.tracked.keys().cloned());
+    if wanted.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let Some(before_window) = window.first.checked_sub(settings.bucket_secs) else {
+        return Ok(BTreeMap::new());
+    };
+    let span_start = window.first.saturating_sub(settings.buckets_in(settings.baseline_secs) * settings.bucket_secs);
+    // Where each baseline resumes: after what the detector kept, or from the start of the span.
+    let resume = |domain: &str| -> Option<u64> {
+        match request.tracked.get(domain).and_then(|t| t.baseline.through) {
+            Some(through) if through + settings.bucket_secs >= span_start => Some(through + settings.bucket_secs),
+            _ => None,
+        }
+    };
+    let mut candidates = BTreeMap::new();
+    for domain in &wanted {
+        let tracked = request.tracked.get(domain);
+        let resumed = resume(domain);
+        let from = resumed.unwrap_or(span_start);
+        let by_bucket = object.domain_range(domain, from.min(window.first), window.last)?;
+        let mut window_counts = Counts::default();
+        for counts in by_bucket.range(window.first..).map(|(_, c)| c) {
+            window_counts.merge(counts);
+        }
+        // Hot hours are an upper bound: a domain that is not tracked needs its 451s in the window itself.
+        if tracked.is_none() && window_counts.smtp_451 < settings.min_451 {
+            continue;
+        }
+        let frozen = tracked.is_some_and(|t| t.frozen);
+        let mut baseline = match (tracked, resumed) {
+            (Some(t), Some(_)) => t.baseline.clone(),
+            // New, or tracked so long ago that its baseline is stale: learn it again from the buckets.
+            _ => Baseline::default(),
+        };
+        for (bucket, counts) in by_bucket.range(from..window.first) {
+            baseline = baseline.folded(*bucket, &Totals::from(counts), frozen, settings);
+        }
+        // Quiet buckets up to the window count as zeros (and a domain seen for the first time starts here).
+        if baseline.through.is_some() {
+            baseline = baseline.folded(before_window, &Totals::default(), frozen, settings);
+        }
+        candidates.insert(domain.clone(), Candidate { window: window_counts, baseline });
+    }
+    Ok(candidates)
+}
+
+/// Shard 0's run: its upkeep, every object's candidates, the detector, the notifications.
+pub async fn tick<Q: Sql, S: Store, N: Notifier, C: Counter>(
+    object: &CounterObject<'_, Q>,
+    kv: &S,
+    notifier: &N,
+    peers: &C,
+    alerting: Result<AlertSettings, String>,
+    now: u64,
+) -> Result<TickReport, StoreError> {
+    let settings = object.settings;
+    let mut report = TickReport::default();
+    report.upkeep.push(upkeep(object, kv, 0, now).await.map_err(sql_error)?);
+    let stored: DetectorState = schema::load_meta(object.sql, DETECTOR).map_err(sql_error)?;
+    let mut requests: BTreeMap<u32, WindowRequest> = BTreeMap::new();
+    for (domain, tracked) in stored.tracked() {
+        requests.entry(shard_of(&domain, settings.counter_shards)).or_default().tracked.insert(domain, tracked);
+    }
+    let mut candidates =
+        window_report(object, requests.get(&0).unwrap_or(&WindowRequest::default()), now).map_err(sql_error)?;
+    for shard in 1..settings.counter_shards {
+        let request = requests.remove(&shard).unwrap_or_default();
+        let peer: WindowReport = call(peers, shard, &Request::Window { request }).await?;
+        report.upkeep.push(peer.upkeep);
+        candidates.extend(peer.candidates);
+    }
+    report.candidates = candidates.len();
+    let mut state = stored.clone();
+    state.evaluate(&candidates, now, settings);
+    report.active_alerts = state.active_alerts().len();
+    report.detector_written = schema::save_meta(object.sql, DETECTOR, &stored, &state).map_err(sql_error)?;
+
+    let alerting = match alerting {
+        Ok(alerting) => alerting,
+        Err(error) => {
+            report.alert_settings_error = Some(error);
+            return Ok(report);
+        }
+    };
+    let window_minutes = u32::try_from(settings.window_secs / 60).unwrap_or(u32::MAX);
+    let snapshots: Vec<AlertSnapshot> =
+        state.active_alerts().into_iter().map(|a| AlertSnapshot::from_alert(a, window_minutes)).collect();
+    let previous: NotifyState = schema::load_meta(object.sql, NOTIFY).map_err(sql_error)?;
+    // Sent after the detector's state is committed, and recorded after sending: a crash in between can
+    // repeat a message on the next run but never lose one.
+    let (next, sent) = notify::run(&previous, &snapshots, now, &alerting, notifier).await;
+    schema::save_meta(object.sql, NOTIFY, &previous, &next).map_err(sql_error)?;
+    report.notified = sent.delivered;
+    report.notify_failures = sent.failed;
+    Ok(report)
+}
+
+/// `/api/alerts`, from shard 0's detector state.
+pub fn alerts<Q: Sql>(sql: &Q) -> Result<AlertsView, SqlError> {
+    let state: DetectorState = schema::load_meta(sql, DETECTOR)?;
+    Ok(AlertsView {
+        active: state.active_alerts().into_iter().cloned().collect(),
+        recent: state.recent.clone(),
+        phases: state.phases(),
+    })
+}
+
+fn sql_error(err: SqlError) -> StoreError {
+    StoreError(format!("counting object storage: {err}"))
+}

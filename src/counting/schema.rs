@@ -1,0 +1,96 @@
+//! The counting object's SQLite schema: every table, what a row costs and when it goes.
+//!
+//! Durable Objects bill SQL by rows read and rows written (a delete is a write; an index is another row
+//! written per insert, so there is none beyond the primary keys).
+
+use crate::sql::{Sql, SqlError};
+
+/// Tables, created on first use (`IF NOT EXISTS`: every request may run it; it reads and writes nothing
+/// once the tables exist).
+pub const SCHEMA: &[&str] = &[
+    // One row per (hour, recipient domain) with traffic: its buckets' counts, and the ids of the events
+    // counted in it, which is what makes counting idempotent per event at no extra row. A one-event webhook
+    // reads and rewrites one row; a 1,000-event batch one per (hour, domain) it touches. An hour, not a
+    // bucket, because every row is deleted again at expiry (one row written each): twelve buckets a row
+    // cut that to one delete per (hour, domain). A busy domain's hour is split in parts of at most
+    // 8,192 ids, so no row grows with volume. The number columns are the hour's totals.
+    "CREATE TABLE IF NOT EXISTS counts (
+        hour INTEGER NOT NULL,
+        domain TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        smtp_451 INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        delivered INTEGER NOT NULL,
+        counts TEXT NOT NULL,
+        ids BLOB NOT NULL,
+        written INTEGER NOT NULL,
+        PRIMARY KEY (hour, domain, part)
+    ) WITHOUT ROWID",
+    // The (hour, domain)s whose 451s reached the hot threshold: the only domains the cron reads the
+    // counts of, besides those it tracks. One row written the first time an hour gets busy.
+    "CREATE TABLE IF NOT EXISTS hot (
+        hour INTEGER NOT NULL,
+        domain TEXT NOT NULL,
+        PRIMARY KEY (hour, domain)
+    ) WITHOUT ROWID",
+    // Mailgun's signature tokens, accepted once each: one row per minute of receipt holding that
+    // minute's (token, body) hashes, 16 bytes each, rewritten by each Mailgun request (its one extra row written) and deleted
+    // ten minutes on, when the signature's timestamp window refuses the token anyway.
+    "CREATE TABLE IF NOT EXISTS nonces (
+        minute INTEGER PRIMARY KEY,
+        tokens BLOB NOT NULL
+    )",
+    // Small named values, each one row: `publish` (which hours changed since they were last published, and
+    // which pages exist), `detector` (the detector's state: only the domains that can alert or have an
+    // alert open), `notify` (what the notifications have said). Each is rewritten only when it changes.
+    "CREATE TABLE IF NOT EXISTS meta (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID",
+];
+
+/// Creates the tables if they are missing.
+pub fn migrate<Q: Sql>(sql: &Q) -> Result<(), SqlError> {
+    for statement in SCHEMA {
+        sql.exec(statement, &[])?;
+    }
+    Ok(())
+}
+
+/// Reads a meta value.
+pub fn get_meta<Q: Sql>(sql: &Q, name: &str) -> Result<Option<String>, SqlError> {
+    let rows = sql.exec("SELECT value FROM meta WHERE name = ?", &[name.into()])?;
+    Ok(rows.first().and_then(|row| row.first()).and_then(|v| v.as_text()).map(str::to_owned))
+}
+
+/// Writes a meta value (one row written).
+pub fn put_meta<Q: Sql>(sql: &Q, name: &str, value: &str) -> Result<(), SqlError> {
+    sql.exec(
+        "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        &[name.into(), value.into()],
+    )?;
+    Ok(())
+}
+
+/// A meta value as JSON, or its default when absent.
+pub fn load_meta<Q: Sql, T: serde::de::DeserializeOwned + Default>(sql: &Q, name: &str) -> Result<T, SqlError> {
+    match get_meta(sql, name)? {
+        None => Ok(T::default()),
+        Some(text) => serde_json::from_str(&text).map_err(|e| SqlError(format!("stored {name} is corrupt: {e}"))),
+    }
+}
+
+/// Writes a meta value as JSON when it differs from `before`; returns whether it wrote.
+pub fn save_meta<Q: Sql, T: serde::Serialize + PartialEq>(
+    sql: &Q,
+    name: &str,
+    before: &T,
+    after: &T,
+) -> Result<bool, SqlError> {
+    if before == after {
+        return Ok(false);
+    }
+    let text = serde_json::to_string(after).map_err(|e| SqlError(format!("cannot encode {name}: {e}")))?;
+    put_meta(sql, name, &text)?;
+    Ok(true)
+}

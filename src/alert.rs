@@ -26,7 +26,15 @@ pub use compose::{compose, escape_html, percent};
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     Domain(String),
-    SenderWide { domains: Vec<String> },
+    /// A mailbox provider (its id), its busiest domains and how many it spans.
+    Provider {
+        provider: String,
+        domains: Vec<String>,
+        domain_count: u64,
+    },
+    SenderWide {
+        domains: Vec<String>,
+    },
 }
 
 /// One alert's situation at evaluation time, as the detector reports it.
@@ -50,6 +58,9 @@ pub struct AlertSnapshot {
 /// The key under which sent notifications are remembered: the domain, or `sender-wide`.
 pub const SENDER_WIDE_KEY: &str = "sender-wide";
 
+/// A provider alert's key is its id after this (a domain always has a dot and never a colon).
+pub const PROVIDER_KEY_PREFIX: &str = "provider:";
+
 /// How many sample replies an alert shows, and how long each may be.
 const MAX_SAMPLES: usize = 3;
 const MAX_SAMPLE_CHARS: usize = 300;
@@ -61,10 +72,14 @@ const MAX_SUBJECT_ALERTS: usize = 3;
 impl AlertSnapshot {
     /// The snapshot of one of the detector's alerts, over a detection window of `window_minutes`.
     pub fn from_alert(alert: &crate::detect::Alert, window_minutes: u32) -> AlertSnapshot {
-        let scope = if alert.domain == crate::detect::SENDER_WIDE {
-            Scope::SenderWide { domains: alert.domains.clone() }
-        } else {
-            Scope::Domain(alert.domain.clone())
+        let scope = match alert.scope {
+            crate::detect::AlertScope::Sender => Scope::SenderWide { domains: alert.domains.clone() },
+            crate::detect::AlertScope::Provider => Scope::Provider {
+                provider: alert.provider.clone().unwrap_or_else(|| alert.domain.clone()),
+                domains: alert.domains.clone(),
+                domain_count: alert.domain_count.unwrap_or(alert.domains.len() as u64),
+            },
+            crate::detect::AlertScope::Domain => Scope::Domain(alert.domain.clone()),
         };
         AlertSnapshot {
             scope,
@@ -82,10 +97,11 @@ impl AlertSnapshot {
     }
 
     /// The alert identity notifications are deduplicated on.
-    pub fn key(&self) -> &str {
+    pub fn key(&self) -> std::borrow::Cow<'_, str> {
         match &self.scope {
-            Scope::Domain(domain) => domain,
-            Scope::SenderWide { .. } => SENDER_WIDE_KEY,
+            Scope::Domain(domain) => domain.into(),
+            Scope::Provider { provider, .. } => format!("{PROVIDER_KEY_PREFIX}{provider}").into(),
+            Scope::SenderWide { .. } => SENDER_WIDE_KEY.into(),
         }
     }
 
@@ -116,6 +132,14 @@ impl AlertSnapshot {
     fn label(&self) -> String {
         match &self.scope {
             Scope::Domain(domain) => domain.clone(),
+            // "Microsoft (outlook.com, hotmail.com and 38 hosted domains)"
+            Scope::Provider { provider, domains, domain_count } => {
+                let names: Vec<&str> = domains.iter().map(String::as_str).collect();
+                match crate::provider::Provider::from_id(provider) {
+                    Some(p) => crate::provider::describe(&p, &names, *domain_count as usize),
+                    None => provider.clone(),
+                }
+            }
             Scope::SenderWide { domains } => format!("sender-wide ({} domains)", domains.len()),
         }
     }

@@ -109,15 +109,15 @@ pub fn plan(
 ) -> (Vec<Outgoing>, NotifyState) {
     let mut state = previous.clone();
     let mut notices = Vec::new();
-    let current: BTreeMap<&str, &AlertSnapshot> = alerts_now.iter().map(|a| (a.key(), a)).collect();
+    let current: BTreeMap<String, &AlertSnapshot> = alerts_now.iter().map(|a| (a.key().into_owned(), a)).collect();
     for (key, alert) in &current {
         let notifiable = settings.notifiable(alert);
-        match state.announced.get_mut(*key) {
+        match state.announced.get_mut(key) {
             None if notifiable => {
                 let alert = alert.sanitized();
                 notices.push(Notice { kind: NoticeKind::Firing, alert: alert.clone() });
                 let announced = Announced { first_notified_at: now, last_notified_at: now, alert };
-                state.announced.insert((*key).to_owned(), announced);
+                state.announced.insert(key.clone(), announced);
             }
             Some(announced) if notifiable => {
                 // A worse severity is news: say it now, as Alertmanager would for a new critical alert,
@@ -132,7 +132,7 @@ pub fn plan(
                 }
             }
             Some(_) => {
-                state.announced.remove(*key);
+                state.announced.remove(key);
                 notices.push(Notice { kind: NoticeKind::Resolved, alert: alert.sanitized() });
             }
             None => {}

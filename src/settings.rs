@@ -20,6 +20,7 @@
 //! | `DEDUP_HOURS` | 72 | How long after its bucket an event id is surely recognised when it comes again. |
 //! | `PUBLISH_MINUTES` | 5 | How often the counting object publishes changed hour pages to KV. |
 //! | `COUNTER_SHARDS` | 1 | Counting objects, recipient domains spread over them by hash. |
+//! | `DOH_LOOKUPS_PER_RUN` | 10 | MX look-ups (DNS-over-HTTPS) each counting object makes per cron run, at most (0–40). |
 //!
 //! Each name is also listed in [`crate::config::NAMES`], which the shell reads.
 //!
@@ -30,6 +31,9 @@ use crate::error::AppError;
 
 /// The most counting objects `COUNTER_SHARDS` may name.
 pub const MAX_COUNTER_SHARDS: u64 = 4;
+
+/// The most look-ups `DOH_LOOKUPS_PER_RUN` may allow: each is a subrequest of the run.
+pub const MAX_DOH_LOOKUPS_PER_RUN: u64 = 40;
 
 /// Every tunable, in the units the code uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +55,7 @@ pub struct Settings {
     pub dedup_secs: u64,
     pub publish_secs: u64,
     pub counter_shards: u32,
+    pub doh_lookups_per_run: u32,
 }
 
 impl Default for Settings {
@@ -75,6 +80,9 @@ impl Default for Settings {
             // writes a day, inside the Free plan's 1,000 with room for late events and a second shard.
             publish_secs: 5 * 60,
             counter_shards: 1,
+            // 14,400 look-ups a day at most per object: a new domain is resolved within minutes, and a
+            // run's subrequests (the Free plan allows 50) stay well inside the limit with KV and email.
+            doh_lookups_per_run: 10,
         }
     }
 }
@@ -133,6 +141,12 @@ impl Settings {
             // inside the 1,000 operations a Worker invocation may make.
             counter_shards: in_range("COUNTER_SHARDS", config.number("COUNTER_SHARDS", 1)?, 1, MAX_COUNTER_SHARDS)?
                 as u32,
+            doh_lookups_per_run: in_range(
+                "DOH_LOOKUPS_PER_RUN",
+                config.number("DOH_LOOKUPS_PER_RUN", u64::from(d.doh_lookups_per_run))?,
+                0,
+                MAX_DOH_LOOKUPS_PER_RUN,
+            )? as u32,
         };
         if settings.dedup_secs > settings.retention_secs {
             // Ids live with their bucket's counts, which expire with the retention.

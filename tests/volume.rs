@@ -423,10 +423,7 @@ fn simulate_hours(world: &World, traffic: Traffic, hours: u64) -> DayCost {
             next_poll += poll_every;
         }
         serial += 1;
-        world.apply(
-            &[event(format!("one-{serial}"), now.saturating_sub(5), traffic.domain(serial), serial)],
-            now,
-        );
+        world.apply(&[event(format!("one-{serial}"), now.saturating_sub(5), traffic.domain(serial), serial)], now);
         cost.events += 1;
         cost.worker_requests += 1;
     }

@@ -97,6 +97,8 @@ impl<'a> Section<'a> {
                 Scope::Domain(domain) => {
                     links.push((format!("Open {domain} in the dashboard"), dashboard_link(base, domain)))
                 }
+                Scope::Provider { provider, .. } => links
+                    .push(("Open this provider in the dashboard".to_owned(), format!("{base}/#provider={provider}"))),
                 Scope::SenderWide { .. } => links.push(("Open the dashboard".to_owned(), format!("{base}/"))),
             }
         }

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::Config;
 use crate::notify::Notifier;
+use crate::provider::{Offline, Resolver};
 use crate::sql::{Sql, SqlOps};
 use crate::store::{Faults, Store, StoreError};
 
@@ -48,6 +49,8 @@ pub struct LocalCounter<'a, Q: Sql, S: Store, N: Notifier> {
     pub objects: &'a [Q],
     pub kv: &'a S,
     pub notifier: &'a N,
+    /// The MX look-ups the objects' cron runs make: [`Offline`] unless [`Self::with_resolver`] set one.
+    pub resolver: &'a dyn Resolver,
     pub config: Config,
     pub now: Cell<u64>,
     pub faults: Cell<Faults>,
@@ -62,12 +65,18 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
             objects,
             kv,
             notifier,
+            resolver: &Offline,
             config,
             now: Cell::new(0),
             faults: Cell::new(Faults::default()),
             requests: Cell::new(0),
             ready: objects.iter().map(|_| Cell::new(false)).collect(),
         }
+    }
+
+    /// The same counter, its objects looking MX records up with `resolver`.
+    pub fn with_resolver(self, resolver: &'a dyn Resolver) -> Self {
+        LocalCounter { resolver, ..self }
     }
 
     /// Durable Object requests so far.
@@ -94,6 +103,7 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
                 kv: self.kv,
                 notifier: self.notifier,
                 peers: self,
+                resolver: self.resolver,
                 config: &self.config,
                 email_binding: false,
                 now: self.now.get(),

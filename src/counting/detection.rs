@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert::AlertSnapshot;
 use crate::counters::{BucketRange, Counts, Totals};
-use crate::detect::{Alert, Baseline, Candidate, DetectorState, Phase, Tracked};
+use crate::detect::{Alert, Baseline, Candidate, DetectorState, Phase, ProviderCandidate, Tracked};
 use crate::notify::{self, AlertSettings, Notifier, NotifyState};
+use crate::provider::Resolver;
 use crate::sql::{Sql, SqlError};
 use crate::store::{Store, StoreError};
 
@@ -23,6 +24,7 @@ use super::client::{call, Counter};
 use super::delta::shard_of;
 use super::object::CounterObject;
 use super::protocol::Request;
+use super::providers::{look_up_due, provider_parts, LookupReport, ProviderPart};
 use super::publish::{publish, PublishReport};
 use super::schema;
 
@@ -34,12 +36,18 @@ const NOTIFY: &str = "notify";
 pub struct WindowRequest {
     /// Tracked domains this object owns.
     pub tracked: BTreeMap<String, Tracked>,
+    /// Tracked providers (every object holds some of a provider's domains).
+    #[serde(default)]
+    pub tracked_providers: BTreeMap<String, Tracked>,
 }
 
 /// One object's candidates, and what its own upkeep did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WindowReport {
     pub candidates: BTreeMap<String, Candidate>,
+    /// This object's part of each provider that may alert.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderPart>,
     pub upkeep: Upkeep,
 }
 
@@ -48,6 +56,9 @@ pub struct WindowReport {
 pub struct Upkeep {
     pub expired_rows: u64,
     pub publish: PublishReport,
+    /// The run's MX look-ups.
+    #[serde(default)]
+    pub lookups: LookupReport,
 }
 
 /// What `/api/alerts` shows.
@@ -56,6 +67,9 @@ pub struct AlertsView {
     pub active: Vec<Alert>,
     pub recent: Vec<Alert>,
     pub phases: BTreeMap<String, Phase>,
+    /// Providers whose alert is not `ok`.
+    #[serde(default)]
+    pub provider_phases: BTreeMap<String, Phase>,
 }
 
 /// What one run did, for its log line.
@@ -63,6 +77,8 @@ pub struct AlertsView {
 pub struct TickReport {
     pub upkeep: Vec<Upkeep>,
     pub candidates: usize,
+    #[serde(default)]
+    pub provider_candidates: usize,
     pub active_alerts: usize,
     pub detector_written: bool,
     pub notified: Vec<String>,
@@ -72,16 +88,51 @@ pub struct TickReport {
     pub alert_settings_error: Option<String>,
 }
 
-/// Expires and publishes (every object does this on every run).
+/// Expires, publishes and looks up due domains' MX (every object does this on every run).
 pub async fn upkeep<Q: Sql, S: Store>(
     object: &CounterObject<'_, Q>,
     kv: &S,
+    resolver: &dyn Resolver,
     shard: u32,
     now: u64,
 ) -> Result<Upkeep, SqlError> {
     let expired_rows = object.expire(now)?;
     let publish = publish(object, kv, shard, now, false).await?;
-    Ok(Upkeep { expired_rows, publish })
+    let lookups = look_up_due(object, resolver, now).await?;
+    Ok(Upkeep { expired_rows, publish, lookups })
+}
+
+/// Where a tracked baseline resumes: after what the detector kept, or (new, or tracked so long ago that
+/// its baseline is stale) `None`, to be learnt again from the span's buckets.
+fn resume_after(tracked: Option<&Tracked>, span_start: u64, settings: &crate::settings::Settings) -> Option<u64> {
+    match tracked.and_then(|t| t.baseline.through) {
+        Some(through) if through + settings.bucket_secs >= span_start => Some(through + settings.bucket_secs),
+        _ => None,
+    }
+}
+
+/// The baseline up to the bucket before the window: `tracked`'s folded forward over `buckets` (those
+/// from where it resumes), or learnt from them.
+fn baseline_through(
+    tracked: Option<&Tracked>,
+    resumed: bool,
+    buckets: impl Iterator<Item = (u64, Totals)>,
+    before_window: u64,
+    settings: &crate::settings::Settings,
+) -> Baseline {
+    let frozen = tracked.is_some_and(|t| t.frozen);
+    let mut baseline = match tracked {
+        Some(t) if resumed => t.baseline.clone(),
+        _ => Baseline::default(),
+    };
+    for (bucket, totals) in buckets {
+        baseline = baseline.folded(bucket, &totals, frozen, settings);
+    }
+    // Quiet buckets up to the window count as zeros (and one seen for the first time starts here).
+    if baseline.through.is_some() {
+        baseline = baseline.folded(before_window, &Totals::default(), frozen, settings);
+    }
+    baseline
 }
 
 /// This object's candidates at `now`.
@@ -91,7 +142,7 @@ pub fn window_report<Q: Sql>(
     now: u64,
 ) -> Result<BTreeMap<String, Candidate>, SqlError> {
     let settings = object.settings;
-    let window = BucketRange::ending_at(now, settings.window_secs, settings);
+    let (window, span_start) = spans(settings, now);
     let mut wanted = object.hot_domains(window.first, window.last)?;
     wanted.extend(request.tracked.keys().cloned());
     if wanted.is_empty() {
@@ -100,18 +151,10 @@ pub fn window_report<Q: Sql>(
     let Some(before_window) = window.first.checked_sub(settings.bucket_secs) else {
         return Ok(BTreeMap::new());
     };
-    let span_start = window.first.saturating_sub(settings.buckets_in(settings.baseline_secs) * settings.bucket_secs);
-    // Where each baseline resumes: after what the detector kept, or from the start of the span.
-    let resume = |domain: &str| -> Option<u64> {
-        match request.tracked.get(domain).and_then(|t| t.baseline.through) {
-            Some(through) if through + settings.bucket_secs >= span_start => Some(through + settings.bucket_secs),
-            _ => None,
-        }
-    };
     let mut candidates = BTreeMap::new();
     for domain in &wanted {
         let tracked = request.tracked.get(domain);
-        let resumed = resume(domain);
+        let resumed = resume_after(tracked, span_start, settings);
         let from = resumed.unwrap_or(span_start);
         let by_bucket = object.domain_range(domain, from.min(window.first), window.last)?;
         let mut window_counts = Counts::default();
@@ -122,52 +165,106 @@ pub fn window_report<Q: Sql>(
         if tracked.is_none() && window_counts.smtp_451 < settings.min_451 {
             continue;
         }
-        let frozen = tracked.is_some_and(|t| t.frozen);
-        let mut baseline = match (tracked, resumed) {
-            (Some(t), Some(_)) => t.baseline.clone(),
-            // New, or tracked so long ago that its baseline is stale: learn it again from the buckets.
-            _ => Baseline::default(),
-        };
-        for (bucket, counts) in by_bucket.range(from..window.first) {
-            baseline = baseline.folded(*bucket, &Totals::from(counts), frozen, settings);
-        }
-        // Quiet buckets up to the window count as zeros (and a domain seen for the first time starts here).
-        if baseline.through.is_some() {
-            baseline = baseline.folded(before_window, &Totals::default(), frozen, settings);
-        }
+        let buckets = by_bucket.range(from..window.first).map(|(b, c)| (*b, Totals::from(c)));
+        let baseline = baseline_through(tracked, resumed.is_some(), buckets, before_window, settings);
         candidates.insert(domain.clone(), Candidate { window: window_counts, baseline });
     }
     Ok(candidates)
 }
 
+/// The span a new baseline is learnt from, and the window, at `now`.
+fn spans(settings: &crate::settings::Settings, now: u64) -> (BucketRange, u64) {
+    let window = BucketRange::ending_at(now, settings.window_secs, settings);
+    (window, window.first.saturating_sub(settings.buckets_in(settings.baseline_secs) * settings.bucket_secs))
+}
+
+/// This object's part of each provider that may alert.
+pub fn provider_report<Q: Sql>(
+    object: &CounterObject<'_, Q>,
+    request: &WindowRequest,
+    now: u64,
+) -> Result<BTreeMap<String, ProviderPart>, SqlError> {
+    let settings = object.settings;
+    let (window, span_start) = spans(settings, now);
+    provider_parts(object, &request.tracked_providers, window, |tracked| {
+        resume_after(tracked, span_start, settings).unwrap_or(span_start)
+    })
+}
+
+/// The providers to evaluate from every object's parts: the sums, with their baselines folded (as a
+/// domain's, from the tracked baseline or from the span's buckets), those that cannot alert left out.
+fn provider_candidates(
+    parts: BTreeMap<String, ProviderPart>,
+    tracked: &BTreeMap<String, Tracked>,
+    settings: &crate::settings::Settings,
+    now: u64,
+) -> BTreeMap<String, ProviderCandidate> {
+    let (window, span_start) = spans(settings, now);
+    let Some(before_window) = window.first.checked_sub(settings.bucket_secs) else {
+        return BTreeMap::new();
+    };
+    let mut candidates = BTreeMap::new();
+    for (id, part) in parts {
+        let tracked = tracked.get(&id);
+        if tracked.is_none() && part.window.smtp_451 < settings.min_451 {
+            continue;
+        }
+        let resumed = resume_after(tracked, span_start, settings).is_some();
+        let baseline = baseline_through(tracked, resumed, part.baseline_buckets.into_iter(), before_window, settings);
+        candidates.insert(
+            id,
+            ProviderCandidate {
+                candidate: Candidate { window: part.window, baseline },
+                domains: part.domains.into_iter().map(|d| d.domain).collect(),
+                domain_count: part.domain_count,
+            },
+        );
+    }
+    candidates
+}
+
 /// Shard 0's run: its upkeep, every object's candidates, the detector, the notifications.
+#[allow(clippy::too_many_arguments)] // the object's environment, spelled out for the native tests
 pub async fn tick<Q: Sql, S: Store, N: Notifier, C: Counter>(
     object: &CounterObject<'_, Q>,
     kv: &S,
     notifier: &N,
     peers: &C,
+    resolver: &dyn Resolver,
     alerting: Result<AlertSettings, String>,
     now: u64,
 ) -> Result<TickReport, StoreError> {
     let settings = object.settings;
     let mut report = TickReport::default();
-    report.upkeep.push(upkeep(object, kv, 0, now).await.map_err(sql_error)?);
+    report.upkeep.push(upkeep(object, kv, resolver, 0, now).await.map_err(sql_error)?);
     let stored: DetectorState = schema::load_meta(object.sql, DETECTOR).map_err(sql_error)?;
-    let mut requests: BTreeMap<u32, WindowRequest> = BTreeMap::new();
+    let tracked_providers = stored.tracked_providers();
+    let mut requests: BTreeMap<u32, WindowRequest> = (0..settings.counter_shards)
+        .map(|shard| {
+            (shard, WindowRequest { tracked_providers: tracked_providers.clone(), ..WindowRequest::default() })
+        })
+        .collect();
     for (domain, tracked) in stored.tracked() {
         requests.entry(shard_of(&domain, settings.counter_shards)).or_default().tracked.insert(domain, tracked);
     }
-    let mut candidates =
-        window_report(object, requests.get(&0).unwrap_or(&WindowRequest::default()), now).map_err(sql_error)?;
+    let own = requests.remove(&0).unwrap_or_default();
+    let mut candidates = window_report(object, &own, now).map_err(sql_error)?;
+    let mut parts = provider_report(object, &own, now).map_err(sql_error)?;
     for shard in 1..settings.counter_shards {
         let request = requests.remove(&shard).unwrap_or_default();
         let peer: WindowReport = call(peers, shard, &Request::Window { request }).await?;
         report.upkeep.push(peer.upkeep);
         candidates.extend(peer.candidates);
+        for (id, part) in peer.providers {
+            parts.entry(id).or_default().merge(part);
+        }
     }
+    let providers = provider_candidates(parts, &tracked_providers, settings, now);
     report.candidates = candidates.len();
+    report.provider_candidates = providers.len();
     let mut state = stored.clone();
     state.evaluate(&candidates, now, settings);
+    state.evaluate_providers(&providers, now, settings);
     report.active_alerts = state.active_alerts().len();
     report.detector_written = schema::save_meta(object.sql, DETECTOR, &stored, &state).map_err(sql_error)?;
 
@@ -198,6 +295,7 @@ pub fn alerts<Q: Sql>(sql: &Q) -> Result<AlertsView, SqlError> {
         active: state.active_alerts().into_iter().cloned().collect(),
         recent: state.recent.clone(),
         phases: state.phases(),
+        provider_phases: state.provider_phases(),
     })
 }
 

@@ -70,6 +70,8 @@ struct Group {
     parts: Vec<Part>,
     /// The hour's 451s as stored, before this request.
     stored_451: u64,
+    /// Rows stored before this request: none means the request opens the domain's hour.
+    stored_parts: usize,
 }
 
 impl Group {
@@ -151,17 +153,26 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         }
         let mut hours = BTreeSet::new();
         let hot = hot_threshold(self.settings);
+        let (mut opened, mut watched) = (Vec::new(), Vec::new());
         for ((hour, domain), group) in groups {
             let name = &delta.domains[domain as usize];
+            if group.stored_parts == 0 && group.parts.iter().any(|p| p.changed) {
+                opened.push((hour, name.as_str()));
+            }
+            watched.push((hour, name.as_str(), group.smtp_451().saturating_sub(group.stored_451)));
             if group.stored_451 < hot && group.smtp_451() >= hot {
                 // Once per (hour, domain) that gets busy: the cron looks at these domains, not at all.
-                self.sql.exec("INSERT OR IGNORE INTO hot (hour, domain) VALUES (?, ?)", &[hour.into(), name.as_str().into()])?;
+                self.sql.exec(
+                    "INSERT OR IGNORE INTO hot (hour, domain) VALUES (?, ?)",
+                    &[hour.into(), name.as_str().into()],
+                )?;
             }
             for part in group.parts.into_iter().filter(|p| p.changed) {
                 self.write_part(hour, name, part, now)?;
                 hours.insert(hour);
             }
         }
+        super::providers::record(self.sql, &opened, &watched, now)?;
         let mut publish = PublishState::load(self.sql)?;
         let before_publish = publish.clone();
         publish.dirty.extend(hours);
@@ -239,6 +250,7 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             });
         }
         group.stored_451 = group.smtp_451();
+        group.stored_parts = found.len();
         Ok(group)
     }
 
@@ -305,6 +317,7 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         let before = self.sql.ops().rows_written;
         self.sql.exec("DELETE FROM counts WHERE hour < ?", &[hour_of(oldest_kept).into()])?;
         self.sql.exec("DELETE FROM hot WHERE hour < ?", &[hour_of(oldest_kept).into()])?;
+        self.sql.exec("DELETE FROM provider_hours WHERE hour < ?", &[hour_of(oldest_kept).into()])?;
         self.sql.exec("DELETE FROM nonces WHERE minute < ?", &[(now.saturating_sub(NONCE_SECONDS) / 60).into()])?;
         Ok(self.sql.ops().rows_written - before)
     }

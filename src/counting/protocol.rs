@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::notify::{AlertSettings, Notifier};
+use crate::provider::Resolver;
 use crate::settings::Settings;
 use crate::sql::Sql;
 use crate::store::Store;
@@ -108,6 +109,8 @@ pub struct ObjectEnv<'a, S: Store, N: Notifier, C: Counter> {
     pub notifier: &'a N,
     pub peers: &'a C,
     pub config: &'a Config,
+    /// The MX look-ups of the provider dimension (the cron's runs only; never a webhook's).
+    pub resolver: &'a dyn Resolver,
     /// Whether the `send_email` binding exists, for the alert settings.
     pub email_binding: bool,
     pub now: u64,
@@ -159,14 +162,15 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
         Request::Tick => {
             let alerting =
                 AlertSettings::from_config(env.config, env.email_binding).map_err(|e| e.message().to_owned());
-            let report = detection::tick(&object, env.kv, env.notifier, env.peers, alerting, now).await;
+            let report = detection::tick(&object, env.kv, env.notifier, env.peers, env.resolver, alerting, now).await;
             report.map_or_else(|e| Answer::error(503, &e.0), |r| Answer::ok(&r))
         }
         Request::Window { request } => {
             let report = async {
-                let upkeep = detection::upkeep(&object, env.kv, env.shard, now).await?;
+                let upkeep = detection::upkeep(&object, env.kv, env.resolver, env.shard, now).await?;
                 let candidates = detection::window_report(&object, &request, now)?;
-                Ok::<_, crate::sql::SqlError>(WindowReport { candidates, upkeep })
+                let providers = detection::provider_report(&object, &request, now)?;
+                Ok::<_, crate::sql::SqlError>(WindowReport { candidates, providers, upkeep })
             };
             report.await.map_or_else(|e| Answer::error(503, &e.0), |r| Answer::ok(&r))
         }

@@ -1,7 +1,7 @@
 //! The counting object's SQLite schema: every table, what a row costs and when it goes.
 //!
 //! Durable Objects bill SQL by rows read and rows written (a delete is a write; an index is another row
-//! written per insert, so there is none beyond the primary keys).
+//! written per insert, so there are only the two the provider look-ups need).
 
 use crate::sql::{Sql, SqlError};
 
@@ -32,6 +32,34 @@ pub const SCHEMA: &[&str] = &[
         hour INTEGER NOT NULL,
         domain TEXT NOT NULL,
         PRIMARY KEY (hour, domain)
+    ) WITHOUT ROWID",
+    // The mailbox provider of each recipient domain seen that the consumer table does not name (those
+    // never need a look-up and are not stored): `unknown` from its first event until the cron's MX
+    // look-up answers, then the provider, why (JSON `provider::Reason`), when to look it up again and the
+    // failures in a row. `seen` is the last hour with traffic, rewritten at most once a day, so a row
+    // whose domain went quiet for the retention is deleted when it falls due. A row written when a
+    // domain is first seen (2 with its index entries), about 5 when it is resolved (the row and the
+    // moved index entries), 3 per refresh (at most daily, at least weekly).
+    "CREATE TABLE IF NOT EXISTS providers (
+        domain TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        failures INTEGER NOT NULL,
+        seen INTEGER NOT NULL
+    ) WITHOUT ROWID",
+    // The run's look-ups read only the due rows, and a provider's candidacy only its own domains.
+    "CREATE INDEX IF NOT EXISTS providers_due ON providers (due_at)",
+    "CREATE INDEX IF NOT EXISTS providers_by_provider ON providers (provider)",
+    // Per (hour, provider), the watched deferrals (451s) of its resolved domains: what tells the cron a
+    // provider may be spiking without reading every domain's rows (the provider's `hot` table). Written
+    // only by a request that carries a 451 for a domain with a known provider (one row per provider it
+    // touches), and once when a domain is resolved (its recent hours folded in). Deleted with the hour.
+    "CREATE TABLE IF NOT EXISTS provider_hours (
+        hour INTEGER NOT NULL,
+        provider TEXT NOT NULL,
+        watched INTEGER NOT NULL,
+        PRIMARY KEY (hour, provider)
     ) WITHOUT ROWID",
     // Mailgun's signature tokens, accepted once each: one row per minute of receipt holding that
     // minute's (token, body) hashes, 16 bytes each, rewritten by each Mailgun request (its one extra row written) and deleted

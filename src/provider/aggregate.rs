@@ -54,11 +54,11 @@ const MAX_NAMED: usize = 3;
 
 /// A provider as an alert names it: `"Microsoft (outlook.com, hotmail.com and 38 hosted domains)"`.
 ///
-/// `domains` are the provider's domains, busiest first, all of them (`domains.len()` is the count). The
-/// provider's own consumer domains are named (up to three); the rest are "hosted domains" when none of
-/// them is a consumer domain, else "more domains". A provider with no consumer domain among them (a
-/// gateway, an `other:` host) names its busiest two.
-pub fn describe(provider: &Provider, domains: &[&str]) -> String {
+/// `domains` are the provider's busiest domains, busiest first, and `total` how many it spans (at least
+/// `domains.len()`). The provider's own consumer domains are named (up to three); the rest are "hosted
+/// domains" when none of those listed is a consumer domain, else "more domains". A provider with no
+/// consumer domain among them (a gateway, an `other:` host) names its busiest two.
+pub fn describe(provider: &Provider, domains: &[&str], total: usize) -> String {
     let own: Vec<&str> = match provider {
         Provider::Platform(p) => {
             domains.iter().copied().filter(|d| consumer_platform(d) == Some(*p)).take(MAX_NAMED).collect()
@@ -71,7 +71,7 @@ pub fn describe(provider: &Provider, domains: &[&str]) -> String {
     if named.is_empty() {
         return name.into_owned();
     }
-    let rest_phrase = match rest.len() {
+    let rest_phrase = match rest.len().max(total.saturating_sub(named.len())) {
         0 => None,
         n => {
             let kind = if rest.iter().any(|d| consumer_platform(d).is_some()) { "more" } else { "hosted" };
@@ -131,27 +131,35 @@ mod tests {
         let mut domains = vec!["corp00.example", "outlook.com", "hotmail.com"];
         let hosted: Vec<String> = (1..38).map(|n| format!("corp{n:02}.example")).collect();
         domains.extend(hosted.iter().map(String::as_str));
-        assert_eq!(describe(&microsoft, &domains), "Microsoft (outlook.com, hotmail.com and 38 hosted domains)");
-        assert_eq!(describe(&microsoft, &["outlook.com", "hotmail.com"]), "Microsoft (outlook.com and hotmail.com)");
         assert_eq!(
-            describe(&microsoft, &["outlook.com", "corp.example"]),
+            describe(&microsoft, &domains, domains.len()),
+            "Microsoft (outlook.com, hotmail.com and 38 hosted domains)"
+        );
+        assert_eq!(
+            describe(&microsoft, &domains[..5], 40),
+            "Microsoft (outlook.com, hotmail.com and 38 hosted domains)",
+            "the domains not listed are counted"
+        );
+        assert_eq!(describe(&microsoft, &["outlook.com", "hotmail.com"], 2), "Microsoft (outlook.com and hotmail.com)");
+        assert_eq!(
+            describe(&microsoft, &["outlook.com", "corp.example"], 2),
             "Microsoft (outlook.com and 1 hosted domain)"
         );
         assert_eq!(
-            describe(&microsoft, &["outlook.com", "hotmail.com", "live.com", "msn.com", "a.example"]),
+            describe(&microsoft, &["outlook.com", "hotmail.com", "live.com", "msn.com", "a.example"], 5),
             "Microsoft (outlook.com, hotmail.com, live.com and 2 more domains)"
         );
-        assert_eq!(describe(&microsoft, &[]), "Microsoft");
+        assert_eq!(describe(&microsoft, &[], 0), "Microsoft");
     }
 
     #[test]
     fn a_gateway_or_other_host_names_its_busiest_two_domains() {
         let proofpoint: Provider = Platform::Proofpoint.into();
         assert_eq!(
-            describe(&proofpoint, &["a.example", "b.example", "c.example"]),
+            describe(&proofpoint, &["a.example", "b.example", "c.example"], 3),
             "Proofpoint (a.example, b.example and 1 hosted domain)"
         );
         let other = Provider::Other("example-hosting.net".into());
-        assert_eq!(describe(&other, &["a.example"]), "example-hosting.net (a.example)");
+        assert_eq!(describe(&other, &["a.example"], 1), "example-hosting.net (a.example)");
     }
 }

@@ -42,7 +42,7 @@ pub use cache::{expires_at, next_attempt, CachedResolution, MAX_TTL_SECS, MIN_TT
 pub use doh::{parse_answer, query_name, query_url, DohError, Mx, MxAnswer, MxRecord, DEFAULT_DOH_URL, DOH_URL_VAR};
 pub use mx::{provider_of_mx, registrable_domain};
 pub use plan::{plan, Candidate};
-pub use resolver::{resolve_all, DohGet, DohResolver, MemoryResolver, ResolveBudget, Resolver};
+pub use resolver::{DohGet, DohResolver, Lookup, MemoryResolver, Offline, Resolver};
 pub use signature::{provider_of_rule, reply_provider};
 
 /// A named mailbox platform or security gateway, with a stable snake_case id.

@@ -1,4 +1,4 @@
-//! Which domains one run looks up, when more are due than its [`super::ResolveBudget`] allows.
+//! Which domains one run looks up, when more are due than `DOH_LOOKUPS_PER_RUN` allows.
 //!
 //! Domains never resolved go first: their traffic is counted under `unknown` until then, while a due
 //! refresh still has its previous answer. Among equals, the most traffic first (a Microsoft spike is

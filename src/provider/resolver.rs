@@ -1,9 +1,11 @@
 //! MX look-ups behind a small trait: [`DohResolver`] asks a DoH server through a [`DohGet`] the shell
-//! implements with Workers `fetch`; [`MemoryResolver`] serves fixed answers in tests. A run spends a
-//! [`ResolveBudget`], so a burst of new domains costs a bounded number of requests per cron run.
+//! implements with Workers `fetch`; [`MemoryResolver`] serves fixed answers in tests; [`Offline`] fails
+//! every look-up. How many a run makes is `DOH_LOOKUPS_PER_RUN` ([`crate::counting::providers`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 
 use super::doh::{self, DohError, MxAnswer, DNS_JSON, MAX_ANSWER_BYTES};
 use crate::esp::FetchError;
@@ -17,10 +19,23 @@ pub trait DohGet {
     async fn get(&self, url: &str, accept: &str, max_bytes: usize) -> Result<String, FetchError>;
 }
 
-/// Looks up a domain's MX records.
-#[allow(async_fn_in_trait)]
+/// A look-up in progress.
+pub type Lookup<'a> = Pin<Box<dyn Future<Output = Result<MxAnswer, DohError>> + 'a>>;
+
+/// Looks up a domain's MX records. Boxed futures keep it object-safe, so the counting object's
+/// environment holds a `&dyn Resolver` whatever implements it.
 pub trait Resolver {
-    async fn lookup_mx(&self, domain: &str) -> Result<MxAnswer, DohError>;
+    fn lookup_mx<'a>(&'a self, domain: &'a str) -> Lookup<'a>;
+}
+
+/// A resolver with no network (the CLI, the benchmarks, native tests that do not look up): every
+/// look-up fails as a transport failure, so it is retried later like any DoH outage.
+pub struct Offline;
+
+impl Resolver for Offline {
+    fn lookup_mx<'a>(&'a self, _domain: &'a str) -> Lookup<'a> {
+        Box::pin(async { Err(DohError::Fetch("no DNS-over-HTTPS in this context".into())) })
+    }
 }
 
 /// A [`Resolver`] over DNS-over-HTTPS (JSON form).
@@ -38,11 +53,13 @@ impl<G: DohGet> DohResolver<G> {
 }
 
 impl<G: DohGet> Resolver for DohResolver<G> {
-    async fn lookup_mx(&self, domain: &str) -> Result<MxAnswer, DohError> {
-        let name = doh::query_name(domain)?;
-        let url = doh::query_url(&self.base_url, &name)?;
-        let body = self.transport.get(&url, DNS_JSON, MAX_ANSWER_BYTES).await.map_err(|e| DohError::Fetch(e.0))?;
-        doh::parse_answer(&name, &body)
+    fn lookup_mx<'a>(&'a self, domain: &'a str) -> Lookup<'a> {
+        Box::pin(async move {
+            let name = doh::query_name(domain)?;
+            let url = doh::query_url(&self.base_url, &name)?;
+            let body = self.transport.get(&url, DNS_JSON, MAX_ANSWER_BYTES).await.map_err(|e| DohError::Fetch(e.0))?;
+            doh::parse_answer(&name, &body)
+        })
     }
 }
 
@@ -70,56 +87,13 @@ impl MemoryResolver {
 }
 
 impl Resolver for MemoryResolver {
-    async fn lookup_mx(&self, domain: &str) -> Result<MxAnswer, DohError> {
+    fn lookup_mx<'a>(&'a self, domain: &'a str) -> Lookup<'a> {
         self.lookups.set(self.lookups.get() + 1);
         let answer = self.answers.borrow().get(domain).cloned();
-        answer.unwrap_or_else(|| Ok(MxAnswer { domain: domain.to_owned(), mx: doh::Mx::NoSuchDomain, ttl: 0 }))
+        Box::pin(async move {
+            answer.unwrap_or_else(|| Ok(MxAnswer { domain: domain.to_owned(), mx: doh::Mx::NoSuchDomain, ttl: 0 }))
+        })
     }
-}
-
-/// How many look-ups one run may still make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResolveBudget {
-    remaining: u32,
-}
-
-impl ResolveBudget {
-    pub fn new(max_queries: u32) -> ResolveBudget {
-        ResolveBudget { remaining: max_queries }
-    }
-
-    pub fn remaining(self) -> u32 {
-        self.remaining
-    }
-
-    /// Takes one look-up from the budget; false once it is spent.
-    pub fn try_spend(&mut self) -> bool {
-        match self.remaining.checked_sub(1) {
-            Some(left) => {
-                self.remaining = left;
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-/// Looks up `domains` in order (as [`super::plan`] chose them) while the budget lasts, one at a time (a
-/// Worker shares its subrequest limit with everything else a run does). Returns each domain looked up with
-/// its result; the rest wait for a later run.
-pub async fn resolve_all<'d, R: Resolver>(
-    resolver: &R,
-    domains: &[&'d str],
-    budget: &mut ResolveBudget,
-) -> Vec<(&'d str, Result<MxAnswer, DohError>)> {
-    let mut results = Vec::new();
-    for &domain in domains {
-        if !budget.try_spend() {
-            break;
-        }
-        results.push((domain, resolver.lookup_mx(domain).await));
-    }
-    results
 }
 
 #[cfg(test)]
@@ -185,16 +159,5 @@ mod tests {
             assert!(matches!(err, DohError::InvalidUrl(_)), "{url}: {err}");
             assert!(resolver.transport.asked.borrow().is_empty());
         }
-    }
-
-    #[test]
-    fn resolve_all_stops_when_the_budget_is_spent() {
-        let resolver = MemoryResolver::new();
-        let mut budget = ResolveBudget::new(2);
-        let results = pollster::block_on(resolve_all(&resolver, &["a.example", "b.example", "c.example"], &mut budget));
-        assert_eq!(results.iter().map(|(d, _)| *d).collect::<Vec<_>>(), ["a.example", "b.example"]);
-        assert_eq!(resolver.lookups(), 2);
-        assert_eq!(budget.remaining(), 0);
-        assert!(!budget.try_spend());
     }
 }

@@ -14,7 +14,9 @@ use crate::error::AppError;
 use crate::sql::{OpsCounter, Row, Sql, SqlError, SqlOps, SqlValue};
 use crate::store::{Faults, StoreError};
 
-use super::{kv::KvStore, mail::WorkerNotifier, now_seconds, read_config, KV_BINDING};
+use crate::provider::{DohResolver, DEFAULT_DOH_URL, DOH_URL_VAR};
+
+use super::{fetch::WorkerDohGet, kv::KvStore, mail::WorkerNotifier, now_seconds, read_config, KV_BINDING};
 
 /// The Durable Object namespace binding named in `wrangler.toml`.
 pub const COUNTER_BINDING: &str = "COUNTER";
@@ -40,12 +42,15 @@ impl DurableObject for CountingObject {
         let answer = match (KvStore::bind(&self.env, KV_BINDING, &config), WorkerCounter::bind(&self.env, &config)) {
             (Ok(kv), Ok(peers)) => {
                 let notifier = WorkerNotifier::bind(&self.env);
+                let doh_url = config.get(DOH_URL_VAR).unwrap_or(DEFAULT_DOH_URL).to_owned();
+                let resolver = DohResolver::new(doh_url, WorkerDohGet);
                 let sql = DoSql { sql: self.state.storage().sql(), ops: OpsCounter::default() };
                 let env = ObjectEnv {
                     shard,
                     kv: &kv,
                     notifier: &notifier,
                     peers: &peers,
+                    resolver: &resolver,
                     config: &config,
                     email_binding: notifier.has_email_binding(),
                     now: now_seconds(),

@@ -187,6 +187,8 @@ pub struct World {
     pub notifier: RecordingNotifier,
     pub config: Config,
     pub faults: Cell<Faults>,
+    /// The objects' MX look-ups: NXDOMAIN for every domain not [`MemoryResolver::set`].
+    pub resolver: bouncewatch::provider::MemoryResolver,
     requests: Cell<u64>,
 }
 
@@ -199,6 +201,7 @@ impl World {
             notifier: RecordingNotifier::default(),
             config,
             faults: Cell::new(Faults::default()),
+            resolver: bouncewatch::provider::MemoryResolver::new(),
             requests: Cell::new(0),
         }
     }
@@ -209,7 +212,8 @@ impl World {
         now: u64,
         f: impl FnOnce(&LocalCounter<'_, sqlite::SqliteSql, MemoryStore, RecordingNotifier>) -> T,
     ) -> T {
-        let counter = LocalCounter::new(&self.objects, &self.kv, &self.notifier, self.config.clone());
+        let counter = LocalCounter::new(&self.objects, &self.kv, &self.notifier, self.config.clone())
+            .with_resolver(&self.resolver);
         counter.now.set(now);
         counter.faults.set(self.faults.get());
         let out = f(&counter);

@@ -159,7 +159,7 @@ fn counts_are_served_before_the_cron_has_run() {
 fn an_unknown_domain_is_empty_not_missing() {
     let detail = get(&World::new(Config::new()), "/api/domains/example.org", NOW);
     let expected = serde_json::json!({
-        "domain": "example.org", "buckets": [], "samples": [], "status": "ok",
+        "domain": "example.org", "provider": "unknown", "buckets": [], "samples": [], "status": "ok",
         "advice": {}, "spike_advice": bouncewatch::advice::SPIKE_ADVICE,
     });
     assert_eq!(detail, expected);

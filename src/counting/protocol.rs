@@ -152,7 +152,9 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
         Request::Read { query } => {
             let answer = read::answer(&object, &query, now).and_then(|mut answer| {
                 if env.shard == 0 {
-                    answer.phases = detection::alerts(sql)?.phases;
+                    let alerts = detection::alerts(sql)?;
+                    answer.phases = alerts.phases;
+                    answer.provider_phases = alerts.provider_phases;
                 }
                 Ok(answer)
             });

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::counters::{merge_buckets, BucketRange, Buckets};
 use crate::detect::Phase;
+use crate::provider::consumer::consumer_platform;
+use crate::provider::Provider;
 use crate::settings::Settings;
 use crate::sql::{Sql, SqlError};
 use crate::store::{Store, StoreError};
@@ -34,6 +36,33 @@ pub struct ReadAnswer {
     /// Domains whose alert is not `ok` (shard 0 keeps the detector).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub phases: BTreeMap<String, Phase>,
+    /// Providers whose alert is not `ok` (shard 0).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provider_phases: BTreeMap<String, Phase>,
+    /// The object's resolved domains (consumer-table ones are not stored: [`Read::provider_of`] adds them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub providers: BTreeMap<String, Provider>,
+}
+
+/// What a read found: the buckets of the range, the open alerts' phases and every domain's provider as
+/// it is known now (applied here, at sum time, so a domain resolved an hour ago joins its provider with
+/// its whole history).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Read {
+    pub buckets: Buckets,
+    pub phases: BTreeMap<String, Phase>,
+    pub provider_phases: BTreeMap<String, Phase>,
+    providers: BTreeMap<String, Provider>,
+}
+
+impl Read {
+    /// `domain`'s provider: the consumer table, else its stored resolution, else `unknown`.
+    pub fn provider_of(&self, domain: &str) -> Provider {
+        match consumer_platform(domain) {
+            Some(platform) => platform.into(),
+            None => self.providers.get(domain).cloned().unwrap_or(Provider::Unknown),
+        }
+    }
 }
 
 /// The object's side of a read.
@@ -53,22 +82,28 @@ pub fn answer<Q: Sql>(object: &CounterObject<'_, Q>, query: &ReadQuery, now: u64
         hour += HOUR;
     }
     answer.buckets = object.hours(unsettled, query.domain.as_deref())?;
+    answer.providers = match &query.domain {
+        Some(domain) => {
+            let provider = super::providers::resolution_of(object.sql, domain)?.provider;
+            [(domain.clone(), provider)].into_iter().filter(|(_, p)| *p != Provider::Unknown).collect()
+        }
+        None => super::providers::stored_providers(object.sql)?,
+    };
     answer.buckets.retain(|bucket, _| (query.first..=query.last).contains(bucket));
     Ok(answer)
 }
 
-/// The exact counts of `range` across every shard, and the phases of open alerts. One request to each
-/// object, then one KV read per settled page part.
+/// The exact counts of `range` across every shard, the phases of open alerts and the domains' providers.
+/// One request to each object, then one KV read per settled page part.
 pub async fn read_range<S: Store, C: Counter>(
     kv: &S,
     counter: &C,
     settings: &Settings,
     range: BucketRange,
     domain: Option<&str>,
-) -> Result<(Buckets, BTreeMap<String, Phase>), StoreError> {
+) -> Result<Read, StoreError> {
     let query = ReadQuery { first: range.first, last: range.last, domain: domain.map(str::to_owned) };
-    let mut buckets = Buckets::new();
-    let mut phases = BTreeMap::new();
+    let mut read = Read::default();
     // A domain lives in one shard; the detector, and so the phases, in shard 0.
     let shards: Vec<u32> = match domain {
         Some(domain) => vec![super::delta::shard_of(domain, settings.counter_shards)],
@@ -76,17 +111,20 @@ pub async fn read_range<S: Store, C: Counter>(
     };
     for &shard in &shards {
         let answer: ReadAnswer = call(counter, shard, &Request::Read { query: query.clone() }).await?;
-        merge_buckets(&mut buckets, &answer.buckets);
+        merge_buckets(&mut read.buckets, &answer.buckets);
         for (hour, parts) in answer.pages {
             let page = read_page(kv, shard, hour, parts, domain).await?;
-            merge_buckets(&mut buckets, &page);
+            merge_buckets(&mut read.buckets, &page);
         }
-        phases.extend(answer.phases);
+        read.phases.extend(answer.phases);
+        read.provider_phases.extend(answer.provider_phases);
+        read.providers.extend(answer.providers);
     }
     if !shards.contains(&0) {
         let alerts: super::detection::AlertsView = call(counter, 0, &Request::Alerts).await?;
-        phases = alerts.phases;
+        read.phases = alerts.phases;
+        read.provider_phases = alerts.provider_phases;
     }
-    buckets.retain(|bucket, _| (range.first..=range.last).contains(bucket));
-    Ok((buckets, phases))
+    read.buckets.retain(|bucket, _| (range.first..=range.last).contains(bucket));
+    Ok(read)
 }

@@ -97,6 +97,7 @@ pub enum Column {
 /// The columns of `GET /api/domains?format=csv`: one row per domain.
 pub const DOMAIN_COLUMNS: &[Column] = &[
     Column::Field("domain"),
+    Column::Field("provider"),
     Column::Field("attempts"),
     Column::Field("delivered"),
     Column::Field("deferred"),

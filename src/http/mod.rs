@@ -6,6 +6,7 @@ pub mod body;
 mod classify;
 mod csv;
 mod openapi;
+mod providers;
 mod router;
 mod stats;
 mod webhooks;

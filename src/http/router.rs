@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::esp::Fetcher;
 use crate::store::Store;
 
-use super::{classify, openapi, stats, webhooks, HttpRequest, HttpResponse, Method};
+use super::{classify, openapi, providers, stats, webhooks, HttpRequest, HttpResponse, Method};
 
 /// What a request may use besides itself: KV (pages, SNS certificates), the counting objects,
 /// configuration, the clock (unix seconds) and outbound HTTP (SNS certificates), all passed in so tests
@@ -42,7 +42,8 @@ pub async fn handle<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S
 fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
     match segments {
         ["api", "classify"] => Some("GET, HEAD, POST, OPTIONS"),
-        ["api", "health" | "domains" | "alerts" | "openapi.json"] | ["api", "domains", _] => Some("GET, HEAD, OPTIONS"),
+        ["api", "health" | "domains" | "providers" | "alerts" | "openapi.json"]
+        | ["api", "domains" | "providers", _] => Some("GET, HEAD, OPTIONS"),
         _ => None,
     }
 }
@@ -72,6 +73,8 @@ async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>)
         (Method::Post, ["api", "classify"]) => classify::post(req),
         (Method::Get | Method::Head, ["api", "domains"]) => stats::domains(req, ctx).await,
         (Method::Get | Method::Head, ["api", "domains", domain]) => stats::domain(req, ctx, domain).await,
+        (Method::Get | Method::Head, ["api", "providers"]) => providers::list(req, ctx).await,
+        (Method::Get | Method::Head, ["api", "providers", id]) => providers::detail(req, ctx, id).await,
         (Method::Get | Method::Head, ["api", "alerts"]) => stats::alerts(ctx).await,
         (Method::Get | Method::Head, ["api", "openapi.json"]) => Ok(openapi::document(ctx.config)),
         _ => Err(method_not_allowed(allow)),

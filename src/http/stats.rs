@@ -13,6 +13,7 @@ use crate::counting::read::read_range;
 use crate::counting::{call, Counter, Request};
 use crate::detect::Phase;
 use crate::error::AppError;
+use crate::provider::Provider;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -27,6 +28,8 @@ const MAX_DOMAIN_SAMPLES: usize = 10;
 #[derive(Serialize)]
 struct DomainSummary<'a> {
     domain: &'a str,
+    /// Its mailbox provider as known now (`unknown` until the cron has looked it up).
+    provider: Provider,
     attempts: u64,
     delivered: u64,
     deferred: u64,
@@ -54,12 +57,14 @@ pub async fn domains<S: Store, C: Counter>(
     let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let (buckets, phases) = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
-    let totals = crate::counters::sum_range(&buckets, range);
+    let read = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
+    let totals = crate::counters::sum_range(&read.buckets, range);
+    let phases = &read.phases;
     let mut domains: Vec<DomainSummary> = totals
         .iter()
         .map(|(domain, c)| DomainSummary {
             domain,
+            provider: read.provider_of(domain),
             attempts: c.attempts(),
             delivered: c.delivered,
             deferred: c.deferred,
@@ -81,7 +86,7 @@ pub async fn domains<S: Store, C: Counter>(
 }
 
 #[derive(Serialize)]
-struct BucketView<'a> {
+pub(super) struct BucketView<'a> {
     start: u64,
     delivered: u64,
     deferred: u64,
@@ -90,9 +95,23 @@ struct BucketView<'a> {
     categories: &'a BTreeMap<Category, u64>,
 }
 
+impl<'a> BucketView<'a> {
+    pub(super) fn of(start: u64, counts: &'a Counts) -> BucketView<'a> {
+        BucketView {
+            start,
+            delivered: counts.delivered,
+            deferred: counts.deferred,
+            bounced: counts.bounced,
+            smtp_451: counts.smtp_451,
+            categories: &counts.categories,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct DomainDetail<'a> {
     domain: &'a str,
+    provider: Provider,
     buckets: Vec<BucketView<'a>>,
     samples: Vec<Sample>,
     status: Phase,
@@ -113,19 +132,13 @@ pub async fn domain<S: Store, C: Counter>(
     let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let (buckets, phases) = read_range(ctx.store, ctx.counter, &settings, range, Some(&domain)).await?;
+    let read = read_range(ctx.store, ctx.counter, &settings, range, Some(&domain)).await?;
+    let phases = &read.phases;
     let mut all = Counts::default();
     let mut views = Vec::new();
-    for (start, counts) in buckets.iter().filter_map(|(start, d)| d.get(&domain).map(|c| (*start, c))) {
+    for (start, counts) in read.buckets.iter().filter_map(|(start, d)| d.get(&domain).map(|c| (*start, c))) {
         all.merge(counts);
-        views.push(BucketView {
-            start,
-            delivered: counts.delivered,
-            deferred: counts.deferred,
-            bounced: counts.bounced,
-            smtp_451: counts.smtp_451,
-            categories: &counts.categories,
-        });
+        views.push(BucketView::of(start, counts));
     }
     let mut samples = all.samples;
     samples.sort_by_key(|s| std::cmp::Reverse(s.count));
@@ -134,6 +147,7 @@ pub async fn domain<S: Store, C: Counter>(
     let advice = all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))).collect();
     let detail = DomainDetail {
         domain: &domain,
+        provider: read.provider_of(&domain),
         buckets: views,
         samples,
         status,
@@ -154,7 +168,7 @@ pub async fn alerts<S: Store, C: Counter>(ctx: &Context<'_, S, C>) -> Result<Htt
     Ok(HttpResponse::json(200, &body))
 }
 
-fn window_param(req: &HttpRequest) -> Result<Window, AppError> {
+pub(super) fn window_param(req: &HttpRequest) -> Result<Window, AppError> {
     match req.query_param("window") {
         None => Ok(DEFAULT_WINDOW),
         Some(name) => Window::from_name(&name).ok_or_else(|| {

@@ -1,0 +1,158 @@
+//! Issue 13 end to end in process: webhooks counted by the counting objects, MX looked up by the cron
+//! over a [`MemoryResolver`], providers detected from their domains' counts, alerts and the API.
+
+mod common;
+
+use bouncewatch::classify::Category;
+use bouncewatch::config::Config;
+use bouncewatch::event::{EventKind, NormalizedEvent};
+use bouncewatch::provider::{DohError, Mx, MxAnswer, MxRecord};
+use common::World;
+use serde_json::Value;
+
+const NOW: u64 = 1_700_000_000;
+
+fn traffic(domain: &str, at: u64, delivered: usize, deferred: usize) -> Vec<NormalizedEvent> {
+    let kinds = std::iter::repeat_n((EventKind::Delivered, None), delivered)
+        .chain(std::iter::repeat_n((EventKind::Deferred, Some(Category::RateLimited)), deferred));
+    kinds
+        .enumerate()
+        .map(|(i, (kind, category))| {
+            let mut event = common::synthetic_event(domain, kind, at, category);
+            event.event_id = format!("{}-{i}", event.event_id);
+            event
+        })
+        .collect()
+}
+
+fn mx(domain: &str, exchange: &str) -> Result<MxAnswer, DohError> {
+    let records = vec![MxRecord { preference: 0, exchange: exchange.into() }];
+    Ok(MxAnswer { domain: domain.into(), mx: Mx::Exchanges(records), ttl: 3600 })
+}
+
+fn microsoft_hosted() -> Vec<String> {
+    (0..40).map(|n| format!("corp{n:02}.example")).collect()
+}
+
+fn google_hosted() -> Vec<String> {
+    (0..10).map(|n| format!("gcorp{n:02}.example")).collect()
+}
+
+fn get(world: &World, url: &str, now: u64) -> Value {
+    let response = world.get(url, now);
+    assert_eq!(response.status, 200, "{url}: {}", String::from_utf8_lossy(&response.body));
+    response.json_body()
+}
+
+/// Two quiet hours, the cron resolving every hosted domain, then ten minutes in which Microsoft defers
+/// a third of the mail on 40 hosted domains, outlook.com and hotmail.com: 5 451s each, a quarter of the
+/// 20-451 floor.
+fn microsoft_throttle() -> World {
+    let world = World::new(Config::from_pairs([
+        ("DOH_LOOKUPS_PER_RUN", "40"),
+        ("ALERT_WEBHOOK_URL", "https://hooks.example/alerts"),
+    ]));
+    let mut microsoft = microsoft_hosted();
+    for domain in &microsoft {
+        world.resolver.set(domain, mx(domain, &format!("{}.mail.protection.outlook.com", domain.replace('.', "-"))));
+    }
+    for domain in google_hosted() {
+        world.resolver.set(&domain, mx(&domain, "aspmx.l.google.com"));
+    }
+    microsoft.extend(["outlook.com".to_owned(), "hotmail.com".to_owned()]);
+    let everyone: Vec<String> = microsoft.iter().cloned().chain(google_hosted()).collect();
+    for i in (4..24).rev() {
+        let at = NOW - i * 300;
+        let events: Vec<NormalizedEvent> = everyone.iter().flat_map(|d| traffic(d, at, 10, 0)).collect();
+        world.apply(&events, at);
+        world.tick(at + 60);
+    }
+    for minute in 0..10 {
+        let at = NOW - 600 + minute * 60;
+        let mut events: Vec<NormalizedEvent> = Vec::new();
+        for domain in &microsoft {
+            // 5 451s per domain over the ten minutes, among 10 deliveries.
+            events.extend(traffic(domain, at, 1, usize::from(minute % 2 == 0)));
+        }
+        for domain in google_hosted() {
+            events.extend(traffic(&domain, at, 2, 0));
+        }
+        world.apply(&events, at);
+    }
+    world
+}
+
+#[test]
+fn forty_hosted_domains_and_two_consumer_ones_each_below_the_floor_are_one_microsoft_alert() {
+    let world = microsoft_throttle();
+    let before = world.notifier.requests.borrow().len();
+    world.tick(NOW);
+    world.tick(NOW + 60);
+    let alerts = get(&world, "/api/alerts", NOW + 60);
+    let active = alerts["active"].as_array().unwrap();
+    assert_eq!(active.len(), 1, "one provider alert and no domain alert: {alerts}");
+    let alert = &active[0];
+    assert_eq!((alert["scope"].as_str(), alert["provider"].as_str()), (Some("provider"), Some("microsoft")));
+    assert_eq!((alert["state"].as_str(), alert["domain_count"].as_u64()), (Some("firing"), Some(42)));
+    assert_eq!(alert["smtp_451"], 42 * 5);
+    let named: Vec<&str> = alert["domains"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    assert!(named.contains(&"outlook.com") && named.contains(&"hotmail.com") && named.len() == 42, "{named:?}");
+
+    let sent = world.notifier.requests.borrow();
+    assert_eq!(sent.len() - before, 1, "one notification");
+    let body = sent[before].body.clone();
+    assert!(body.contains("Microsoft (hotmail.com, outlook.com and 40 hosted domains): 451 deferrals 33 %"), "{body}");
+
+    let providers = get(&world, "/api/providers?window=1h", NOW + 60);
+    let by_id = |id: &str| providers["providers"].as_array().unwrap().iter().find(|p| p["provider"] == id).cloned();
+    let ms = by_id("microsoft").expect("microsoft listed");
+    assert_eq!((ms["domains"].as_u64(), ms["status"].as_str()), (Some(42), Some("firing")));
+    let google = by_id("google").expect("google listed");
+    assert_eq!(
+        (google["domains"].as_u64(), google["status"].as_str(), google["smtp_451"].as_u64()),
+        (Some(10), Some("ok"), Some(0))
+    );
+
+    let domains = get(&world, "/api/domains?window=1h&limit=1000", NOW + 60);
+    let row = domains["domains"].as_array().unwrap().iter().find(|d| d["domain"] == "corp07.example").cloned().unwrap();
+    assert_eq!(row["provider"], "microsoft");
+
+    let page = get(&world, "/api/providers/microsoft?window=1h", NOW + 60);
+    assert_eq!(page["provider"], "microsoft");
+    assert_eq!(page["buckets"].as_array().unwrap().iter().map(|b| b["smtp_451"].as_u64().unwrap()).sum::<u64>(), 210);
+    assert_eq!(page["top_domains"].as_array().unwrap()[0]["provider"], Value::Null, "rows name domains only");
+}
+
+#[test]
+fn failing_and_null_mx_look_ups_keep_domains_out_of_any_provider_and_are_retried_later() {
+    let world = World::new(Config::from_pairs([("DOH_LOOKUPS_PER_RUN", "40")]));
+    world.resolver.set("flaky.example", Err(DohError::ServFail));
+    world.resolver.set("slow.example", Err(DohError::Fetch("no whole answer within 3 s".into())));
+    world.resolver.set("huge.example", Err(DohError::TooLarge(70_000)));
+    world.resolver.set("parked.example", Ok(MxAnswer { domain: "parked.example".into(), mx: Mx::Null, ttl: 3600 }));
+    let events: Vec<NormalizedEvent> =
+        ["flaky.example", "slow.example", "huge.example", "parked.example", "gone.example"]
+            .iter()
+            .flat_map(|d| traffic(d, NOW - 60, 3, 1))
+            .collect();
+    world.apply(&events, NOW);
+    let report = world.tick(NOW);
+    let lookups = &report.upkeep[0].lookups;
+    assert_eq!((lookups.looked_up, lookups.failed), (5, 3), "{report:?}");
+    assert!(
+        lookups.errors.iter().any(|e| e.starts_with("flaky.example: ") && e.contains("SERVFAIL")),
+        "{:?}",
+        lookups.errors
+    );
+    // Backing off: nothing is due a minute later.
+    assert_eq!(world.tick(NOW + 60).upkeep[0].lookups.looked_up, 0);
+    assert_eq!(world.tick(NOW + 301).upkeep[0].lookups.looked_up, 3, "the three failures, retried after 5 minutes");
+
+    let domains = get(&world, "/api/domains?window=1h", NOW + 301);
+    let provider = |d: &str| {
+        domains["domains"].as_array().unwrap().iter().find(|r| r["domain"] == d).map(|r| r["provider"].clone()).unwrap()
+    };
+    assert_eq!(provider("parked.example"), "no_mail");
+    assert_eq!(provider("gone.example"), "unknown", "NXDOMAIN names no provider");
+    assert_eq!(provider("flaky.example"), "unknown");
+}

@@ -241,6 +241,8 @@ fn openapi_describes_every_route() {
         "/api/classify",
         "/api/domains",
         "/api/domains/{domain}",
+        "/api/providers",
+        "/api/providers/{provider}",
         "/api/alerts",
         "/api/openapi.json",
         "/webhooks/{esp}",

@@ -156,3 +156,25 @@ fn failing_and_null_mx_look_ups_keep_domains_out_of_any_provider_and_are_retried
     assert_eq!(provider("gone.example"), "unknown", "NXDOMAIN names no provider");
     assert_eq!(provider("flaky.example"), "unknown");
 }
+
+#[test]
+fn a_provider_page_takes_only_provider_ids_and_only_get() {
+    let world = World::new(Config::new());
+    for id in ["Microsoft", "other:", "other:Example.com", "microsoft%20"] {
+        let response = world.get(&format!("/api/providers/{id}"), NOW);
+        assert_eq!(response.status, 400, "{id}");
+        assert!(String::from_utf8_lossy(&response.body).contains("`provider`"), "{id}");
+    }
+    for id in ["microsoft", "unknown", "no_mail", "other:example-hosting.net", "other%3Aexample-hosting.net"] {
+        let page = get(&world, &format!("/api/providers/{id}"), NOW);
+        assert_eq!((page["domains"].as_u64(), page["buckets"].clone()), (Some(0), serde_json::json!([])), "{id}");
+    }
+    for path in ["/api/providers", "/api/providers/google"] {
+        let req = bouncewatch::http::HttpRequest::new(bouncewatch::http::Method::Post, &format!("http://h{path}"));
+        let response = world.send(&req, NOW, &bouncewatch::esp::NoFetch);
+        assert_eq!((response.status, response.header("allow")), (405, Some("GET, HEAD, OPTIONS")), "{path}");
+        let head = bouncewatch::http::HttpRequest::new(bouncewatch::http::Method::Head, &format!("http://h{path}"));
+        let response = world.send(&head, NOW, &bouncewatch::esp::NoFetch);
+        assert_eq!((response.status, response.body.len()), (200, 0), "{path}");
+    }
+}

@@ -69,6 +69,10 @@ fn get_and_head(get: Value) -> Value {
     json!({ "get": get, "head": head })
 }
 
+/// An `other:` provider id: lower-case DNS labels (underscores allowed, as in MX host names).
+const OTHER_PROVIDER_PATTERN: &str =
+    "^other:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$";
+
 fn spec(secured: bool) -> Value {
     let windows: Vec<&str> = Window::ALL.iter().map(|w| w.as_str()).collect();
     let categories: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
@@ -81,6 +85,17 @@ fn spec(secured: bool) -> Value {
     let counts_by_category = json!({ "type": "object", "propertyNames": { "enum": categories },
                                      "additionalProperties": { "type": "integer" } });
     let phase = json!({ "type": "string", "enum": ["ok", "pending", "firing", "resolving"] });
+    let mut provider_ids: Vec<&str> = crate::provider::Platform::ALL.iter().map(|p| p.id()).collect();
+    provider_ids.extend(["unknown", "no_mail"]);
+    let provider_id = json!({ "anyOf": [{ "type": "string", "enum": provider_ids },
+        { "type": "string", "maxLength": 6 + crate::provider::MAX_NAME_LEN, "pattern": OTHER_PROVIDER_PATTERN }],
+        "description": "A platform id, unknown (not looked up yet), no_mail (null MX), or other: and the MX hosts' registrable domain." });
+    let provider_totals = json!({ "type": "object", "properties": {
+        "provider": provider_id, "name": { "type": "string" },
+        "domains": { "type": "integer", "description": "Domains with traffic in the window." },
+        "attempts": { "type": "integer" }, "delivered": { "type": "integer" }, "deferred": { "type": "integer" },
+        "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
+        "categories": counts_by_category, "status": phase } });
     let storage = [("503", "Storage failed; retry.")];
     let reply = json!([{ "name": "reply", "in": "query", "required": true,
                          "schema": { "type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN } }]);
@@ -107,12 +122,13 @@ fn spec(secured: bool) -> Value {
           "DomainList": { "type": "object", "properties": {
               "window": { "type": "string", "enum": windows },
               "domains": { "type": "array", "items": { "type": "object", "properties": {
-                  "domain": { "type": "string" }, "attempts": { "type": "integer" }, "delivered": { "type": "integer" },
+                  "domain": { "type": "string" }, "provider": provider_id,
+                  "attempts": { "type": "integer" }, "delivered": { "type": "integer" },
                   "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "dropped": { "type": "integer" },
                   "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
                   "categories": counts_by_category, "status": phase } } } } },
           "DomainDetail": { "type": "object", "properties": {
-              "domain": { "type": "string" },
+              "domain": { "type": "string" }, "provider": provider_id,
               "buckets": { "type": "array", "items": { "type": "object", "properties": {
                   "start": { "type": "integer", "description": "Unix seconds." }, "delivered": { "type": "integer" },
                   "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" },
@@ -123,8 +139,11 @@ fn spec(secured: bool) -> Value {
                   "description": "What to do, by category seen in the window." },
               "spike_advice": { "type": "string", "description": "What to do while the domain is spiking." } } },
           "Alert": { "type": "object", "properties": {
-              "domain": { "type": "string", "description": "A recipient domain, or * for the sender-wide alert." },
-              "domains": { "type": "array", "items": { "type": "string" }, "description": "Sender-wide alert only." },
+              "domain": { "type": "string", "description": "A recipient domain, a provider's id (provider alerts), or * for the sender-wide alert." },
+              "scope": { "type": "string", "enum": ["domain", "provider", "sender"] },
+              "provider": provider_id,
+              "domain_count": { "type": "integer", "description": "Provider alerts: its domains with traffic in the window." },
+              "domains": { "type": "array", "items": { "type": "string" }, "description": "Sender-wide alert: the domains it covers; provider alert: its busiest domains." },
               "state": phase, "severity": { "type": "string", "enum": ["benign", "warning", "critical"] },
               "since": { "type": "integer" }, "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
               "baseline_ratio": { "type": "number" },
@@ -133,6 +152,23 @@ fn spec(secured: bool) -> Value {
               "advice": { "type": "array", "items": { "type": "string" } },
               "samples": { "type": "array", "items": { "$ref": "#/components/schemas/Sample" } },
               "resolved_at": { "type": "integer", "description": "Recent (resolved) alerts only." } } },
+          "ProviderList": { "type": "object", "properties": {
+              "window": { "type": "string", "enum": windows },
+              "providers": { "type": "array", "items": provider_totals } } },
+          "ProviderDetail": { "type": "object", "properties": {
+              "provider": provider_id, "name": { "type": "string" }, "window": { "type": "string", "enum": windows },
+              "status": phase, "domains": { "type": "integer" },
+              "buckets": { "type": "array", "items": { "type": "object", "properties": {
+                  "start": { "type": "integer", "description": "Unix seconds." }, "delivered": { "type": "integer" },
+                  "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" },
+                  "categories": counts_by_category } } },
+              "categories": counts_by_category,
+              "top_domains": { "type": "array", "items": { "type": "object", "properties": {
+                  "domain": { "type": "string" }, "attempts": { "type": "integer" }, "smtp_451": { "type": "integer" },
+                  "ratio_451": { "type": "number" }, "status": phase } } },
+              "samples": { "type": "array", "items": { "$ref": "#/components/schemas/Sample" } },
+              "advice": { "type": "object", "additionalProperties": { "type": "string" } },
+              "spike_advice": { "type": "string" } } },
           "Alerts": { "type": "object", "properties": {
               "active": { "type": "array", "items": { "$ref": "#/components/schemas/Alert" } },
               "recent": { "type": "array", "items": { "$ref": "#/components/schemas/Alert" } } } },
@@ -164,6 +200,11 @@ fn spec(secured: bool) -> Value {
               "description": "As /api/domains lists it, in any case; an xn-- label must also be valid punycode (RFC 5891), which the pattern cannot say.",
               "schema": { "type": "string", "maxLength": MAX_DOMAIN_LEN, "pattern": crate::domain::PATTERN } },
             window, format]), ok_or_csv("DomainDetail", "one row per bucket"), &storage)),
+        "/api/providers": get_and_head(operation(secured, "Mailbox providers by 451 count over a window: each domain's counts under its provider as known now.",
+            json!([window]), ok("ProviderList"), &storage)),
+        "/api/providers/{provider}": get_and_head(operation(secured, "One provider's buckets, causes, busiest domains and samples over a window.", json!([
+            { "name": "provider", "in": "path", "required": true, "schema": provider_id }, window]),
+            ok("ProviderDetail"), &storage)),
         "/api/alerts": get_and_head(operation(secured, "Open alerts and those resolved in the last 7 days.", json!([]),
             ok("Alerts"), &storage)),
         "/api/openapi.json": get_and_head(operation(secured, "This document.", json!([]),

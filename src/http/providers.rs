@@ -115,7 +115,9 @@ pub async fn detail<S: Store, C: Counter>(
     ctx: &Context<'_, S, C>,
     id: &str,
 ) -> Result<HttpResponse, AppError> {
-    let provider = Provider::from_id(id).ok_or_else(|| {
+    // `other:` ids hold a colon, which a client may send percent-encoded.
+    let id = super::percent_decode(id);
+    let provider = Provider::from_id(&id).ok_or_else(|| {
         AppError::BadRequest(format!(
             "path parameter `provider` must be a provider id as /api/providers lists it (google, microsoft, \
              other:example-hosting.net, unknown, no_mail), not {:?}",

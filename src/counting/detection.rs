@@ -206,7 +206,10 @@ fn provider_candidates(
     let mut candidates = BTreeMap::new();
     for (id, part) in parts {
         let tracked = tracked.get(&id);
-        if tracked.is_none() && part.window.smtp_451 < settings.min_451 {
+        // A spike on one domain is that domain's alert: a provider alert is news only when its 451s span
+        // several of its domains (once open, it is evaluated until it resolves, however they narrow).
+        let deferring = part.domains.iter().filter(|d| d.smtp_451 > 0).count();
+        if tracked.is_none() && (part.window.smtp_451 < settings.min_451 || deferring < 2) {
             continue;
         }
         let resumed = resume_after(tracked, span_start, settings).is_some();

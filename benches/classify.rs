@@ -8,6 +8,9 @@
 //! on a quiet run, 1.07–1.10 ms (2.76 ms the session before that); under callgrind a reply then cost ~6.7 K
 //! instructions: ~2.1 K parsing, ~4.5 K matching, of which ~1.6 K is the byte-pair pass over the text. Rules
 //! gated by their codes are now looked up by the reply's code rather than compared one by one.
+//!
+//! 2026-12 (issue 15: entity markers in the same pass, the `smtp;` wrapper check, more literals), on a busy
+//! VM: whole corpus 1.15 ms fastest (0.99 M replies/s), median 1.70–1.81 ms; parsing alone 0.42 ms fastest.
 
 use std::path::PathBuf;
 

@@ -47,6 +47,7 @@ fn batch(seed: u64) -> Vec<NormalizedEvent> {
                 reply: deferred.then(|| format!("451 4.7.1 try again later [{}]", i % 7)),
                 category: deferred.then_some(Category::RateLimited),
                 permanence: None,
+                rule: deferred.then_some("fallback.subject.x.7"),
                 sending: Default::default(),
             }
         })

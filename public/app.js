@@ -1,5 +1,5 @@
-// The dashboard: which receiving domain is deferring mail, why, and what to do. Two views chosen by the URL hash
-// (#/ and #/domain/<name>), redrawn every 30 s; a classify box; a token form when the Worker asks for one.
+// The dashboard: which receiving domain is deferring mail, why, and what to do. Three views chosen by the URL hash
+// (#/, #/domain/<name> and #/rules), redrawn every 30 s; a classify box; a token form when the Worker asks for one.
 import { Unauthorized, getJson, saveToken, savedToken } from "./api.js";
 import { h } from "./dom.js";
 import { rebin, sparkline, timeChart } from "./svg.js";
@@ -305,6 +305,13 @@ function adviceCard(causes, spiking, advice = {}, spikeAdvice = "") {
     items.length ? h("ul", { class: "advice-list" }, items) : h("p", { class: "empty" }, "Nothing stands out in this window."));
 }
 
+/** Who the reply says produced the verdict (a blocklist, a filter, a provider), linked to its lookup page. */
+function entityNote(entity) {
+  if (!entity) return null;
+  const name = entity.lookup ? h("a", { href: entity.lookup, rel: "noreferrer" }, entity.name) : entity.name;
+  return h("span", {}, " · named by ", name, ` (${entity.kind.replaceAll("_", " ")})`);
+}
+
 function samplesCard(samples = []) {
   return h("section", { class: "card", "aria-labelledby": "samples-h" },
     h("h2", { id: "samples-h" }, "Sample replies"),
@@ -312,7 +319,30 @@ function samplesCard(samples = []) {
     samples.length === 0 ? h("p", { class: "empty" }, "No sample replies in this window.")
       : h("ul", { class: "samples" }, samples.map((sample) => h("li", {},
         h("pre", {}, sample.reply),
-        h("p", { class: "muted" }, category(sample.category), ` × ${num(sample.count)}`)))));
+        h("p", { class: "muted" }, category(sample.category), ` × ${num(sample.count)}`,
+          sample.rule && [" · rule ", h("code", {}, sample.rule)], entityNote(sample.entity))))));
+}
+
+/** Hits per classification rule: the replies only the code-class fallback classified first, to write rules for. */
+async function rulesPage() {
+  const { rules = [] } = await getJson(`/api/rules?window=${state.window}`);
+  const heads = ["Rule", "Category", "Hits", "Sample reply"];
+  return [
+    h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "← All domains")),
+    h("div", { class: "page-title" }, h("h1", {}, "Classification rules")),
+    h("section", { class: "card", "aria-labelledby": "rules-h" },
+      h("h2", { id: "rules-h" }, "Hits per rule ", h("span", { class: "muted" }, `· last ${WINDOWS[state.window].label}`)),
+      h("p", { class: "muted" }, "Replies no text rule recognised (", h("code", {}, "fallback.*"),
+        ") come first: those are the ones to write a ", h("code", {}, "CLASSIFY_RULES"), " rule for."),
+      rules.length === 0 ? h("p", { class: "empty" }, "No classified failures in this window.")
+        : h("table", { class: "domains rules" },
+          h("thead", {}, h("tr", {}, heads.map((t, i) => h("th", { scope: "col", class: i === 2 ? "n" : null }, t)))),
+          h("tbody", {}, rules.map((r) => h("tr", { class: r.fallback ? "hot" : null },
+            h("th", { scope: "row" }, h("code", {}, r.rule)),
+            h("td", {}, category(r.category)),
+            h("td", { class: "n", "data-label": "Hits" }, num(r.hits)),
+            h("td", {}, r.sample ? h("pre", {}, r.sample) : h("span", { class: "muted" }, "—"))))))),
+  ];
 }
 
 async function domainPage(name) {
@@ -367,6 +397,7 @@ async function providerPage(id) {
 
 // ---- refresh loop, token, classify -------------------------------------------------------------------------
 function route() {
+  if (location.hash === "#/rules") return { rules: true };
   const match = location.hash.match(/^#\/(domain|provider)\/(.+)$/);
   try {
     return match ? { [match[1]]: decodeURIComponent(match[2]) } : {};
@@ -389,9 +420,10 @@ async function refresh() {
   clearTimeout(state.timer);
   const generation = ++state.generation;
   sparkObserver.disconnect();
-  const { domain, provider } = route();
+  const { domain, provider, rules } = route();
   try {
-    const nodes = domain ? await domainPage(domain) : provider ? await providerPage(provider) : await overview();
+    const nodes = rules ? await rulesPage() : domain ? await domainPage(domain)
+      : provider ? await providerPage(provider) : await overview();
     if (generation !== state.generation) return;
     if (!domain && !provider) state.drawChart = null;
     main.replaceChildren(...nodes.filter(Boolean));
@@ -414,6 +446,8 @@ function verdict(v) {
     row("Permanence", v.permanence),
     row("Action", v.action),
     row("Rule", h("code", {}, v.rule)),
+    v.context && row("Context", v.context),
+    v.entity && row("Named by", entityNote(v.entity)),
     row("Codes", [v.smtp_code, v.enhanced_code].filter(Boolean).join(" · ") || "none in the reply"),
     v.reputation_signal && row("Reputation", "⚠ the reply also speaks of your sending reputation"));
 }

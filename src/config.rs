@@ -42,6 +42,8 @@ pub const NAMES: &[&str] = &[
     "MAILGUN_DOMAIN",
     "ALERT_WEBHOOK_URL",
     "PUBLIC_URL",
+    // Operator classification rules (`crate::classify::custom`).
+    crate::classify::custom::VAR,
     // Webhook secrets, one (or two) per ESP: see `.dev.vars.example` and `crate::esp::SECRET_NAMES`.
     "SENDGRID_WEBHOOK_PUBLIC_KEY",
     "MAILGUN_WEBHOOK_SIGNING_KEY",

@@ -18,12 +18,41 @@ pub const MAX_SAMPLES_PER_CATEGORY: usize = 3;
 /// Longest sample kept, in characters; receivers' replies past this are boilerplate and links.
 pub const MAX_SAMPLE_CHARS: usize = 200;
 
+/// Distinct rules whose hits a [`Counts`] keeps; hits of further rules are added under [`OTHER_RULES`].
+/// A domain's bucket rarely sees more than a handful of rules, so this only bounds a pathological row.
+pub const MAX_RULES_PER_COUNTS: usize = 32;
+/// Where the hits of rules past [`MAX_RULES_PER_COUNTS`] are counted.
+pub const OTHER_RULES: &str = "other";
+
 /// One redacted reply as a receiver sent it, and how often it was seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sample {
     pub reply: String,
     pub category: Category,
     pub count: u64,
+    /// The rule that classified it first (rows written before rule statistics have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+impl Sample {
+    /// Whether only the code-class fallback classified it: such samples are kept apart from the others
+    /// (their own [`MAX_SAMPLES_PER_CATEGORY`]), so the replies to write rules for are always shown.
+    fn is_fallback(&self) -> bool {
+        self.rule.as_deref().is_some_and(crate::classify::is_fallback_rule)
+    }
+}
+
+/// What one event brings to a [`Counts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted<'a> {
+    pub kind: EventKind,
+    pub smtp_code: Option<u16>,
+    pub category: Option<Category>,
+    /// The id of the rule that decided the category.
+    pub rule: Option<&'a str>,
+    /// The event's reply as [`sample_text`] cut it, when it has one and a category.
+    pub sample: Option<&'a str>,
 }
 
 /// What happened to one recipient domain's mail in one bucket (or in a sum of buckets).
@@ -50,6 +79,10 @@ pub struct Counts {
     pub causes_451: BTreeMap<Category, u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<Sample>,
+    /// Classified events by the rule that decided and the category it gave (the event's kind can change
+    /// a rule's category): the hits `/api/rules` sums. At most [`MAX_RULES_PER_COUNTS`] rules.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rules: BTreeMap<String, BTreeMap<Category, u64>>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -71,16 +104,9 @@ impl Counts {
         }
     }
 
-    /// Counts one event of `kind`. Returns false for kinds we do not count (`other`). `sample` is the
-    /// event's reply as [`sample_text`] cut it, when it has one and a category.
-    pub fn add(
-        &mut self,
-        kind: EventKind,
-        smtp_code: Option<u16>,
-        category: Option<Category>,
-        sample: Option<&str>,
-    ) -> bool {
-        let slot = match kind {
+    /// Counts one event. Returns false for kinds we do not count (`other`).
+    pub fn add(&mut self, event: Counted<'_>) -> bool {
+        let slot = match event.kind {
             EventKind::Delivered => &mut self.delivered,
             EventKind::Deferred => &mut self.deferred,
             EventKind::Bounced => &mut self.bounced,
@@ -89,15 +115,19 @@ impl Counts {
             EventKind::Other => return false,
         };
         *slot += 1;
+        let category = event.category;
         if let Some(category) = category {
             *self.categories.entry(category).or_default() += 1;
+            if let Some(rule) = event.rule {
+                self.add_rule_hits(rule, category, 1);
+            }
         }
-        if smtp_code == Some(451) {
+        if event.smtp_code == Some(451) {
             self.smtp_451 += 1;
             *self.causes_451.entry(category.unwrap_or(Category::Unclassified)).or_default() += 1;
         }
-        if let (Some(reply), Some(category)) = (sample, category) {
-            self.add_sample(reply, category, 1);
+        if let (Some(reply), Some(category)) = (event.sample, category) {
+            self.add_sample(reply, category, event.rule, 1);
         }
         true
     }
@@ -122,23 +152,48 @@ impl Counts {
             *self.causes_451.entry(*category).or_default() += n;
         }
         for sample in &other.samples {
-            self.add_sample(&sample.reply, sample.category, sample.count);
+            self.add_sample(&sample.reply, sample.category, sample.rule.as_deref(), sample.count);
+        }
+        for (rule, categories) in &other.rules {
+            for (category, n) in categories {
+                self.add_rule_hits(rule, *category, *n);
+            }
+        }
+    }
+
+    /// Adds `n` hits of `rule` filing replies under `category`; a rule past [`MAX_RULES_PER_COUNTS`]
+    /// counts under [`OTHER_RULES`], so a row stays bounded whatever the operator's rules.
+    fn add_rule_hits(&mut self, rule: &str, category: Category, n: u64) {
+        let room = self.rules.len() < MAX_RULES_PER_COUNTS;
+        let key = if room || self.rules.contains_key(rule) { rule } else { OTHER_RULES };
+        // Looked up before inserting, so the usual case (the rule is there) copies no string.
+        match self.rules.get_mut(key) {
+            Some(categories) => *categories.entry(category).or_default() += n,
+            None => {
+                self.rules.insert(key.to_owned(), [(category, n)].into());
+            }
         }
     }
 
     /// Keeps a reply as a sample: the same text adds to its count; a new text is kept only while its
-    /// category has room, so the first replies seen win and storage stays bounded.
+    /// category has room, so the first replies seen win and storage stays bounded. Replies only the
+    /// code-class fallback classified have room of their own (see [`Sample::is_fallback`]).
     ///
     /// Nearly every event's reply is already a sample or not kept, so the text is copied only when kept.
-    fn add_sample(&mut self, reply: &str, category: Category, count: u64) {
+    fn add_sample(&mut self, reply: &str, category: Category, rule: Option<&str>, count: u64) {
         let reply = sample_text(reply);
         if reply.is_empty() {
             return;
         }
         if let Some(seen) = self.samples.iter_mut().find(|s| s.category == category && s.reply == reply) {
             seen.count += count;
-        } else if self.samples.iter().filter(|s| s.category == category).count() < MAX_SAMPLES_PER_CATEGORY {
-            self.samples.push(Sample { reply: reply.to_owned(), category, count });
+            return;
+        }
+        let sample = Sample { reply: String::new(), category, count, rule: rule.map(str::to_owned) };
+        let fallback = sample.is_fallback();
+        let kept = self.samples.iter().filter(|s| s.category == category && s.is_fallback() == fallback).count();
+        if kept < MAX_SAMPLES_PER_CATEGORY {
+            self.samples.push(Sample { reply: reply.to_owned(), ..sample });
         }
     }
 }
@@ -269,14 +324,27 @@ mod tests {
     #[test]
     fn counting_an_event_fills_its_kind_its_category_and_the_451_causes() {
         let mut counts = Counts::default();
-        assert!(counts.add(EventKind::Delivered, None, None, None));
-        assert!(counts.add(EventKind::Deferred, Some(451), Some(Category::Greylisted), Some("451 4.7.1 try later")));
-        assert!(counts.add(EventKind::Deferred, Some(451), None, None));
-        assert!(!counts.add(EventKind::Other, Some(451), None, None));
+        let event = |kind, smtp_code, category, sample| Counted {
+            kind,
+            smtp_code,
+            category,
+            rule: category.map(|_| "text.greylisting"),
+            sample,
+        };
+        assert!(counts.add(event(EventKind::Delivered, None, None, None)));
+        assert!(counts.add(event(
+            EventKind::Deferred,
+            Some(451),
+            Some(Category::Greylisted),
+            Some("451 4.7.1 try later")
+        )));
+        assert!(counts.add(event(EventKind::Deferred, Some(451), None, None)));
+        assert!(!counts.add(event(EventKind::Other, Some(451), None, None)));
         assert_eq!((counts.delivered, counts.deferred, counts.smtp_451, counts.attempts()), (1, 2, 2, 3));
         assert_eq!(counts.causes_451[&Category::Greylisted], 1);
         assert_eq!(counts.causes_451[&Category::Unclassified], 1);
         assert_eq!(counts.samples.len(), 1);
+        assert_eq!(counts.rules["text.greylisting"][&Category::Greylisted], 1);
         assert!(!counts.is_empty() && Counts::default().is_empty());
     }
 
@@ -284,15 +352,15 @@ mod tests {
     fn samples_are_capped_per_category_and_truncated() {
         let mut counts = Counts::default();
         for i in 0..10 {
-            counts.add_sample(&format!("451 reply {i} {}", "x".repeat(500)), Category::PolicyRejected, 1);
+            counts.add_sample(&format!("451 reply {i} {}", "x".repeat(500)), Category::PolicyRejected, None, 1);
         }
-        counts.add_sample(&counts.samples[0].reply.clone(), Category::PolicyRejected, 4);
+        counts.add_sample(&counts.samples[0].reply.clone(), Category::PolicyRejected, None, 4);
         assert_eq!(counts.samples.len(), MAX_SAMPLES_PER_CATEGORY);
         assert!(counts.samples.iter().all(|s| s.reply.chars().count() == MAX_SAMPLE_CHARS));
         assert_eq!(counts.samples[0].count, 5);
         // Cut by chars, not bytes: 150 two-byte chars fit in 200 chars but not in 200 bytes.
         let accented = format!("{} {}", "é".repeat(150), "ü".repeat(100));
-        counts.add_sample(&accented, Category::MailboxFull, 1);
+        counts.add_sample(&accented, Category::MailboxFull, None, 1);
         let kept = &counts.samples.last().expect("a new category has room").reply;
         assert_eq!((kept.chars().count(), kept.chars().last()), (MAX_SAMPLE_CHARS, Some('ü')));
         assert_eq!(first_chars("  short ", 200), "  short ");
@@ -301,7 +369,13 @@ mod tests {
     #[test]
     fn merge_is_addition() {
         let mut one = Counts::default();
-        one.add(EventKind::Deferred, Some(451), Some(Category::RateLimited), Some("451 slow down"));
+        one.add(Counted {
+            kind: EventKind::Deferred,
+            smtp_code: Some(451),
+            category: Some(Category::RateLimited),
+            rule: Some("text.rate-limit"),
+            sample: Some("451 slow down"),
+        });
         let buckets: Buckets = [(0, [("gmail.com".to_owned(), one)].into())].into();
         let mut sum = Buckets::new();
         merge_buckets(&mut sum, &buckets);
@@ -309,6 +383,28 @@ mod tests {
         let counts = &sum[&0]["gmail.com"];
         assert_eq!((counts.deferred, counts.smtp_451, counts.categories[&Category::RateLimited]), (2, 2, 2));
         assert_eq!(counts.samples[0].count, 2);
+        assert_eq!(counts.rules["text.rate-limit"][&Category::RateLimited], 2);
+    }
+
+    #[test]
+    fn rule_hits_are_bounded_and_fallback_samples_have_room_of_their_own() {
+        let mut counts = Counts::default();
+        for i in 0..MAX_RULES_PER_COUNTS + 5 {
+            counts.add_rule_hits(&format!("custom.r{i}"), Category::PolicyRejected, 1);
+        }
+        assert_eq!(counts.rules.len(), MAX_RULES_PER_COUNTS + 1);
+        assert_eq!(counts.rules[OTHER_RULES][&Category::PolicyRejected], 5);
+        let mut merged = Counts::default();
+        merged.merge(&counts);
+        merged.merge(&counts);
+        assert_eq!(merged.rules.len(), MAX_RULES_PER_COUNTS + 1);
+        assert_eq!(merged.rules[OTHER_RULES][&Category::PolicyRejected], 10);
+        for i in 0..5 {
+            counts.add_sample(&format!("550 5.1.1 user {i} unknown"), Category::MailboxUnknown, Some("code.x.1.1"), 1);
+            counts.add_sample(&format!("550 gone {i}"), Category::MailboxUnknown, Some("fallback.basic.550"), 1);
+        }
+        let fallback = counts.samples.iter().filter(|s| s.is_fallback()).count();
+        assert_eq!((counts.samples.len(), fallback), (2 * MAX_SAMPLES_PER_CATEGORY, MAX_SAMPLES_PER_CATEGORY));
     }
 
     #[test]

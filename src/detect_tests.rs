@@ -16,6 +16,7 @@ fn traffic(delivered: u64, causes: &[(Category, u64)]) -> Counts {
             reply: format!("451 {} sample", category.as_str()),
             category: *category,
             count: *n,
+            rule: None,
         });
     }
     counts

@@ -25,6 +25,9 @@ pub enum AppError {
     UpstreamUnavailable(String),
     /// A bug or an unexpected upstream failure.
     Internal(String),
+    /// A configuration var cannot be used (an operator rule that does not compile); fixed by the
+    /// operator, so the ESP should retry later.
+    Misconfigured(String),
 }
 
 impl AppError {
@@ -38,6 +41,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => 413,
             AppError::StorageUnavailable(_) | AppError::UpstreamUnavailable(_) => 503,
             AppError::Internal(_) => 500,
+            AppError::Misconfigured(_) => 503,
         }
     }
 
@@ -52,6 +56,7 @@ impl AppError {
             AppError::StorageUnavailable(_) => "storage_unavailable",
             AppError::UpstreamUnavailable(_) => "upstream_unavailable",
             AppError::Internal(_) => "internal",
+            AppError::Misconfigured(_) => "configuration_error",
         }
     }
 
@@ -65,7 +70,8 @@ impl AppError {
             | AppError::PayloadTooLarge(m)
             | AppError::StorageUnavailable(m)
             | AppError::UpstreamUnavailable(m)
-            | AppError::Internal(m) => m,
+            | AppError::Internal(m)
+            | AppError::Misconfigured(m) => m,
         }
     }
 

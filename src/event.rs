@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{Category, Permanence};
+use crate::classify::{Category, Permanence, RuleId};
 
 /// The email service providers we accept webhooks from, plus the generic form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -110,6 +110,10 @@ pub struct NormalizedEvent {
     /// Set for deferred and bounced events.
     pub category: Option<Category>,
     pub permanence: Option<Permanence>,
+    /// The rule that decided the category (counted per rule for `/api/rules`). Not read back from JSON:
+    /// rule ids are static, and an event is only ever built by an adapter.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<RuleId>,
     /// Which of the sender's streams the message went out on, where the ESP says; absent from the JSON
     /// when the ESP says nothing.
     #[serde(default, skip_serializing_if = "Sending::is_empty")]

@@ -90,7 +90,31 @@ pub fn with_parsed<T>(raw: &str, f: impl FnOnce(&Reply) -> T) -> T {
 /// one per thread, so the hot path allocates nothing.
 pub fn parse_into(raw: &str, reply: &mut Reply) {
     normalize_into(cap(raw), &mut reply.text);
-    (reply.basic, reply.enhanced) = find_codes(reply.text.as_bytes());
+    let text = reply.text.as_bytes();
+    (reply.basic, reply.enhanced) = match after_wrapper(&reply.text) {
+        Some(inner) => match find_codes(inner) {
+            (None, None) => find_codes(text),
+            found => found,
+        },
+        None => find_codes(text),
+    };
+}
+
+/// What follows a reporter's `smtp;` when something precedes it: exports and NDRs put their own status
+/// first (`failed,5.1.1 (bad destination mailbox address),smtp;553 relaying disallowed`), and the
+/// regenerated status would otherwise be read as the receiver's. At the very start (`smtp; 550 5.1.1 …`,
+/// the usual Diagnostic-Code) nothing precedes it and the whole text is read as before.
+fn after_wrapper(text: &str) -> Option<&[u8]> {
+    // Found by its `;`, which most replies lack: `str::find` of one ASCII char is a word-at-a-time memchr.
+    let mut from = 0;
+    while let Some(offset) = text[from..].find(';') {
+        let semicolon = from + offset;
+        if text[..semicolon].ends_with("smtp") {
+            return (semicolon > 4).then(|| &text.as_bytes()[semicolon + 1..]);
+        }
+        from = semicolon + 1;
+    }
+    None
 }
 
 /// The longest prefix of `raw` within [`MAX_SCANNED_BYTES`] that ends on a char boundary.
@@ -308,6 +332,17 @@ mod tests {
         assert_eq!(parse("Invalid Address, ERROR_CODE :550, ERROR_CODE :5.2.2 full").basic, Some(550));
         assert_eq!(parse("did not like our final DATA:554 5.7.9 policy").basic, Some(554));
         assert_eq!(parse("Remote Server returned '550 5.1.351 unknown'").basic, Some(550));
+    }
+
+    #[test]
+    fn an_exports_own_status_before_smtp_is_not_the_receivers() {
+        // The shape of ESP exports and Exchange NDRs: the reporter's status, then `smtp;` and the reply.
+        let r = parse("failed,5.1.1 (bad destination mailbox address),smtp;553 sorry, relaying denied");
+        assert_eq!((r.basic, r.enhanced), (Some(553), None));
+        let r = parse("#< #5.0.0 smtp;550 5.7.1 blocked> #SMTP#");
+        assert_eq!((r.basic, r.enhanced.map(|e| e.to_string())), (Some(550), Some("5.7.1".into())));
+        assert_eq!(parse("smtp; 550 5.1.1 user unknown").enhanced.map(|e| e.to_string()).as_deref(), Some("5.1.1"));
+        assert_eq!(parse("5.1.1 x smtp; no code here").enhanced.map(|e| e.to_string()).as_deref(), Some("5.1.1"));
     }
 
     #[test]

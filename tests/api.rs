@@ -183,7 +183,7 @@ fn bad_parameters_are_400s_naming_the_parameter() {
 #[test]
 fn read_token_guards_the_api_but_not_health_or_preflight() {
     let world = World::new(Config::from_pairs([("READ_TOKEN", "s3cret")]));
-    for url in ["/api/domains", "/api/domains/gmail.com", "/api/alerts", "/api/openapi.json"] {
+    for url in ["/api/domains", "/api/domains/gmail.com", "/api/alerts", "/api/rules", "/api/openapi.json"] {
         let denied = get_with(&world, url, NOW, None);
         assert_eq!((denied.status, denied.json_body()["error"].as_str()), (401, Some("unauthorized")), "{url}");
         assert_eq!(denied.header("access-control-allow-origin"), Some("*"));
@@ -198,7 +198,7 @@ fn read_token_guards_the_api_but_not_health_or_preflight() {
 #[test]
 fn the_read_routes_accept_only_get() {
     let world = World::new(Config::new());
-    for url in ["/api/domains", "/api/domains/gmail.com", "/api/alerts", "/api/openapi.json"] {
+    for url in ["/api/domains", "/api/domains/gmail.com", "/api/alerts", "/api/rules", "/api/openapi.json"] {
         let req = HttpRequest::new(Method::Post, &format!("http://h{url}"));
         assert_eq!(world.send(&req, NOW, &bouncewatch::esp::NoFetch).status, 405, "{url}");
     }
@@ -241,6 +241,7 @@ fn openapi_describes_every_route() {
         "/api/providers",
         "/api/providers/{provider}",
         "/api/alerts",
+        "/api/rules",
         "/api/openapi.json",
         "/webhooks/{esp}",
     ] {
@@ -251,4 +252,54 @@ fn openapi_describes_every_route() {
     let expected: Vec<&str> = Esp::ALL.iter().map(|e| e.as_str()).collect();
     assert_eq!(esps, &serde_json::json!(expected));
     assert_eq!(expected.len(), 11);
+}
+
+/// Issue 15, rule statistics: each counted event keeps the id of the rule that classified it, so
+/// `/api/rules` sums hits per rule from the same counts, fallbacks first, each with a sample reply.
+#[test]
+fn rules_lists_hits_per_rule_with_fallbacks_first_and_operator_rules_by_their_id() {
+    let config = Config::from_pairs([
+        ("GENERIC_WEBHOOK_TOKEN", "t0k"),
+        ("CLASSIFY_RULES", r#"[{"id": "acme", "match": "acme quota", "category": "mailbox_full"}]"#),
+    ]);
+    let world = World::new(config);
+    let replies = [
+        ("550 5.1.1 <a@x.example>: user unknown", 3),
+        ("550 Requested action not taken", 1),
+        ("452 acme quota reached", 2),
+    ];
+    let mut events = Vec::new();
+    for (reply, times) in replies {
+        for i in 0..times {
+            events.push(serde_json::json!({"id": format!("{reply}-{i}"), "event": "bounced",
+                "recipient": "someone@gmail.com", "reply": reply, "timestamp": NOW - 60}));
+        }
+    }
+    let req = common::post("generic", serde_json::to_vec(&events).unwrap(), &[("authorization", "Bearer t0k")]);
+    let response = world.send(&req, NOW, &bouncewatch::esp::NoFetch);
+    assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
+    let body = get(&world, "/api/rules?window=1h", NOW);
+    let rules: Vec<(String, String, u64)> = body["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| {
+            (r["rule"].as_str().unwrap().into(), r["category"].as_str().unwrap().into(), r["hits"].as_u64().unwrap())
+        })
+        .collect();
+    let expect = |rule: &str, category: &str, hits| (rule.to_owned(), category.to_owned(), hits);
+    assert_eq!(
+        rules,
+        [
+            expect("fallback.basic.550", "mailbox_unknown", 1),
+            expect("code.x.1.1", "mailbox_unknown", 3),
+            expect("custom.acme", "mailbox_full", 2),
+        ]
+    );
+    assert_eq!(body["rules"][0]["sample"], "550 Requested action not taken");
+    assert_eq!(body["rules"][0]["fallback"], true);
+    let unknown = body["rules"][1]["sample"].as_str().expect("a sample");
+    assert!(unknown.starts_with("550 5.1.1") && !unknown.contains("a@x"), "redacted: {unknown}");
+    let bad = world.get("/api/rules?window=2h", NOW);
+    assert_eq!(bad.status, 400);
 }

@@ -35,6 +35,7 @@ fn path() -> impl Strategy<Value = String> {
         "/api/domains",
         "/api/domains/",
         "/api/alerts",
+        "/api/rules",
         "/api/openapi.json",
         "/webhooks/",
         "/webhooks/generic",

@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("/api/domains", "GET, HEAD, OPTIONS"),
     ("/api/domains/gmail.com", "GET, HEAD, OPTIONS"),
     ("/api/alerts", "GET, HEAD, OPTIONS"),
+    ("/api/rules", "GET, HEAD, OPTIONS"),
     ("/api/openapi.json", "GET, HEAD, OPTIONS"),
     ("/webhooks/sendgrid", "POST"),
     ("/webhooks/mandrill", "HEAD, POST"),
@@ -88,6 +89,7 @@ fn head_answers_as_get_does_without_the_body() {
         "/api/domains/gmail.com",
         "/api/domains/gmail.com?format=csv",
         "/api/alerts",
+        "/api/rules?window=7d",
         "/api/openapi.json",
     ];
     for secured in [false, true] {

@@ -20,6 +20,14 @@ const MISLABELED: &[(&str, Category)] = &[
     ("553 5.1.2 We weren", Category::DomainNotFound),
     // X.1.7 is the *sender* address; it is not a content problem.
     ("553 5.1.7 The sender address address is not a valid", Category::SenderRejected),
+    // A receiver's 4xx about a connection is a network error; only the event's kind (a bounce after the
+    // retries ran out, `classify_as` with `EventKind::Bounced`) makes it expired (issue 15).
+    ("451 4.4.2 Timeout - closing connection", Category::NetworkError),
+    (
+        "[Status: Error, Address: <kijitora@6kaku.example.co.jp>, ResponseCode 421, , Host not reachable.]",
+        Category::NetworkError,
+    ),
+    ("Error, ERROR_CODE :421, ERROR_CODE :, Host not reachable.", Category::NetworkError),
 ];
 
 fn expected_for(reply: &str, label: Category) -> Category {

@@ -59,3 +59,37 @@ fn a_huge_reply_is_classified_from_its_start() {
     let reply = format!("550 5.1.1 user unknown {}", "ü".repeat(1 << 20));
     assert_eq!(classify(&reply).rule, "code.x.1.1");
 }
+
+/// Hostile replies (issue 15, "Bad input"): every one gets a category, in bounded time, without a panic.
+#[test]
+fn hostile_replies_get_a_category_in_bounded_time() {
+    let nul = format!("550 5.1.1 user\0unknown{}", "\0".repeat(10_000));
+    let lossy = String::from_utf8_lossy(b"550 5.7.1 \xff\xfe blocked using zen.spamhaus.org \xc3\x28").into_owned();
+    let lines = "451 4.7.1 greylisted\r\n".repeat(10_000);
+    let rtl = "\u{202e}550 5.1.1 \u{200f}user unknown\u{202c}\u{2067}".to_owned();
+    let megabyte = format!("421 4.7.0 {}", "too many connections ".repeat(50_000));
+    for reply in [nul, lossy, lines, rtl, megabyte] {
+        let started = std::time::Instant::now();
+        let verdict = bouncewatch::classify::classify_as(&reply, Some(bouncewatch::event::EventKind::Deferred));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", &reply[..40.min(reply.len())]);
+        assert!(!verdict.rule.is_empty());
+        assert_eq!(verdict.permanence, bouncewatch::classify::Permanence::Transient);
+    }
+}
+
+proptest! {
+    #[test]
+    fn every_kind_yields_a_category_and_a_deferral_is_never_expired_or_permanent(
+        reply in "[245][0-9]{2}[ -][245]\\.[0-9]\\.[0-9]{1,3} [ -~\u{0}\u{200f}\u{e9}]{0,120}",
+        kind in 0usize..5,
+    ) {
+        use bouncewatch::event::EventKind::*;
+        let kind = [None, Some(Deferred), Some(Bounced), Some(Dropped), Some(Delivered)][kind];
+        let verdict = bouncewatch::classify::classify_as(&reply, kind);
+        prop_assert!(!verdict.rule.is_empty());
+        if kind == Some(Deferred) {
+            prop_assert_ne!(verdict.category, bouncewatch::classify::Category::Expired);
+            prop_assert_eq!(verdict.permanence, bouncewatch::classify::Permanence::Transient);
+        }
+    }
+}

@@ -133,3 +133,37 @@ fn a_5xx_block_is_permanent_for_the_message_but_no_verdict_on_the_address() {
     assert_eq!((verdict.category, verdict.permanence), (Category::ReputationBlocked, Permanence::Permanent));
     assert!(verdict.reputation_signal);
 }
+
+#[test]
+fn a_deferral_timeout_is_a_network_error_never_expired() {
+    use bouncewatch::classify::classify_as;
+    use bouncewatch::event::EventKind;
+    // SES DeliveryDelay with a receiver's timeout (issue 15).
+    let verdict = classify_as("421 4.4.1 Connection timed out", Some(EventKind::Deferred));
+    assert_eq!((verdict.category, verdict.permanence), (Category::NetworkError, Permanence::Transient));
+    let verdict =
+        classify_as("connect to mx.example.com[192.0.2.1]:25: Connection timed out", Some(EventKind::Deferred));
+    assert_eq!((verdict.category, verdict.permanence), (Category::NetworkError, Permanence::Transient));
+    assert_eq!(classify("connect to mx.example.com[192.0.2.1]:25: Connection timed out").category, Category::Expired);
+}
+
+#[test]
+fn a_bounce_after_a_temporary_reply_is_expired_but_a_full_mailbox_stays_full() {
+    use bouncewatch::classify::classify_as;
+    use bouncewatch::event::EventKind;
+    let verdict = classify_as("451 4.3.0 Temporary system failure", Some(EventKind::Bounced));
+    assert_eq!((verdict.category, verdict.permanence), (Category::Expired, Permanence::Permanent));
+    assert!(verdict.context.is_some());
+    let verdict =
+        classify_as("452 4.2.2 The email account that you tried to reach is over quota.", Some(EventKind::Bounced));
+    assert_eq!(verdict.category, Category::MailboxFull);
+    let verdict = classify_as("550 5.1.1 user unknown", Some(EventKind::Deferred));
+    assert_eq!((verdict.category, verdict.permanence), (Category::MailboxUnknown, Permanence::Transient));
+}
+
+#[test]
+fn a_drop_is_the_esps_own_reason_and_final() {
+    let verdict = bouncewatch::classify::classify_as("Bounced Address", Some(bouncewatch::event::EventKind::Dropped));
+    assert_eq!(verdict.permanence, Permanence::Permanent);
+    assert!(verdict.context.is_some_and(|c| c.contains("never sent")));
+}

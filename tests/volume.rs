@@ -99,6 +99,8 @@ fn event(id: String, at: u64, domain: String, i: u64) -> NormalizedEvent {
         }
         _ => (EventKind::Bounced, Some(550), Some(Category::MailboxUnknown), Some("550 5.1.1 user unknown".to_owned())),
     };
+    // What the classifier says of these replies, so the rows hold the per-rule hits they would.
+    let rule = reply.as_deref().map(|r| bouncewatch::classify::classify(r).rule);
     NormalizedEvent {
         esp: Esp::Generic,
         event_id: id,
@@ -110,6 +112,7 @@ fn event(id: String, at: u64, domain: String, i: u64) -> NormalizedEvent {
         reply,
         category,
         permanence: None,
+        rule,
         sending: Default::default(),
     }
 }

@@ -145,6 +145,9 @@ impl<'a> Section<'a> {
             out.push_str("\nSample replies (redacted):\n");
             for sample in &alert.samples {
                 let _ = writeln!(out, "  > {sample}");
+                if let Some(note) = entity_note(sample) {
+                    let _ = writeln!(out, "    {note}");
+                }
             }
         }
         for (label, url) in &self.links {
@@ -195,6 +198,9 @@ impl<'a> Section<'a> {
                     "<pre style=\"white-space:pre-wrap;background:#f4f4f4;padding:6px;margin:4px 0\">{}</pre>",
                     escape_html(sample)
                 );
+                if let Some(note) = entity_note(sample) {
+                    let _ = writeln!(out, "<p style=\"margin:0 0 8px;color:#555\">{}</p>", escape_html(&note));
+                }
             }
         }
         for (label, url) in &self.links {
@@ -264,4 +270,19 @@ pub fn escape_html(text: &str) -> String {
         }
     }
     out
+}
+
+/// Who the sample says produced the verdict, and where to look the sender up (issue 15, `entity`):
+/// "Named by spamhaus (blocklist): https://check.spamhaus.org/".
+fn entity_note(sample: &str) -> Option<String> {
+    let entity = crate::classify::classify(sample).entity?;
+    let kind = match entity.kind {
+        crate::classify::entity::EntityKind::Blocklist => "blocklist",
+        crate::classify::entity::EntityKind::Filter => "filter",
+        crate::classify::entity::EntityKind::MailboxProvider => "mailbox provider",
+    };
+    Some(match entity.lookup {
+        Some(url) => format!("Named by {} ({kind}): {url}", entity.name),
+        None => format!("Named by {} ({kind})", entity.name),
+    })
 }

@@ -220,3 +220,15 @@ fn snapshot_round_trips_through_json() {
     assert!(json.contains("\"policy_rejected\""));
     assert_eq!(serde_json::from_str::<AlertSnapshot>(&json).ok(), Some(alert));
 }
+
+#[test]
+fn a_sample_naming_a_blocklist_says_who_and_where_to_look_the_sender_up() {
+    let mut alert = gmail();
+    alert.samples =
+        vec!["554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org".into()];
+    let message = one(NoticeKind::Firing, alert);
+    let note = "Named by spamhaus (blocklist): https://check.spamhaus.org/";
+    assert!(message.text.contains(&format!("    {note}")), "{}", message.text);
+    assert!(message.html.contains(note), "{}", message.html);
+    assert!(!one(NoticeKind::Firing, gmail()).text.contains("Named by"), "no entity, no note");
+}

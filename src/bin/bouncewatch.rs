@@ -1,19 +1,19 @@
 //! The native `bouncewatch` CLI over the same core as the Worker.
 //!
 //! ```text
-//! bouncewatch classify "<reply>"          one JSON object
-//! bouncewatch classify < replies          one JSON object per input line, in order
+//! bouncewatch classify [--kind K] "<reply>"   one JSON object (K: deferred, bounced, dropped, delivered)
+//! bouncewatch classify [--kind K] < replies   one JSON object per input line, in order
 //! bouncewatch parse --esp <name> [FILE]   one JSON line per normalized event (no signature check)
 //! ```
 
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::process::ExitCode;
 
-use bouncewatch::classify::classify;
+use bouncewatch::classify::{classify_as, kind_from_name};
 use bouncewatch::esp::{self, Delivery};
 use bouncewatch::event::Esp;
 
-const USAGE: &str = "usage: bouncewatch classify [\"<smtp reply>\"]   (no reply: one reply per stdin line)
+const USAGE: &str = "usage: bouncewatch classify [--kind deferred|bounced|dropped|delivered] [\"<smtp reply>\"]   (no reply: one reply per stdin line)
        bouncewatch parse --esp <name> [FILE]   (no FILE: the body from stdin)";
 
 /// A command's failure: a bad invocation or input (exit 2), or an I/O error (exit 1).
@@ -52,13 +52,23 @@ fn main() -> ExitCode {
 }
 
 fn classify_command(args: &[String]) -> Result<(), Failure> {
+    let (kind, args) = match args {
+        [flag, name, rest @ ..] if flag == "--kind" => {
+            let kind = kind_from_name(name).ok_or_else(|| {
+                Failure::Usage(format!("unknown kind {name:?}; one of: deferred, bounced, dropped, delivered"))
+            })?;
+            (Some(kind), rest)
+        }
+        [flag] if flag == "--kind" => return Err(Failure::Usage(format!("--kind needs a value\n{USAGE}"))),
+        _ => (None, args),
+    };
     let mut out = BufWriter::new(io::stdout().lock());
     if args.is_empty() {
         for line in io::stdin().lock().lines() {
-            write_json_line(&mut out, &classify(&line?))?;
+            write_json_line(&mut out, &classify_as(&line?, kind))?;
         }
     } else {
-        write_json_line(&mut out, &classify(&args.join(" ")))?;
+        write_json_line(&mut out, &classify_as(&args.join(" "), kind))?;
     }
     Ok(out.flush()?)
 }

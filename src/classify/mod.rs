@@ -31,11 +31,26 @@
 //! 5. `fallback`: the enhanced code's subject digit, then the basic code (552, 553, …), then
 //!    `unclassified`.
 //!
+//! Operator rules (`CLASSIFY_RULES`, [`custom`]) are tried before all of these.
+//!
+//! # The event's kind
+//!
+//! The same words mean different things in a deferral and in a final bounce ([`classify_as`]):
+//! * a **deferral** is still being retried, so it is never `expired` and never permanent; the rules that
+//!   would answer `expired` ("connection timed out" from a queue report) are skipped, and the next rule
+//!   that fits decides (`network_error` for a timeout, refusal or unreachable host);
+//! * a **bounce** whose last reply is a 4xx (the ESP gave up after its retries) is `expired` when the
+//!   reply names no cause of its own about the address or the content: a network, system, greylisting
+//!   or rate-limit reason, or none. A full mailbox stays `mailbox_full`: the address still matters;
+//! * a **drop** was never sent: the text is the ESP's own reason, not a remote reply (see `context`).
+//!
 //! The rules live in ordered tables, one file per family; each rule carries a stable id (`rule` in the
 //! output, so users see why) and a real reply it exists for. The test suite classifies every rule's
 //! example and checks that the same rule answers: no rule is shadowed by an earlier one.
 
 mod codes;
+pub mod custom;
+pub mod entity;
 mod fallback;
 mod providers;
 mod rule;
@@ -45,7 +60,9 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::EventKind;
 use crate::reply::{self, EnhancedCode, Reply};
+pub use entity::Entity;
 pub use rule::{Rule, Stage};
 /// What a failure reply says went wrong. Exactly one per reply; the meanings, typical codes and text
 /// signals are in `tests/fixtures/replies/taxonomy.tsv`.
@@ -155,40 +172,137 @@ pub struct Classification {
     pub enhanced_code: Option<String>,
     pub action: &'static str,
     pub reputation_signal: bool,
-    /// The stable id of the rule that decided.
-    pub rule: &'static str,
+    /// The stable id of the rule that decided: a built-in rule's id, or `custom.<id>` for an operator
+    /// rule (see [`custom`]). Rule ids are `&'static str`, so counting hits per rule costs a pointer.
+    pub rule: RuleId,
+    /// Why the event's kind changed what the text alone would say, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<&'static str>,
+    /// The blocklist, filter or mailbox provider that the text names as the source of the verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity: Option<&'static Entity>,
 }
 
-/// Classifies one SMTP failure reply as an ESP reports it. Never panics; reads at most the first
-/// [`reply::MAX_SCANNED_BYTES`] of the reply.
+/// A rule's stable id. Static for built-in and operator rules alike (operator rules are compiled once
+/// per configuration text and kept for the isolate's life), so a hit counter can key on it for free.
+pub type RuleId = &'static str;
+
+/// Classifies one SMTP failure reply as an ESP reports it, without knowing the event's kind. Never
+/// panics; reads at most the first [`reply::MAX_SCANNED_BYTES`] of the reply.
 pub fn classify(raw: &str) -> Classification {
-    reply::with_parsed(raw, classify_reply)
+    classify_as(raw, None)
+}
+
+/// Classifies one reply in the context of its event's kind (see the module docs).
+pub fn classify_as(raw: &str, kind: Option<EventKind>) -> Classification {
+    reply::with_parsed(raw, |reply| classify_reply_as(reply, kind))
 }
 
 /// Classifies an already parsed reply.
 pub fn classify_reply(reply: &Reply) -> Classification {
-    let rule = first_match(reply);
-    let category = rule.category;
+    classify_reply_as(reply, None)
+}
+
+/// Classifies an already parsed reply in the context of its event's kind.
+pub fn classify_reply_as(reply: &Reply, kind: Option<EventKind>) -> Classification {
+    let verdict = decide(reply, kind);
     Classification {
-        category,
-        permanence: permanence(reply, category),
+        category: verdict.category,
+        permanence: verdict.permanence,
         smtp_code: reply.basic,
         enhanced_code: reply.enhanced.map(EnhancedCode::to_dotted),
-        action: action(category),
-        reputation_signal: rule.reputation || category == Category::ReputationBlocked,
-        rule: rule.id,
+        action: action(verdict.category),
+        reputation_signal: verdict.reputation || verdict.category == Category::ReputationBlocked,
+        rule: verdict.rule,
+        context: verdict.context,
+        entity: verdict.entity,
     }
 }
 
-/// A parsed reply's category and permanence alone: what a webhook event keeps, without building the
-/// enhanced code's string that a [`Classification`] holds (the event has its own).
-pub fn category_and_permanence(reply: &Reply) -> (Category, Permanence) {
-    let category = first_match(reply).category;
-    (category, permanence(reply, category))
+/// What a webhook event keeps of its reply's classification: the category, the permanence and the rule
+/// that decided (counted per rule for `/api/rules`), without building the enhanced code's string that a
+/// [`Classification`] holds (the event has its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventVerdict {
+    pub category: Category,
+    pub permanence: Permanence,
+    pub rule: RuleId,
 }
 
-fn first_match(reply: &Reply) -> &'static Rule {
-    matcher().first_match(reply).unwrap_or(&fallback::NONE)
+/// A parsed reply's [`EventVerdict`] in the context of its event's kind.
+pub fn event_verdict(reply: &Reply, kind: Option<EventKind>) -> EventVerdict {
+    let verdict = decide(reply, kind);
+    EventVerdict { category: verdict.category, permanence: verdict.permanence, rule: verdict.rule }
+}
+
+/// Whether a rule id names a verdict no text rule made: the code-class fallback (`fallback.*`, which
+/// includes `fallback.unclassified`). Replies that reached one are the ones to write rules for.
+pub fn is_fallback_rule(rule: &str) -> bool {
+    rule.starts_with("fallback.")
+}
+
+/// What the rules and the event's kind decided, before it is dressed as a [`Classification`].
+struct Verdict {
+    category: Category,
+    permanence: Permanence,
+    reputation: bool,
+    rule: RuleId,
+    context: Option<&'static str>,
+    entity: Option<&'static Entity>,
+}
+
+fn decide(reply: &Reply, kind: Option<EventKind>) -> Verdict {
+    if let Some(custom) = custom::first_match(reply) {
+        let category = custom.category;
+        let permanence = match kind {
+            Some(EventKind::Deferred) => Permanence::Transient,
+            _ => custom.permanence.unwrap_or_else(|| permanence(reply, category)),
+        };
+        let entity = matcher().scan(reply, |_| false).entity.map(|index| &entity::ENTITIES[index]);
+        return Verdict { category, permanence, reputation: false, rule: custom.rule_id, context: None, entity };
+    }
+    let deferred = kind == Some(EventKind::Deferred);
+    let scan = matcher().scan(reply, |rule| !(deferred && rule.category == Category::Expired));
+    let rule = scan.rule.unwrap_or(&fallback::NONE);
+    let mut verdict = Verdict {
+        entity: scan.entity.map(|index| &entity::ENTITIES[index]),
+        category: rule.category,
+        permanence: permanence(reply, rule.category),
+        reputation: rule.reputation,
+        rule: rule.id,
+        context: None,
+    };
+    match kind {
+        Some(EventKind::Deferred) => {
+            if verdict.permanence == Permanence::Permanent {
+                verdict.context = Some("deferred: the sender is still retrying, so nothing is final yet");
+            }
+            verdict.permanence = Permanence::Transient;
+        }
+        Some(EventKind::Bounced) if gave_up_after_retries(reply, verdict.category) => {
+            verdict.category = Category::Expired;
+            verdict.permanence = Permanence::Permanent;
+            verdict.context = Some("bounced after retries: the last reply was temporary, so the queue gave up");
+        }
+        Some(EventKind::Dropped) => {
+            verdict.permanence = Permanence::Permanent;
+            verdict.context = Some("dropped: the ESP never sent the message, so no remote server replied");
+        }
+        _ => {}
+    }
+    verdict
+}
+
+/// A final bounce whose last reply was a 4xx, about nothing that outlives the retries: the connection,
+/// the receiver's system, greylisting or throttling, or nothing recognised.
+fn gave_up_after_retries(reply: &Reply, category: Category) -> bool {
+    use Category::*;
+    let temporary = match (reply.basic, reply.enhanced) {
+        (Some(basic), _) => basic / 100 == 4,
+        (None, Some(enhanced)) => enhanced.class == 4,
+        (None, None) => false,
+    };
+    temporary && matches!(category, NetworkError | SystemError | Greylisted | RateLimited | Unclassified)
 }
 
 /// Every rule in decision order, ending with the catch-all; for tests and documentation.
@@ -201,7 +315,7 @@ const TABLES: [&[Rule]; 5] = [providers::RULES, text::STRONG, codes::SPECIFIC, t
 /// Compiled once per process (or Worker isolate).
 fn matcher() -> &'static rule::Matcher {
     static MATCHER: OnceLock<rule::Matcher> = OnceLock::new();
-    MATCHER.get_or_init(|| rule::Matcher::new(&TABLES))
+    MATCHER.get_or_init(|| rule::Matcher::new(&TABLES, &entity::markers()))
 }
 
 fn permanence(reply: &Reply, category: Category) -> Permanence {
@@ -224,6 +338,13 @@ fn permanence(reply: &Reply, category: Category) -> Permanence {
             },
         },
     }
+}
+
+/// The event kinds a caller may give with a reply (`?kind=`, `--kind`), by their JSON names.
+pub fn kind_from_name(name: &str) -> Option<EventKind> {
+    [EventKind::Deferred, EventKind::Bounced, EventKind::Dropped, EventKind::Delivered]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
 }
 
 /// What to do, in one sentence per category. The 451 family follows the product's seed table.

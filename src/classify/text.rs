@@ -11,6 +11,16 @@ use super::rule::{Rule, RULE};
 use super::Category::*;
 
 pub const STRONG: &[Rule] = &[
+    // A message going round in circles says nothing about the address or the sender, and its wording
+    // ("too many hops", "limit exceeded") would otherwise read as a rate limit. RFC 3463 X.4.6.
+    Rule {
+        id: "text.mail-loop",
+        category: SystemError,
+        any: &["mail loop", "routing loop", "loops back to myself", "loop detected", "hop count", "too many hops"],
+        // sisimai set-of-emails maildir/bsd/lhost-mailmarshalsmtp-*.eml (sisimai_pairs.tsv).
+        example: "Error transferring to neko22.example.org; Maximum hop count exceeded. Message probably in a routing loop.",
+        ..RULE
+    },
     // postgrey, milter-greylist, Stalwart (422 4.2.2), Exim/sqlgrey: all say "greylist" somewhere.
     Rule {
         id: "text.greylisting",
@@ -70,6 +80,19 @@ pub const STRONG: &[Rule] = &[
             "mismatches client ip",
             "ip name lookup failed",
             "unverifyable sending ip",
+            // The HELO/EHLO name: Postfix's `reject_*_helo_hostname` ("Helo command rejected: …"), Haraka's
+            // helo.checks ("HELO host …") and Exim's "rejected EHLO or HELO".
+            "helo command rejected",
+            "invalid helo",
+            "helo host",
+            "helo is",
+            "ehlo or helo",
+            "fully-qualified hostname",
+            "cannot find your hostname",
+            "fcrdns",
+            "forward dns",
+            "bad dns ptr",
+            "valid reverse dns",
         ],
         example: "450 4.7.1 Client host rejected: cannot find your reverse hostname",
         ..RULE
@@ -77,7 +100,26 @@ pub const STRONG: &[Rule] = &[
     Rule {
         id: "text.tls-required",
         category: TlsRequired,
-        any: &["starttls", "tls required", "tls connection", "tls/ssl", "requiretls", "encryption required"],
+        any: &[
+            "starttls",
+            "tls required",
+            "tls is required",
+            "tls connection",
+            "tls/ssl",
+            "requiretls",
+            "encryption required",
+            "encryption is required",
+            // The sender's side of the same problem, as Postfix and Exim report it.
+            "tls not available",
+            "tls currently unavailable",
+            "start tls",
+            "tls handshake",
+            "tls negotiation",
+            "handshake failure",
+            "handshake failed",
+        ],
+        // A connection lost while negotiating is the network's failure, not a TLS policy.
+        none: &["lost connection"],
         example: "530 5.7.0 Must issue a STARTTLS command first.",
         ..RULE
     },
@@ -112,6 +154,26 @@ pub const STRONG: &[Rule] = &[
             "service unavailable - try again later",
             "messages per connection",
             "try again slower",
+            // Throttling worded by counts, frequency and volume rather than "rate" or "limit": Microsoft's
+            // per-hour recipient limits (5.2.121/5.2.122), QQ's "frequency limited", Comcast's session
+            // count, Gmail's "receiving mail at a rate", queue and sending quotas.
+            "too many recent",
+            "message rate",
+            "rate exceeded",
+            "frequency",
+            "throttl",
+            "per hour",
+            "per minute",
+            "per day",
+            "concurrent connections",
+            "connection limit",
+            "connections limit",
+            "sessions opened",
+            "sending quota",
+            "queue quota",
+            "quota for sending",
+            "sending limit",
+            "limit for the number of messages",
         ],
         example: "421 4.7.0 Error: too many connections from 192.0.2.1",
         ..RULE
@@ -147,6 +209,14 @@ pub const STRONG: &[Rule] = &[
             "cloudmark",
             "not in whitelist",
             "banned sending ip",
+            // Proofpoint's block template ("554 Blocked - see <lookup URL>") and lists named in other words.
+            "blocked - see",
+            "spam list",
+            "spam source",
+            "block for spam",
+            "blocked for spam",
+            "blocked due to spam",
+            "is listed in",
         ],
         // A listed URL is the content's fault, and this template only guesses at a blocklist.
         none: &["blacklisted url", "a url in this email", "account or domain may not exist"],
@@ -185,6 +255,15 @@ pub const STRONG: &[Rule] = &[
             "exceeded the local limit",
             "exceeds allowed size",
             "mailfolder is full",
+            // A mailbox's or a user's quota; sending and queue quotas were taken by the rate rules above.
+            "overquota",
+            "user quota",
+            "mailbox quota",
+            "disk quota",
+            "quota violation",
+            "quota reached",
+            "mailbox size",
+            "storage allocation",
         ],
         example: "550 Benutzer hat das Speichervolumen ueberschritten. / User has exhausted allowed storage space.",
         ..RULE
@@ -208,6 +287,11 @@ pub const WEAK: &[Rule] = &[
             "relay mail",
             "no relaying",
             "insecure mail relay",
+            "relaying disallowed",
+            "as a relay",
+            "not permitted to relay",
+            "we do not relay",
+            "relay prohibited",
         ],
         example: "554 5.7.1 <*****@icloud.com>: Relay access denied",
         ..RULE
@@ -237,6 +321,15 @@ pub const WEAK: &[Rule] = &[
             "unable to find mx",
             "no smtp service",
             "not accepting network messages",
+            // The resolver's own words for a recipient domain that does not resolve (glibc, Postfix,
+            // qmail "couldn't find any host named", Exchange "DNS query failed").
+            "name or service not known",
+            "no such host",
+            "find any host",
+            "domain name not found",
+            "dns query failed",
+            "could not resolve",
+            "unable to resolve",
         ],
         example: "Host or domain name not found. Name service error for name=example.jp type=A: Host not found",
         ..RULE
@@ -256,6 +349,10 @@ pub const WEAK: &[Rule] = &[
             "disallowed header",
             "bare lf",
             "bare line feed",
+            "rfc compliant",
+            "rfc 2822",
+            "rfc2822",
+            "missing a valid address in from",
         ],
         example: "[192.0.2.222 13] Messages with multiple addresses in From: header are not accepted. r7si1238383pli.26 - gsmtp",
         ..RULE
@@ -311,11 +408,13 @@ pub const WEAK: &[Rule] = &[
         ..RULE
     },
     // A connection that never happened only reaches a bounce report once the queue gave up, and
-    // sisimai's corpus labels every such report expired; a deferral webhook carries a receiver code.
-    // Before system errors, whose "temporary failure" a delay notice quotes.
+    // sisimai's corpus labels every such report expired. Only code-less text, the sending MTA's own:
+    // a receiver answering "421 4.4.2 timeout exceeded" is a network error, and a deferral is never
+    // expired (see `context`). Before system errors, whose "temporary failure" a delay notice quotes.
     Rule {
         id: "text.connection-timed-out",
         category: Expired,
+        codeless: true,
         any: &[
             "timed out",
             "timeout",
@@ -381,6 +480,10 @@ pub const WEAK: &[Rule] = &[
             "not activated",
             "account closed",
             "currently suspended",
+            "inactive",
+            "not an active",
+            "discontinued",
+            "has been disabled",
         ],
         example: "550 5.2.1 ... User is inactive",
         ..RULE
@@ -445,6 +548,10 @@ pub const WEAK: &[Rule] = &[
             "network error",
             "host name lookup failure",
             "dns error",
+            "timeout",
+            "host not reachable",
+            "connection closed",
+            "while receiving the initial server greeting",
         ],
         example: "Deferred: Connection refused by mx.example.ne.jp.",
         ..RULE

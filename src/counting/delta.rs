@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::classify::Category;
+use crate::classify::{is_fallback_rule, Category};
 use crate::counters::{sample_text, MAX_SAMPLES_PER_CATEGORY};
 use crate::esp::Nonce;
 use crate::event::{EventKind, NormalizedEvent};
@@ -42,6 +42,9 @@ pub struct DeltaEvent {
     /// Index into [`Delta::samples`].
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<u32>,
+    /// Index into [`Delta::rules`]: the rule that decided `category`.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<u32>,
 }
 
 impl DeltaEvent {
@@ -56,6 +59,9 @@ impl DeltaEvent {
 pub struct Delta {
     pub domains: Vec<String>,
     pub samples: Vec<String>,
+    /// The rule ids the events name, each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
     pub events: Vec<DeltaEvent>,
     /// A token the ESP's signature uses once (Mailgun), with the body it came on: the object refuses the
     /// whole delta if it has seen the token on another body, and records it with the counts.
@@ -131,8 +137,10 @@ pub fn prepare(events: &[NormalizedEvent], now: u64, settings: &Settings) -> Pre
 struct Builder {
     delta: Delta,
     domains: BTreeMap<String, u32>,
-    /// Sample texts already forwarded, per (bucket, domain, category), as indices into `delta.samples`.
-    forwarded: BTreeMap<(u64, u32, Category), Vec<u32>>,
+    rules: BTreeMap<&'static str, u32>,
+    /// Sample texts already forwarded, per (bucket, domain, category, whether only the code-class
+    /// fallback classified it), as indices into `delta.samples`: the object keeps fallback samples apart.
+    forwarded: BTreeMap<(u64, u32, Category, bool), Vec<u32>>,
 }
 
 impl Builder {
@@ -146,10 +154,18 @@ impl Builder {
                 index
             }
         };
+        let fallback = event.rule.is_some_and(is_fallback_rule);
         let sample = match (&event.reply, event.category) {
-            (Some(reply), Some(category)) => self.sample(bucket, domain, category, sample_text(reply)),
+            (Some(reply), Some(category)) => self.sample((bucket, domain, category, fallback), sample_text(reply)),
             _ => None,
         };
+        let rule = event.rule.map(|rule| {
+            let next = self.rules.len() as u32;
+            *self.rules.entry(rule).or_insert_with(|| {
+                self.delta.rules.push(rule.to_owned());
+                next
+            })
+        });
         self.delta.events.push(DeltaEvent {
             id: event_id(event),
             domain,
@@ -159,14 +175,15 @@ impl Builder {
             smtp_code: event.smtp_code,
             category: event.category,
             sample,
+            rule,
         });
     }
 
-    fn sample(&mut self, bucket: u64, domain: u32, category: Category, text: &str) -> Option<u32> {
+    fn sample(&mut self, key: (u64, u32, Category, bool), text: &str) -> Option<u32> {
         if text.is_empty() {
             return None;
         }
-        let forwarded = self.forwarded.entry((bucket, domain, category)).or_default();
+        let forwarded = self.forwarded.entry(key).or_default();
         if let Some(&index) = forwarded.iter().find(|&&i| self.delta.samples[i as usize] == text) {
             return Some(index);
         }
@@ -197,6 +214,7 @@ mod tests {
             reply: reply.map(str::to_owned),
             category: reply.map(|_| Category::PolicyRejected),
             permanence: None,
+            rule: reply.map(|_| "text.policy"),
             sending: Default::default(),
         }
     }
@@ -214,6 +232,9 @@ mod tests {
         assert_eq!(buckets, [9_000, 9_000, 9_600]);
         assert_eq!(delta.domains, ["gmail.com", "outlook.com"]);
         assert_eq!(delta.samples, ["451 4.7.1 try later", "451 4.7.1 try later"], "one per domain");
+        assert_eq!(delta.rules, ["text.policy"], "each rule id once");
+        let rules: Vec<Option<u32>> = delta.events.iter().map(|e| e.rule).collect();
+        assert_eq!(rules, [None, Some(0), Some(0)]);
         assert!(delta.events.iter().all(|e| e.stated.is_none()));
     }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::counters::{Buckets, Counts, Totals};
+use crate::counters::{Buckets, Counted, Counts, Totals};
 use crate::settings::Settings;
 use crate::sql::{column, Sql, SqlError, SqlValue};
 
@@ -139,6 +139,10 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
                 Some(i) => Some(delta.samples.get(i as usize).ok_or_else(|| bad_delta("sample index"))?.as_str()),
                 None => None,
             };
+            let rule = match event.rule {
+                Some(i) => Some(delta.rules.get(i as usize).ok_or_else(|| bad_delta("rule index"))?.as_str()),
+                None => None,
+            };
             // Usually the same part: only an event stamped in the future is counted in another hour than
             // the one its id is kept under.
             let id_part = id_group.writable();
@@ -146,7 +150,9 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             id_part.changed = true;
             let count_group = self.group(&mut groups, (hour_of(event.bucket), event.domain), domain, now)?;
             let part = count_group.writable();
-            if part.buckets.entry(event.bucket).or_default().add(event.kind, event.smtp_code, event.category, sample) {
+            let counted =
+                Counted { kind: event.kind, smtp_code: event.smtp_code, category: event.category, rule, sample };
+            if part.buckets.entry(event.bucket).or_default().add(counted) {
                 part.changed = true;
                 applied.accepted += 1;
             }

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::classify::category_and_permanence;
+use crate::classify::event_verdict;
 use crate::domain::{self, InvalidDomain};
 use crate::event::{Esp, EventKind, NormalizedEvent, Sending};
 use crate::redact::redact_addresses;
@@ -72,6 +72,7 @@ pub fn normalize(esp: Esp, draft: Draft<'_>) -> Result<NormalizedEvent, Skipped>
             reply: None,
             category: None,
             permanence: None,
+            rule: None,
             sending: draft.sending,
         });
     }
@@ -93,7 +94,7 @@ pub fn normalize(esp: Esp, draft: Draft<'_>) -> Result<NormalizedEvent, Skipped>
         (None, None, None)
     } else {
         reply::with_parsed(&classified_text, |parsed| {
-            (parsed.basic, parsed.enhanced, classified.then(|| category_and_permanence(parsed)))
+            (parsed.basic, parsed.enhanced, classified.then(|| event_verdict(parsed, Some(kind))))
         })
     };
     let smtp_code = smtp_code.or(parsed_basic);
@@ -107,8 +108,9 @@ pub fn normalize(esp: Esp, draft: Draft<'_>) -> Result<NormalizedEvent, Skipped>
         smtp_code,
         enhanced_code,
         reply: reply.map(redact_addresses),
-        category: verdict.map(|(category, _)| category),
-        permanence: verdict.map(|(_, permanence)| permanence),
+        category: verdict.map(|v| v.category),
+        permanence: verdict.map(|v| v.permanence),
+        rule: verdict.map(|v| v.rule),
         sending: draft.sending,
     })
 }

@@ -1,7 +1,13 @@
-//! `GET /api/classify?reply=…` and `POST /api/classify` with a JSON array of replies.
+//! `GET /api/classify?reply=…[&kind=deferred]` and `POST /api/classify` with a JSON array of replies,
+//! each a string or `{"reply": "…", "kind": "bounced"}`. The optional kind (`deferred`, `bounced`,
+//! `dropped`, `delivered`) is the event's, and changes the verdict where it matters (see
+//! `crate::classify`'s module docs).
 
-use crate::classify::{classify, Classification};
+use serde::Deserialize;
+
+use crate::classify::{classify_as, kind_from_name, Classification};
 use crate::error::AppError;
+use crate::event::EventKind;
 
 use super::{HttpRequest, HttpResponse};
 
@@ -25,15 +31,45 @@ pub fn get(req: &HttpRequest) -> Result<HttpResponse, AppError> {
     if is_blank(&reply) {
         return Err(AppError::BadRequest("query parameter `reply` is missing or empty".into()));
     }
-    Ok(HttpResponse::json(200, &classify(&reply)))
+    let kind = parse_kind(req.query_param("kind").as_deref())?;
+    Ok(HttpResponse::json(200, &classify_as(&reply, kind)))
+}
+
+/// One item of a batch: a bare reply, or a reply with its event's kind (`null` or absent: not known).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Item {
+    Reply(String),
+    WithKind { reply: String, kind: Option<String> },
+}
+
+/// The kind as given, exactly, as `window` is read: a misspelt or blank kind is an error, not "unknown".
+fn parse_kind(name: Option<&str>) -> Result<Option<EventKind>, AppError> {
+    match name {
+        None => Ok(None),
+        Some(name) => kind_from_name(name).map(Some).ok_or_else(|| {
+            AppError::BadRequest(format!("kind {name:?} is not one of deferred, bounced, dropped, delivered"))
+        }),
+    }
 }
 
 pub fn post(req: &HttpRequest) -> Result<HttpResponse, AppError> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(super::body::too_large(MAX_BODY_BYTES));
     }
-    let replies: Vec<String> = serde_json::from_slice(&req.body)
-        .map_err(|e| AppError::BadRequest(format!("body must be a JSON array of reply strings: {e}")))?;
+    let items: Vec<Item> = serde_json::from_slice(&req.body).map_err(|e| {
+        AppError::BadRequest(format!("body must be a JSON array of replies (strings or {{\"reply\", \"kind\"}}): {e}"))
+    })?;
+    let mut replies = Vec::with_capacity(items.len());
+    for item in items {
+        replies.push(match item {
+            Item::Reply(reply) => (reply, None),
+            Item::WithKind { reply, kind } => {
+                let kind = parse_kind(kind.as_deref())?;
+                (reply, kind)
+            }
+        });
+    }
     if replies.is_empty() {
         return Err(AppError::BadRequest("the array of replies is empty".into()));
     }
@@ -43,10 +79,10 @@ pub fn post(req: &HttpRequest) -> Result<HttpResponse, AppError> {
             replies.len()
         )));
     }
-    if let Some(index) = replies.iter().position(|r| is_blank(r)) {
+    if let Some(index) = replies.iter().position(|(r, _)| is_blank(r)) {
         return Err(AppError::BadRequest(format!("reply at index {index} is empty")));
     }
-    let verdicts: Vec<Classification> = replies.iter().map(|r| classify(r)).collect();
+    let verdicts: Vec<Classification> = replies.iter().map(|(r, kind)| classify_as(r, *kind)).collect();
     Ok(HttpResponse::json(200, &verdicts))
 }
 
@@ -71,6 +107,31 @@ mod tests {
         let response = post_body(r#"["550 5.1.1 user unknown", "451 4.3.0 greylisted"]"#).unwrap();
         assert_eq!(response.status, 200);
         assert_eq!(response.json_body().as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn the_events_kind_is_taken_into_account() {
+        let get_json = |url: &str| get(&HttpRequest::new(Method::Get, url)).unwrap().json_body();
+        let reply = "connect%20to%20mx.example.org%5B192.0.2.5%5D%3A25%3A%20Connection%20timed%20out";
+        assert_eq!(get_json(&format!("http://h/api/classify?reply={reply}"))["category"], "expired");
+        assert_eq!(
+            get_json(&format!("http://h/api/classify?reply={reply}&kind=deferred"))["category"],
+            "network_error"
+        );
+        for kind in ["later", "", "%20deferred"] {
+            let err = get(&HttpRequest::new(Method::Get, &format!("http://h/api/classify?reply={reply}&kind={kind}")));
+            assert_eq!(err.unwrap_err().status(), 400, "kind={kind}");
+        }
+        let batch = post_body(
+            r#"["451 4.3.0 temporary failure", {"reply": "451 4.3.0 temporary failure", "kind": "bounced"}]"#,
+        );
+        let json = batch.unwrap().json_body();
+        assert_eq!(
+            (json[0]["category"].as_str(), json[1]["category"].as_str()),
+            (Some("system_error"), Some("expired"))
+        );
+        assert_eq!(post_body(r#"[{"reply": "x", "kind": "soon"}]"#).unwrap_err().status(), 400);
+        assert_eq!(post_body(r#"[{"reply": "x", "kind": null}, {"reply": "y"}]"#).map(|r| r.status), Ok(200));
     }
 
     #[test]

@@ -5,9 +5,11 @@
 pub mod body;
 mod classify;
 mod csv;
+mod health;
 mod openapi;
 mod providers;
 mod router;
+mod rules;
 mod stats;
 mod webhooks;
 

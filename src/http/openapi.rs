@@ -97,17 +97,25 @@ fn spec(secured: bool) -> Value {
         "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
         "categories": counts_by_category, "status": phase } });
     let storage = [("503", "Storage failed; retry.")];
+    let kinds = json!({ "type": "string", "enum": ["deferred", "bounced", "dropped", "delivered"],
+                        "description": "The event's kind, where known: a deferral is never `expired` nor permanent." });
     let reply = json!([{ "name": "reply", "in": "query", "required": true,
-                         "schema": { "type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN } }]);
-    let mut classify = get_and_head(operation(secured, "Classify one SMTP reply.", reply, ok("Classification"), &[]));
+                         "schema": { "type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN } },
+                       { "name": "kind", "in": "query", "required": false, "schema": kinds }]);
+    let misconfigured = ("503", "CLASSIFY_RULES cannot be used (`configuration_error`); the message names the rule.");
+    let mut classify =
+        get_and_head(operation(secured, "Classify one SMTP reply.", reply, ok("Classification"), &[misconfigured]));
     let verdicts = json!({ "description": "One verdict per reply, in order.", "content": { "application/json": {
         "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Classification" } } } } });
     let too_large = format!("More than {MAX_BATCH} replies, or a body over {} MiB.", MAX_BODY_BYTES >> 20);
-    let too_large = [("413", too_large.as_str())];
-    classify["post"] = operation(secured, "Classify up to 1,000 replies.", json!([]), verdicts, &too_large);
+    let post_errors = [("413", too_large.as_str()), misconfigured];
+    classify["post"] = operation(secured, "Classify up to 1,000 replies.", json!([]), verdicts, &post_errors);
+    let one_reply = json!({ "type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN });
     classify["post"]["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {
         "type": "array", "minItems": 1, "maxItems": MAX_BATCH,
-        "items": { "type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN } } } } });
+        "items": { "oneOf": [one_reply, { "type": "object", "required": ["reply"], "properties": { "reply": one_reply,
+            "kind": { "type": ["string", "null"], "enum": ["deferred", "bounced", "dropped", "delivered", null],
+                      "description": "The event's kind; null or absent when not known." } } }] } } } } });
     let mut doc = json!({
       "openapi": "3.1.0",
       "info": { "title": "bouncewatch", "version": crate::VERSION,
@@ -117,8 +125,20 @@ fn spec(secured: bool) -> Value {
           "Error": { "type": "object", "required": ["error", "message"],
                      "properties": { "error": { "type": "string" }, "message": { "type": "string" } } },
           "Category": { "type": "string", "enum": categories },
+          "Entity": { "type": "object", "description": "The blocklist, filter or provider the reply names.", "properties": {
+              "name": { "type": "string" }, "kind": { "type": "string", "enum": ["blocklist", "filter", "mailbox_provider"] },
+              "lookup": { "type": "string", "format": "uri" } } },
           "Sample": { "type": "object", "properties": { "reply": { "type": "string" },
-                      "category": { "$ref": "#/components/schemas/Category" }, "count": { "type": "integer" } } },
+                      "category": { "$ref": "#/components/schemas/Category" }, "count": { "type": "integer" },
+                      "rule": { "type": "string", "description": "The rule that classified it." },
+                      "entity": { "$ref": "#/components/schemas/Entity" } } },
+          "RuleList": { "type": "object", "properties": {
+              "window": { "type": "string", "enum": windows },
+              "rules": { "type": "array", "description": "Code-class fallbacks (`fallback.*`) first, then by hits.",
+                  "items": { "type": "object", "properties": {
+                  "rule": { "type": "string" }, "category": { "$ref": "#/components/schemas/Category" },
+                  "hits": { "type": "integer" }, "fallback": { "type": "boolean" },
+                  "sample": { "type": ["string", "null"] } } } } } },
           "DomainList": { "type": "object", "properties": {
               "window": { "type": "string", "enum": windows },
               "domains": { "type": "array", "items": { "type": "object", "properties": {
@@ -176,7 +196,10 @@ fn spec(secured: bool) -> Value {
               "category": { "$ref": "#/components/schemas/Category" },
               "permanence": { "type": "string", "enum": ["transient", "permanent"] },
               "smtp_code": { "type": ["integer", "null"] }, "enhanced_code": { "type": ["string", "null"] },
-              "action": { "type": "string" }, "reputation_signal": { "type": "boolean" }, "rule": { "type": "string" } } },
+              "action": { "type": "string" }, "reputation_signal": { "type": "boolean" },
+              "rule": { "type": "string", "description": "The deciding rule's id; `custom.<id>` for an operator rule (CLASSIFY_RULES)." },
+              "context": { "type": "string", "description": "Present when the event's kind changed the verdict." },
+              "entity": { "$ref": "#/components/schemas/Entity" } } },
           "Recorded": { "type": "object", "required": ["accepted", "stale", "ignored"], "properties": {
               "accepted": { "type": "integer" }, "stale": { "type": "integer" }, "ignored": { "type": "integer" },
               "duplicates": { "type": "integer", "description": "Events counted before, by an earlier delivery or batch." },
@@ -188,8 +211,10 @@ fn spec(secured: bool) -> Value {
       "paths": {
         "/api/health": get_and_head(operation(false, "Liveness and version; never needs a token.", json!([]),
             json!({ "description": "OK", "content": { "application/json": { "schema": {
-                "type": "object", "required": ["status", "version"],
-                "properties": { "status": { "const": "ok" }, "version": { "type": "string" } } } } } }), &[])),
+                "type": "object", "required": ["status", "version", "problems"],
+                "properties": { "status": { "type": "string", "enum": ["ok", "degraded"] }, "version": { "type": "string" },
+                    "problems": { "type": "array", "items": { "type": "string" },
+                        "description": "Configuration that cannot be used (webhooks answer 503 until it is fixed)." } } } } } }), &[])),
         "/api/classify": classify,
         "/api/domains": get_and_head(operation(secured, "Recipient domains by 451 count over a window.", json!([window, {
             "name": "limit", "in": "query", "required": false,
@@ -205,6 +230,8 @@ fn spec(secured: bool) -> Value {
         "/api/providers/{provider}": get_and_head(operation(secured, "One provider's buckets, causes, busiest domains and samples over a window.", json!([
             { "name": "provider", "in": "path", "required": true, "schema": provider_id }, window]),
             ok("ProviderDetail"), &storage)),
+        "/api/rules": get_and_head(operation(secured, "Hits per classification rule over a window, with a sample reply each.",
+            json!([window]), ok("RuleList"), &storage)),
         "/api/alerts": get_and_head(operation(secured, "Open alerts and those resolved in the last 7 days.", json!([]),
             ok("Alerts"), &storage)),
         "/api/openapi.json": get_and_head(operation(secured, "This document.", json!([]),
@@ -219,7 +246,7 @@ fn spec(secured: bool) -> Value {
             "responses": { "200": ok("Recorded"), "400": error("The body is not this ESP's format."),
                            "401": error("Signature or token missing, wrong or stale, or the secret is not configured."),
                            "404": error("Unknown ESP."), "413": error("Body too large."),
-                           "503": error("Storage (`storage_unavailable`) or an upstream such as the SNS certificate host (`upstream_unavailable`) failed; the ESP should retry.") } } }
+                           "503": error("Storage (`storage_unavailable`) or an upstream such as the SNS certificate host (`upstream_unavailable`) failed, or CLASSIFY_RULES cannot be used (`configuration_error`); the ESP should retry.") } } }
       }
     });
     if secured {

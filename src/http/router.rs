@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::esp::Fetcher;
 use crate::store::Store;
 
-use super::{classify, openapi, providers, stats, webhooks, HttpRequest, HttpResponse, Method};
+use super::{classify, health, openapi, providers, rules, stats, webhooks, HttpRequest, HttpResponse, Method};
 
 /// What a request may use besides itself: KV (pages, SNS certificates), the counting objects,
 /// configuration, the clock (unix seconds) and outbound HTTP (SNS certificates), all passed in so tests
@@ -42,7 +42,7 @@ pub async fn handle<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S
 fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
     match segments {
         ["api", "classify"] => Some("GET, HEAD, POST, OPTIONS"),
-        ["api", "health" | "domains" | "providers" | "alerts" | "openapi.json"]
+        ["api", "health" | "domains" | "providers" | "alerts" | "rules" | "openapi.json"]
         | ["api", "domains" | "providers", _] => Some("GET, HEAD, OPTIONS"),
         _ => None,
     }
@@ -51,6 +51,9 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
 async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>) -> Result<HttpResponse, AppError> {
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     if let ["webhooks", esp] = segments.as_slice() {
+        // A rule the operator wrote but that cannot be used must not silently classify differently: 503
+        // makes the ESP retry once the configuration is fixed.
+        let _rules = operator_rules(ctx.config)?;
         // Webhooks answer their own errors, so that each request's log line includes its rejection.
         return Ok(webhooks::handle(req, esp, ctx).await);
     }
@@ -66,19 +69,30 @@ async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>)
     }
     refuse_repeated_parameters(req)?;
     match (req.method, segments.as_slice()) {
-        (Method::Get | Method::Head, ["api", "health"]) => {
-            Ok(HttpResponse::json(200, &serde_json::json!({ "status": "ok", "version": crate::VERSION })))
+        (Method::Get | Method::Head, ["api", "health"]) => Ok(health::get(ctx.config)),
+        (Method::Get | Method::Head, ["api", "classify"]) => {
+            let _rules = operator_rules(ctx.config)?;
+            classify::get(req)
         }
-        (Method::Get | Method::Head, ["api", "classify"]) => classify::get(req),
-        (Method::Post, ["api", "classify"]) => classify::post(req),
+        (Method::Post, ["api", "classify"]) => {
+            let _rules = operator_rules(ctx.config)?;
+            classify::post(req)
+        }
         (Method::Get | Method::Head, ["api", "domains"]) => stats::domains(req, ctx).await,
         (Method::Get | Method::Head, ["api", "domains", domain]) => stats::domain(req, ctx, domain).await,
         (Method::Get | Method::Head, ["api", "providers"]) => providers::list(req, ctx).await,
         (Method::Get | Method::Head, ["api", "providers", id]) => providers::detail(req, ctx, id).await,
         (Method::Get | Method::Head, ["api", "alerts"]) => stats::alerts(ctx).await,
+        (Method::Get | Method::Head, ["api", "rules"]) => rules::rules(req, ctx).await,
         (Method::Get | Method::Head, ["api", "openapi.json"]) => Ok(openapi::document(ctx.config)),
         _ => Err(method_not_allowed(allow)),
     }
+}
+
+/// The operator's classification rules, active for the rest of the request.
+fn operator_rules(config: &Config) -> Result<crate::classify::custom::Active, AppError> {
+    let rules = crate::classify::custom::from_config(config).map_err(|e| AppError::Misconfigured(e.to_string()))?;
+    Ok(crate::classify::custom::activate(rules))
 }
 
 /// `window=1h&window=7d` has no one meaning; taking either would answer a question the caller did not ask.
@@ -146,8 +160,35 @@ mod tests {
     fn health_reports_the_crate_version() {
         let response = get("http://h/api/health");
         assert_eq!(response.status, 200);
-        assert_eq!(response.json_body(), serde_json::json!({"status": "ok", "version": crate::VERSION}));
+        assert_eq!(
+            response.json_body(),
+            serde_json::json!({"status": "ok", "version": crate::VERSION, "problems": []})
+        );
         assert_eq!(response.header("access-control-allow-origin"), Some("*"));
+    }
+
+    #[test]
+    fn a_bad_operator_rule_makes_webhooks_and_classify_503_naming_the_rule() {
+        let store = MemoryStore::new();
+        let config =
+            Config::from_pairs([("CLASSIFY_RULES", r#"[{"id": "acme", "regex": "(", "category": "spam_content"}]"#)]);
+        let counter = crate::counting::client::Unreachable;
+        let ctx = Context {
+            store: &store,
+            counter: &counter,
+            config: &config,
+            now: 1_700_000_000,
+            fetcher: &crate::esp::NoFetch,
+        };
+        for req in [
+            HttpRequest::new(Method::Post, "http://h/webhooks/sendgrid").with_body("[]"),
+            HttpRequest::new(Method::Get, "http://h/api/classify?reply=550"),
+        ] {
+            let response = block_on(handle(&req, &ctx));
+            assert_eq!(response.status, 503, "{}", req.path);
+            assert_eq!(response.json_body()["error"], "configuration_error");
+            assert!(response.json_body()["message"].as_str().is_some_and(|m| m.contains("rule \"acme\"")));
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::classify::Category;
+use crate::classify::{Category, Entity};
 use crate::counters::{BucketRange, Counts, Sample, Window};
 use crate::counting::detection::AlertsView;
 use crate::counting::read::read_range;
@@ -108,12 +108,22 @@ impl<'a> BucketView<'a> {
     }
 }
 
+/// A sample with the blocklist, filter or provider its text names, found again at read time (the
+/// classifier is cheap, and storing it would cost every row).
+#[derive(Serialize)]
+struct SampleView {
+    #[serde(flatten)]
+    sample: Sample,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entity: Option<&'static Entity>,
+}
+
 #[derive(Serialize)]
 struct DomainDetail<'a> {
     domain: &'a str,
     provider: Provider,
     buckets: Vec<BucketView<'a>>,
-    samples: Vec<Sample>,
+    samples: Vec<SampleView>,
     status: Phase,
     /// What to do about each category seen in the window, where there is advice beyond the spike advice;
     /// served so the dashboard words it exactly as the alerts do.
@@ -143,6 +153,10 @@ pub async fn domain<S: Store, C: Counter>(
     let mut samples = all.samples;
     samples.sort_by_key(|s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_DOMAIN_SAMPLES);
+    let samples = samples
+        .into_iter()
+        .map(|sample| SampleView { entity: crate::classify::classify(&sample.reply).entity, sample })
+        .collect();
     let status = phases.get(&domain).copied().unwrap_or_default();
     let advice = all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))).collect();
     let detail = DomainDetail {

@@ -147,6 +147,7 @@ pub fn synthetic_event(
         reply: category.map(|c| format!("451 4.7.1 [redacted] {} from receiver", c.as_str())),
         category,
         permanence: None,
+        rule: category.map(|_| "text.synthetic"),
         sending: Default::default(),
     }
 }

@@ -82,6 +82,20 @@ test("the domain page draws its chart with bars and an accessible title", async 
   await page.close();
 });
 
+test("the rules page lists the rule that classified the spike's replies, with a sample", async () => {
+  const { json } = await call(worker, "/api/rules?window=1h");
+  const top = json.rules.find((r) => r.category === "policy_rejected");
+  assert.ok(top && top.hits > 0, JSON.stringify(json));
+  const page = await openPage(DESKTOP);
+  await page.goto(`${worker.url}/#/rules`);
+  const row = page.locator("table.rules tbody tr", { hasText: top.rule });
+  await row.waitFor();
+  assert.match(await row.innerText(), /policy_rejected/);
+  assert.match(await row.innerText(), /local policy violation/);
+  await screenshot(page, "rules-desktop");
+  await page.close();
+});
+
 let shownVerdict;
 let workerVerdict;
 

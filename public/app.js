@@ -1,5 +1,5 @@
 // The dashboard: which receiving domain is deferring mail, why, and what to do. Three views chosen by the URL hash
-// (#/, #/domain/<name> and #/rules), redrawn every 30 s; a classify box; a token form when the Worker asks for one.
+// (#/, #/domain/<name>, #/rules and #/streams), redrawn every 30 s; a classify box; a token form when the Worker asks for one.
 import { Unauthorized, getJson, saveToken, savedToken } from "./api.js";
 import { h } from "./dom.js";
 import { rebin, sparkline, timeChart } from "./svg.js";
@@ -164,6 +164,17 @@ async function fillSparkline(cell) {
 }
 
 // ---- views ----------------------------------------------------------------------------------------------
+const DIMENSIONS = [["sending_ip", "Sending IP"], ["ip_pool", "IP pool"], ["sending_domain", "Sending domain"], ["tag", "Tag"]];
+
+/** The top values of each dimension an alert or a domain names: `198.51.100.7 · 90 % of 451s`. */
+function streamRows(breakdown, limit) {
+  return DIMENSIONS.filter(([key]) => breakdown?.[key]?.length).flatMap(([key, label]) => [
+    h("dt", {}, label),
+    h("dd", { class: "streams", "data-dimension": key }, breakdown[key].slice(0, limit).map((v, i) =>
+      h("span", {}, i ? ", " : "", h("code", {}, v.value), ` ${pct(v.share)} of 451s`))),
+  ]);
+}
+
 function alertCard(alert) {
   const top = alert.causes?.[0];
   return h("article", { class: `alert alert-${alert.severity}` },
@@ -177,8 +188,19 @@ function alertCard(alert) {
       h("dt", {}, "Cause"),
       h("dd", {}, top ? [category(top.category), ` ${pct(top.share)} of 451s`] : "mixed"),
       h("dt", {}, "Since"),
-      h("dd", {}, when(alert.since))),
+      h("dd", {}, when(alert.since)),
+      ...streamRows(alert.breakdown, 2)),
+    alert.concentration && h("p", { class: "concentration" }, alert.concentration),
     alert.advice && h("p", { class: "advice" }, [alert.advice].flat().join(" ")));
+}
+
+/** Which of the sender's streams the window's 451s came from; nothing when the ESP named none. */
+function streamsCard(detail) {
+  if (!detail.breakdown) return null;
+  return h("section", { class: "card", "aria-labelledby": "streams-h" },
+    h("h2", { id: "streams-h" }, "Where the 451s came from"),
+    detail.concentration && h("p", { class: "concentration" }, detail.concentration),
+    h("dl", { class: "stream-list" }, streamRows(detail.breakdown, 5)));
 }
 
 function alertsSection({ active = [], recent = [] }, recentOpen) {
@@ -358,6 +380,7 @@ async function domainPage(name) {
     chartCard(name, detail.buckets ?? [], sum),
     h("div", { class: "columns" }, categoriesCard(sum.categories),
       adviceCard(alert?.causes?.length ? alert.causes : shares(sum.categories), spiking, detail.advice, detail.spike_advice)),
+    streamsCard(detail),
     samplesCard(detail.samples),
   ];
 }
@@ -395,9 +418,39 @@ async function providerPage(id) {
   ];
 }
 
+/** One dimension's values across all recipients, most 451s first, and what the values past the cap add up to. */
+function streamTable([key, label], list, other) {
+  const rows = list[key] ?? [];
+  if (!rows.length && !other) return null;
+  const cells = (v) => [
+    h("td", { class: "n", "data-label": "Attempts" }, num(v.attempts)),
+    h("td", { class: "n", "data-label": "451s" }, num(v.smtp_451)),
+    h("td", { class: "n", "data-label": "451 ratio" }, pct(v.ratio_451)),
+  ];
+  return h("section", { class: "card flush", "aria-labelledby": `streams-${key}` },
+    h("h2", { id: `streams-${key}`, class: "table-title" }, label),
+    h("table", { class: "domains streams-table", "data-dimension": key },
+      h("thead", {}, h("tr", {}, ["Value", "Attempts", "451s", "451 ratio"].map((t, i) => h("th", { scope: "col", class: i ? "n" : null }, t)))),
+      h("tbody", {},
+        rows.map((v) => h("tr", {}, h("th", { scope: "row" }, h("code", {}, v.value)), ...cells(v))),
+        other && h("tr", { class: "muted" }, h("th", { scope: "row" }, "other values"), ...cells(other)))));
+}
+
+async function streamsPage() {
+  const list = await getJson(`/api/streams?window=${state.window}`);
+  const tables = DIMENSIONS.map((dimension) => streamTable(dimension, list, list.other?.[dimension[0]])).filter(Boolean);
+  return [
+    h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "← All domains")),
+    h("div", { class: "page-title" }, h("h1", {}, "Sending streams"),
+      h("span", { class: "muted" }, `${num(list.attempts)} attempts · ${num(list.smtp_451)} 451s · last ${WINDOWS[state.window].label}`)),
+    ...(tables.length ? tables : [h("p", { class: "empty" }, "No event in this window named a sending IP, pool, sending domain or tag.")]),
+  ];
+}
+
 // ---- refresh loop, token, classify -------------------------------------------------------------------------
 function route() {
   if (location.hash === "#/rules") return { rules: true };
+  if (location.hash === "#/streams") return { streams: true };
   const match = location.hash.match(/^#\/(domain|provider)\/(.+)$/);
   try {
     return match ? { [match[1]]: decodeURIComponent(match[2]) } : {};
@@ -420,9 +473,9 @@ async function refresh() {
   clearTimeout(state.timer);
   const generation = ++state.generation;
   sparkObserver.disconnect();
-  const { domain, provider, rules } = route();
+  const { domain, provider, rules, streams } = route();
   try {
-    const nodes = rules ? await rulesPage() : domain ? await domainPage(domain)
+    const nodes = rules ? await rulesPage() : streams ? await streamsPage() : domain ? await domainPage(domain)
       : provider ? await providerPage(provider) : await overview();
     if (generation !== state.generation) return;
     if (!domain && !provider) state.drawChart = null;

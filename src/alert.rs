@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::advice::{cause_advice, cause_name};
 use crate::advice::{GREYLISTING_ADVICE, SPIKE_ADVICE};
+use crate::breakdown::Sources;
 use crate::classify::Category;
 /// The detector's types, shared so an alert is described one way. Only `Firing` and `Resolving` (still
 /// firing, waiting out the resolve hold) are notified; `Pending` has not yet been confirmed.
@@ -53,6 +54,10 @@ pub struct AlertSnapshot {
     pub causes: Vec<CauseShare>,
     /// Sample replies, already redacted by the detector; redacted again here (see [`redact_addresses`]).
     pub samples: Vec<String>,
+    /// Which sending IPs, pools, sending domains and tags the 451s came from (absent when the ESP named
+    /// none).
+    #[serde(default, flatten)]
+    pub sources: Sources,
 }
 
 /// The key under which sent notifications are remembered: the domain, or `sender-wide`.
@@ -93,6 +98,7 @@ impl AlertSnapshot {
             baseline_ratio: alert.baseline_ratio,
             causes: alert.causes.clone(),
             samples: alert.samples.iter().map(|s| s.reply.clone()).collect(),
+            sources: alert.sources.clone(),
         }
     }
 

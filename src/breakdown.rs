@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::advice::{concentration_advice, SINGLE_STREAM_ADVICE, SPREAD_ADVICE};
 use crate::alert::percent;
-use crate::event::{EventKind, NormalizedEvent};
+use crate::event::{EventKind, NormalizedEvent, Sending};
 
 /// Values kept per dimension (per recipient domain and bucket, or in any merged sum); the rest is `other`.
 pub const MAX_VALUES: usize = 20;
@@ -115,13 +115,39 @@ impl Tally {
     }
 }
 
-/// One dimension's values, at most [`MAX_VALUES`], and `other`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// One dimension's values, at most [`MAX_VALUES`], and `other`. Stored in every bucket of every
+/// (hour, domain) row and KV page that has dimensions, so serialized as one map `{value: [attempts,
+/// smtp_451]}` with `other` under the empty key (no value is empty: [`crate::esp::sending`] drops those).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ValueCounts {
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     values: BTreeMap<String, Tally>,
-    #[serde(default, skip_serializing_if = "Tally::is_zero")]
     other: Tally,
+}
+
+/// The key `other` is stored under.
+const OTHER_KEY: &str = "";
+
+impl Serialize for ValueCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let other = (!self.other.is_zero()).then_some((OTHER_KEY, &self.other));
+        let mut map = serializer.serialize_map(Some(self.values.len() + usize::from(other.is_some())))?;
+        for (value, tally) in self.values.iter().map(|(v, t)| (v.as_str(), t)).chain(other) {
+            map.serialize_entry(value, tally)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ValueCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut values = BTreeMap::<String, Tally>::deserialize(deserializer)?;
+        let other = values.remove(OTHER_KEY).unwrap_or_default();
+        let mut counts = ValueCounts { values, other };
+        // A hand-edited or older row may hold more: the cap holds whatever was stored.
+        counts.fold_beyond_cap();
+        Ok(counts)
+    }
 }
 
 /// The order in which values give way to a new one: the smallest goes first.
@@ -165,7 +191,13 @@ impl ValueCounts {
     /// Adds `other` in, value by value, then applies the cap once (see the module docs on order).
     pub fn merge(&mut self, other: &ValueCounts) {
         for (value, tally) in &other.values {
-            *self.values.entry(value.clone()).or_default() += *tally;
+            // Copied only when new here: merging the same values bucket after bucket is the common case.
+            match self.values.get_mut(value) {
+                Some(kept) => *kept += *tally,
+                None => {
+                    self.values.insert(value.clone(), *tally);
+                }
+            }
         }
         self.other += other.other;
         self.fold_beyond_cap();
@@ -185,63 +217,34 @@ impl ValueCounts {
     }
 }
 
-/// Attempts and 451s per value of each dimension, for one recipient domain (or provider) and bucket, or
-/// any sum of them. Serialized compactly: absent dimensions and zero totals are left out, each value is
-/// `[attempts, smtp_451]`.
+/// The values of the four dimensions, without totals: what [`crate::counters::Counts`] stores per bucket
+/// (its own attempts and 451s are the totals). Short field names: this is in every stored bucket that
+/// has dimensions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DimensionCounts {
-    /// Every attempt counted, with or without dimensions: the denominator of the attempt shares.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub attempts: u64,
-    /// Every 451 counted: the denominator of the 451 shares.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub smtp_451: u64,
-    #[serde(default, skip_serializing_if = "ValueCounts::is_empty")]
+pub struct Streams {
+    #[serde(rename = "ip", default, skip_serializing_if = "ValueCounts::is_empty")]
     pub sending_ip: ValueCounts,
-    #[serde(default, skip_serializing_if = "ValueCounts::is_empty")]
+    #[serde(rename = "pool", default, skip_serializing_if = "ValueCounts::is_empty")]
     pub ip_pool: ValueCounts,
-    #[serde(default, skip_serializing_if = "ValueCounts::is_empty")]
+    #[serde(rename = "from", default, skip_serializing_if = "ValueCounts::is_empty")]
     pub sending_domain: ValueCounts,
     #[serde(default, skip_serializing_if = "ValueCounts::is_empty")]
     pub tag: ValueCounts,
 }
 
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-impl DimensionCounts {
-    /// Counts one event: its attempt and 451 in the totals and under each of its values. Returns false
-    /// (and counts nothing) when it is not an attempt.
-    pub fn add_event(&mut self, event: &NormalizedEvent) -> bool {
-        if !matches!(event.kind, EventKind::Delivered | EventKind::Deferred | EventKind::Bounced) {
-            return false;
-        }
-        let tally = Tally { attempts: 1, smtp_451: u64::from(event.smtp_code == Some(451)) };
-        self.attempts += tally.attempts;
-        self.smtp_451 += tally.smtp_451;
-        let sending = &event.sending;
-        if let Some(ip) = sending.sending_ip {
-            // Formatted on the stack and copied only when the value is kept.
-            let mut buffer = [0u8; 48];
-            self.sending_ip.add(format_ip(&ip, &mut buffer), tally);
-        }
-        if let Some(pool) = &sending.ip_pool {
-            self.ip_pool.add(pool, tally);
-        }
-        if let Some(domain) = &sending.sending_domain {
-            self.sending_domain.add(domain, tally);
-        }
-        for tag in sending.tags.iter() {
-            self.tag.add(tag, tally);
-        }
-        true
+impl Streams {
+    /// No event named any dimension.
+    pub fn is_empty(&self) -> bool {
+        Dimension::ALL.iter().all(|d| self.dimension(*d).is_empty())
     }
 
-    /// Adds `other` into `self` (see the module docs on what the cap does to order).
-    pub fn merge(&mut self, other: &DimensionCounts) {
-        self.attempts += other.attempts;
-        self.smtp_451 += other.smtp_451;
+    /// Adds `tally` under `value` of `dimension`, keeping the cap.
+    pub fn add(&mut self, dimension: Dimension, value: &str, tally: Tally) {
+        self.dimension_mut(dimension).add(value, tally);
+    }
+
+    /// Adds `other` in, dimension by dimension (see the module docs on what the cap does to order).
+    pub fn merge(&mut self, other: &Streams) {
         for dimension in Dimension::ALL {
             self.dimension_mut(dimension).merge(other.dimension(dimension));
         }
@@ -265,11 +268,77 @@ impl DimensionCounts {
             Dimension::Tag => &mut self.tag,
         }
     }
+}
+
+/// Calls `f` with each dimension value `sending` names, in [`Dimension::ALL`] order (an IP formatted on
+/// the stack: the caller copies a value only when it keeps it).
+pub fn for_each_value(sending: &Sending, mut f: impl FnMut(Dimension, &str)) {
+    if let Some(ip) = sending.sending_ip {
+        let mut buffer = [0u8; 48];
+        f(Dimension::SendingIp, format_ip(&ip, &mut buffer));
+    }
+    if let Some(pool) = &sending.ip_pool {
+        f(Dimension::IpPool, pool);
+    }
+    if let Some(domain) = &sending.sending_domain {
+        f(Dimension::SendingDomain, domain);
+    }
+    for tag in sending.tags.iter() {
+        f(Dimension::Tag, tag);
+    }
+}
+
+/// What one attempt adds to each of its values: the attempt, and its 451 if it was one.
+pub fn attempt_tally(kind: EventKind, smtp_code: Option<u16>) -> Option<Tally> {
+    matches!(kind, EventKind::Delivered | EventKind::Deferred | EventKind::Bounced)
+        .then(|| Tally { attempts: 1, smtp_451: u64::from(smtp_code == Some(451)) })
+}
+
+/// Attempts and 451s per value of each dimension, for one recipient domain (or provider) and bucket, or
+/// any sum of them, with the totals the shares are of.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DimensionCounts {
+    /// Every attempt counted, with or without dimensions: the denominator of the attempt shares.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u64,
+    /// Every 451 counted: the denominator of the 451 shares.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub smtp_451: u64,
+    #[serde(flatten)]
+    pub streams: Streams,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl DimensionCounts {
+    /// Counts one event: its attempt and 451 in the totals and under each of its values. Returns false
+    /// (and counts nothing) when it is not an attempt.
+    pub fn add_event(&mut self, event: &NormalizedEvent) -> bool {
+        let Some(tally) = attempt_tally(event.kind, event.smtp_code) else { return false };
+        self.attempts += tally.attempts;
+        self.smtp_451 += tally.smtp_451;
+        for_each_value(&event.sending, |dimension, value| self.streams.add(dimension, value, tally));
+        true
+    }
+
+    /// Adds `other` into `self` (see the module docs on what the cap does to order).
+    pub fn merge(&mut self, other: &DimensionCounts) {
+        self.attempts += other.attempts;
+        self.smtp_451 += other.smtp_451;
+        self.streams.merge(&other.streams);
+    }
+
+    /// One dimension's values.
+    pub fn dimension(&self, dimension: Dimension) -> &ValueCounts {
+        self.streams.dimension(dimension)
+    }
 
     /// No event named any dimension: nothing worth storing or showing (the totals alone are in
     /// [`crate::counters::Counts`] already).
     pub fn has_no_dimensions(&self) -> bool {
-        Dimension::ALL.iter().all(|d| self.dimension(*d).is_empty())
+        self.streams.is_empty()
     }
 }
 
@@ -301,8 +370,18 @@ pub struct Breakdown {
     pub ip_pool: Vec<ValueShare>,
     pub sending_domain: Vec<ValueShare>,
     pub tag: Vec<ValueShare>,
-    /// Where the 451s come from, in one sentence with its advice (see [`concentration_sentence`]).
-    pub concentration: Option<String>,
+}
+
+impl Breakdown {
+    /// One dimension's listed values.
+    pub fn dimension(&self, dimension: Dimension) -> &[ValueShare] {
+        match dimension {
+            Dimension::SendingIp => &self.sending_ip,
+            Dimension::IpPool => &self.ip_pool,
+            Dimension::SendingDomain => &self.sending_domain,
+            Dimension::Tag => &self.tag,
+        }
+    }
 }
 
 /// The breakdown of `counts`: `None` when no event named any dimension (no breakdown, not an empty one).
@@ -310,23 +389,39 @@ pub fn breakdown(counts: &DimensionCounts) -> Option<Breakdown> {
     if counts.has_no_dimensions() {
         return None;
     }
-    let top = |dimension| top_values(counts, dimension);
+    let top = |dimension| ranked(counts, dimension, TOP_VALUES);
     Some(Breakdown {
         sending_ip: top(Dimension::SendingIp),
         ip_pool: top(Dimension::IpPool),
         sending_domain: top(Dimension::SendingDomain),
         tag: top(Dimension::Tag),
-        concentration: concentration_sentence(counts),
     })
 }
 
-/// Most 451s first, then most attempts, then byte order.
-fn top_values(counts: &DimensionCounts, dimension: Dimension) -> Vec<ValueShare> {
+/// Where a window's 451s come from, as an alert and `/api/domains/{domain}` carry it (flattened into
+/// them): the breakdown and the concentration sentence, each absent when there is nothing to say.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<Breakdown>,
+    /// Where the 451s come from, in one sentence with its advice (see [`concentration_sentence`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concentration: Option<String>,
+}
+
+impl Sources {
+    pub fn of(counts: &DimensionCounts) -> Sources {
+        Sources { breakdown: breakdown(counts), concentration: concentration_sentence(counts) }
+    }
+}
+
+/// At most `limit` values of `dimension`: most 451s first, then most attempts, then byte order.
+pub fn ranked(counts: &DimensionCounts, dimension: Dimension, limit: usize) -> Vec<ValueShare> {
     let mut values: Vec<(&str, Tally)> = counts.dimension(dimension).values().collect();
-    values.sort_by(|(a, ta), (b, tb)| by_weight(ta, tb).then_with(|| a.cmp(b)));
+    crate::sort::sort_by(&mut values, |(a, ta), (b, tb)| by_weight(ta, tb).then_with(|| a.cmp(b)));
     values
         .into_iter()
-        .take(TOP_VALUES)
+        .take(limit)
         .map(|(value, tally)| ValueShare {
             value: value.to_owned(),
             attempts: tally.attempts,

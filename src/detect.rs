@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::advice::{cause_advice, GREYLISTING_ADVICE, SPIKE_ADVICE};
+use crate::breakdown::Sources;
 use crate::classify::Category;
 use crate::counters::{Counts, Sample, Totals};
 use crate::settings::Settings;
@@ -111,6 +112,9 @@ pub struct Alert {
     pub causes: Vec<Cause>,
     pub advice: Vec<String>,
     pub samples: Vec<Sample>,
+    /// Which sending IPs, pools, sending domains and tags the window's 451s came from.
+    #[serde(flatten)]
+    pub sources: Sources,
     /// For the sender-wide alert: the domains it covers; for a provider alert, its busiest domains.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<String>,
@@ -252,16 +256,17 @@ impl DomainState {
 }
 
 fn tracked_of(states: &BTreeMap<String, DomainState>) -> BTreeMap<String, Tracked> {
-    states
-        .iter()
-        .map(|(key, s)| (key.clone(), Tracked { baseline: s.baseline.clone(), frozen: s.tracker.phase != Phase::Ok }))
-        .collect()
+    crate::sort::map(
+        states.iter().map(|(key, s)| {
+            (key.clone(), Tracked { baseline: s.baseline.clone(), frozen: s.tracker.phase != Phase::Ok })
+        }),
+    )
 }
 
 /// The candidates and the tracked entries with an alert open, in order.
 fn keys_to_evaluate(tracked: &BTreeMap<String, DomainState>, candidates: &BTreeMap<String, Candidate>) -> Vec<String> {
     let open = tracked.iter().filter(|(_, s)| s.tracker.phase != Phase::Ok).map(|(k, _)| k);
-    candidates.keys().chain(open).collect::<BTreeSet<_>>().into_iter().cloned().collect()
+    crate::sort::set(candidates.keys().chain(open)).into_iter().cloned().collect()
 }
 
 /// What the detector asks about a tracked domain: its baseline so far, and whether it is frozen.
@@ -401,7 +406,7 @@ fn describe(
         .iter()
         .map(|(category, n)| Cause { category: *category, share: *n as f64 / total.max(1) as f64 })
         .collect();
-    causes.sort_by(|a, b| b.share.total_cmp(&a.share));
+    crate::sort::sort_by(&mut causes, |a, b| b.share.total_cmp(&a.share));
     let greylisted = causes.iter().find(|c| c.category == Category::Greylisted).map_or(0.0, |c| c.share);
     let benign = total > 0 && greylisted >= settings.benign_greylist_share;
     // Keep the leading cause even when the 451s are spread thin.
@@ -428,7 +433,7 @@ fn describe(
     };
     let mut samples: Vec<Sample> =
         window.samples.iter().filter(|s| causes.iter().any(|c| c.category == s.category)).cloned().collect();
-    samples.sort_by_key(|s| std::cmp::Reverse(s.count));
+    crate::sort::sort_by_key(&mut samples, |s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_ALERT_SAMPLES);
     Alert {
         domain: domain.to_owned(),
@@ -445,6 +450,7 @@ fn describe(
         causes,
         advice,
         samples,
+        sources: Sources::of(&window.dimensions()),
         domains,
         resolved_at: None,
     }
@@ -494,8 +500,12 @@ impl DetectorState {
             resolved.push(alert);
         }
         if matches!(self.sender_wide.phase, Phase::Pending | Phase::Firing) {
-            let mut covered: BTreeSet<String> =
-                self.sender_wide.alert.as_ref().map(|a| a.domains.iter().cloned().collect()).unwrap_or_default();
+            let mut covered: BTreeSet<String> = self
+                .sender_wide
+                .alert
+                .as_ref()
+                .map(|a| crate::sort::set(a.domains.iter().cloned()))
+                .unwrap_or_default();
             covered.extend(breaching.iter().cloned());
             let mut sum = Counts::default();
             let (mut base_451, mut base_attempts) = (0.0, 0.0);
@@ -532,7 +542,7 @@ impl DetectorState {
     fn inhibited(&self) -> BTreeSet<String> {
         match (&self.sender_wide.phase, &self.sender_wide.alert) {
             (Phase::Ok, _) | (_, None) => BTreeSet::new(),
-            (_, Some(alert)) => alert.domains.iter().cloned().collect(),
+            (_, Some(alert)) => crate::sort::set(alert.domains.iter().cloned()),
         }
     }
 
@@ -574,12 +584,8 @@ impl DetectorState {
 
     /// Domains whose alert is not `ok`, for the API's status column.
     pub fn phases(&self) -> BTreeMap<String, Phase> {
-        let mut phases: BTreeMap<String, Phase> = self
-            .domains
-            .iter()
-            .filter(|(_, s)| s.tracker.phase != Phase::Ok)
-            .map(|(d, s)| (d.clone(), s.tracker.phase))
-            .collect();
+        let open = self.domains.iter().filter(|(_, s)| s.tracker.phase != Phase::Ok);
+        let mut phases = crate::sort::map(open.map(|(d, s)| (d.clone(), s.tracker.phase)));
         if self.sender_wide.phase != Phase::Ok {
             phases.insert(SENDER_WIDE.to_owned(), self.sender_wide.phase);
         }

@@ -50,6 +50,7 @@ pub mod error;
 pub mod esp;
 pub mod event;
 pub mod http;
+mod json;
 pub mod mime;
 pub mod notify;
 pub mod outbound;
@@ -57,6 +58,7 @@ pub mod provider;
 pub mod redact;
 pub mod reply;
 pub mod settings;
+mod sort;
 pub mod sql;
 pub mod store;
 

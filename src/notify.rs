@@ -109,7 +109,7 @@ pub fn plan(
 ) -> (Vec<Outgoing>, NotifyState) {
     let mut state = previous.clone();
     let mut notices = Vec::new();
-    let current: BTreeMap<String, &AlertSnapshot> = alerts_now.iter().map(|a| (a.key().into_owned(), a)).collect();
+    let current = crate::sort::map(alerts_now.iter().map(|a| (a.key().into_owned(), a)));
     for (key, alert) in &current {
         let notifiable = settings.notifiable(alert);
         match state.announced.get_mut(key) {

@@ -121,7 +121,7 @@ fn no_dimension_data_gives_no_breakdown_and_no_sentence() {
 fn too_few_451s_say_nothing() {
     let counts = counted(&[(from_ip("198.51.100.7"), 10, MIN_451 - 1), (from_ip("198.51.100.8"), 100, 0)]);
     assert_eq!(concentration_sentence(&counts), None);
-    assert!(breakdown(&counts).expect("IPs were named").concentration.is_none());
+    assert!(breakdown(&counts).is_some() && concentration_sentence(&counts).is_none());
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn only_attempts_count_and_events_without_dimensions_still_count_in_the_totals()
     assert!(counts.add_event(&event(true, Sending::default())));
     assert!(counts.add_event(&event(true, from_ip("198.51.100.7"))));
     assert_eq!((counts.attempts, counts.smtp_451), (2, 2));
-    let ips: Vec<(&str, Tally)> = counts.sending_ip.values().collect();
+    let ips: Vec<(&str, Tally)> = counts.streams.sending_ip.values().collect();
     assert_eq!(ips, [("198.51.100.7", Tally { attempts: 1, smtp_451: 1 })]);
     // Half the 451s named an IP: the share is of all of them.
     assert_eq!(breakdown(&counts).unwrap().sending_ip[0].share, 0.5);
@@ -142,10 +142,7 @@ fn only_attempts_count_and_events_without_dimensions_still_count_in_the_totals()
 fn counts_serialize_compactly_and_round_trip() {
     let counts = counted(&[(tagged("2001:db8::1", "t"), 3, 1)]);
     let json = serde_json::to_string(&counts).unwrap();
-    assert_eq!(
-        json,
-        r#"{"attempts":3,"smtp_451":1,"sending_ip":{"values":{"2001:db8::1":[3,1]}},"tag":{"values":{"t":[3,1]}}}"#
-    );
+    assert_eq!(json, r#"{"attempts":3,"smtp_451":1,"ip":{"2001:db8::1":[3,1]},"tag":{"t":[3,1]}}"#);
     assert_eq!(serde_json::from_str::<DimensionCounts>(&json).unwrap(), counts);
 }
 
@@ -162,7 +159,7 @@ fn ten_thousand_tags_keep_the_heaviest_twenty_and_sum_the_rest_as_other() {
             Sending { tags: [format!("tag-{i}")].into_iter().collect(), ..Sending::default() },
         ));
     }
-    let tags = &counts.tag;
+    let tags = &counts.streams.tag;
     assert_eq!(tags.values().count(), MAX_VALUES);
     assert!(tags.values().any(|(value, _)| value == "heavy"), "the heaviest tag is kept");
     let named: u64 = tags.values().map(|(_, t)| t.attempts).sum();
@@ -195,9 +192,9 @@ proptest! {
         let mut ba = cb.clone();
         ba.merge(&ca);
         prop_assert_eq!(&ab, &ba);
-        let total = |c: &DimensionCounts| c.tag.values().map(|(_, t)| t.attempts).sum::<u64>() + c.tag.other().attempts;
+        let total = |c: &DimensionCounts| c.streams.tag.values().map(|(_, t)| t.attempts).sum::<u64>() + c.streams.tag.other().attempts;
         prop_assert_eq!(total(&ab), (a.len() + b.len()) as u64);
-        prop_assert!(ab.tag.values().count() <= MAX_VALUES);
+        prop_assert!(ab.streams.tag.values().count() <= MAX_VALUES);
     }
 
     #[test]

@@ -46,6 +46,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("/api/classify", "GET, HEAD, POST, OPTIONS"),
     ("/api/domains", "GET, HEAD, OPTIONS"),
     ("/api/domains/gmail.com", "GET, HEAD, OPTIONS"),
+    ("/api/streams", "GET, HEAD, OPTIONS"),
     ("/api/alerts", "GET, HEAD, OPTIONS"),
     ("/api/rules", "GET, HEAD, OPTIONS"),
     ("/api/openapi.json", "GET, HEAD, OPTIONS"),
@@ -88,6 +89,9 @@ fn head_answers_as_get_does_without_the_body() {
         "/api/domains?window=2h",
         "/api/domains/gmail.com",
         "/api/domains/gmail.com?format=csv",
+        "/api/streams",
+        "/api/streams?window=15m",
+        "/api/streams?window=2h",
         "/api/alerts",
         "/api/rules?window=7d",
         "/api/openapi.json",
@@ -127,6 +131,7 @@ fn a_repeated_query_parameter_is_a_400_naming_it() {
         ("/api/domains?window=1h&window=1h", "window"),
         ("/api/domains?limit=5&window=1h&limit=5", "limit"),
         ("/api/domains/gmail.com?format=csv&format=csv", "format"),
+        ("/api/streams?window=24h&window=7d", "window"),
         ("/api/classify?reply=a&reply=b", "reply"),
         ("/api/health?probe&probe", "probe"),
     ] {
@@ -200,6 +205,9 @@ fn every_status_the_routes_answer_is_declared() {
         ("get", "/api/domains/{domain}", "/api/domains/a_b", None, false, 400),
         ("get", "/api/domains", "/api/domains", None, true, 503),
         ("get", "/api/domains/{domain}", "/api/domains/gmail.com", None, true, 503),
+        ("get", "/api/streams", "/api/streams?window=2h", None, false, 400),
+        ("get", "/api/streams", "/api/streams", None, true, 503),
+        ("head", "/api/streams", "/api/streams?window=1h", None, false, 200),
         ("get", "/api/alerts", "/api/alerts", None, true, 503),
         ("head", "/api/alerts", "/api/alerts", None, true, 503),
         ("get", "/api/health", "/api/health?x&x", None, false, 400),
@@ -290,4 +298,12 @@ fn the_declared_windows_limits_and_formats_are_what_the_routes_accept() {
     assert_eq!((status(format!("limit={min}")), status(format!("limit={max}"))), (200, 200));
     assert_eq!((status(format!("limit={}", min - 1)), status(format!("limit={}", max + 1))), (400, 400));
     assert_eq!((status("window=2h".into()), status("format=xml".into())), (400, 400));
+    let streams = doc["paths"]["/api/streams"]["get"]["parameters"].as_array().unwrap().clone();
+    assert_eq!(streams.iter().map(|p| p["name"].as_str().unwrap()).collect::<Vec<_>>(), ["window"]);
+    let stream_status =
+        |query: &str| send(request(Method::Get, &format!("/api/streams?{query}")), &config(false)).status;
+    for window in streams[0]["schema"]["enum"].as_array().unwrap() {
+        assert_eq!(stream_status(&format!("window={}", window.as_str().unwrap())), 200);
+    }
+    assert_eq!((stream_status("window=2h"), stream_status("window=")), (400, 400));
 }

@@ -12,7 +12,7 @@ mod common;
 
 use bouncewatch::classify::Category;
 use bouncewatch::config::Config;
-use bouncewatch::event::{Esp, EventKind, NormalizedEvent};
+use bouncewatch::event::{Esp, EventKind, NormalizedEvent, Sending};
 use bouncewatch::store::OpCounts;
 use common::World;
 
@@ -58,7 +58,10 @@ struct DayCost {
     /// The most KV operations a single invocation made.
     max_kv_per_invocation: u64,
     /// The slowest cron run, natively, in microseconds (optimized build; a Worker in wasm is slower).
+    /// Reported, never asserted: it measures the machine as much as the code.
     slowest_tick_us: u64,
+    /// The most rows one cron run read: what bounds its time, independent of the machine.
+    max_rows_read_per_tick: u64,
 }
 
 /// The traffic of one day.
@@ -113,7 +116,20 @@ fn event(id: String, at: u64, domain: String, i: u64) -> NormalizedEvent {
         category,
         permanence: None,
         rule,
-        sending: Default::default(),
+        sending: sending(i),
+    }
+}
+
+/// What a sender with some streams sends with (issue 14): one of 4 IPs in 2 pools, one of 2 From
+/// domains, one of 10 campaigns and a stream tag. Every event carries all four dimensions, so the
+/// figures are the upper bound of what they cost.
+fn sending(i: u64) -> Sending {
+    let ip = (i / 7 % 4) as u8;
+    Sending {
+        sending_ip: Some(std::net::IpAddr::from([198, 51, 100, 7 + ip])),
+        ip_pool: Some(format!("pool-{}", ip % 2)),
+        sending_domain: Some(format!("mail{}.sender.example", i / 11 % 2)),
+        tags: [format!("campaign:spring-{}", i / 13 % 10), "stream:outbound".to_owned()].into_iter().collect(),
     }
 }
 
@@ -156,9 +172,12 @@ fn simulate(world: &World, traffic: Traffic, days: u64) -> Vec<DayCost> {
                     cost.events += traffic.batch_size;
                 }
                 2 => {
+                    let rows_before = world.sql_ops().rows_read;
                     let started = std::time::Instant::now();
                     world.tick(now);
                     cost.slowest_tick_us = cost.slowest_tick_us.max(started.elapsed().as_micros() as u64);
+                    let rows = world.sql_ops().rows_read - rows_before;
+                    cost.max_rows_read_per_tick = cost.max_rows_read_per_tick.max(rows);
                 }
                 _ => {
                     for url in ["/api/domains?window=24h", "/api/alerts"] {
@@ -190,11 +209,11 @@ fn config() -> Config {
 
 fn print_table(title: &str, costs: &[DayCost]) {
     println!("\n{title}");
-    println!("| day | events | Worker requests | DO requests | DO rows written | DO rows read | KV reads | KV writes | KV lists | KV deletes | most KV ops in one invocation | slowest cron run (native) |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| day | events | Worker requests | DO requests | DO rows written | DO rows read | KV reads | KV writes | KV lists | KV deletes | most KV ops in one invocation | most rows one cron run read | slowest cron run (native) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (day, c) in costs.iter().enumerate() {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} ms |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} ms |",
             day + 1,
             c.events,
             c.worker_requests,
@@ -206,6 +225,7 @@ fn print_table(title: &str, costs: &[DayCost]) {
             c.kv.lists,
             c.kv.deletes,
             c.max_kv_per_invocation,
+            c.max_rows_read_per_tick,
             c.slowest_tick_us as f64 / 1000.0
         );
     }
@@ -315,7 +335,9 @@ fn a_hundred_thousand_distinct_domains_a_day_grow_no_stored_value_and_no_cron_ru
     // The cron scans the window's rows of every domain, but parses and keeps only candidates: none here.
     let detector = world.get("/api/alerts", START + 3 * DAY - 60).json_body();
     assert_eq!(detector["active"].as_array().map(Vec::len), Some(0), "{detector}");
-    assert!(steady.slowest_tick_us < 2_000_000, "a cron run took {} µs", steady.slowest_tick_us);
+    // With no domain near alerting, a cron run reads the rows of the hours it publishes and the hot marks,
+    // not every domain's: a scan of the window would read at least one row per domain, 100,000.
+    assert!(steady.max_rows_read_per_tick < 50_000, "a cron run read {} rows", steady.max_rows_read_per_tick);
 
     let spike_at = START + 3 * DAY;
     let deferred = |i: u64| {
@@ -381,6 +403,7 @@ fn five_million_one_event_requests_a_day_cost_under_a_dollar_per_million_events(
         events: scale(sampled.events),
         max_kv_per_invocation: sampled.max_kv_per_invocation,
         slowest_tick_us: sampled.slowest_tick_us,
+        max_rows_read_per_tick: sampled.max_rows_read_per_tick,
     };
     print_table("(c) 5 M one-event requests a day over 10,000 domains (2 hours simulated, scaled to a day)", &[day]);
     let (kv, requests, rows, duration) = monthly_cost(&day);

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use super::{
     cause_advice, cause_name, Message, Notice, NoticeKind, Scope, Severity, MAX_LISTED_DOMAINS, MAX_SUBJECT_ALERTS,
 };
+use crate::breakdown::{Dimension, Sources};
 use crate::mime::UtcTime;
 
 /// The message for every notice of one cron run. `now` (unix seconds) dates the durations; `public_url`
@@ -56,6 +57,8 @@ struct Section<'a> {
     notice: &'a Notice,
     title: String,
     facts: Vec<(&'static str, String)>,
+    /// The top values per dimension, one line each: `sending IPs: 198.51.100.7 90 % of the 451s …`.
+    streams: Vec<String>,
     links: Vec<(String, String)>,
 }
 
@@ -102,7 +105,7 @@ impl<'a> Section<'a> {
                 Scope::SenderWide { .. } => links.push(("Open the dashboard".to_owned(), format!("{base}/"))),
             }
         }
-        Section { notice, title, facts, links }
+        Section { notice, title, facts, streams: stream_lines(&alert.sources), links }
     }
 
     fn firing(&self) -> bool {
@@ -111,7 +114,7 @@ impl<'a> Section<'a> {
 
     fn causes(&self) -> impl Iterator<Item = (String, Option<&'static str>)> + '_ {
         let mut causes = self.notice.alert.causes.clone();
-        causes.sort_by(|a, b| b.share.total_cmp(&a.share));
+        crate::sort::sort_by(&mut causes, |a, b| b.share.total_cmp(&a.share));
         causes
             .into_iter()
             .map(|c| (format!("{}: {}", cause_name(c.category), percent(c.share)), cause_advice(c.category)))
@@ -139,6 +142,15 @@ impl<'a> Section<'a> {
                         let _ = writeln!(out, "  - {cause}");
                     }
                 }
+            }
+        }
+        if !self.streams.is_empty() || alert.sources.concentration.is_some() {
+            out.push_str("\nWhere the 451s came from:\n");
+            if let Some(sentence) = &alert.sources.concentration {
+                let _ = writeln!(out, "  {sentence}");
+            }
+            for line in &self.streams {
+                let _ = writeln!(out, "  - {line}");
             }
         }
         if !alert.samples.is_empty() {
@@ -190,6 +202,17 @@ impl<'a> Section<'a> {
             }
             out.push_str("</ul>\n");
         }
+        if !self.streams.is_empty() || alert.sources.concentration.is_some() {
+            out.push_str("<h3 style=\"margin:12px 0 4px\">Where the 451s came from</h3>\n");
+            if let Some(sentence) = &alert.sources.concentration {
+                let _ = writeln!(out, "<p><b>{}</b></p>", escape_html(sentence));
+            }
+            out.push_str("<ul>\n");
+            for line in &self.streams {
+                let _ = writeln!(out, "<li>{}</li>", escape_html(line));
+            }
+            out.push_str("</ul>\n");
+        }
         if !alert.samples.is_empty() {
             out.push_str("<h3 style=\"margin:12px 0 4px\">Sample replies (redacted)</h3>\n");
             for sample in &alert.samples {
@@ -207,6 +230,29 @@ impl<'a> Section<'a> {
             let _ = writeln!(out, "<p><a href=\"{}\">{}</a></p>", escape_html(url), escape_html(label));
         }
     }
+}
+
+/// Values listed per dimension in a message: a phone shows three lines, not five.
+const STREAM_VALUES: usize = 3;
+
+/// One line per dimension with values: `sending IPs: 198.51.100.7 (90 % of the 451s, 451 ratio 90 %), …`.
+fn stream_lines(sources: &Sources) -> Vec<String> {
+    let Some(breakdown) = &sources.breakdown else { return Vec::new() };
+    Dimension::ALL
+        .iter()
+        .filter_map(|&dimension| {
+            let values = breakdown.dimension(dimension);
+            if values.is_empty() {
+                return None;
+            }
+            let listed: Vec<String> = values
+                .iter()
+                .take(STREAM_VALUES)
+                .map(|v| format!("{} ({} of the 451s, 451 ratio {})", v.value, percent(v.share), percent(v.ratio_451)))
+                .collect();
+            Some(format!("{}: {}", dimension.noun().1, listed.join(", ")))
+        })
+        .collect()
 }
 
 /// `{PUBLIC_URL}/#/domain/{domain}`, the domain percent-encoded so data cannot bend the link.

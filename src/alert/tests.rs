@@ -21,7 +21,25 @@ fn gmail() -> AlertSnapshot {
             "451 4.7.1 <jane.doe@example.org> temporarily deferred due to local policy".into(),
             "421-4.7.28 Our system has detected an unusual rate of unsolicited mail".into(),
         ],
+        sources: Default::default(),
     }
+}
+
+/// gmail() with 90 % of its 451s from one of three sending IPs.
+fn from_one_ip() -> AlertSnapshot {
+    use crate::breakdown::Dimension;
+    use crate::counters::{Counted, Counts};
+    use crate::event::EventKind;
+    let mut window = Counts::default();
+    for (ip, attempts, deferred) in [("198.51.100.7", 300, 162), ("198.51.100.8", 350, 9), ("198.51.100.9", 350, 9)] {
+        for i in 0..attempts {
+            let (kind, code) =
+                if i < deferred { (EventKind::Deferred, Some(451)) } else { (EventKind::Delivered, None) };
+            let streams = [(Dimension::SendingIp, ip), (Dimension::Tag, "newsletter")];
+            window.add(Counted { kind, smtp_code: code, category: None, rule: None, sample: None, streams: &streams });
+        }
+    }
+    AlertSnapshot { sources: Sources::of(&window.dimensions()), ..gmail() }
 }
 
 fn domain(name: &str) -> AlertSnapshot {
@@ -231,4 +249,29 @@ fn a_sample_naming_a_blocklist_says_who_and_where_to_look_the_sender_up() {
     assert!(message.text.contains(&format!("    {note}")), "{}", message.text);
     assert!(message.html.contains(note), "{}", message.html);
     assert!(!one(NoticeKind::Firing, gmail()).text.contains("Named by"), "no entity, no note");
+}
+
+#[test]
+fn the_message_says_which_sending_ip_the_451s_came_from_and_lists_the_top_values() {
+    let message = compose(&[Notice { kind: NoticeKind::Firing, alert: from_one_ip() }], NOW, None);
+    assert!(
+        message.text.contains(
+            "Where the 451s came from:\n  90 % of the 451s came from sending IP 198.51.100.7 (30 % of the attempts): \
+             check that IP's reputation"
+        ),
+        "{}",
+        message.text
+    );
+    assert!(message.text.contains(
+        "  - sending IPs: 198.51.100.7 (90 % of the 451s, 451 ratio 54 %), 198.51.100.8 (5 % of the 451s, 451 ratio 2.6 %)"
+    ));
+    assert!(message.text.contains("  - tags: newsletter (100 % of the 451s, 451 ratio 18 %)"));
+    assert!(message.html.contains("<b>90 % of the 451s came from sending IP 198.51.100.7"));
+}
+
+#[test]
+fn without_dimensions_the_message_has_no_source_section() {
+    let message = compose(&[Notice { kind: NoticeKind::Firing, alert: gmail() }], NOW, None);
+    assert!(!message.text.contains("Where the 451s came from"));
+    assert!(!message.html.contains("Where the 451s came from"));
 }

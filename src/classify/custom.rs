@@ -140,7 +140,7 @@ impl std::fmt::Display for RulesError {
 /// cache in [`from_config`] makes that once per distinct text of the variable.
 pub fn parse(text: &str) -> Result<CustomRules, RulesError> {
     let values: Vec<serde_json::Value> =
-        serde_json::from_str(text).map_err(|e| RulesError(format!("must be a JSON array of rule objects: {e}")))?;
+        crate::json::parse(text).map_err(|e| RulesError(format!("must be a JSON array of rule objects: {e}")))?;
     if values.len() > MAX_RULES {
         return Err(RulesError(format!("{} rules given; at most {MAX_RULES}", values.len())));
     }

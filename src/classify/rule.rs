@@ -417,7 +417,7 @@ impl Matcher {
         }
         let literals = anchored_at.len();
         assert!(literals <= MAX_LITERALS, "raise MAX_LITERALS to {literals}");
-        anchored_at.sort_by_key(|(pair, anchor)| (*pair, anchor.id));
+        crate::sort::sort_by_key(&mut anchored_at, |(pair, anchor)| (*pair, anchor.id));
         let mut starts = vec![0u32; PAIR_SLOTS + 1];
         for &(pair, _) in &anchored_at {
             starts[pair + 1] += 1;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::breakdown::{for_each_value, Dimension};
 use crate::classify::{is_fallback_rule, Category};
 use crate::counters::{sample_text, MAX_SAMPLES_PER_CATEGORY};
 use crate::esp::Nonce;
@@ -45,6 +46,9 @@ pub struct DeltaEvent {
     /// Index into [`Delta::rules`]: the rule that decided `category`.
     #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<u32>,
+    /// Indices into [`Delta::streams`]: the sending IP, pool, domain and tags it was sent with.
+    #[serde(rename = "v", default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<u32>,
 }
 
 impl DeltaEvent {
@@ -62,6 +66,10 @@ pub struct Delta {
     /// The rule ids the events name, each once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<String>,
+    /// The distinct dimension values the events name, each once: a batch sent from three IPs carries
+    /// three strings, and each event small indices into them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<(Dimension, String)>,
     pub events: Vec<DeltaEvent>,
     /// A token the ESP's signature uses once (Mailgun), with the body it came on: the object refuses the
     /// whole delta if it has seen the token on another body, and records it with the counts.
@@ -141,6 +149,8 @@ struct Builder {
     /// Sample texts already forwarded, per (bucket, domain, category, whether only the code-class
     /// fallback classified it), as indices into `delta.samples`: the object keeps fallback samples apart.
     forwarded: BTreeMap<(u64, u32, Category, bool), Vec<u32>>,
+    /// Indices into `delta.streams`, per dimension (in [`Dimension::ALL`] order), looked up by `&str`.
+    streams: [BTreeMap<String, u32>; 4],
 }
 
 impl Builder {
@@ -166,6 +176,8 @@ impl Builder {
                 next
             })
         });
+        let mut streams = Vec::new();
+        for_each_value(&event.sending, |dimension, value| streams.push(self.stream(dimension, value)));
         self.delta.events.push(DeltaEvent {
             id: event_id(event),
             domain,
@@ -176,7 +188,19 @@ impl Builder {
             category: event.category,
             sample,
             rule,
+            streams,
         });
+    }
+
+    fn stream(&mut self, dimension: Dimension, value: &str) -> u32 {
+        let known = &mut self.streams[dimension as usize];
+        if let Some(&index) = known.get(value) {
+            return index;
+        }
+        let index = self.delta.streams.len() as u32;
+        self.delta.streams.push((dimension, value.to_owned()));
+        known.insert(value.to_owned(), index);
+        index
     }
 
     fn sample(&mut self, key: (u64, u32, Category, bool), text: &str) -> Option<u32> {
@@ -282,6 +306,39 @@ mod tests {
             }
         }
         assert_eq!(prepared.deltas.iter().map(|(_, d)| d.events.len()).sum::<usize>(), 200);
+    }
+
+    #[test]
+    fn dimension_values_are_carried_once_per_delta_and_events_point_at_them() {
+        use crate::event::Sending;
+        let sent = |ip: &str, tags: &[&str]| Sending {
+            sending_ip: Some(ip.parse().expect("a test IP")),
+            tags: tags.iter().copied().collect(),
+            ..Sending::default()
+        };
+        let mut events: Vec<_> = (0..100)
+            .map(|i| {
+                let ip = if i % 2 == 0 { "198.51.100.7" } else { "198.51.100.8" };
+                let e = event(&format!("e{i}"), EventKind::Deferred, 9_000, "gmail.com", Some("451 4.7.1 later"));
+                NormalizedEvent { sending: sent(ip, &["news", "campaign:spring"]), ..e }
+            })
+            .collect();
+        events.push(event("bare", EventKind::Delivered, 9_000, "gmail.com", None));
+        let delta = &prepare(&events, 10_000, &Settings::default()).deltas[0].1;
+        assert_eq!(
+            delta.streams,
+            [
+                (Dimension::SendingIp, "198.51.100.7".to_owned()),
+                (Dimension::Tag, "news".to_owned()),
+                (Dimension::Tag, "campaign:spring".to_owned()),
+                (Dimension::SendingIp, "198.51.100.8".to_owned()),
+            ]
+        );
+        assert_eq!(delta.events[1].streams, [3, 1, 2]);
+        assert!(delta.events[100].streams.is_empty());
+        let json = serde_json::to_string(&delta.events[100]).unwrap();
+        assert!(!json.contains("\"v\""), "an event without dimensions carries nothing: {json}");
+        assert_eq!(serde_json::from_str::<Delta>(&serde_json::to_string(delta).unwrap()).unwrap(), *delta);
     }
 
     #[test]

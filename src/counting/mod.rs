@@ -4,7 +4,11 @@
 //! ## The path of an event
 //! 1. The Worker verifies, parses and classifies a webhook at the edge, then cuts its events into a
 //!    [`delta::Delta`] per shard (recipient domains are spread over `COUNTER_SHARDS` objects by hash): each
-//!    event reduced to its kind, code, category, bucket, an 8-byte id and a sample index.
+//!    event reduced to its kind, code, category, bucket, an 8-byte id, a sample index and the indices of
+//!    its sending dimension values (IP, pool, sending domain, tags), each distinct value sent once per delta.
+//!    The object counts those per bucket in [`crate::counters::Counts::streams`], at most 20 values per
+//!    dimension per (domain, bucket): they make a row's JSON longer, never more rows. Hour pages carry
+//!    them summed over the shard's domains per bucket ([`publish`]).
 //! 2. It makes one call to each object concerned ([`client::Counter`]); the object applies the delta in one
 //!    atomic unit ([`object::CounterObject::apply`]) and answers only once that is durable. The webhook
 //!    answers 2xx only after every call succeeded; otherwise 503, and the ESP retries.
@@ -29,7 +33,8 @@
 //! | a one-event webhook | 1 request; 1–2 rows read, 1 row written (+1 when its hour becomes dirty) | none |
 //! | a 1,000-event batch | 1 request; a row read and written per (hour, domain) it touches | none |
 //! | a cron run | 1 request per shard; rows read: the hot marks of the window's hours, and the rows of hot and tracked domains (their window, plus a baseline span when a domain first becomes a candidate); rows written: expired rows, the detector's row when it changed | a publish every `PUBLISH_MINUTES`: one put per changed hour page (part) |
-//! | an API read | 1 request per shard | one get per settled hour page (part) of the window |
+//! | an API read of every domain | 1 request per shard | one get per settled hour page (part) of the window |
+//! | an API read of one domain | 1 request to its shard (+1 to shard 0 for the phases); its rows of the window, one per hour (part) | none |
 
 pub mod client;
 pub mod delta;

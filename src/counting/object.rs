@@ -2,6 +2,7 @@
 //! what is not yet published, expire old buckets. Plain Rust over [`Sql`]; the Durable Object binding in
 //! `src/shell` only turns requests into calls here.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -143,6 +144,11 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
                 Some(i) => Some(delta.rules.get(i as usize).ok_or_else(|| bad_delta("rule index"))?.as_str()),
                 None => None,
             };
+            let mut streams = Vec::with_capacity(event.streams.len());
+            for &i in &event.streams {
+                let (dimension, value) = delta.streams.get(i as usize).ok_or_else(|| bad_delta("stream index"))?;
+                streams.push((*dimension, value.as_str()));
+            }
             // Usually the same part: only an event stamped in the future is counted in another hour than
             // the one its id is kept under.
             let id_part = id_group.writable();
@@ -150,8 +156,14 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             id_part.changed = true;
             let count_group = self.group(&mut groups, (hour_of(event.bucket), event.domain), domain, now)?;
             let part = count_group.writable();
-            let counted =
-                Counted { kind: event.kind, smtp_code: event.smtp_code, category: event.category, rule, sample };
+            let counted = Counted {
+                kind: event.kind,
+                smtp_code: event.smtp_code,
+                category: event.category,
+                rule,
+                sample,
+                streams: &streams,
+            };
             if part.buckets.entry(event.bucket).or_default().add(counted) {
                 part.changed = true;
                 applied.accepted += 1;
@@ -306,8 +318,17 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             for row in &rows {
                 let domain = column(row, 0, SqlValue::as_text)?;
                 for (bucket, counts) in parse_counts(column(row, 1, SqlValue::as_text)?)? {
-                    if !counts.is_empty() {
-                        buckets.entry(bucket).or_default().entry(domain.to_owned()).or_default().merge(&counts);
+                    if counts.is_empty() {
+                        continue;
+                    }
+                    // Moved in when it is the (bucket, domain)'s first row, as nearly always: merging into an
+                    // empty Counts would copy every sample and stream value (the cron's publish reads every
+                    // row of an hour this way).
+                    match buckets.entry(bucket).or_default().entry(domain.to_owned()) {
+                        Entry::Vacant(slot) => {
+                            slot.insert(counts);
+                        }
+                        Entry::Occupied(mut slot) => slot.get_mut().merge(&counts),
                     }
                 }
             }
@@ -336,7 +357,11 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             "SELECT domain FROM hot WHERE hour >= ? AND hour <= ?",
             &[hour_of(first).into(), hour_of(last).into()],
         )?;
-        rows.iter().map(|row| Ok(column(row, 0, SqlValue::as_text)?.to_owned())).collect()
+        let mut domains = BTreeSet::new();
+        for row in &rows {
+            domains.insert(column(row, 0, SqlValue::as_text)?.to_owned());
+        }
+        Ok(domains)
     }
 
     /// `domain`'s counts of every bucket in `first..=last`. Seeks each hour's rows of the domain (an
@@ -389,7 +414,7 @@ pub fn hour_of(bucket: u64) -> u64 {
 }
 
 fn parse_counts(text: &str) -> Result<BTreeMap<u64, Counts>, SqlError> {
-    serde_json::from_str(text).map_err(|e| SqlError(format!("stored counts are corrupt: {e}")))
+    crate::json::parse(text).map_err(|e| SqlError(format!("stored counts are corrupt: {e}")))
 }
 
 fn bad_delta(what: &str) -> SqlError {

@@ -104,7 +104,7 @@ pub fn put_meta<Q: Sql>(sql: &Q, name: &str, value: &str) -> Result<(), SqlError
 pub fn load_meta<Q: Sql, T: serde::de::DeserializeOwned + Default>(sql: &Q, name: &str) -> Result<T, SqlError> {
     match get_meta(sql, name)? {
         None => Ok(T::default()),
-        Some(text) => serde_json::from_str(&text).map_err(|e| SqlError(format!("stored {name} is corrupt: {e}"))),
+        Some(text) => crate::json::parse(&text).map_err(|e| SqlError(format!("stored {name} is corrupt: {e}"))),
     }
 }
 

@@ -58,7 +58,7 @@ fn sending_side(item: &Value) -> Sending {
     // `tag` is one label, or (anymail's full sample) the `tags` array again as JSON text.
     match text(item, "/tag") {
         Some(tag) if tags.is_empty() && tag.starts_with('[') => {
-            let listed = serde_json::from_str::<Value>(tag).ok();
+            let listed = crate::json::parse::<Value>(tag).ok();
             sending::push_tags(&mut tags, "", sending::strings(listed.as_ref()));
         }
         Some(tag) if tags.is_empty() => sending::push_tag(&mut tags, "", tag),

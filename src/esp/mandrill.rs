@@ -26,7 +26,7 @@ pub fn verify(delivery: &Delivery<'_>, config: &Config) -> Result<(), EspError> 
     let url = common::required_secret(config, URL)?;
     let presented = common::decode_base64(common::required_header(delivery, SIGNATURE_HEADER)?, SIGNATURE_HEADER)?;
     let mut fields = form_fields(delivery.body)?;
-    fields.sort();
+    crate::sort::sort(&mut fields);
     let mut mac = Hmac::<Sha1>::new_from_slice(key.as_bytes())
         .map_err(|_| EspError::Unauthorized(format!("{KEY} is unusable")))?;
     mac.update(url.as_bytes());
@@ -54,7 +54,7 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
         None if is_bare_json => std::str::from_utf8(delivery.body).unwrap_or_default(),
         None => return Err(EspError::Malformed("Mandrill form has no `mandrill_events` field".into())),
     };
-    let events: Value = serde_json::from_str(events_json)
+    let events: Value = crate::json::parse(events_json)
         .map_err(|e| EspError::Malformed(format!("Mandrill `mandrill_events` is not valid JSON: {e}")))?;
     let items = events
         .as_array()

@@ -245,7 +245,7 @@ pub fn parse(delivery: &Delivery<'_>) -> Result<Parsed, EspError> {
 /// The events of an SNS `Message`. SES also posts a plain-text "Successfully validated SNS topic…"
 /// message after subscribing: not JSON, no events.
 fn record_events(message: &str, message_id: Option<&str>, now: u64) -> Parsed {
-    serde_json::from_str::<Value>(message).map(|record| events_of(&record, message_id, now)).unwrap_or_default()
+    crate::json::parse::<Value>(message).map(|record| events_of(&record, message_id, now)).unwrap_or_default()
 }
 
 fn events_of(record: &Value, message_id: Option<&str>, now: u64) -> Parsed {

@@ -30,7 +30,8 @@ pub enum Format {
 }
 
 impl Format {
-    /// The values `?format=` takes, for the OpenAPI document.
+    /// The values `?format=` takes, which the OpenAPI document lists (checked in `openapi/tests.rs`).
+    #[cfg(test)]
     pub const NAMES: [&'static str; 2] = ["json", "csv"];
 
     /// `?format=json|csv` when given; otherwise CSV when `Accept` ranks `text/csv` above `application/json`

@@ -1,257 +1,46 @@
 //! `GET /api/openapi.json`: an OpenAPI 3.1 description of every route the Worker answers, checked against
-//! the running Worker by schemathesis (`tests/e2e/contract.test.mjs`). Enumerations (ESPs, categories,
-//! windows, formats) come from the types and every parameter constraint from the constant the server checks
-//! with, so the document cannot drift from them. It states the security really in force: a bearer token
+//! the running Worker by schemathesis (`tests/e2e/contract.test.mjs`). The document is `docs/openapi.json`,
+//! which the tests (`openapi/tests.rs`) keep equal to what the types and the constants the server checks
+//! with describe, so it cannot drift from them. It states the security really in force: a bearer token
 //! on every `/api` route but health when `READ_TOKEN` is set, and none when it is not.
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
-use crate::classify::Category;
 use crate::config::Config;
-use crate::counters::Window;
-use crate::event::{Esp, MAX_DOMAIN_LEN};
 
-use super::classify::{MAX_BATCH, MAX_BODY_BYTES, NOT_BLANK_PATTERN};
-use super::csv::Format;
-use super::{HttpResponse, ECHOED_EVENTS_MAX};
+use super::HttpResponse;
+
+/// The document as served when `READ_TOKEN` is set; [`served`] takes the token out when it is not.
+const DOCUMENT: &str = include_str!("../../docs/openapi.json");
 
 pub fn document(config: &Config) -> HttpResponse {
-    HttpResponse::json(200, &spec(config.get("READ_TOKEN").is_some()))
+    HttpResponse::json(200, &served(config.get("READ_TOKEN").is_some()))
 }
 
-fn error(description: &str) -> Value {
-    json!({ "description": description,
-            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
-}
-
-fn ok(schema: &str) -> Value {
-    json!({ "description": "OK",
-            "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
-}
-
-/// A JSON answer that `?format=csv` or `Accept: text/csv` turns into a table (see `csv.rs` for its columns).
-fn ok_or_csv(schema: &str, table: &str) -> Value {
-    json!({ "description": format!("OK; as CSV, {table}, with a header record."),
-            "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } },
-                         "text/csv": { "schema": { "type": "string" } } } })
-}
-
-/// One `/api` operation. Every one can answer 400 (a repeated query parameter, at least) and, when the
-/// token is in force, 401; `errors` adds what the route itself can fail with.
-fn operation(secured: bool, summary: &str, parameters: Value, success: Value, errors: &[(&str, &str)]) -> Value {
-    let mut responses = Map::new();
-    responses.insert("200".into(), success);
-    responses.insert("400".into(), error("A parameter is invalid or repeated; the message names it."));
+/// Without a token, no `/api` route asks for one: its 401 and its security requirement go, and so does
+/// the scheme. The webhooks' 401 (a wrong signature) stays.
+fn served(secured: bool) -> Value {
+    // The document is static and parsed by the test suite; `Null` would only mean a build from an
+    // unchecked tree.
+    let mut doc: Value = crate::json::parse(DOCUMENT).unwrap_or_default();
     if secured {
-        responses.insert("401".into(), error("The bearer token is missing or is not READ_TOKEN."));
+        return doc;
     }
-    for (status, description) in errors {
-        responses.insert((*status).into(), error(description));
+    if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
+        components.remove("securitySchemes");
     }
-    let mut op = json!({ "summary": summary, "parameters": parameters, "responses": responses });
-    if secured {
-        op["security"] = json!([{ "readToken": [] }]);
-    }
-    op
-}
-
-/// A path answered by GET, and by HEAD with the same status and headers and no body (RFC 9110 §9.3.2).
-fn get_and_head(get: Value) -> Value {
-    let mut head = get.clone();
-    head["summary"] = json!(format!("{} Headers only.", get["summary"].as_str().unwrap_or_default()));
-    if let Some(responses) = head["responses"].as_object_mut() {
-        for response in responses.values_mut() {
-            if let Some(response) = response.as_object_mut() {
-                response.remove("content");
+    let api_paths = doc.get_mut("paths").and_then(Value::as_object_mut).into_iter().flatten();
+    let api_paths = api_paths.filter(|(path, _)| path.starts_with("/api/")).map(|(_, item)| item);
+    for operation in api_paths.filter_map(Value::as_object_mut).flat_map(|item| item.values_mut()) {
+        if let Some(operation) = operation.as_object_mut() {
+            operation.remove("security");
+            if let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) {
+                responses.remove("401");
             }
         }
     }
-    json!({ "get": get, "head": head })
-}
-
-/// An `other:` provider id: lower-case DNS labels (underscores allowed, as in MX host names).
-const OTHER_PROVIDER_PATTERN: &str =
-    "^other:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$";
-
-fn spec(secured: bool) -> Value {
-    let windows: Vec<&str> = Window::ALL.iter().map(|w| w.as_str()).collect();
-    let categories: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
-    let esps: Vec<&str> = Esp::ALL.iter().map(|e| e.as_str()).collect();
-    let window = json!({ "name": "window", "in": "query", "required": false,
-                         "schema": { "type": "string", "enum": windows, "default": "24h" } });
-    let format = json!({ "name": "format", "in": "query", "required": false,
-                         "description": "csv for text/csv; without it, `Accept: text/csv` (ranked above application/json) does the same.",
-                         "schema": { "type": "string", "enum": Format::NAMES, "default": "json" } });
-    let counts_by_category = json!({ "type": "object", "propertyNames": { "enum": categories },
-                                     "additionalProperties": { "type": "integer" } });
-    let phase = json!({ "type": "string", "enum": ["ok", "pending", "firing", "resolving"] });
-    let mut provider_ids: Vec<&str> = crate::provider::Platform::ALL.iter().map(|p| p.id()).collect();
-    provider_ids.extend(["unknown", "no_mail"]);
-    let provider_id = json!({ "anyOf": [{ "type": "string", "enum": provider_ids },
-        { "type": "string", "maxLength": 6 + crate::provider::MAX_NAME_LEN, "pattern": OTHER_PROVIDER_PATTERN }],
-        "description": "A platform id, unknown (not looked up yet), no_mail (null MX), or other: and the MX hosts' registrable domain." });
-    let provider_totals = json!({ "type": "object", "properties": {
-        "provider": provider_id, "name": { "type": "string" },
-        "domains": { "type": "integer", "description": "Domains with traffic in the window." },
-        "attempts": { "type": "integer" }, "delivered": { "type": "integer" }, "deferred": { "type": "integer" },
-        "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
-        "categories": counts_by_category, "status": phase } });
-    let storage = [("503", "Storage failed; retry.")];
-    let kinds = json!({ "type": "string", "enum": ["deferred", "bounced", "dropped", "delivered"],
-                        "description": "The event's kind, where known: a deferral is never `expired` nor permanent." });
-    let reply = json!([{ "name": "reply", "in": "query", "required": true,
-                         "schema": { "type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN } },
-                       { "name": "kind", "in": "query", "required": false, "schema": kinds }]);
-    let misconfigured = ("503", "CLASSIFY_RULES cannot be used (`configuration_error`); the message names the rule.");
-    let mut classify =
-        get_and_head(operation(secured, "Classify one SMTP reply.", reply, ok("Classification"), &[misconfigured]));
-    let verdicts = json!({ "description": "One verdict per reply, in order.", "content": { "application/json": {
-        "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Classification" } } } } });
-    let too_large = format!("More than {MAX_BATCH} replies, or a body over {} MiB.", MAX_BODY_BYTES >> 20);
-    let post_errors = [("413", too_large.as_str()), misconfigured];
-    classify["post"] = operation(secured, "Classify up to 1,000 replies.", json!([]), verdicts, &post_errors);
-    let one_reply = json!({ "type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN });
-    classify["post"]["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {
-        "type": "array", "minItems": 1, "maxItems": MAX_BATCH,
-        "items": { "oneOf": [one_reply, { "type": "object", "required": ["reply"], "properties": { "reply": one_reply,
-            "kind": { "type": ["string", "null"], "enum": ["deferred", "bounced", "dropped", "delivered", null],
-                      "description": "The event's kind; null or absent when not known." } } }] } } } } });
-    let mut doc = json!({
-      "openapi": "3.1.0",
-      "info": { "title": "bouncewatch", "version": crate::VERSION,
-                "description": "Per-recipient-domain delivery counts, 451 deferral spikes and SMTP reply classification." },
-      "components": {
-        "schemas": {
-          "Error": { "type": "object", "required": ["error", "message"],
-                     "properties": { "error": { "type": "string" }, "message": { "type": "string" } } },
-          "Category": { "type": "string", "enum": categories },
-          "Entity": { "type": "object", "description": "The blocklist, filter or provider the reply names.", "properties": {
-              "name": { "type": "string" }, "kind": { "type": "string", "enum": ["blocklist", "filter", "mailbox_provider"] },
-              "lookup": { "type": "string", "format": "uri" } } },
-          "Sample": { "type": "object", "properties": { "reply": { "type": "string" },
-                      "category": { "$ref": "#/components/schemas/Category" }, "count": { "type": "integer" },
-                      "rule": { "type": "string", "description": "The rule that classified it." },
-                      "entity": { "$ref": "#/components/schemas/Entity" } } },
-          "RuleList": { "type": "object", "properties": {
-              "window": { "type": "string", "enum": windows },
-              "rules": { "type": "array", "description": "Code-class fallbacks (`fallback.*`) first, then by hits.",
-                  "items": { "type": "object", "properties": {
-                  "rule": { "type": "string" }, "category": { "$ref": "#/components/schemas/Category" },
-                  "hits": { "type": "integer" }, "fallback": { "type": "boolean" },
-                  "sample": { "type": ["string", "null"] } } } } } },
-          "DomainList": { "type": "object", "properties": {
-              "window": { "type": "string", "enum": windows },
-              "domains": { "type": "array", "items": { "type": "object", "properties": {
-                  "domain": { "type": "string" }, "provider": provider_id,
-                  "attempts": { "type": "integer" }, "delivered": { "type": "integer" },
-                  "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "dropped": { "type": "integer" },
-                  "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
-                  "categories": counts_by_category, "status": phase } } } } },
-          "DomainDetail": { "type": "object", "properties": {
-              "domain": { "type": "string" }, "provider": provider_id,
-              "buckets": { "type": "array", "items": { "type": "object", "properties": {
-                  "start": { "type": "integer", "description": "Unix seconds." }, "delivered": { "type": "integer" },
-                  "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" },
-                  "categories": counts_by_category } } },
-              "samples": { "type": "array", "items": { "$ref": "#/components/schemas/Sample" } },
-              "status": phase,
-              "advice": { "type": "object", "additionalProperties": { "type": "string" },
-                  "description": "What to do, by category seen in the window." },
-              "spike_advice": { "type": "string", "description": "What to do while the domain is spiking." } } },
-          "Alert": { "type": "object", "properties": {
-              "domain": { "type": "string", "description": "A recipient domain, a provider's id (provider alerts), or * for the sender-wide alert." },
-              "scope": { "type": "string", "enum": ["domain", "provider", "sender"] },
-              "provider": provider_id,
-              "domain_count": { "type": "integer", "description": "Provider alerts: its domains with traffic in the window." },
-              "domains": { "type": "array", "items": { "type": "string" }, "description": "Sender-wide alert: the domains it covers; provider alert: its busiest domains." },
-              "state": phase, "severity": { "type": "string", "enum": ["benign", "warning", "critical"] },
-              "since": { "type": "integer" }, "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
-              "baseline_ratio": { "type": "number" },
-              "causes": { "type": "array", "items": { "type": "object", "properties": {
-                  "category": { "$ref": "#/components/schemas/Category" }, "share": { "type": "number" } } } },
-              "advice": { "type": "array", "items": { "type": "string" } },
-              "samples": { "type": "array", "items": { "$ref": "#/components/schemas/Sample" } },
-              "resolved_at": { "type": "integer", "description": "Recent (resolved) alerts only." } } },
-          "ProviderList": { "type": "object", "properties": {
-              "window": { "type": "string", "enum": windows },
-              "providers": { "type": "array", "items": provider_totals } } },
-          "ProviderDetail": { "type": "object", "properties": {
-              "provider": provider_id, "name": { "type": "string" }, "window": { "type": "string", "enum": windows },
-              "status": phase, "domains": { "type": "integer" },
-              "buckets": { "type": "array", "items": { "type": "object", "properties": {
-                  "start": { "type": "integer", "description": "Unix seconds." }, "delivered": { "type": "integer" },
-                  "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" },
-                  "categories": counts_by_category } } },
-              "categories": counts_by_category,
-              "top_domains": { "type": "array", "items": { "type": "object", "properties": {
-                  "domain": { "type": "string" }, "attempts": { "type": "integer" }, "smtp_451": { "type": "integer" },
-                  "ratio_451": { "type": "number" }, "status": phase } } },
-              "samples": { "type": "array", "items": { "$ref": "#/components/schemas/Sample" } },
-              "advice": { "type": "object", "additionalProperties": { "type": "string" } },
-              "spike_advice": { "type": "string" } } },
-          "Alerts": { "type": "object", "properties": {
-              "active": { "type": "array", "items": { "$ref": "#/components/schemas/Alert" } },
-              "recent": { "type": "array", "items": { "$ref": "#/components/schemas/Alert" } } } },
-          "Classification": { "type": "object", "properties": {
-              "category": { "$ref": "#/components/schemas/Category" },
-              "permanence": { "type": "string", "enum": ["transient", "permanent"] },
-              "smtp_code": { "type": ["integer", "null"] }, "enhanced_code": { "type": ["string", "null"] },
-              "action": { "type": "string" }, "reputation_signal": { "type": "boolean" },
-              "rule": { "type": "string", "description": "The deciding rule's id; `custom.<id>` for an operator rule (CLASSIFY_RULES)." },
-              "context": { "type": "string", "description": "Present when the event's kind changed the verdict." },
-              "entity": { "$ref": "#/components/schemas/Entity" } } },
-          "Recorded": { "type": "object", "required": ["accepted", "stale", "ignored"], "properties": {
-              "accepted": { "type": "integer" }, "stale": { "type": "integer" }, "ignored": { "type": "integer" },
-              "duplicates": { "type": "integer", "description": "Events counted before, by an earlier delivery or batch." },
-              "invalid": { "type": "integer", "description": "Recipients naming no domain that could be looked up; not stored." },
-              "events": { "type": "array", "items": { "type": "object" }, "description": format!("The normalized events, for batches of up to {ECHOED_EVENTS_MAX}.") },
-              "subscription_confirmed": { "type": "boolean", "description": "SES only: the SNS subscription was confirmed." } } }
-        }
-      },
-      "paths": {
-        "/api/health": get_and_head(operation(false, "Liveness and version; never needs a token.", json!([]),
-            json!({ "description": "OK", "content": { "application/json": { "schema": {
-                "type": "object", "required": ["status", "version", "problems"],
-                "properties": { "status": { "type": "string", "enum": ["ok", "degraded"] }, "version": { "type": "string" },
-                    "problems": { "type": "array", "items": { "type": "string" },
-                        "description": "Configuration that cannot be used (webhooks answer 503 until it is fixed)." } } } } } }), &[])),
-        "/api/classify": classify,
-        "/api/domains": get_and_head(operation(secured, "Recipient domains by 451 count over a window.", json!([window, {
-            "name": "limit", "in": "query", "required": false,
-            "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }, format]),
-            ok_or_csv("DomainList", "one row per domain"), &storage)),
-        "/api/domains/{domain}": get_and_head(operation(secured, "One domain's buckets, samples and status over a window.", json!([
-            { "name": "domain", "in": "path", "required": true,
-              "description": "As /api/domains lists it, in any case; an xn-- label must also be valid punycode (RFC 5891), which the pattern cannot say.",
-              "schema": { "type": "string", "maxLength": MAX_DOMAIN_LEN, "pattern": crate::domain::PATTERN } },
-            window, format]), ok_or_csv("DomainDetail", "one row per bucket"), &storage)),
-        "/api/providers": get_and_head(operation(secured, "Mailbox providers by 451 count over a window: each domain's counts under its provider as known now.",
-            json!([window]), ok("ProviderList"), &storage)),
-        "/api/providers/{provider}": get_and_head(operation(secured, "One provider's buckets, causes, busiest domains and samples over a window.", json!([
-            { "name": "provider", "in": "path", "required": true, "schema": provider_id }, window]),
-            ok("ProviderDetail"), &storage)),
-        "/api/rules": get_and_head(operation(secured, "Hits per classification rule over a window, with a sample reply each.",
-            json!([window]), ok("RuleList"), &storage)),
-        "/api/alerts": get_and_head(operation(secured, "Open alerts and those resolved in the last 7 days.", json!([]),
-            ok("Alerts"), &storage)),
-        "/api/openapi.json": get_and_head(operation(secured, "This document.", json!([]),
-            json!({ "description": "An OpenAPI 3.1 document.",
-                    "content": { "application/json": { "schema": { "type": "object" } } } }), &[])),
-        "/webhooks/{esp}": { "post": {
-            "summary": "Receive an ESP's event webhook. Authenticated by the ESP's own signature scheme (or, for generic, a bearer token); counted exactly once per body.",
-            "description": "Mandrill's unsigned HEAD (its URL check) is answered 200 with no body; docs/webhooks.md has each ESP's scheme.",
-            "parameters": [{ "name": "esp", "in": "path", "required": true, "schema": { "type": "string", "enum": esps } }],
-            "requestBody": { "required": true, "content": { "application/json": { "schema": {} },
-                                                            "application/x-www-form-urlencoded": { "schema": {} } } },
-            "responses": { "200": ok("Recorded"), "400": error("The body is not this ESP's format."),
-                           "401": error("Signature or token missing, wrong or stale, or the secret is not configured."),
-                           "404": error("Unknown ESP."), "413": error("Body too large."),
-                           "503": error("Storage (`storage_unavailable`) or an upstream such as the SNS certificate host (`upstream_unavailable`) failed, or CLASSIFY_RULES cannot be used (`configuration_error`); the ESP should retry.") } } }
-      }
-    });
-    if secured {
-        doc["components"]["securitySchemes"] = json!({ "readToken": { "type": "http", "scheme": "bearer",
-            "description": "READ_TOKEN, required on every /api route but /api/health (and CORS preflights)." } });
-    }
     doc
 }
+
+#[cfg(test)]
+mod tests;

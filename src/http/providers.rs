@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::classify::Category;
 use crate::counters::{BucketRange, Counts, Sample};
-use crate::counting::read::{read_range, Read};
+use crate::counting::read::{read_range, RangeCounts};
 use crate::counting::Counter;
 use crate::detect::Phase;
 use crate::error::AppError;
@@ -46,14 +46,14 @@ struct ProviderList {
     providers: Vec<ProviderSummary>,
 }
 
-fn status(read: &Read, provider: &Provider) -> Phase {
+fn status(read: &RangeCounts, provider: &Provider) -> Phase {
     read.provider_phases.get(provider.id().as_ref()).copied().unwrap_or_default()
 }
 
 async fn read_window<S: Store, C: Counter>(
     req: &HttpRequest,
     ctx: &Context<'_, S, C>,
-) -> Result<(crate::counters::Window, BucketRange, Read), AppError> {
+) -> Result<(crate::counters::Window, BucketRange, RangeCounts), AppError> {
     let window = window_param(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);

@@ -42,7 +42,7 @@ pub async fn handle<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S
 fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
     match segments {
         ["api", "classify"] => Some("GET, HEAD, POST, OPTIONS"),
-        ["api", "health" | "domains" | "providers" | "alerts" | "rules" | "openapi.json"]
+        ["api", "health" | "domains" | "providers" | "streams" | "alerts" | "rules" | "openapi.json"]
         | ["api", "domains" | "providers", _] => Some("GET, HEAD, OPTIONS"),
         _ => None,
     }
@@ -82,6 +82,7 @@ async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>)
         (Method::Get | Method::Head, ["api", "domains", domain]) => stats::domain(req, ctx, domain).await,
         (Method::Get | Method::Head, ["api", "providers"]) => providers::list(req, ctx).await,
         (Method::Get | Method::Head, ["api", "providers", id]) => providers::detail(req, ctx, id).await,
+        (Method::Get | Method::Head, ["api", "streams"]) => stats::streams(req, ctx).await,
         (Method::Get | Method::Head, ["api", "alerts"]) => stats::alerts(ctx).await,
         (Method::Get | Method::Head, ["api", "rules"]) => rules::rules(req, ctx).await,
         (Method::Get | Method::Head, ["api", "openapi.json"]) => Ok(openapi::document(ctx.config)),
@@ -142,18 +143,17 @@ mod tests {
     use crate::store::MemoryStore;
     use pollster::block_on;
 
-    fn get(url: &str) -> HttpResponse {
+    /// `req` answered with `config`, an empty store and no counting object.
+    fn serve(req: &HttpRequest, config: &Config) -> HttpResponse {
         let store = MemoryStore::new();
-        let config = Config::new();
         let counter = crate::counting::client::Unreachable;
-        let ctx = Context {
-            store: &store,
-            counter: &counter,
-            config: &config,
-            now: 1_700_000_000,
-            fetcher: &crate::esp::NoFetch,
-        };
-        block_on(handle(&HttpRequest::new(Method::Get, url), &ctx))
+        let ctx =
+            Context { store: &store, counter: &counter, config, now: 1_700_000_000, fetcher: &crate::esp::NoFetch };
+        block_on(handle(req, &ctx))
+    }
+
+    fn get(url: &str) -> HttpResponse {
+        serve(&HttpRequest::new(Method::Get, url), &Config::new())
     }
 
     #[test]
@@ -169,22 +169,13 @@ mod tests {
 
     #[test]
     fn a_bad_operator_rule_makes_webhooks_and_classify_503_naming_the_rule() {
-        let store = MemoryStore::new();
         let config =
             Config::from_pairs([("CLASSIFY_RULES", r#"[{"id": "acme", "regex": "(", "category": "spam_content"}]"#)]);
-        let counter = crate::counting::client::Unreachable;
-        let ctx = Context {
-            store: &store,
-            counter: &counter,
-            config: &config,
-            now: 1_700_000_000,
-            fetcher: &crate::esp::NoFetch,
-        };
         for req in [
             HttpRequest::new(Method::Post, "http://h/webhooks/sendgrid").with_body("[]"),
             HttpRequest::new(Method::Get, "http://h/api/classify?reply=550"),
         ] {
-            let response = block_on(handle(&req, &ctx));
+            let response = serve(&req, &config);
             assert_eq!(response.status, 503, "{}", req.path);
             assert_eq!(response.json_body()["error"], "configuration_error");
             assert!(response.json_body()["message"].as_str().is_some_and(|m| m.contains("rule \"acme\"")));

@@ -75,7 +75,9 @@ pub fn rule_hits(counts: &Counts) -> Vec<RuleHits> {
             sample: best.get(&(rule.as_str(), category)).map(|s| s.reply.clone()),
         })
         .collect();
-    rules.sort_by(|a, b| b.fallback.cmp(&a.fallback).then(b.hits.cmp(&a.hits)).then(a.rule.cmp(&b.rule)));
+    crate::sort::sort_by(&mut rules, |a, b| {
+        b.fallback.cmp(&a.fallback).then(b.hits.cmp(&a.hits)).then(a.rule.cmp(&b.rule))
+    });
     rules
 }
 
@@ -93,6 +95,7 @@ mod tests {
                 category: Some(category),
                 rule: Some(rule),
                 sample: Some(reply),
+                streams: &[],
             };
             counts.add(event);
         }

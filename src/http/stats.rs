@@ -1,11 +1,12 @@
-//! The read API: `GET /api/domains`, `GET /api/domains/{domain}` and `GET /api/alerts`. Read-only: each
-//! request costs one call to each counting object (for the hours KV may not hold yet, and the alert
+//! The read API: `GET /api/domains`, `GET /api/domains/{domain}`, `GET /api/streams` and
+//! `GET /api/alerts`. Read-only: each request costs one call to each counting object (for the hours KV may not hold yet, and the alert
 //! phases) and a KV `get` per settled hour page of its window, and never writes.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::breakdown::{ranked, Dimension, Sources, ValueShare, MAX_VALUES};
 use crate::classify::{Category, Entity};
 use crate::counters::{BucketRange, Counts, Sample, Window};
 use crate::counting::detection::AlertsView;
@@ -76,7 +77,7 @@ pub async fn domains<S: Store, C: Counter>(
             status: phases.get(domain).copied().unwrap_or_default(),
         })
         .collect();
-    domains.sort_by(|a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
+    crate::sort::sort_by(&mut domains, |a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
     domains.truncate(limit);
     Ok(match format {
         Format::Json => HttpResponse::json(200, &DomainList { window: window.as_str(), domains }),
@@ -129,6 +130,9 @@ struct DomainDetail<'a> {
     /// served so the dashboard words it exactly as the alerts do.
     advice: BTreeMap<Category, &'static str>,
     spike_advice: &'static str,
+    /// Which sending IPs, pools, sending domains and tags the window's 451s came from.
+    #[serde(flatten)]
+    sources: Sources,
 }
 
 /// `GET /api/domains/{domain}?window=…`: the domain's non-empty buckets, oldest first, and its samples.
@@ -143,22 +147,23 @@ pub async fn domain<S: Store, C: Counter>(
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
     let read = read_range(ctx.store, ctx.counter, &settings, range, Some(&domain)).await?;
-    let phases = &read.phases;
     let mut all = Counts::default();
     let mut views = Vec::new();
     for (start, counts) in read.buckets.iter().filter_map(|(start, d)| d.get(&domain).map(|c| (*start, c))) {
         all.merge(counts);
         views.push(BucketView::of(start, counts));
     }
+    let sources = Sources::of(&read.dimensions());
     let mut samples = all.samples;
-    samples.sort_by_key(|s| std::cmp::Reverse(s.count));
+    crate::sort::sort_by_key(&mut samples, |s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_DOMAIN_SAMPLES);
     let samples = samples
         .into_iter()
         .map(|sample| SampleView { entity: crate::classify::classify(&sample.reply).entity, sample })
         .collect();
-    let status = phases.get(&domain).copied().unwrap_or_default();
-    let advice = all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))).collect();
+    let status = read.phases.get(&domain).copied().unwrap_or_default();
+    let advice =
+        crate::sort::map(all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))));
     let detail = DomainDetail {
         domain: &domain,
         provider: read.provider_of(&domain),
@@ -167,12 +172,68 @@ pub async fn domain<S: Store, C: Counter>(
         status,
         advice,
         spike_advice: crate::advice::SPIKE_ADVICE,
+        sources,
     };
     Ok(match format {
         Format::Json => HttpResponse::json(200, &detail),
         Format::Csv => csv::table(csv::BUCKET_COLUMNS, &detail.buckets, &format!("{domain}-{}.csv", window.as_str())),
     }
     .with_header("vary", "accept"))
+}
+
+/// The part of one dimension's mail that went out under values beyond the cap.
+#[derive(Serialize)]
+struct OtherView {
+    attempts: u64,
+    smtp_451: u64,
+    ratio_451: f64,
+}
+
+#[derive(Serialize)]
+struct StreamList {
+    window: &'static str,
+    attempts: u64,
+    smtp_451: u64,
+    sending_ip: Vec<ValueShare>,
+    ip_pool: Vec<ValueShare>,
+    sending_domain: Vec<ValueShare>,
+    tag: Vec<ValueShare>,
+    /// Per dimension, what the values past the cap add up to; only dimensions that had any.
+    other: BTreeMap<&'static str, OtherView>,
+}
+
+/// `GET /api/streams?window=…`: every sending IP, pool, sending domain and tag, across all recipient
+/// domains, most 451s first. Each (domain, bucket) keeps [`MAX_VALUES`] values per dimension and so does
+/// the sum, so a sender with more streams than that sees the heaviest and the rest as `other`.
+pub async fn streams<S: Store, C: Counter>(
+    req: &HttpRequest,
+    ctx: &Context<'_, S, C>,
+) -> Result<HttpResponse, AppError> {
+    let window = window_param(req)?;
+    let settings = Settings::from_config(ctx.config)?;
+    let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
+    let dimensions = read_range(ctx.store, ctx.counter, &settings, range, None).await?.dimensions();
+    let listed = |dimension| ranked(&dimensions, dimension, MAX_VALUES);
+    let other = crate::sort::map(
+        Dimension::ALL
+            .iter()
+            .map(|&d| (d.as_str(), dimensions.dimension(d).other()))
+            .filter(|(_, tally)| !tally.is_zero())
+            .map(|(name, t)| {
+                (name, OtherView { attempts: t.attempts, smtp_451: t.smtp_451, ratio_451: t.ratio_451() })
+            }),
+    );
+    let list = StreamList {
+        window: window.as_str(),
+        attempts: dimensions.attempts,
+        smtp_451: dimensions.smtp_451,
+        sending_ip: listed(Dimension::SendingIp),
+        ip_pool: listed(Dimension::IpPool),
+        sending_domain: listed(Dimension::SendingDomain),
+        tag: listed(Dimension::Tag),
+        other,
+    };
+    Ok(HttpResponse::json(200, &list))
 }
 
 /// `GET /api/alerts`: open alerts, and those resolved in the last week.

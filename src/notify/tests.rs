@@ -85,6 +85,7 @@ fn alert(domain: &str, state: AlertState, severity: Severity) -> AlertSnapshot {
         baseline_ratio: 0.004,
         causes: vec![CauseShare { category: Category::PolicyRejected, share: 0.8 }],
         samples: vec!["451 4.7.1 <someone@example.org> deferred".into()],
+        sources: Default::default(),
     }
 }
 

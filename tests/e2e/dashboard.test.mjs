@@ -11,6 +11,8 @@ const WEBHOOK_TOKEN = "dashboard-e2e-token";
 const ARTIFACTS = join(ROOT, "tests/artifacts");
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
+const IPS = ["198.51.100.7", "198.51.100.8", "198.51.100.9"];
+const SPIKE_IP = IPS[0];
 // The flags this machine needs (see the environment notes): without the background-networking ones Chromium
 // tries Google's hosts at start-up. playwright-core adds --headless and a fresh temporary --user-data-dir.
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -43,6 +45,8 @@ before(async () => {
     domain: "gmail.com",
     steadyDomain: "outlook.com",
     reply: "451 4.7.1 <someone@gmail.com>: local policy violation",
+    // Every 451 from one of three IPs, the deliveries spread over all three: the alert names that IP.
+    sending: (kind, i) => ({ sending_ip: kind === "deferred" ? SPIKE_IP : IPS[i % 3], tags: ["campaign:weekly"] }),
   });
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
 });
@@ -59,6 +63,10 @@ test("the gmail.com alert is at the top, with its severity in words", async () =
   await alert.waitFor();
   assert.match(await alert.locator(".badge").innerText(), /warning|critical/i);
   assert.match(await alert.innerText(), /policy_rejected/);
+  // 60 of 60 451s, 127 of 260 attempts (49 %): concentrated, so the card says which IP and what to check.
+  assert.match(await alert.locator(".concentration").innerText(), new RegExp(`100 % of the 451s came from sending IP ${SPIKE_IP.replaceAll(".", "\\.")}.*reputation`));
+  assert.match(await alert.locator('dd.streams[data-dimension="sending_ip"]').innerText(), new RegExp(`^${SPIKE_IP.replaceAll(".", "\\.")} 100 % of 451s`));
+  assert.match(await alert.locator('dd.streams[data-dimension="tag"]').innerText(), /campaign:weekly 100 % of 451s/);
   const row = page.locator("table.domains tbody tr", { hasText: "gmail.com" });
   await row.locator("svg.spark path").first().waitFor();
   await screenshot(page, "dashboard-desktop");
@@ -99,6 +107,25 @@ test("the rules page lists the rule that classified the spike's replies, with a 
 let shownVerdict;
 let workerVerdict;
 
+test("the streams page lists each sending IP and tag with its attempts, 451s and ratio", async () => {
+  const page = await openPage(DESKTOP);
+  await page.goto(`${worker.url}/`);
+  await page.locator("nav.views a", { hasText: "Streams" }).click();
+  const ips = page.locator('table.streams-table[data-dimension="sending_ip"] tbody tr');
+  await ips.first().waitFor();
+  const rows = await ips.evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent.trim())));
+  const api = JSON.parse((await call(worker, "/api/streams?window=1h")).text);
+  assert.equal(api.sending_ip.length, 3, JSON.stringify(api));
+  const pctOf = (r) => `${(r * 100).toFixed(r < 0.1 ? 1 : 0)} %`;
+  assert.deepEqual(rows, api.sending_ip.map((v) => [v.value, v.attempts.toLocaleString("en-US"), v.smtp_451.toLocaleString("en-US"), pctOf(v.ratio_451)]));
+  assert.equal(rows[0][0], SPIKE_IP, "most 451s first");
+  assert.equal(rows[0][2], "60");
+  const tags = await page.locator('table.streams-table[data-dimension="tag"] tbody th').allInnerTexts();
+  assert.deepEqual(tags, ["campaign:weekly"]);
+  await screenshot(page, "streams-desktop");
+  await page.close();
+});
+
 test("the classify box shows the Worker's verdict: category, permanence, action and rule", async () => {
   const reply = "451 4.7.1 local policy violation";
   workerVerdict = (await call(worker, `/api/classify?reply=${encodeURIComponent(reply)}`)).json;
@@ -124,7 +151,7 @@ test("the classify box names a local policy violation policy_rejected", () => {
 });
 
 test("at phone width the pages fit the screen", async () => {
-  for (const [hash, name] of [["#/", "dashboard-phone"], ["#/domain/gmail.com", "domain-phone"]]) {
+  for (const [hash, name] of [["#/", "dashboard-phone"], ["#/domain/gmail.com", "domain-phone"], ["#/streams", "streams-phone"]]) {
     const page = await openPage(PHONE);
     await page.goto(`${worker.url}/${hash}`);
     // Loaded, or failed visibly: either way the page is laid out.

@@ -223,9 +223,10 @@ export function postGeneric(worker, token, batch) {
 /**
  * Seeds a day of quiet traffic to `domain` and `steadyDomain` (about 1 % greylisting 451s) and, in the
  * last minutes, a 451 spike on `domain` with `reply`, then runs the cron twice (an alert fires only after
- * two consecutive breaches).
+ * two consecutive breaches). `sending(kind, i)` gives the spike's events to `domain` their sending dimensions
+ * (`{ sending_ip, tags }`), by kind ("delivered" or "deferred") and index; none by default.
  */
-export async function seedSpike(worker, token, { domain, steadyDomain, reply, now = Math.floor(Date.now() / 1000) }) {
+export async function seedSpike(worker, token, { domain, steadyDomain, reply, now = Math.floor(Date.now() / 1000), sending = () => ({}) }) {
   const greylist = "451 4.3.0 greylisted, please retry in 300 seconds";
   const expectOk = (response) => {
     if (response.status !== 200) throw new Error(`seeding failed: ${response.status} ${response.text}`);
@@ -241,8 +242,8 @@ export async function seedSpike(worker, token, { domain, steadyDomain, reply, no
   }
   const recent = now - 60;
   expectOk(await postGeneric(worker, token, [
-    ...genericEvents(domain, 200, { at: recent }),
-    ...genericEvents(domain, 60, { event: "deferred", reply, at: recent }),
+    ...genericEvents(domain, 200, { at: recent }).map((e, i) => ({ ...e, ...sending("delivered", i) })),
+    ...genericEvents(domain, 60, { event: "deferred", reply, at: recent }).map((e, i) => ({ ...e, ...sending("deferred", i) })),
     ...genericEvents(steadyDomain, 50, { at: recent }),
     ...genericEvents(steadyDomain, 1, { event: "deferred", reply: greylist, at: recent }),
   ]));

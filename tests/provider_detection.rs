@@ -178,3 +178,49 @@ fn a_provider_page_takes_only_provider_ids_and_only_get() {
         assert_eq!((response.status, response.body.len()), (200, 0), "{path}");
     }
 }
+
+/// Microsoft's own deferral, as Exchange Online words it (`provider_replies.tsv`, Outlook.com rows).
+const MICROSOFT_451: &str =
+    "451 4.7.500 Server busy. Please try again later from [192.0.2.2]. (S77714) [AM4PEPF00027A5F.eurprd04.prod.protection.outlook.com]";
+
+#[test]
+fn hosted_domains_whose_deferrals_carry_microsoft_s_signature_are_one_microsoft_alert_with_no_mx_look_up() {
+    // No look-up at all: the replies alone must file the domains under Microsoft.
+    let world = World::new(Config::from_pairs([("DOH_LOOKUPS_PER_RUN", "0")]));
+    let hosted = microsoft_hosted();
+    for i in (4..24).rev() {
+        let at = NOW - i * 300;
+        world.apply(&hosted.iter().flat_map(|d| traffic(d, at, 10, 0)).collect::<Vec<_>>(), at);
+        world.tick(at + 60);
+    }
+    for minute in 0..10 {
+        let at = NOW - 600 + minute * 60;
+        let mut events = Vec::new();
+        for domain in &hosted {
+            let mut batch = traffic(domain, at, 1, usize::from(minute % 2 == 0));
+            for event in batch.iter_mut().filter(|e| e.kind == EventKind::Deferred) {
+                let verdict = bouncewatch::classify::classify(MICROSOFT_451);
+                (event.reply, event.category, event.rule) =
+                    (Some(MICROSOFT_451.into()), Some(verdict.category), Some(verdict.rule));
+            }
+            events.extend(batch);
+        }
+        world.apply(&events, at);
+    }
+    world.tick(NOW);
+    let alerts = get(&world, "/api/alerts", NOW);
+    let active = alerts["active"].as_array().unwrap();
+    assert_eq!(active.len(), 1, "{alerts}");
+    assert_eq!((active[0]["provider"].as_str(), active[0]["domain_count"].as_u64()), (Some("microsoft"), Some(40)));
+
+    let domains = get(&world, "/api/domains?window=1h&limit=1000", NOW);
+    assert!(domains["domains"].as_array().unwrap().iter().all(|d| d["provider"] == "microsoft"), "{domains}");
+    use bouncewatch::sql::Sql;
+    let reasons: Vec<String> = world
+        .objects
+        .iter()
+        .flat_map(|o| o.exec("SELECT DISTINCT reason FROM providers", &[]).unwrap())
+        .map(|row| row[0].as_text().unwrap().to_owned())
+        .collect();
+    assert_eq!(reasons, [r#"{"kind":"reply_signature"}"#], "the reason is kept with the provider");
+}

@@ -203,6 +203,6 @@ proptest! {
 
     #[test]
     fn no_reply_text_panics_the_signature_match(reply in "\\PC{0,300}") {
-        let _ = bouncewatch::provider::reply_provider(&reply);
+        let _ = bouncewatch::provider::signed_by(&reply, Some("apple.cs-local-policy"));
     }
 }

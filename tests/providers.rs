@@ -10,8 +10,13 @@ use bouncewatch::classify::{all_rules, classify};
 use bouncewatch::provider::consumer::{consumer_platform, CONSUMER_DOMAINS};
 use bouncewatch::provider::mx::{provider_of_host, registrable_domain, MX_RULES};
 use bouncewatch::provider::signature::{BY_CLASSIFIER_RULE, SIGNATURES};
-use bouncewatch::provider::{provider_of_rule, reply_provider, resolve, Platform, Provider, Reason};
+use bouncewatch::provider::{provider_of_rule, resolve, signed_by, Platform, Provider, Reason};
 use common::tsv;
+
+/// What the webhook path decides for one event's reply: its signature, given the rule that classified it.
+fn reply_provider(reply: &str) -> Option<Platform> {
+    signed_by(reply, Some(classify(reply).rule))
+}
 
 #[test]
 fn every_consumer_row_has_a_source_and_domains_as_the_adapters_store_them() {

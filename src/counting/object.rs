@@ -191,6 +191,15 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             }
         }
         super::providers::record(self.sql, &opened, &watched, now)?;
+        let mut signed = Vec::with_capacity(delta.signed.len());
+        for (index, provider) in &delta.signed {
+            signed.push((
+                delta.domains.get(*index as usize).ok_or_else(|| bad_delta("signed domain index"))?.as_str(),
+                provider,
+            ));
+        }
+        // After `record`: this request's 451s are in the rows the fold-in reads, and not yet in its provider's.
+        super::providers::sign(self, &signed, now)?;
         let mut publish = PublishState::load(self.sql)?;
         let before_publish = publish.clone();
         publish.dirty.extend(hours);

@@ -59,8 +59,7 @@ fn decode_provider(id: &str) -> Result<Provider, SqlError> {
 }
 
 fn decode(provider: &str, reason: &str) -> Result<Resolution, SqlError> {
-    let reason =
-        serde_json::from_str(reason).map_err(|e| SqlError(format!("stored provider reason is corrupt: {e}")))?;
+    let reason = crate::json::parse(reason).map_err(|e| SqlError(format!("stored provider reason is corrupt: {e}")))?;
     Ok(Resolution { provider: decode_provider(provider)?, reason })
 }
 
@@ -93,6 +92,43 @@ pub fn record<Q: Sql>(sql: &Q, opened: &[(u64, &str)], watched: &[(u64, &str, u6
     }
     for ((hour, id), n) in per_provider {
         add_watched(sql, hour, &id, n)?;
+    }
+    Ok(())
+}
+
+/// Files each domain a reply of the request was signed for (`gsmtp`, `protection.outlook.com`…) under
+/// that provider, the decision order's second source: it beats an MX answer, the consumer table beats it
+/// (consumer domains never arrive here). A domain already filed there costs its one row read and no
+/// write. The signature holds [`provider::MAX_TTL_SECS`]; then the MX look-up decides again, until a
+/// signed reply files it anew (two writes a week at most when the two disagree). A domain newly counted
+/// under a provider has its recent 451s folded in, as a look-up does, so a spike of domains first seen
+/// this hour is caught by this run.
+pub fn sign<Q: Sql>(object: &CounterObject<'_, Q>, signed: &[(&str, &Provider)], now: u64) -> Result<(), SqlError> {
+    let reason = encode_reason(&Reason::ReplySignature)?;
+    for &(domain, provider) in signed {
+        // Only a named platform can sign a reply; anything else in a delta is not a signature.
+        if !matches!(provider, Provider::Platform(_)) || consumer_platform(domain).is_some() {
+            continue;
+        }
+        let before = resolution_of(object.sql, domain)?;
+        if before.provider == *provider {
+            continue;
+        }
+        object.sql.exec(
+            "INSERT INTO providers (domain, provider, reason, due_at, failures, seen) VALUES (?, ?, ?, ?, 0, ?)
+             ON CONFLICT (domain) DO UPDATE SET provider = excluded.provider, reason = excluded.reason,
+             due_at = excluded.due_at, failures = 0",
+            &[
+                domain.into(),
+                provider.id().as_ref().into(),
+                reason.as_str().into(),
+                now.saturating_add(provider::MAX_TTL_SECS).into(),
+                hour_of(now).into(),
+            ],
+        )?;
+        if let Some(id) = counted_id(provider) {
+            fold_in(object, domain, &id, now)?;
+        }
     }
     Ok(())
 }
@@ -254,7 +290,7 @@ impl ProviderPart {
 }
 
 fn sort_busiest(domains: &mut Vec<DomainShare>) {
-    domains.sort_by(|a, b| (b.attempts, b.smtp_451, &a.domain).cmp(&(a.attempts, a.smtp_451, &b.domain)));
+    crate::sort::sort_by(domains, |a, b| (b.attempts, b.smtp_451, &a.domain).cmp(&(a.attempts, a.smtp_451, &b.domain)));
     domains.truncate(MAX_NAMED_DOMAINS);
 }
 

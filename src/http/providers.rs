@@ -80,7 +80,7 @@ pub async fn list<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, 
             provider: t.provider,
         })
         .collect();
-    providers.sort_by(|a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
+    crate::sort::sort_by(&mut providers, |a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
     Ok(HttpResponse::json(200, &ProviderList { window: window.as_str(), providers }))
 }
 
@@ -147,10 +147,10 @@ pub async fn detail<S: Store, C: Counter>(
             status: read.phases.get(*domain).copied().unwrap_or_default(),
         })
         .collect();
-    top.sort_by(|a, b| (b.smtp_451, b.attempts, a.domain).cmp(&(a.smtp_451, a.attempts, b.domain)));
+    crate::sort::sort_by(&mut top, |a, b| (b.smtp_451, b.attempts, a.domain).cmp(&(a.smtp_451, a.attempts, b.domain)));
     top.truncate(MAX_TOP_DOMAINS);
     let mut samples = std::mem::take(&mut all.samples);
-    samples.sort_by_key(|s| std::cmp::Reverse(s.count));
+    crate::sort::sort_by_key(&mut samples, |s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_PROVIDER_SAMPLES);
     let advice = all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))).collect();
     let detail = ProviderDetail {

@@ -36,12 +36,12 @@ pub fn by_provider(counts: &DomainCounts, provider_of: impl Fn(&str) -> Provider
             for (_, c) in &domains {
                 sum.merge(c);
             }
-            domains.sort_by(|(a_name, a), (b_name, b)| busiest_first((a, a_name), (b, b_name)));
+            crate::sort::sort_by(&mut domains, |(a_name, a), (b_name, b)| busiest_first((a, a_name), (b, b_name)));
             let top_domains = domains.iter().take(top).map(|(d, c)| ((*d).clone(), (*c).clone())).collect();
             ProviderTotals { provider, counts: sum, domains: domains.len(), top_domains }
         })
         .collect();
-    totals.sort_by(|a, b| busiest_first((&a.counts, &a.provider), (&b.counts, &b.provider)));
+    crate::sort::sort_by(&mut totals, |a, b| busiest_first((&a.counts, &a.provider), (&b.counts, &b.provider)));
     totals
 }
 

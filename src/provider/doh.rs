@@ -162,7 +162,7 @@ pub fn parse_answer(domain: &str, body: &str) -> Result<MxAnswer, DohError> {
     if body.len() > MAX_ANSWER_BYTES {
         return Err(DohError::TooLarge(body.len()));
     }
-    let message: Message = serde_json::from_str(body).map_err(|e| DohError::Malformed(e.to_string()))?;
+    let message: Message = crate::json::parse(body).map_err(|e| DohError::Malformed(e.to_string()))?;
     if message.truncated {
         return Err(DohError::Truncated);
     }

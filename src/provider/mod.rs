@@ -7,6 +7,9 @@
 //! 1. [`consumer`]: a built-in table of consumer domains (gmail.com, hotmail.co.uk, …): no look-up at all.
 //! 2. [`signature`]: the reply text's own signature (Gmail's `gsmtp`, `protection.outlook.com`, Yahoo's
 //!    `[TSS04]`, the host a relay names in `host X[…] said:`), reusing the classifier's provider rules.
+//!    Read on the webhook path from the events' replies (no look-up: a text match), filed by the counting
+//!    object with the counts, so a hosted domain joins its provider from its first signed deferral; it
+//!    holds a week, then the MX answer decides again until a signed reply comes back.
 //! 3. [`mx`]: the domain's MX records, looked up over DNS-over-HTTPS ([`doh`]) by the cron or the counting
 //!    object, never on the webhook path; the lowest-preference MX host decides through suffix rules
 //!    (`.mail.protection.outlook.com` → Microsoft, `.pphosted.com` → Proofpoint), and an unknown host is
@@ -43,7 +46,7 @@ pub use doh::{parse_answer, query_name, query_url, DohError, Mx, MxAnswer, MxRec
 pub use mx::{provider_of_mx, registrable_domain};
 pub use plan::{plan, Candidate};
 pub use resolver::{DohGet, DohResolver, Lookup, MemoryResolver, Offline, Resolver};
-pub use signature::{provider_of_rule, reply_provider};
+pub use signature::{provider_of_rule, signed_by};
 
 /// A named mailbox platform or security gateway, with a stable snake_case id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -260,7 +263,7 @@ impl Resolution {
 }
 
 /// Applies the decision order to what is known about `domain`: the consumer table first, then a provider
-/// the domain's replies were signed with (from [`reply_provider`]), then its MX answer (from a
+/// the domain's replies were signed with (from [`signed_by`]), then its MX answer (from a
 /// [`Resolver`]; `None` while it has not been looked up or the look-up failed).
 pub fn resolve(domain: &str, signed_by: Option<Platform>, mx: Option<&MxAnswer>) -> Resolution {
     if let Some(platform) = consumer::consumer_platform(domain) {

@@ -24,7 +24,7 @@ pub struct Candidate<'a> {
 pub fn plan<'a>(candidates: &[Candidate<'a>], now: u64, max: usize) -> Vec<&'a str> {
     let mut due: Vec<&Candidate<'a>> =
         candidates.iter().filter(|c| c.due_at <= now && consumer_platform(c.domain).is_none()).collect();
-    due.sort_by(|a, b| {
+    crate::sort::sort_by(&mut due, |a, b| {
         (a.resolved_before, std::cmp::Reverse(a.traffic), a.due_at, a.domain).cmp(&(
             b.resolved_before,
             std::cmp::Reverse(b.traffic),

@@ -16,8 +16,7 @@
 
 use super::mx::rule_for_host;
 use super::Platform::{self, *};
-use crate::classify::classify_reply;
-use crate::reply::{self, Reply};
+use crate::reply;
 
 /// A lower-case fragment of the reply text that only `platform` writes.
 #[derive(Debug)]
@@ -95,18 +94,16 @@ pub fn provider_of_rule(rule_id: &str) -> Option<Platform> {
     BY_CLASSIFIER_RULE.iter().find(|(id, _)| *id == rule_id).map(|&(_, platform)| platform)
 }
 
-/// The provider a reply's text names, if it names one. Never panics; reads at most
-/// [`reply::MAX_SCANNED_BYTES`] of the reply.
-pub fn reply_provider(raw: &str) -> Option<Platform> {
-    reply::with_parsed(raw, parsed_reply_provider)
+/// The provider a reply's text names, if it names one: `rule` is the id of the classifier rule that
+/// classified it (the event's, already decided on the webhook path, so nothing is classified twice).
+/// Never panics; reads at most [`reply::MAX_SCANNED_BYTES`] of the reply.
+pub fn signed_by(raw: &str, rule: Option<&str>) -> Option<Platform> {
+    reply::with_parsed(raw, |reply| text_signature(&reply.text)).or_else(|| rule.and_then(provider_of_rule))
 }
 
-/// [`reply_provider`] over an already parsed reply.
-pub fn parsed_reply_provider(reply: &Reply) -> Option<Platform> {
-    let text = reply.text.as_str();
-    relay_named_host(text)
-        .or_else(|| SIGNATURES.iter().find(|s| text.contains(s.literal)).map(|s| s.platform))
-        .or_else(|| provider_of_rule(classify_reply(reply).rule))
+/// Signals 1 and 2: the host a relay names, then the literal tags.
+fn text_signature(text: &str) -> Option<Platform> {
+    relay_named_host(text).or_else(|| SIGNATURES.iter().find(|s| text.contains(s.literal)).map(|s| s.platform))
 }
 
 /// The platform of the host a relay's wrapper names as the one that answered: `host NAME[`, `host NAME [`

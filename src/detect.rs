@@ -104,10 +104,16 @@ pub struct Alert {
     /// When the first breach of this episode was seen.
     pub since: u64,
     pub smtp_451: u64,
+    /// The replies `SPIKE_CODES` watches (the 451s by default): what the detector judged.
+    #[serde(default)]
+    pub deferrals_watched: u64,
     /// Delivered + deferred + bounced in the window, the denominator of `ratio_451`.
     #[serde(default)]
     pub attempts: u64,
     pub ratio_451: f64,
+    #[serde(default)]
+    pub ratio_watched: f64,
+    /// The baseline of the watched ratio.
     pub baseline_ratio: f64,
     pub causes: Vec<Cause>,
     pub advice: Vec<String>,
@@ -244,7 +250,7 @@ impl DomainState {
         if let Some(candidate) = candidate {
             self.baseline = candidate.baseline.clone();
             // Tracked domains are reported every run; only one that could breach renews the grace.
-            if candidate.window.smtp_451 >= settings.min_451 {
+            if candidate.window.watched(&settings.spike_codes) >= settings.min_451 {
                 self.last_seen = now;
             }
         }
@@ -301,7 +307,7 @@ struct Judgement {
 
 /// Tests a domain's window against its baseline.
 fn judge(window: &Counts, baseline: &Baseline, settings: &Settings) -> Judgement {
-    let count = window.smtp_451;
+    let count = window.watched(&settings.spike_codes);
     if window.delivered == 0 && baseline.delivered == 0.0 {
         let window_buckets = settings.buckets_in(settings.window_secs) as f64;
         let expected = baseline.mean_451_per_bucket() * window_buckets;
@@ -310,7 +316,7 @@ fn judge(window: &Counts, baseline: &Baseline, settings: &Settings) -> Judgement
         return Judgement { breach: count as f64 >= needed && unlikely, calm: (count as f64) < needed / 2.0 };
     }
     let threshold = settings.ratio_floor.max(settings.baseline_multiple * baseline.ratio());
-    let ratio = window.ratio_451();
+    let ratio = window.ratio_watched(&settings.spike_codes);
     Judgement { breach: count >= settings.min_451 && ratio >= threshold, calm: ratio < threshold / 2.0 }
 }
 
@@ -400,9 +406,9 @@ fn describe(
     domains: Vec<String>,
     settings: &Settings,
 ) -> Alert {
-    let total: u64 = window.causes_451.values().sum();
-    let mut causes: Vec<Cause> = window
-        .causes_451
+    let watched_causes = window.watched_causes(&settings.spike_codes);
+    let total: u64 = watched_causes.values().sum();
+    let mut causes: Vec<Cause> = watched_causes
         .iter()
         .map(|(category, n)| Cause { category: *category, share: *n as f64 / total.max(1) as f64 })
         .collect();
@@ -426,7 +432,7 @@ fn describe(
     };
     let severity = if benign {
         Severity::Benign
-    } else if domain == SENDER_WIDE || window.ratio_451() >= settings.critical_ratio {
+    } else if domain == SENDER_WIDE || window.ratio_watched(&settings.spike_codes) >= settings.critical_ratio {
         Severity::Critical
     } else {
         Severity::Warning
@@ -444,6 +450,8 @@ fn describe(
         severity,
         since,
         smtp_451: window.smtp_451,
+        deferrals_watched: window.watched(&settings.spike_codes),
+        ratio_watched: window.ratio_watched(&settings.spike_codes),
         attempts: window.attempts(),
         ratio_451: window.ratio_451(),
         baseline_ratio,

@@ -224,3 +224,48 @@ fn hosted_domains_whose_deferrals_carry_microsoft_s_signature_are_one_microsoft_
         .collect();
     assert_eq!(reasons, [r#"{"kind":"reply_signature"}"#], "the reason is kept with the provider");
 }
+
+/// Gmail's throttle (`421-4.7.28`), which no 451 detector sees: ten quiet hours, then 30 of them in ten
+/// minutes among 100 deliveries on gmail.com.
+fn gmail_421_throttle(spike_codes: Option<&str>) -> World {
+    let config = Config::from_pairs(spike_codes.map(|codes| ("SPIKE_CODES", codes)));
+    let world = World::new(config);
+    for i in (4..24).rev() {
+        let at = NOW - i * 300;
+        world.apply(&traffic("gmail.com", at, 10, 0), at);
+        world.tick(at + 60);
+    }
+    for minute in 0..10 {
+        let at = NOW - 600 + minute * 60;
+        let mut events = traffic("gmail.com", at, 10, 3);
+        for event in events.iter_mut().filter(|e| e.kind == EventKind::Deferred) {
+            event.smtp_code = Some(421);
+        }
+        world.apply(&events, at);
+    }
+    world.tick(NOW);
+    world.tick(NOW + 60);
+    world
+}
+
+#[test]
+fn gmail_s_421_throttle_alerts_only_when_spike_codes_watches_421() {
+    let quiet = get(&gmail_421_throttle(None), "/api/alerts", NOW + 60);
+    assert_eq!(quiet["active"], serde_json::json!([]), "451 alone by default");
+
+    for codes in ["451,421", "deferrals"] {
+        let world = gmail_421_throttle(Some(codes));
+        let alerts = get(&world, "/api/alerts", NOW + 60);
+        let alert = &alerts["active"][0];
+        assert_eq!(
+            (alert["domain"].as_str(), alert["state"].as_str()),
+            (Some("gmail.com"), Some("firing")),
+            "{codes}: {alerts}"
+        );
+        assert_eq!((alert["smtp_451"].as_u64(), alert["deferrals_watched"].as_u64()), (Some(0), Some(30)), "{codes}");
+        let row = get(&world, "/api/domains?window=1h", NOW + 60)["domains"][0].clone();
+        assert_eq!((row["smtp_451"].as_u64(), row["deferrals_watched"].as_u64()), (Some(0), Some(30)), "{codes}");
+        let google = get(&world, "/api/providers?window=1h", NOW + 60)["providers"][0].clone();
+        assert_eq!((google["provider"].as_str(), google["deferrals_watched"].as_u64()), (Some("google"), Some(30)));
+    }
+}

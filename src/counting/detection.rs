@@ -161,11 +161,12 @@ pub fn window_report<Q: Sql>(
         for counts in by_bucket.range(window.first..).map(|(_, c)| c) {
             window_counts.merge(counts);
         }
-        // Hot hours are an upper bound: a domain that is not tracked needs its 451s in the window itself.
-        if tracked.is_none() && window_counts.smtp_451 < settings.min_451 {
+        // Hot hours are an upper bound: a domain that is not tracked needs its watched replies in the
+        // window itself.
+        if tracked.is_none() && window_counts.watched(&settings.spike_codes) < settings.min_451 {
             continue;
         }
-        let buckets = by_bucket.range(from..window.first).map(|(b, c)| (*b, Totals::from(c)));
+        let buckets = by_bucket.range(from..window.first).map(|(b, c)| (*b, Totals::of(c, &settings.spike_codes)));
         let baseline = baseline_through(tracked, resumed.is_some(), buckets, before_window, settings);
         candidates.insert(domain.clone(), Candidate { window: window_counts, baseline });
     }
@@ -208,8 +209,8 @@ fn provider_candidates(
         let tracked = tracked.get(&id);
         // A spike on one domain is that domain's alert: a provider alert is news only when its 451s span
         // several of its domains (once open, it is evaluated until it resolves, however they narrow).
-        let deferring = part.domains.iter().filter(|d| d.smtp_451 > 0).count();
-        if tracked.is_none() && (part.window.smtp_451 < settings.min_451 || deferring < 2) {
+        let deferring = part.domains.iter().filter(|d| d.watched > 0).count();
+        if tracked.is_none() && (part.window.watched(&settings.spike_codes) < settings.min_451 || deferring < 2) {
             continue;
         }
         let resumed = resume_after(tracked, span_start, settings).is_some();

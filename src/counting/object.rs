@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::counters::{Buckets, Counted, Counts, Totals};
-use crate::settings::Settings;
+use crate::settings::{Settings, SpikeCodes};
 use crate::sql::{column, Sql, SqlError, SqlValue};
 
 use crate::esp::{mailgun_nonce_seconds as nonce_window, Nonce};
@@ -37,7 +37,7 @@ struct Part {
     /// Counts by bucket start, the buckets of this hour only. Parsed for the newest part alone: events
     /// are only ever added to it, the older (full) parts are read for their ids.
     buckets: BTreeMap<u64, Counts>,
-    /// The part's 451s as stored (its number column).
+    /// The part's watched replies (451s by default) as stored (its `smtp_451` column).
     stored_451: u64,
     /// The ids of the events counted in this part, as stored: sorted `u64`s, little-endian, searched in
     /// place so that a busy hour's full parts are never decoded.
@@ -56,9 +56,9 @@ impl Part {
         self.ids.len() / 8 + self.added.len() >= MAX_IDS_PER_PART
     }
 
-    fn smtp_451(&self) -> u64 {
+    fn watched(&self, codes: &SpikeCodes) -> u64 {
         if self.changed {
-            self.buckets.values().map(|c| c.smtp_451).sum()
+            self.buckets.values().map(|c| c.watched(codes)).sum()
         } else {
             self.stored_451
         }
@@ -76,8 +76,8 @@ struct Group {
 }
 
 impl Group {
-    fn smtp_451(&self) -> u64 {
-        self.parts.iter().map(Part::smtp_451).sum()
+    fn watched(&self, codes: &SpikeCodes) -> u64 {
+        self.parts.iter().map(|p| p.watched(codes)).sum()
     }
 
     fn holds(&self, id: u64) -> bool {
@@ -177,8 +177,9 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             if group.stored_parts == 0 && group.parts.iter().any(|p| p.changed) {
                 opened.push((hour, name.as_str()));
             }
-            watched.push((hour, name.as_str(), group.smtp_451().saturating_sub(group.stored_451)));
-            if group.stored_451 < hot && group.smtp_451() >= hot {
+            let now_watched = group.watched(&self.settings.spike_codes);
+            watched.push((hour, name.as_str(), now_watched.saturating_sub(group.stored_451)));
+            if group.stored_451 < hot && now_watched >= hot {
                 // Once per (hour, domain) that gets busy: the cron looks at these domains, not at all.
                 self.sql.exec(
                     "INSERT OR IGNORE INTO hot (hour, domain) VALUES (?, ?)",
@@ -276,7 +277,7 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
                 changed: false,
             });
         }
-        group.stored_451 = group.smtp_451();
+        group.stored_451 = group.watched(&self.settings.spike_codes);
         group.stored_parts = found.len();
         Ok(group)
     }
@@ -287,7 +288,7 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         ids.sort_unstable();
         let mut totals = Totals::default();
         for counts in part.buckets.values() {
-            totals += Totals::from(counts);
+            totals += Totals::of(counts, &self.settings.spike_codes);
         }
         let counts =
             serde_json::to_string(&part.buckets).map_err(|e| SqlError(format!("cannot encode counts: {e}")))?;

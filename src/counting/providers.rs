@@ -261,7 +261,8 @@ fn fold_in<Q: Sql>(object: &CounterObject<'_, Q>, domain: &str, provider: &str, 
 pub struct DomainShare {
     pub domain: String,
     pub attempts: u64,
-    pub smtp_451: u64,
+    /// Its replies `SPIKE_CODES` watches (451s by default).
+    pub watched: u64,
 }
 
 /// One object's share of a provider candidate: its domains' window summed, their buckets from where the
@@ -290,7 +291,7 @@ impl ProviderPart {
 }
 
 fn sort_busiest(domains: &mut Vec<DomainShare>) {
-    crate::sort::sort_by(domains, |a, b| (b.attempts, b.smtp_451, &a.domain).cmp(&(a.attempts, a.smtp_451, &b.domain)));
+    crate::sort::sort_by(domains, |a, b| (b.attempts, b.watched, &a.domain).cmp(&(a.attempts, a.watched, &b.domain)));
     domains.truncate(MAX_NAMED_DOMAINS);
 }
 
@@ -344,12 +345,13 @@ pub fn provider_parts<Q: Sql>(
                 if bucket >= window.first {
                     in_window.merge(&counts);
                 } else {
-                    *part.baseline_buckets.entry(bucket).or_default() += Totals::from(&counts);
+                    *part.baseline_buckets.entry(bucket).or_default() += Totals::of(&counts, &settings.spike_codes);
                 }
             }
-            if in_window.attempts() + in_window.smtp_451 > 0 {
+            let watched = in_window.watched(&settings.spike_codes);
+            if in_window.attempts() + watched > 0 {
                 part.domain_count += 1;
-                part.domains.push(DomainShare { domain, attempts: in_window.attempts(), smtp_451: in_window.smtp_451 });
+                part.domains.push(DomainShare { domain, attempts: in_window.attempts(), watched });
                 part.window.merge(&in_window);
             }
         }

@@ -106,6 +106,8 @@ pub const DOMAIN_COLUMNS: &[Column] = &[
     Column::Field("dropped"),
     Column::Field("smtp_451"),
     Column::Field("ratio_451"),
+    Column::Field("deferrals_watched"),
+    Column::Field("ratio_watched"),
     Column::Field("status"),
     Column::Categories("categories"),
 ];

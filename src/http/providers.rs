@@ -36,6 +36,9 @@ struct ProviderSummary {
     bounced: u64,
     smtp_451: u64,
     ratio_451: f64,
+    /// The replies `SPIKE_CODES` watches (the 451s by default), and their ratio.
+    deferrals_watched: u64,
+    ratio_watched: f64,
     categories: BTreeMap<Category, u64>,
     status: Phase,
 }
@@ -63,6 +66,7 @@ async fn read_window<S: Store, C: Counter>(
 /// `GET /api/providers?window=…`: providers by 451 count, most first.
 pub async fn list<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>) -> Result<HttpResponse, AppError> {
     let (window, range, read) = read_window(req, ctx).await?;
+    let codes = Settings::from_config(ctx.config)?.spike_codes;
     let totals = crate::counters::sum_range(&read.buckets, range);
     let mut providers: Vec<ProviderSummary> = by_provider(&totals, |d| read.provider_of(d), 0)
         .into_iter()
@@ -76,6 +80,8 @@ pub async fn list<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, 
             bounced: t.counts.bounced,
             smtp_451: t.counts.smtp_451,
             ratio_451: t.counts.ratio_451(),
+            deferrals_watched: t.counts.watched(&codes),
+            ratio_watched: t.counts.ratio_watched(&codes),
             categories: t.counts.categories,
             provider: t.provider,
         })

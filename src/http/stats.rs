@@ -38,6 +38,9 @@ struct DomainSummary<'a> {
     dropped: u64,
     smtp_451: u64,
     ratio_451: f64,
+    /// The replies `SPIKE_CODES` watches (the 451s by default), and their ratio.
+    deferrals_watched: u64,
+    ratio_watched: f64,
     categories: &'a BTreeMap<Category, u64>,
     status: Phase,
 }
@@ -73,6 +76,8 @@ pub async fn domains<S: Store, C: Counter>(
             dropped: c.dropped,
             smtp_451: c.smtp_451,
             ratio_451: c.ratio_451(),
+            deferrals_watched: c.watched(&settings.spike_codes),
+            ratio_watched: c.ratio_watched(&settings.spike_codes),
             categories: &c.categories,
             status: phases.get(domain).copied().unwrap_or_default(),
         })

@@ -88,6 +88,7 @@ fn spec(secured: bool) -> Value {
     let counts_by_category = json!({ "type": "object", "propertyNames": { "enum": categories },
                                      "additionalProperties": { "type": "integer" } });
     let phase = json!({ "type": "string", "enum": ["ok", "pending", "firing", "resolving"] });
+    let watched = json!({ "type": "integer", "description": "Replies with a code SPIKE_CODES watches (451 by default): what the detector judges." });
     let mut provider_ids: Vec<&str> = crate::provider::Platform::ALL.iter().map(|p| p.id()).collect();
     provider_ids.extend(["unknown", "no_mail"]);
     let provider_id_schema = json!({ "anyOf": [{ "type": "string", "enum": provider_ids },
@@ -99,6 +100,7 @@ fn spec(secured: bool) -> Value {
         "domains": { "type": "integer", "description": "Domains with traffic in the window." },
         "attempts": { "type": "integer" }, "delivered": { "type": "integer" }, "deferred": { "type": "integer" },
         "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
+        "deferrals_watched": watched, "ratio_watched": { "type": "number" },
         "categories": counts_by_category, "status": phase } });
     let storage = [("503", "Storage failed; retry.")];
     let kinds = json!({ "type": "string", "enum": ["deferred", "bounced", "dropped", "delivered"],
@@ -165,6 +167,7 @@ fn spec(secured: bool) -> Value {
                   "attempts": { "type": "integer" }, "delivered": { "type": "integer" },
                   "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "dropped": { "type": "integer" },
                   "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
+                  "deferrals_watched": watched, "ratio_watched": { "type": "number" },
                   "categories": counts_by_category, "status": phase } } } } },
           "DomainDetail": { "type": "object", "properties": {
               "domain": { "type": "string" }, "provider": provider_id,
@@ -187,7 +190,8 @@ fn spec(secured: bool) -> Value {
               "domains": { "type": "array", "items": { "type": "string" }, "description": "Sender-wide alert: the domains it covers; provider alert: its busiest domains." },
               "state": phase, "severity": { "type": "string", "enum": ["benign", "warning", "critical"] },
               "since": { "type": "integer" }, "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
-              "baseline_ratio": { "type": "number" },
+              "deferrals_watched": watched, "ratio_watched": { "type": "number" },
+              "baseline_ratio": { "type": "number", "description": "The baseline of the watched ratio." },
               "causes": { "type": "array", "items": { "type": "object", "properties": {
                   "category": { "$ref": "#/components/schemas/Category" }, "share": { "type": "number" } } } },
               "advice": { "type": "array", "items": { "type": "string" } },

@@ -269,3 +269,16 @@ fn gmail_s_421_throttle_alerts_only_when_spike_codes_watches_421() {
         assert_eq!((google["provider"].as_str(), google["deferrals_watched"].as_u64()), (Some("google"), Some(30)));
     }
 }
+
+#[test]
+fn the_domains_table_reads_the_providers_of_the_rows_it_shows_only() {
+    let world = microsoft_throttle();
+    let rows_read = |url: &str| {
+        let before = world.sql_ops().rows_read;
+        get(&world, url, NOW);
+        world.sql_ops().rows_read - before
+    };
+    let (one, all) = (rows_read("/api/domains?window=1h&limit=1"), rows_read("/api/domains?window=1h&limit=1000"));
+    // 52 domains, 50 of them stored (the consumer ones are not): one provider row per hosted domain shown.
+    assert_eq!(all - one, 49, "one row: {one}, all: {all}");
+}

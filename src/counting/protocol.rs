@@ -28,6 +28,9 @@ pub enum Request {
     Apply { delta: Delta },
     /// Counts not yet readable from KV (answer: [`read::ReadAnswer`]).
     Read { query: ReadQuery },
+    /// The providers of these domains of the object, as known now (answer: `{domain: provider}`, the
+    /// domains still `unknown` left out). One row read per domain not in the consumer table.
+    Providers { domains: Vec<String> },
     /// Shard 0's alerts (answer: [`detection::AlertsView`]).
     Alerts,
     /// The cron's run, on shard 0 (answer: [`detection::TickReport`]).
@@ -160,6 +163,8 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
             });
             answer.map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a))
         }
+        Request::Providers { domains } => super::providers::known_providers(sql, &domains)
+            .map_or_else(|e| Answer::error(503, &e.0), |p| Answer::ok(&p)),
         Request::Alerts => detection::alerts(sql).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a)),
         Request::Tick => {
             let alerting =

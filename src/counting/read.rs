@@ -46,7 +46,8 @@ pub struct ReadAnswer {
     /// Providers whose alert is not `ok` (shard 0).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub provider_phases: BTreeMap<String, Phase>,
-    /// The object's resolved domains (consumer-table ones are not stored: [`RangeCounts::provider_of`] adds them).
+    /// A one-domain read: the domain's provider unless `unknown` (consumer-table domains are not stored:
+    /// [`RangeCounts::provider_of`] adds them).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub providers: BTreeMap<String, Provider>,
 }
@@ -68,13 +69,10 @@ pub fn answer<Q: Sql>(object: &CounterObject<'_, Q>, query: &ReadQuery, now: u64
         hour += HOUR;
     }
     answer.buckets = object.hours(unsettled, query.domain.as_deref())?;
-    answer.providers = match &query.domain {
-        Some(domain) => {
-            let provider = super::providers::resolution_of(object.sql, domain)?.provider;
-            [(domain.clone(), provider)].into_iter().filter(|(_, p)| *p != Provider::Unknown).collect()
-        }
-        None => super::providers::stored_providers(object.sql)?,
-    };
+    // A read of all domains leaves providers to [`RangeCounts::learn_providers`], for the rows shown.
+    if let Some(domain) = &query.domain {
+        answer.providers = super::providers::known_providers(object.sql, std::slice::from_ref(domain))?;
+    }
     answer.buckets.retain(|bucket, _| (query.first..=query.last).contains(bucket));
     Ok(answer)
 }
@@ -107,6 +105,28 @@ impl RangeCounts {
             all.streams.merge(streams);
         }
         all
+    }
+
+    /// Asks the objects the providers of `domains` (one request per shard holding any of them, one row
+    /// read per domain outside the consumer table), for [`RangeCounts::provider_of`].
+    pub async fn learn_providers<'d, C: Counter>(
+        &mut self,
+        counter: &C,
+        settings: &Settings,
+        domains: impl IntoIterator<Item = &'d str>,
+    ) -> Result<(), StoreError> {
+        let mut by_shard: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+        for domain in domains.into_iter().filter(|d| consumer_platform(d).is_none()) {
+            by_shard
+                .entry(super::delta::shard_of(domain, settings.counter_shards))
+                .or_default()
+                .push(domain.to_owned());
+        }
+        for (shard, domains) in by_shard {
+            let known: BTreeMap<String, Provider> = call(counter, shard, &Request::Providers { domains }).await?;
+            self.providers.extend(known);
+        }
+        Ok(())
     }
 
     /// `domain`'s provider: the consumer table, else its stored resolution, else `unknown`.

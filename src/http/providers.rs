@@ -60,7 +60,11 @@ async fn read_window<S: Store, C: Counter>(
     let window = window_param(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    Ok((window, range, read_range(ctx.store, ctx.counter, &settings, range, None).await?))
+    let mut read = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
+    // Every domain with traffic in the range, since any may be the provider's.
+    let domains = crate::sort::set(read.buckets.values().flat_map(|d| d.keys().cloned()));
+    read.learn_providers(ctx.counter, &settings, domains.iter().map(String::as_str)).await?;
+    Ok((window, range, read))
 }
 
 /// `GET /api/providers?window=…`: providers by 451 count, most first.

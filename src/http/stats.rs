@@ -61,14 +61,14 @@ pub async fn domains<S: Store, C: Counter>(
     let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let read = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
+    let mut read = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
     let totals = crate::counters::sum_range(&read.buckets, range);
     let phases = &read.phases;
     let mut domains: Vec<DomainSummary> = totals
         .iter()
         .map(|(domain, c)| DomainSummary {
             domain,
-            provider: read.provider_of(domain),
+            provider: Provider::Unknown,
             attempts: c.attempts(),
             delivered: c.delivered,
             deferred: c.deferred,
@@ -84,6 +84,10 @@ pub async fn domains<S: Store, C: Counter>(
         .collect();
     crate::sort::sort_by(&mut domains, |a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
     domains.truncate(limit);
+    read.learn_providers(ctx.counter, &settings, domains.iter().map(|d| d.domain)).await?;
+    for row in &mut domains {
+        row.provider = read.provider_of(row.domain);
+    }
     Ok(match format {
         Format::Json => HttpResponse::json(200, &DomainList { window: window.as_str(), domains }),
         Format::Csv => csv::table(csv::DOMAIN_COLUMNS, &domains, &format!("domains-{}.csv", window.as_str())),

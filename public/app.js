@@ -413,6 +413,7 @@ async function providerPage(id) {
     chartCard(detail.name ?? id, detail.buckets ?? [], sum),
     h("div", { class: "columns" }, categoriesCard(sum.categories),
       adviceCard(alert?.causes?.length ? alert.causes : shares(sum.categories), spiking, detail.advice, detail.spike_advice)),
+    streamsCard(detail),
     topDomainsCard(detail.top_domains, benign),
     samplesCard(detail.samples),
   ];

@@ -282,3 +282,27 @@ fn the_domains_table_reads_the_providers_of_the_rows_it_shows_only() {
     // 52 domains, 50 of them stored (the consumer ones are not): one provider row per hosted domain shown.
     assert_eq!(all - one, 49, "one row: {one}, all: {all}");
 }
+
+#[test]
+fn a_provider_page_says_which_sending_ip_its_domains_451s_came_from() {
+    let world = World::new(Config::from_pairs([("DOH_LOOKUPS_PER_RUN", "40")]));
+    let hosted = ["corp01.example", "corp02.example"];
+    for domain in hosted {
+        world.resolver.set(domain, mx(domain, "corp-example.mail.protection.outlook.com"));
+    }
+    world.apply(&hosted.iter().flat_map(|d| traffic(d, NOW - 900, 1, 0)).collect::<Vec<_>>(), NOW - 900);
+    world.tick(NOW - 840);
+    let mut events = Vec::new();
+    for (domain, ip) in [(hosted[0], "198.51.100.7"), (hosted[1], "198.51.100.7"), ("outlook.com", "203.0.113.9")] {
+        for mut event in traffic(domain, NOW - 60, 2, 3) {
+            event.sending.sending_ip =
+                Some(if event.kind == EventKind::Deferred { ip } else { "203.0.113.9" }.parse().unwrap());
+            events.push(event);
+        }
+    }
+    world.apply(&events, NOW);
+    let page = get(&world, "/api/providers/microsoft?window=1h", NOW);
+    let ips = &page["breakdown"]["sending_ip"];
+    assert_eq!((ips[0]["value"].as_str(), ips[0]["smtp_451"].as_u64()), (Some("198.51.100.7"), Some(6)), "{page}");
+    assert_eq!((ips[1]["value"].as_str(), ips[1]["smtp_451"].as_u64()), (Some("203.0.113.9"), Some(3)), "{page}");
+}

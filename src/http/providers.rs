@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::breakdown::Sources;
 use crate::classify::Category;
 use crate::counters::{BucketRange, Counts, Sample};
-use crate::counting::read::{read_range, RangeCounts};
+use crate::counting::read::{dimensions_of_domains, read_range, RangeCounts};
 use crate::counting::Counter;
 use crate::detect::Phase;
 use crate::error::AppError;
@@ -21,7 +22,7 @@ use super::stats::{window_param, BucketView};
 use super::{Context, HttpRequest, HttpResponse};
 
 /// Domains a provider's page lists, busiest first.
-const MAX_TOP_DOMAINS: usize = 20;
+pub(crate) const MAX_TOP_DOMAINS: usize = 20;
 const MAX_PROVIDER_SAMPLES: usize = 10;
 
 #[derive(Serialize)]
@@ -116,6 +117,9 @@ struct ProviderDetail<'a> {
     samples: Vec<Sample>,
     advice: BTreeMap<Category, &'static str>,
     spike_advice: &'static str,
+    /// Which sending IPs, pools, sending domains and tags the 451s of its busiest domains came from.
+    #[serde(flatten)]
+    sources: Sources,
 }
 
 /// `GET /api/providers/{provider}?window=…`: the provider's buckets (its domains summed), causes, busiest
@@ -134,7 +138,7 @@ pub async fn detail<S: Store, C: Counter>(
             id.chars().take(80).collect::<String>()
         ))
     })?;
-    let (window, _, read) = read_window(req, ctx).await?;
+    let (window, range, read) = read_window(req, ctx).await?;
     let mut per_bucket: BTreeMap<u64, Counts> = BTreeMap::new();
     let mut per_domain: BTreeMap<&str, Counts> = BTreeMap::new();
     for (start, domains) in &read.buckets {
@@ -159,6 +163,11 @@ pub async fn detail<S: Store, C: Counter>(
         .collect();
     crate::sort::sort_by(&mut top, |a, b| (b.smtp_451, b.attempts, a.domain).cmp(&(a.smtp_451, a.attempts, b.domain)));
     top.truncate(MAX_TOP_DOMAINS);
+    // The dimensions live in the domains' own rows (the pages sum them per shard): one object request
+    // per listed domain, so the breakdown covers the busiest MAX_TOP_DOMAINS, where the 451s are.
+    let settings = Settings::from_config(ctx.config)?;
+    let sources =
+        Sources::of(&dimensions_of_domains(ctx.counter, &settings, range, top.iter().map(|t| t.domain)).await?);
     let mut samples = std::mem::take(&mut all.samples);
     crate::sort::sort_by_key(&mut samples, |s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_PROVIDER_SAMPLES);
@@ -175,6 +184,7 @@ pub async fn detail<S: Store, C: Counter>(
         samples,
         advice,
         spike_advice: crate::advice::SPIKE_ADVICE,
+        sources,
     };
     Ok(HttpResponse::json(200, &detail))
 }

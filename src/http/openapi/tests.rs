@@ -225,7 +225,10 @@ fn spec(secured: bool) -> Value {
                   "ratio_451": { "type": "number" }, "status": phase } } },
               "samples": { "type": "array", "items": { "$ref": "#/components/schemas/Sample" } },
               "advice": { "type": "object", "additionalProperties": { "type": "string" } },
-              "spike_advice": { "type": "string" } } },
+              "spike_advice": { "type": "string" },
+              "breakdown": { "$ref": "#/components/schemas/Breakdown",
+                  "description": format!("Over its {} busiest domains.", crate::http::providers::MAX_TOP_DOMAINS) },
+              "concentration": concentration } },
           "Alerts": { "type": "object", "properties": {
               "active": { "type": "array", "items": { "$ref": "#/components/schemas/Alert" } },
               "recent": { "type": "array", "items": { "$ref": "#/components/schemas/Alert" } } } },

@@ -18,7 +18,7 @@ test: setup
 	cargo test --all-targets
 	cargo test --release --test volume -- --nocapture
 	BOUNCEWATCH_FAST_BUILD=1 bash scripts/build-worker.sh
-	node --test --test-concurrency=1 tests/e2e/*.test.mjs
+	node --test --test-concurrency=4 tests/e2e/*.test.mjs
 
 # Optimized build, as deployed.
 build: setup

@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen || echo "$HOME/.cargo/bin/wasm-bindgen")}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$PWD/node_modules/.bin/wasm-opt}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/@esbuild/linux-x64/bin/esbuild}"
-# The `worker` profile (Cargo.toml) is `release` optimized for size; the crate is worker/ (the library as a
-# cdylib alone), its output build/ here.
-"${WORKER_BUILD_BIN:-worker-build}" --profile worker --no-opt --out-dir ../build worker
+# The `worker` profile (worker/Cargo.toml) is `release` optimized for size; the crate is worker/ (the library as a
+# cdylib alone, a workspace of its own sharing target/), its output build/ here.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" "${WORKER_BUILD_BIN:-worker-build}" --profile worker --no-opt --out-dir ../build worker
 if [ "${BOUNCEWATCH_FAST_BUILD:-0}" = 1 ]; then exit 0; fi
 # We run wasm-opt ourselves because worker-build always adds `--debuginfo`, which keeps the function-name
 # section: a quarter of the optimized wasm, there only to name frames in panic backtraces. The features are

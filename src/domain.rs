@@ -17,7 +17,6 @@
 
 use std::fmt;
 
-use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 
 /// Why a recipient names no domain that can be counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,12 +82,23 @@ pub fn normalize(name: &str) -> Result<String, InvalidDomain> {
     if name.starts_with('[') {
         return Err(InvalidDomain::AddressLiteral);
     }
-    // The root dot is allowed here and dropped below, so `example.com.` and `example.com。` are
-    // `example.com`; `example.com..` still fails (an empty label).
-    let ascii = Uts46::new()
-        .to_ascii(name.as_bytes(), AsciiDenyList::STD3, Hyphens::CheckFirstLast, DnsLength::VerifyAllowRootDot)
-        .map_err(|_| InvalidDomain::NotDnsName)?;
-    let ascii = ascii.strip_suffix('.').unwrap_or(&ascii);
+    // One root dot is allowed and dropped, in any of the forms UTS #46 maps to `.`, so `example.com.` and
+    // `example.com。` are `example.com`; `example.com..` still fails (an empty label).
+    let name = name.strip_suffix(['.', '\u{3002}', '\u{ff0e}', '\u{ff61}']).unwrap_or(name);
+    // An ASCII character is mapped by UTS #46 to itself (or its lower case), so one outside letters,
+    // digits, hyphen and dot fails STD3 whatever surrounds it; refusing it here also keeps `%`, `/`, `@`
+    // and the like away from the URL parser that maps the rest in the Worker.
+    if name.bytes().any(|b| b.is_ascii() && !(b.is_ascii_alphanumeric() || b == b'-' || b == b'.')) {
+        return Err(InvalidDomain::NotDnsName);
+    }
+    let ascii = if name.is_ascii() && !name.split('.').any(is_punycode) {
+        name.to_ascii_lowercase()
+    } else {
+        uts46::to_ascii(name).ok_or(InvalidDomain::NotDnsName)?
+    };
+    if ascii.len() > crate::event::MAX_DOMAIN_LEN || !ascii.split('.').all(is_ldh_label) {
+        return Err(InvalidDomain::NotDnsName);
+    }
     let top_label = match ascii.rsplit_once('.') {
         Some((_, top)) => top,
         None => return Err(InvalidDomain::SingleLabel),
@@ -96,5 +106,70 @@ pub fn normalize(name: &str) -> Result<String, InvalidDomain> {
     if !top_label.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return Err(InvalidDomain::NumericTopLabel);
     }
-    Ok(ascii.to_owned())
+    Ok(ascii)
+}
+
+fn is_punycode(label: &str) -> bool {
+    label.get(..4).is_some_and(|prefix| prefix.eq_ignore_ascii_case("xn--"))
+}
+
+/// STD3 and the hyphen rule on one label of the mapped name: 1 to 63 characters of ASCII letters, digits
+/// and hyphens, no hyphen first or last. An `xn--` label must also be what UTS #46 makes of the label it
+/// decodes to, which holds the same rules (its ASCII characters): `xn--a_-yka` (`a_ä`) and `xn----eha`
+/// (`-ü`) are refused like `a_ä` and `-ü`, and `xn--wca` (`ß` as a capital) because it maps to another.
+/// Checked here, not left to the URL parser: workerd's takes an ASCII `xn--` label as it is.
+fn is_ldh_label(label: &str) -> bool {
+    let ldh = |text: &str| {
+        !text.starts_with('-')
+            && !text.ends_with('-')
+            && text.chars().all(|c| !c.is_ascii() || c.is_ascii_alphanumeric() || c == '-')
+    };
+    let valid_punycode = || match label.strip_prefix("xn--").map(idna::punycode::decode_to_string) {
+        None => true,
+        Some(None) => false,
+        Some(Some(decoded)) => ldh(&decoded) && uts46::to_ascii(&decoded).is_some_and(|again| again == label),
+    };
+    (1..=63).contains(&label.len()) && label.is_ascii() && ldh(label) && valid_punycode()
+}
+
+/// UTS #46 processing of a name with non-ASCII characters or `xn--` labels, as the WHATWG URL standard
+/// applies it to a host (nontransitional, CheckBidi and CheckJoiners on, STD3 rules, hyphens and lengths
+/// off: [`normalize`] checks those on the result). `None` when UTS #46 refuses the name.
+///
+/// In the Worker this is the runtime's own URL parser: the Unicode tables would add 45 KB gzip to the
+/// wasm (worker/Cargo.toml pins `idna_adapter` to the version without them). Natively it is the `idna`
+/// crate, the `url` crate's implementation of the same standard. tests/hardening.rs and
+/// tests/e2e/hostile_recipients.test.mjs check both against one table of names.
+mod uts46 {
+    #[cfg(target_arch = "wasm32")]
+    mod url {
+        use wasm_bindgen::prelude::wasm_bindgen;
+        use wasm_bindgen::JsValue;
+
+        #[wasm_bindgen]
+        extern "C" {
+            #[wasm_bindgen(js_name = URL)]
+            pub type Url;
+            #[wasm_bindgen(catch, constructor, js_class = "URL")]
+            pub fn new(url: &str) -> Result<Url, JsValue>;
+            #[wasm_bindgen(method, getter)]
+            pub fn hostname(this: &Url) -> String;
+        }
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    pub fn to_ascii(name: &str) -> Option<String> {
+        // A last label of our own: the URL parser reads a host whose last label is a number as an IPv4
+        // address, which would refuse `bücher.12` where the caller wants to say why (a numeric top label).
+        const SENTINEL: &str = ".invalid";
+        let host = url::Url::new(&format!("http://{name}{SENTINEL}/")).ok()?.hostname();
+        host.strip_suffix(SENTINEL).map(str::to_owned)
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn to_ascii(name: &str) -> Option<String> {
+        use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
+        let ascii = Uts46::new().to_ascii(name.as_bytes(), AsciiDenyList::URL, Hyphens::Allow, DnsLength::Ignore);
+        ascii.ok().map(|ascii| ascii.into_owned())
+    }
 }

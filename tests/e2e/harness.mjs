@@ -39,7 +39,18 @@ function testConfig(dir) {
  * Starts a Worker. `vars` become Worker vars (the shell reads secrets and vars alike).
  * Returns { url, persistDir, logs(), stop() }.
  */
-export async function startWorker({ vars = {}, persistDir } = {}) {
+export async function startWorker(options = {}) {
+  // Test files run side by side (`make test`), so a port found free may be taken before wrangler binds it.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startWorkerOnce(options);
+    } catch (error) {
+      if (attempt === 3 || !/EADDRINUSE|address already in use/i.test(error.message)) throw error;
+    }
+  }
+}
+
+async function startWorkerOnce({ vars = {}, persistDir } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "bouncewatch-e2e-"));
   const persist = persistDir ?? join(dir, "state");
   const port = await freePort();
@@ -67,7 +78,10 @@ export async function startWorker({ vars = {}, persistDir } = {}) {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${output}`);
+    if (child.exitCode !== null) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`wrangler dev exited early:\n${output}`);
+    }
     try {
       const response = await fetch(`${url}/api/health`);
       if (response.ok) break;

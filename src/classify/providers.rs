@@ -111,6 +111,15 @@ pub const RULES: &[Rule] = &[
         ..RULE
     },
     // --- Google. Reference: support.google.com/a/answer/3726730 (SMTP error messages).
+    // A Google Groups notice (the group may not exist, or the sender may not post to it) comes in the
+    // sender's language; its help link is the one part every translation keeps.
+    Rule {
+        id: "googlegroups.cannot-post",
+        category: PolicyRejected,
+        any: &["groups.google.com/support"],
+        example: "Hallo kijitora@example.jp, Sie erhalten diese E-Mail, weil die Gruppe, die Sie kontaktieren möchten (libsisimai), möglicherweise nicht vorhanden ist bzw. Sie nicht die erforderlichen Berechtigungen haben, um der Gruppe Nachrichten zu posten. … https://groups.google.com/support/.",
+        ..RULE
+    },
     // An inactive mailbox that also ran out of space: KumoMTA's InactiveMailbox; nobody will read it.
     Rule {
         id: "gmail.overquotaperm-inactive",

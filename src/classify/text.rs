@@ -44,7 +44,7 @@ pub const STRONG: &[Rule] = &[
     Rule {
         id: "text.mimecast-greylisting",
         category: Greylisted,
-        any: &["internal resources are temporarily unavailable"],
+        any: &["internal resources are temporarily unavailable", "internal resource is temporarily unavailable"],
         example: "451 Internal resources are temporarily unavailable",
         ..RULE
     },
@@ -203,7 +203,9 @@ pub const STRONG: &[Rule] = &[
             "rbl",
             "spamhaus",
             "spamcop",
-            "barracuda",
+            // Barracuda's list, not every reply that passed a barracudanetworks.com host.
+            "barracudacentral",
+            "barracuda reputation",
             "abuseat",
             "sorbs",
             "cloudmark",
@@ -232,6 +234,7 @@ pub const STRONG: &[Rule] = &[
             "blocked for spamming",
             ":blocked)",
             "reject due to policy violations",
+            "spam sender",
         ],
         example: "550 5.7.1 Our system has detected that this message is likely suspicious due to the very low reputation of the sending IP address/domain.",
         ..RULE
@@ -389,6 +392,9 @@ pub const WEAK: &[Rule] = &[
             "a url in this email",
             "mail score",
             "dt:spm",
+            "bulk mail",
+            "uribl",
+            "surbl",
         ],
         example: "552 Message rejected for spam or virus content",
         ..RULE
@@ -441,11 +447,23 @@ pub const WEAK: &[Rule] = &[
             "mail system full",
             "service unavailable",
             "service currently unavailable",
+            "service is currently unavailable",
+            "service is temporarily unavailable",
+            // Exchange Online's storage replication (451 4.4.0).
+            "failed to be replicated",
             "temporary failure",
             "pipe to |",
             "x-unix;",
         ],
         example: "451 [BS02] Temporary server error. Please try again later.",
+        ..RULE
+    },
+    // A size refusal is about the message even when it answers MAIL FROM (its SIZE= parameter).
+    Rule {
+        id: "text.message-too-large",
+        category: MessageTooLarge,
+        any: &["too large", "too big", "size limit", "message size", "size exceeds"],
+        example: "552 Message size exceeds fixed maximum message size",
         ..RULE
     },
     // A rejection of MAIL FROM is about the sender, whatever words it uses ("does not exist").
@@ -503,6 +521,10 @@ pub const WEAK: &[Rule] = &[
             "unknown recipient",
             "mailbox unavailable",
             "mailbox not found",
+            "no mailbox found",
+            "mail-box not found",
+            "addressee unknown",
+            "recipient unavailable",
             "unrouteable address",
             "user doesn't have a",
             "not our customer",
@@ -524,15 +546,15 @@ pub const WEAK: &[Rule] = &[
     Rule {
         id: "text.mailbox-name-invalid",
         category: MailboxNameInvalid,
-        any: &["mailbox name not allowed", "bad address syntax", "invalid address syntax"],
+        any: &[
+            "mailbox name not allowed",
+            "bad address syntax",
+            "invalid address syntax",
+            "fully-qualified address",
+            "fully qualified address",
+            "invalid address",
+        ],
         example: "553 5.1.0 Requested action not taken: mailbox name not allowed",
-        ..RULE
-    },
-    Rule {
-        id: "text.message-too-large",
-        category: MessageTooLarge,
-        any: &["too large", "too big", "size limit", "message size", "size exceeds"],
-        example: "552 Message size exceeds fixed maximum message size",
         ..RULE
     },
     Rule {
@@ -623,6 +645,7 @@ pub const WEAK: &[Rule] = &[
             "blocked by the recipient",
             "permission to post",
             "not a member of",
+            "rejected by recipient",
         ],
         example: "451 4.7.1 local policy violation",
         ..RULE

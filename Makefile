@@ -13,12 +13,17 @@ setup:
 dev: setup
 	BOUNCEWATCH_FAST_BUILD=1 wrangler dev --local --ip 127.0.0.1 --port 8787
 
-# Native unit, table and property tests, then the built wasm end to end under wrangler dev.
+# Native unit, table and property tests, then the built wasm end to end under wrangler dev. The cost
+# simulation (release) runs beside the end-to-end files: it computes while they mostly wait on cron runs
+# and retries. Its tables are printed once both are done, and either failing fails the target.
 test: setup
 	cargo test --all-targets
-	cargo test --release --test volume -- --nocapture
+	cargo test --release --test volume --no-run
 	BOUNCEWATCH_FAST_BUILD=1 bash scripts/build-worker.sh
-	node --test --test-concurrency=4 tests/e2e/*.test.mjs
+	cargo test --release --test volume -- --nocapture >target/volume.log 2>&1 & volume=$$!; \
+	  node --test --test-concurrency=4 tests/e2e/*.test.mjs; e2e=$$?; \
+	  wait $$volume; simulated=$$?; cat target/volume.log; \
+	  echo "end to end: exit $$e2e; cost simulation: exit $$simulated"; [ $$e2e = 0 ] && [ $$simulated = 0 ]
 
 # Optimized build, as deployed.
 build: setup

@@ -9,9 +9,10 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 setup:
 	@bash scripts/setup.sh
 
-# The Worker under workerd on 127.0.0.1:8787 with local KV in .wrangler/state (wrangler runs the build).
+# Both Workers under one workerd on 127.0.0.1:8787 (the front has the port, the counting Worker its objects)
+# with local KV and Durable Objects in .wrangler/state; wrangler runs each one's build.
 dev: setup
-	BOUNCEWATCH_FAST_BUILD=1 wrangler dev --local --ip 127.0.0.1 --port 8787
+	BOUNCEWATCH_FAST_BUILD=1 wrangler dev --local --ip 127.0.0.1 --port 8787 -c wrangler.toml -c wrangler.counting.toml
 
 # Native unit, table and property tests, then the built wasm end to end under wrangler dev. The cost
 # simulation (release) runs beside the end-to-end files: it computes while they mostly wait on cron runs
@@ -60,6 +61,7 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	bash scripts/fuzz.sh -t $(FUZZ_SECONDS)
 
-# What `wrangler deploy` would upload (it runs the optimized build), raw and gzip; the limit is on gzip.
+# What `wrangler deploy` would upload for each of the two Workers (it runs the optimized build), raw and
+# gzip; the limit is on gzip, per Worker.
 bundle-size: setup
 	bash scripts/bundle-size.sh

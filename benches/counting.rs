@@ -11,7 +11,7 @@ use bouncewatch::classify::Category;
 use bouncewatch::config::Config;
 use bouncewatch::counting::{self, call, Applied, LocalCounter, Request};
 use bouncewatch::event::{Esp, EventKind, NormalizedEvent};
-use bouncewatch::notify::{Notifier, SendError};
+use bouncewatch::notify::{Fetched, Notifier, SendError};
 use bouncewatch::outbound::OutboundRequest;
 use bouncewatch::settings::Settings;
 use bouncewatch::store::MemoryStore;
@@ -26,8 +26,8 @@ impl Notifier for Silent {
     async fn send_email(&self, _: &str, _: &str, _: &str) -> Result<(), SendError> {
         Ok(())
     }
-    async fn fetch(&self, _: &OutboundRequest) -> Result<u16, SendError> {
-        Ok(200)
+    async fn fetch(&self, _: &OutboundRequest) -> Result<Fetched, SendError> {
+        Ok(Fetched { status: 200, body: String::new() })
     }
 }
 

@@ -1,6 +1,6 @@
 // The dashboard: which receiving domain is deferring mail, why, and what to do. Three views chosen by the URL hash
 // (#/, #/domain/<name>, #/rules and #/streams), redrawn every 30 s; a classify box; a token form when the Worker asks for one.
-import { Unauthorized, getJson, saveToken, savedToken } from "./api.js";
+import { Unauthorized, getJson, saveAdminToken, saveToken, savedAdminToken, savedToken, sendAdmin } from "./api.js";
 import { h } from "./dom.js";
 import { rebin, sparkline, timeChart } from "./svg.js";
 
@@ -164,6 +164,39 @@ async function fillSparkline(cell) {
 }
 
 // ---- views ----------------------------------------------------------------------------------------------
+const SILENCE_FOR = [["1 h", 3600], ["4 h", 4 * 3600], ["1 day", 86_400]];
+
+/** Silences `domain` (or every alert, for the sender-wide one) for `seconds`, then redraws. */
+async function silence(domain, seconds) {
+  const match = domain === "*" ? "*" : { domain };
+  const until = Math.floor(Date.now() / 1000) + seconds;
+  await adminAction(() => sendAdmin("POST", "/api/silences", { match, until, comment: "silenced from the dashboard" }));
+}
+
+async function adminAction(send) {
+  try {
+    await send();
+    $("admin-status").textContent = "";
+  } catch (err) {
+    $("admin-status").textContent = `Not done: ${err.message}`;
+    $("admin").open = true;
+  }
+  refresh();
+}
+
+/** Who silenced the alert, why and until when; with the admin token, buttons to silence or unsilence. */
+function silenceLine(alert) {
+  const s = alert.silenced;
+  const admin = Boolean(savedAdminToken());
+  if (s) {
+    return h("p", { class: "silenced" }, "🔕 Silenced until ", when(s.until), s.created_by ? ` by ${s.created_by}` : "",
+      ` — ${s.comment}`,
+      admin && h("button", { type: "button", class: "link", onclick: () => adminAction(() => sendAdmin("DELETE", `/api/silences/${encodeURIComponent(s.id)}`)) }, "Unsilence"));
+  }
+  return admin && h("p", { class: "silence-actions" }, "Silence for ",
+    SILENCE_FOR.map(([label, seconds]) => h("button", { type: "button", onclick: () => silence(alert.domain, seconds) }, label)));
+}
+
 const DIMENSIONS = [["sending_ip", "Sending IP"], ["ip_pool", "IP pool"], ["sending_domain", "Sending domain"], ["tag", "Tag"]];
 
 /** The top values of each dimension an alert or a domain names: `198.51.100.7 · 90 % of 451s`. */
@@ -177,7 +210,7 @@ function streamRows(breakdown, limit) {
 
 function alertCard(alert) {
   const top = alert.causes?.[0];
-  return h("article", { class: `alert alert-${alert.severity}` },
+  return h("article", { class: `alert alert-${alert.severity}${alert.silenced ? " is-silenced" : ""}` },
     h("header", {}, badge(alert.severity, SEVERITY_ICON[alert.severity]), alertSubject(alert),
       h("span", { class: "muted state" }, alert.state)),
     h("dl", {},
@@ -191,7 +224,8 @@ function alertCard(alert) {
       h("dd", {}, when(alert.since)),
       ...streamRows(alert.breakdown, 2)),
     alert.concentration && h("p", { class: "concentration" }, alert.concentration),
-    alert.advice && h("p", { class: "advice" }, [alert.advice].flat().join(" ")));
+    alert.advice && h("p", { class: "advice" }, [alert.advice].flat().join(" ")),
+    silenceLine(alert));
 }
 
 /** Which of the sender's streams the window's 451s came from; nothing when the ESP named none. */
@@ -525,6 +559,14 @@ $("token-form").addEventListener("submit", (event) => {
   saveToken($("token-input").value.trim());
   $("token-input").value = "";
   $("token").hidden = true;
+  refresh();
+});
+
+$("admin-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  saveAdminToken($("admin-input").value.trim());
+  $("admin-input").value = "";
+  $("admin-status").textContent = savedAdminToken() ? "Admin token kept for this tab." : "Admin token forgotten.";
   refresh();
 });
 

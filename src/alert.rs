@@ -38,6 +38,21 @@ pub enum Scope {
     },
 }
 
+impl Scope {
+    /// What one of the detector's alerts is about.
+    pub fn of(alert: &crate::detect::Alert) -> Scope {
+        match alert.scope {
+            crate::detect::AlertScope::Sender => Scope::SenderWide { domains: alert.domains.clone() },
+            crate::detect::AlertScope::Provider => Scope::Provider {
+                provider: alert.provider.clone().unwrap_or_else(|| alert.domain.clone()),
+                domains: alert.domains.clone(),
+                domain_count: alert.domain_count.unwrap_or(alert.domains.len() as u64),
+            },
+            crate::detect::AlertScope::Domain => Scope::Domain(alert.domain.clone()),
+        }
+    }
+}
+
 /// One alert's situation at evaluation time, as the detector reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertSnapshot {
@@ -77,17 +92,8 @@ const MAX_SUBJECT_ALERTS: usize = 3;
 impl AlertSnapshot {
     /// The snapshot of one of the detector's alerts, over a detection window of `window_minutes`.
     pub fn from_alert(alert: &crate::detect::Alert, window_minutes: u32) -> AlertSnapshot {
-        let scope = match alert.scope {
-            crate::detect::AlertScope::Sender => Scope::SenderWide { domains: alert.domains.clone() },
-            crate::detect::AlertScope::Provider => Scope::Provider {
-                provider: alert.provider.clone().unwrap_or_else(|| alert.domain.clone()),
-                domains: alert.domains.clone(),
-                domain_count: alert.domain_count.unwrap_or(alert.domains.len() as u64),
-            },
-            crate::detect::AlertScope::Domain => Scope::Domain(alert.domain.clone()),
-        };
         AlertSnapshot {
-            scope,
+            scope: Scope::of(alert),
             severity: alert.severity,
             state: alert.state,
             since: alert.since,

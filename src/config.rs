@@ -8,6 +8,8 @@ use crate::error::AppError;
 /// Every var and secret the Worker reads. The shell looks each one up; anything unset is absent.
 pub const NAMES: &[&str] = &[
     "READ_TOKEN",
+    // Write routes (silences); a separate secret so that a dashboard's read token cannot change anything.
+    "ADMIN_TOKEN",
     "GENERIC_WEBHOOK_TOKEN",
     // Counting and spike detection: see `crate::settings` for meanings and defaults.
     "BUCKET_MINUTES",
@@ -42,6 +44,13 @@ pub const NAMES: &[&str] = &[
     "MAILGUN_DOMAIN",
     "ALERT_WEBHOOK_URL",
     "PUBLIC_URL",
+    // The action hook (src/action.rs; docs/actions.md).
+    "ACTION_WEBHOOK_URL",
+    "ACTION_KUMOMTA_URL",
+    "ACTION_KUMOMTA_TOKEN",
+    "ACTION_KUMOMTA_DURATION",
+    // GET /metrics (src/metrics.rs).
+    "METRICS_TOP_N",
     // Operator classification rules (`crate::classify::custom`).
     crate::classify::custom::VAR,
     // Webhook secrets, one (or two) per ESP: see `.dev.vars.example` and `crate::esp::SECRET_NAMES`.
@@ -102,6 +111,23 @@ impl Config {
         }
     }
 
+    /// The whole configuration as one header value, for the counting Worker: its objects take their vars
+    /// and secrets from the front Worker with every request, so that the two Workers cannot disagree on a
+    /// setting both read (shards, buckets, thresholds) and the counting Worker has none of its own to set.
+    /// Base64 of a JSON object, so any value (a display name in UTF-8, a multi-line rule file) fits a header.
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        let json = serde_json::to_vec(&self.values).unwrap_or_default();
+        base64::engine::general_purpose::STANDARD.encode(json)
+    }
+
+    /// [`Config::encode`]'s value read back; `None` if it is not one.
+    pub fn decode(header: &str) -> Option<Config> {
+        use base64::Engine;
+        let json = base64::engine::general_purpose::STANDARD.decode(header.trim()).ok()?;
+        serde_json::from_slice(&json).ok().map(|values| Config { values })
+    }
+
     /// A boolean var (`true`/`false`/`1`/`0`), or `default` when unset.
     pub fn flag(&self, name: &str, default: bool) -> Result<bool, AppError> {
         match self.get(name).map(|v| v.to_ascii_lowercase()) {
@@ -116,6 +142,22 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_survives_its_header_encoding_whatever_its_values() {
+        let config = Config::from_pairs([
+            ("ALERT_FROM", "Bouncewatch Ünited <alerts@bw.example>"),
+            ("CLASSIFY_RULES", "[[rule]]\nid = \"x\"\nany = [\"\\\"quoted\\\"\"]\n"),
+            ("COUNTER_SHARDS", "4"),
+        ]);
+        let header = config.encode();
+        assert!(header.bytes().all(|b| b.is_ascii_graphic()), "{header}");
+        assert_eq!(Config::decode(&header), Some(config));
+        assert_eq!(Config::decode(&Config::new().encode()), Some(Config::new()));
+        for bad in ["", "not base64!", "bm90IGpzb24=", "WzFd"] {
+            assert_eq!(Config::decode(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn every_webhook_secret_is_read_by_the_shell() {

@@ -2,9 +2,10 @@
 //! `GET /api/domains/{domain}` go through it, so every domain the Worker counts is one the API answers.
 //! What it stores is also a pattern ([`PATTERN`]), which the OpenAPI document declares for that route.
 //!
-//! A name is processed as browsers and mail systems do, by UTS #46 (the `idna` crate): the mapping first
-//! (case folding, fullwidth forms, the ideographic full stop `。` and its kin become `.`, ignorable
-//! characters such as U+200B ZERO WIDTH SPACE are dropped), then the STD3 rules (letters, digits and
+//! A name is processed as browsers and mail systems do, by UTS #46 as the URL standard applies it (see
+//! [`uts46`]) with the STD3 rules checked here: the mapping first (case folding, fullwidth forms, the
+//! ideographic full stop `。` and its kin become `.`, ignorable characters such as U+200B ZERO WIDTH SPACE
+//! are dropped), then the STD3 rules (letters, digits and
 //! hyphens only, no hyphen at either end of a label), then the DNS length limits (63 per label, 253 in
 //! all), with non-ASCII labels written as punycode. What is left is a name DNS could hold, but two kinds
 //! are still not a recipient domain: an address literal (`u@[192.0.2.1]`, RFC 5321 §4.1.3), which names a
@@ -16,7 +17,6 @@
 //! `gmai̇l.com`, a name of its own (`xn--gmal-…`) as a browser would resolve it, not `gmail.com`.
 
 use std::fmt;
-
 
 /// Why a recipient names no domain that can be counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

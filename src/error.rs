@@ -11,8 +11,12 @@ pub enum AppError {
     BadRequest(String),
     /// Credentials or signature missing, wrong or stale; or the ESP's secret is not configured.
     Unauthorized(String),
+    /// The credentials are right but the action is not enabled: a write route without `ADMIN_TOKEN` set.
+    Forbidden(String),
     /// No such route or resource.
     NotFound(String),
+    /// The request is well formed but the stored state refuses it: all the silences that may be active are.
+    Conflict(String),
     /// The route exists but not for this method; `allow` is what it does accept, sent as the `Allow` header
     /// that RFC 9110 §15.5.6 requires on every 405.
     MethodNotAllowed { allow: &'static str, message: String },
@@ -36,7 +40,9 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => 400,
             AppError::Unauthorized(_) => 401,
+            AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
             AppError::MethodNotAllowed { .. } => 405,
             AppError::PayloadTooLarge(_) => 413,
             AppError::StorageUnavailable(_) | AppError::UpstreamUnavailable(_) => 503,
@@ -50,7 +56,9 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => "bad_request",
             AppError::Unauthorized(_) => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
             AppError::MethodNotAllowed { .. } => "method_not_allowed",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::StorageUnavailable(_) => "storage_unavailable",
@@ -65,7 +73,9 @@ impl AppError {
         match self {
             AppError::BadRequest(m)
             | AppError::Unauthorized(m)
+            | AppError::Forbidden(m)
             | AppError::NotFound(m)
+            | AppError::Conflict(m)
             | AppError::MethodNotAllowed { message: m, .. }
             | AppError::PayloadTooLarge(m)
             | AppError::StorageUnavailable(m)

@@ -37,6 +37,7 @@
 //! ours, and binds KV, the Durable Object, cron and email. That keeps `cargo test` native and fast, and lets the same core run
 //! in the `bouncewatch` CLI and the benchmarks.
 
+pub mod action;
 pub mod advice;
 pub mod alert;
 pub mod breakdown;
@@ -51,6 +52,7 @@ pub mod esp;
 pub mod event;
 pub mod http;
 mod json;
+pub mod metrics;
 pub mod mime;
 pub mod notify;
 pub mod outbound;
@@ -58,6 +60,7 @@ pub mod provider;
 pub mod redact;
 pub mod reply;
 pub mod settings;
+pub mod silence;
 mod sort;
 pub mod sql;
 pub mod store;

@@ -24,16 +24,18 @@ use serde::{Deserialize, Serialize};
 use crate::alert::{self, AlertSnapshot, Message, Notice, NoticeKind};
 use crate::mime;
 use crate::outbound::{self, OutboundRequest};
+use crate::silence::Silences;
 
 mod settings;
 
+pub(crate) use settings::duration_var;
 pub use settings::{AlertSettings, EmailSettings, EmailTransport, DEFAULT_REPEAT_SECONDS, DEFAULT_RETRY_SECONDS};
 
 /// Retries wait `AlertSettings::retry_seconds`, doubling with each failure up to this.
 const MAX_RETRY_SECONDS: u64 = 3600;
 /// Cron runs start a little earlier or later than a whole minute apart; a retry due within this margin
 /// is taken now rather than a minute late.
-const DUE_SLACK_SECONDS: u64 = 10;
+pub(crate) const DUE_SLACK_SECONDS: u64 = 10;
 /// At most this many undelivered messages are kept (a channel down for two days at one message per
 /// hour); older ones are dropped and counted in [`NotifyState::dropped`], so a loss is visible.
 const MAX_OUTBOX: usize = 50;
@@ -101,9 +103,14 @@ pub struct NotifyState {
 /// An alert that was announced and is now `ok`, `pending`, benign-while-suppressed or missing from
 /// `alerts_now` is resolved: the detector keeps an alert in its output while it is alerting (including
 /// the resolve hold), so absence means it has resolved.
+///
+/// A silenced alert says nothing, as Alertmanager mutes it: no firing, no reminder, no resolved. What
+/// was said before stays recorded, so when the silence ends while it still fires the reminder schedule
+/// carries on (one that fell due meanwhile goes out now), and one never announced is announced then.
 pub fn plan(
     previous: &NotifyState,
     alerts_now: &[AlertSnapshot],
+    silences: &Silences,
     now: u64,
     settings: &AlertSettings,
 ) -> (Vec<Outgoing>, NotifyState) {
@@ -112,7 +119,9 @@ pub fn plan(
     let current = crate::sort::map(alerts_now.iter().map(|a| (a.key().into_owned(), a)));
     for (key, alert) in &current {
         let notifiable = settings.notifiable(alert);
+        let muted = silences.silencing(alert, now).is_some();
         match state.announced.get_mut(key) {
+            _ if muted && notifiable => {}
             None if notifiable => {
                 let alert = alert.sanitized();
                 notices.push(Notice { kind: NoticeKind::Firing, alert: alert.clone() });
@@ -133,7 +142,9 @@ pub fn plan(
             }
             Some(_) => {
                 state.announced.remove(key);
-                notices.push(Notice { kind: NoticeKind::Resolved, alert: alert.sanitized() });
+                if !muted {
+                    notices.push(Notice { kind: NoticeKind::Resolved, alert: alert.sanitized() });
+                }
             }
             None => {}
         }
@@ -141,7 +152,9 @@ pub fn plan(
     let vanished: Vec<String> = state.announced.keys().filter(|k| !current.contains_key(k.as_str())).cloned().collect();
     for key in vanished {
         if let Some(announced) = state.announced.remove(&key) {
-            notices.push(Notice { kind: NoticeKind::Resolved, alert: announced.alert });
+            if silences.silencing(&announced.alert, now).is_none() {
+                notices.push(Notice { kind: NoticeKind::Resolved, alert: announced.alert });
+            }
         }
     }
 
@@ -195,7 +208,8 @@ pub fn record_result(state: &mut NotifyState, id: &str, result: Result<(), SendE
     }
 }
 
-fn retry_delay(failures: u32, first: u64) -> u64 {
+/// The wait before the next attempt after `failures` failed ones; shared with [`crate::action`].
+pub(crate) fn retry_delay(failures: u32, first: u64) -> u64 {
     let doublings = failures.saturating_sub(1).min(16);
     first.saturating_mul(1 << doublings).min(MAX_RETRY_SECONDS)
 }
@@ -206,8 +220,15 @@ fn retry_delay(failures: u32, first: u64) -> u64 {
 pub trait Notifier {
     /// Sends one raw RFC 5322 message to one envelope recipient.
     async fn send_email(&self, envelope_from: &str, to: &str, raw_mime: &str) -> Result<(), SendError>;
-    /// Performs a request and returns the response status; a network error or timeout is an `Err`.
-    async fn fetch(&self, request: &OutboundRequest) -> Result<u16, SendError>;
+    /// Performs a request and returns the response; a network error or timeout is an `Err`.
+    async fn fetch(&self, request: &OutboundRequest) -> Result<Fetched, SendError>;
+}
+
+/// An HTTP answer: its status, and its body for the targets that read one (KumoMTA's suspension id).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fetched {
+    pub status: u16,
+    pub body: String,
 }
 
 /// Composes and sends one outbox entry on its channel. Any non-2xx status is a failure.
@@ -233,7 +254,7 @@ pub async fn deliver<N: Notifier>(
             outbound::webhook_request(url, &message, &outgoing.notices, outgoing.created_at)
         }
     };
-    match notifier.fetch(&request).await? {
+    match notifier.fetch(&request).await?.status {
         200..=299 => Ok(()),
         status => Err(SendError(format!("{} answered HTTP {status}", host_of(&request.url)))),
     }
@@ -262,7 +283,7 @@ async fn send_mime<N: Notifier>(
 }
 
 /// The host of a URL, for error messages that must not echo paths or keys.
-fn host_of(url: &str) -> &str {
+pub(crate) fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     rest.split(['/', '?', '#']).next().unwrap_or(rest)
 }
@@ -279,11 +300,12 @@ pub struct RunReport {
 pub async fn run<N: Notifier>(
     previous: &NotifyState,
     alerts_now: &[AlertSnapshot],
+    silences: &Silences,
     now: u64,
     settings: &AlertSettings,
     notifier: &N,
 ) -> (NotifyState, RunReport) {
-    let (due, mut state) = plan(previous, alerts_now, now, settings);
+    let (due, mut state) = plan(previous, alerts_now, silences, now, settings);
     let mut report = RunReport::default();
     for outgoing in &due {
         let result = deliver(notifier, outgoing, settings).await;

@@ -347,7 +347,8 @@ mod tests {
 
     #[test]
     fn the_fault_plan_is_never_set_by_the_shipped_configuration() {
-        for shipped in [include_str!("../wrangler.toml"), include_str!("../.dev.vars.example")] {
+        let front = include_str!("../wrangler.toml");
+        for shipped in [front, include_str!("../wrangler.counting.toml"), include_str!("../.dev.vars.example")] {
             assert!(!shipped.contains(FAULTS_VAR));
         }
     }

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 const NOW: u64 = 1_700_000_000;
 const TOKEN: &str = "s3cret";
+const ADMIN: &str = "adm1n";
 
 fn config(secured: bool) -> Config {
     if secured {
@@ -50,6 +51,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("/api/alerts", "GET, HEAD, OPTIONS"),
     ("/api/rules", "GET, HEAD, OPTIONS"),
     ("/api/openapi.json", "GET, HEAD, OPTIONS"),
+    ("/api/silences", "GET, HEAD, POST, OPTIONS"),
+    ("/api/silences/s1", "DELETE, OPTIONS"),
     ("/webhooks/sendgrid", "POST"),
     ("/webhooks/mandrill", "HEAD, POST"),
 ];
@@ -95,6 +98,7 @@ fn head_answers_as_get_does_without_the_body() {
         "/api/alerts",
         "/api/rules?window=7d",
         "/api/openapi.json",
+        "/api/silences",
     ];
     for secured in [false, true] {
         for path in paths {
@@ -167,9 +171,69 @@ fn the_document_states_the_security_in_force() {
     let secured = document(true);
     assert_eq!(secured["components"]["securitySchemes"]["readToken"]["scheme"], "bearer");
     for (path, method, op) in operations(&secured) {
-        let is_health = path == "/api/health";
-        assert_eq!(op.get("security").is_none(), is_health, "{method} {path}");
-        assert_eq!(op["responses"].get("401").is_none(), is_health, "{method} {path}");
+        // Without ADMIN_TOKEN the write routes take no token at all: they answer 403 whatever is sent.
+        let open = path == "/api/health" || is_write(&method, &path);
+        assert_eq!(op.get("security").is_none(), open, "{method} {path}");
+        assert_eq!(op["responses"].get("401").is_none(), open, "{method} {path}");
+    }
+    for (path, method, op) in operations(&secured).into_iter().filter(|(p, m, _)| is_write(m, p)) {
+        let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+        assert_eq!(statuses, ["403"], "{method} {path}");
+    }
+    for read_token in [false, true] {
+        let doc = admin_document(read_token);
+        assert_eq!(doc["components"]["securitySchemes"]["adminToken"]["scheme"], "bearer");
+        for (path, method, op) in operations(&doc) {
+            let expected = match (is_write(&method, &path), read_token && path != "/api/health") {
+                (true, _) => Some(serde_json::json!([{ "adminToken": [] }])),
+                (false, true) => Some(serde_json::json!([{ "readToken": [] }])),
+                (false, false) => None,
+            };
+            assert_eq!(op.get("security").cloned(), expected, "{method} {path}");
+        }
+    }
+}
+
+fn is_write(method: &str, path: &str) -> bool {
+    matches!((method, path), ("post", "/api/silences") | ("delete", "/api/silences/{id}"))
+}
+
+fn admin_config(read_token: bool) -> Config {
+    let mut config = config(read_token);
+    config.set("ADMIN_TOKEN", ADMIN);
+    config
+}
+
+fn admin_document(read_token: bool) -> Value {
+    let req = request(Method::Get, "/api/openapi.json").with_header("authorization", &format!("Bearer {TOKEN}"));
+    let response = send(req, &admin_config(read_token));
+    assert_eq!(response.status, 200);
+    response.json_body()
+}
+
+#[test]
+fn every_status_the_write_routes_answer_is_declared() {
+    let until = NOW + 3600;
+    let valid = format!(r#"{{"match": {{"domain": "gmail.com"}}, "until": {until}, "comment": "on it"}}"#);
+    // (method, template, path, body, token, status)
+    let cases: &[(&str, &str, &str, &str, &str, u16)] = &[
+        ("post", "/api/silences", "/api/silences", &valid, ADMIN, 201),
+        ("post", "/api/silences", "/api/silences", "{}", ADMIN, 400),
+        ("post", "/api/silences", "/api/silences", &valid, TOKEN, 401),
+        ("delete", "/api/silences/{id}", "/api/silences/s1", "", ADMIN, 404),
+        ("delete", "/api/silences/{id}", "/api/silences/1", "", ADMIN, 400),
+        ("delete", "/api/silences/{id}", "/api/silences/s1", "", TOKEN, 401),
+    ];
+    for read_token in [false, true] {
+        let doc = admin_document(read_token);
+        for (method, template, path, body, token, status) in cases {
+            let req = request(Method::parse(method), path)
+                .with_header("authorization", &format!("Bearer {token}"))
+                .with_body(body.as_bytes().to_vec());
+            assert_eq!(send(req, &admin_config(read_token)).status, *status, "{method} {path} {body}");
+            let declared = &doc["paths"][template][method]["responses"];
+            assert!(declared.get(status.to_string()).is_some(), "{method} {template} does not declare {status}");
+        }
     }
 }
 
@@ -211,6 +275,10 @@ fn every_status_the_routes_answer_is_declared() {
         ("get", "/api/alerts", "/api/alerts", None, true, 503),
         ("head", "/api/alerts", "/api/alerts", None, true, 503),
         ("get", "/api/health", "/api/health?x&x", None, false, 400),
+        ("get", "/api/silences", "/api/silences", None, false, 200),
+        ("get", "/api/silences", "/api/silences", None, true, 503),
+        ("post", "/api/silences", "/api/silences", Some("{}"), false, 403),
+        ("delete", "/api/silences/{id}", "/api/silences/s1", None, false, 403),
     ];
     for secured in [false, true] {
         let doc = document(secured);

@@ -178,7 +178,9 @@ fn a_captured_signature_with_a_fresh_timestamp_or_a_new_id_is_refused() {
     assert_signature_refused(&run(&req, &world, ses.now + later), "ses restamped");
     let keys = world.kv.keys();
     assert!(keys.iter().all(|k| k.starts_with("sns-cert:")), "only the SNS certificate is stored: {keys:?}");
-    assert_eq!(world.requests(), 0, "nothing reached the counting objects");
+    // The fixtures' times are far apart, so the refusals' tally is handed to shard 0 once, on its own
+    // (crate::metrics::tally); nothing else reaches the counting objects.
+    assert_eq!(world.requests(), 1, "only the tally of the refusals reached the counting objects");
 }
 
 #[test]

@@ -331,11 +331,15 @@ struct ShardDown<'a, C: Counter> {
 }
 
 impl<C: Counter> Counter for ShardDown<'_, C> {
-    async fn send(&self, shard: u32, body: Vec<u8>) -> Result<Answer, StoreError> {
+    async fn send(&self, shard: u32, body: Vec<u8>, answers: &str) -> Result<Answer, StoreError> {
         if shard == self.down {
             return Err(StoreError(format!("counting object {shard} is down")));
         }
-        self.objects.send(shard, body).await
+        self.objects.send(shard, body, answers).await
+    }
+
+    fn with_untold<T>(&self, f: impl FnOnce(&mut bouncewatch::metrics::WebhookTally) -> T) -> T {
+        self.objects.with_untold(f)
     }
 }
 

@@ -60,6 +60,9 @@ pub const STRONG: &[Rule] = &[
             "authentication checks",
             "authentication level",
             "authenticate with",
+            // SPF's verdict in the receiver's words: this IP may not send for that domain.
+            "not allowed to send mail from",
+            "is not allowed to send from",
         ],
         // A duplicated DKIM-Signature header is a malformed message, not a failed signature.
         none: &["duplicate header"],

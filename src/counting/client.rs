@@ -2,13 +2,15 @@
 //! The shell sends it to the Durable Object by name (`counter-<n>`); [`LocalCounter`] runs the objects in
 //! process over any [`Sql`] (natively, rusqlite), counting every billed request.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 
 use serde::de::DeserializeOwned;
 
 use crate::config::Config;
+use crate::metrics::tally::FLUSH_AFTER_SECS;
+use crate::metrics::{ObjectStats, WebhookTally};
 use crate::notify::Notifier;
 use crate::provider::{Offline, Resolver};
 use crate::sql::{Sql, SqlOps};
@@ -16,10 +18,29 @@ use crate::store::{Faults, Store, StoreError};
 
 use super::protocol::{handle, Answer, ObjectEnv, Request};
 
-/// Sends one request to one counting object.
+/// Sends one request to one counting object, and keeps the isolate's webhook answers until one carries
+/// them ([`crate::metrics::tally`]).
 #[allow(async_fn_in_trait)] // single-threaded wasm: the futures need not be Send
 pub trait Counter {
-    async fn send(&self, shard: u32, body: Vec<u8>) -> Result<Answer, StoreError>;
+    /// Sends `body` to `shard`, with `answers`, an encoded [`WebhookTally`] (empty when there is none).
+    async fn send(&self, shard: u32, body: Vec<u8>, answers: &str) -> Result<Answer, StoreError>;
+
+    /// Runs `f` on the webhook answers this isolate gave that no object call has carried yet.
+    fn with_untold<T>(&self, f: impl FnOnce(&mut WebhookTally) -> T) -> T;
+}
+
+/// Tallies one webhook answer (`esp` as its path names it) for the objects. When no object call has
+/// carried the isolate's tally for [`FLUSH_AFTER_SECS`] — it has refused everything since — this call
+/// carries it, to shard 0; a failure only waits for the next try.
+pub async fn tally_webhook<C: Counter>(counter: &C, esp: &str, status: u16, now: u64) {
+    let esp = crate::event::Esp::from_name(esp).map_or("unknown", crate::event::Esp::as_str);
+    let stale = counter.with_untold(|untold| {
+        untold.add(esp, status, 1, now);
+        untold.since + FLUSH_AFTER_SECS <= now
+    });
+    if stale && call::<_, serde::de::IgnoredAny>(counter, 0, &Request::Tally).await.is_err() {
+        counter.with_untold(|untold| untold.since = now);
+    }
 }
 
 /// Sends `request` to `shard` and reads its answer. A failed call or a non-200 answer is a
@@ -30,7 +51,15 @@ pub async fn call<C: Counter, T: DeserializeOwned>(
     request: &Request,
 ) -> Result<T, StoreError> {
     let body = serde_json::to_vec(request).map_err(|e| StoreError(format!("cannot encode a counting request: {e}")))?;
-    let answer = counter.send(shard, body).await?;
+    let untold = counter.with_untold(std::mem::take);
+    let answer = match counter.send(shard, body, &untold.encode()).await {
+        Ok(answer) => answer,
+        Err(err) => {
+            // Not delivered, as far as this isolate can tell: kept for the next call.
+            counter.with_untold(|kept| kept.merge(untold));
+            return Err(err);
+        }
+    };
     if answer.status != 200 {
         let message = serde_json::from_slice::<serde_json::Value>(&answer.body)
             .ok()
@@ -57,6 +86,10 @@ pub struct LocalCounter<'a, Q: Sql, S: Store, N: Notifier> {
     requests: Cell<u64>,
     /// Each object's [`ObjectEnv::ready`]: one instance per object for this counter's life.
     ready: Vec<Cell<bool>>,
+    /// Each object's [`ObjectEnv::stats`].
+    stats: Vec<RefCell<ObjectStats>>,
+    /// The webhook answers of the "isolate" this counter serves ([`Counter::with_untold`]).
+    pub untold: RefCell<WebhookTally>,
 }
 
 impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
@@ -71,6 +104,8 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
             faults: Cell::new(Faults::default()),
             requests: Cell::new(0),
             ready: objects.iter().map(|_| Cell::new(false)).collect(),
+            stats: objects.iter().map(|_| RefCell::default()).collect(),
+            untold: RefCell::default(),
         }
     }
 
@@ -89,7 +124,12 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
         self.objects.iter().map(Sql::ops).fold(SqlOps::default(), |a, b| a + b)
     }
 
-    fn run(&self, shard: u32, body: Vec<u8>) -> Pin<Box<dyn Future<Output = Result<Answer, StoreError>> + '_>> {
+    fn run<'s>(
+        &'s self,
+        shard: u32,
+        body: Vec<u8>,
+        answers: &'s str,
+    ) -> Pin<Box<dyn Future<Output = Result<Answer, StoreError>> + 's>> {
         // Boxed: shard 0's run calls the other shards through `self`, a future that would contain itself.
         Box::pin(async move {
             self.requests.set(self.requests.get() + 1);
@@ -98,6 +138,7 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
             let missing = || StoreError(format!("no counting object {shard}"));
             let sql = self.objects.get(shard as usize).ok_or_else(missing)?;
             let ready = self.ready.get(shard as usize).ok_or_else(missing)?;
+            let stats = self.stats.get(shard as usize).ok_or_else(missing)?;
             let env = ObjectEnv {
                 shard,
                 kv: self.kv,
@@ -108,6 +149,8 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
                 email_binding: false,
                 now: self.now.get(),
                 ready,
+                stats,
+                answers,
             };
             let answer = handle(sql, &env, &body).await;
             faults.after_object()?;
@@ -117,8 +160,12 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
 }
 
 impl<Q: Sql, S: Store, N: Notifier> Counter for LocalCounter<'_, Q, S, N> {
-    async fn send(&self, shard: u32, body: Vec<u8>) -> Result<Answer, StoreError> {
-        self.run(shard, body).await
+    async fn send(&self, shard: u32, body: Vec<u8>, answers: &str) -> Result<Answer, StoreError> {
+        self.run(shard, body, answers).await
+    }
+
+    fn with_untold<T>(&self, f: impl FnOnce(&mut WebhookTally) -> T) -> T {
+        f(&mut self.untold.borrow_mut())
     }
 }
 
@@ -127,7 +174,12 @@ impl<Q: Sql, S: Store, N: Notifier> Counter for LocalCounter<'_, Q, S, N> {
 pub struct Unreachable;
 
 impl Counter for Unreachable {
-    async fn send(&self, shard: u32, _body: Vec<u8>) -> Result<Answer, StoreError> {
+    async fn send(&self, shard: u32, _body: Vec<u8>, _answers: &str) -> Result<Answer, StoreError> {
         Err(StoreError(format!("counting object {shard} is unreachable")))
+    }
+
+    /// No object will ever hear of them.
+    fn with_untold<T>(&self, f: impl FnOnce(&mut WebhookTally) -> T) -> T {
+        f(&mut WebhookTally::default())
     }
 }

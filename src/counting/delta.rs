@@ -82,6 +82,9 @@ pub struct Delta {
     /// whole delta if it has seen the token on another body, and records it with the counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<Nonce>,
+    /// The ESP the events came from, for the object's webhook counters (`GET /metrics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esp: Option<String>,
 }
 
 /// A request's events, split by shard, and what was left out before any storage was asked.

@@ -2,11 +2,14 @@
 //! Object's `fetch` in `src/shell` and the in-process [`super::client::LocalCounter`] both call [`handle`],
 //! so native tests run the very code, serialization included, that the deployed object runs.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::action::ActionSettings;
 use crate::config::Config;
+use crate::metrics::{DomainAlert, ObjectStats, ShardMetrics};
 use crate::notify::{AlertSettings, Notifier};
 use crate::provider::Resolver;
 use crate::settings::Settings;
@@ -39,6 +42,40 @@ pub enum Request {
     Window { request: WindowRequest },
     /// The shard count shard 0 was first used with, asked by a shard on its first call (answer: [`Layout`]).
     Layout,
+    /// List, add or remove silences, on shard 0 (answer: [`detection::SilenceAnswer`]).
+    Silences { change: detection::SilenceChange },
+    /// This object's counters and publish time, and on shard 0 the tracked domains' alert figures
+    /// (answer: [`MetricsAnswer`]).
+    Metrics,
+    /// Nothing but the webhook answers every request carries, from an isolate no other call has carried
+    /// them from for a while (answer: `null`; see [`crate::metrics::tally`]).
+    Tally,
+}
+
+impl Request {
+    /// The operation's name in `bouncewatch_do_requests_total`.
+    fn op(&self) -> &'static str {
+        match self {
+            Request::Apply { .. } => "apply",
+            Request::Read { .. } => "read",
+            Request::Providers { .. } => "providers",
+            Request::Alerts => "alerts",
+            Request::Tick => "tick",
+            Request::Window { .. } => "window",
+            Request::Layout => "layout",
+            Request::Silences { .. } => "silences",
+            Request::Metrics => "metrics",
+            Request::Tally => "tally",
+        }
+    }
+}
+
+/// What a [`Request::Metrics`] answers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricsAnswer {
+    pub shard: ShardMetrics,
+    #[serde(default)]
+    pub alerts: BTreeMap<String, DomainAlert>,
 }
 
 /// The `COUNTER_SHARDS` an object's counts were written under. Changing it would move domains to objects
@@ -120,6 +157,11 @@ pub struct ObjectEnv<'a, S: Store, N: Notifier, C: Counter> {
     /// Set once this instance of the object has created its tables and checked its layout: both hold
     /// for the instance's life (a changed var is a new deployment, which restarts every object).
     pub ready: &'a Cell<bool>,
+    /// This instance's counters for `GET /metrics`, in memory only: they cost no storage.
+    pub stats: &'a RefCell<ObjectStats>,
+    /// The calling isolate's webhook answers ([`crate::metrics::WebhookTally::encode`]), added to
+    /// [`Self::stats`] whatever the request.
+    pub answers: &'a str,
 }
 
 /// Answers one request. Never panics on input: a body that does not parse is a 400, storage failing a
@@ -129,6 +171,9 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
     env: &ObjectEnv<'_, S, N, C>,
     body: &[u8],
 ) -> Answer {
+    if !env.answers.is_empty() {
+        env.stats.borrow_mut().record_answers(env.answers);
+    }
     let settings = match Settings::from_config(env.config) {
         Ok(settings) => settings,
         Err(err) => return Answer::error(503, err.message()),
@@ -148,16 +193,45 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
     }
     let object = CounterObject::new(sql, &settings);
     let now = env.now;
+    let before = sql.ops();
+    let op = request.op();
+    let answer = answer(sql, env, &object, request, now).await;
+    let ops = sql.ops();
+    let mut stats = env.stats.borrow_mut();
+    if stats.started_at == 0 {
+        stats.started_at = now;
+    }
+    *stats.requests.entry(op.to_owned()).or_default() += 1;
+    stats.rows_read += ops.rows_read.saturating_sub(before.rows_read);
+    stats.rows_written += ops.rows_written.saturating_sub(before.rows_written);
+    if op == "tick" && answer.status == 200 {
+        stats.last_tick_at = Some(now);
+    }
+    answer
+}
+
+async fn answer<Q: Sql, S: Store, N: Notifier, C: Counter>(
+    sql: &Q,
+    env: &ObjectEnv<'_, S, N, C>,
+    object: &CounterObject<'_, Q>,
+    request: Request,
+    now: u64,
+) -> Answer {
+    let settings = object.settings;
     match request {
-        Request::Apply { delta } => {
-            object.apply(&delta, now).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a))
-        }
+        Request::Apply { delta } => match object.apply(&delta, now) {
+            Ok(applied) => {
+                if let Some(esp) = &delta.esp {
+                    env.stats.borrow_mut().record_events(esp, &applied);
+                }
+                Answer::ok(&applied)
+            }
+            Err(e) => Answer::error(503, &e.0),
+        },
         Request::Read { query } => {
-            let answer = read::answer(&object, &query, now).and_then(|mut answer| {
+            let answer = read::answer(object, &query, now).and_then(|mut answer| {
                 if env.shard == 0 {
-                    let alerts = detection::alerts(sql)?;
-                    answer.phases = alerts.phases;
-                    answer.provider_phases = alerts.provider_phases;
+                    (answer.phases, answer.provider_phases) = detection::phases(sql)?;
                 }
                 Ok(answer)
             });
@@ -165,22 +239,45 @@ pub async fn handle<Q: Sql, S: Store, N: Notifier, C: Counter>(
         }
         Request::Providers { domains } => super::providers::known_providers(sql, &domains)
             .map_or_else(|e| Answer::error(503, &e.0), |p| Answer::ok(&p)),
-        Request::Alerts => detection::alerts(sql).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a)),
+        Request::Alerts => detection::alerts(sql, now).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a)),
+        Request::Silences { change } => {
+            detection::change_silences(sql, &change, now).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a))
+        }
         Request::Tick => {
             let alerting =
                 AlertSettings::from_config(env.config, env.email_binding).map_err(|e| e.message().to_owned());
-            let report = detection::tick(&object, env.kv, env.notifier, env.peers, env.resolver, alerting, now).await;
+            let acting = ActionSettings::from_config(env.config).map_err(|e| e.message().to_owned());
+            let report =
+                detection::tick(object, env.kv, env.notifier, env.peers, env.resolver, alerting, acting, now).await;
+            if let Ok(own) = report.as_ref().map(|r| r.upkeep.first().map_or(0, |u| u.publish.puts)) {
+                env.stats.borrow_mut().kv_puts += own;
+            }
             report.map_or_else(|e| Answer::error(503, &e.0), |r| Answer::ok(&r))
         }
         Request::Window { request } => {
             let report = async {
-                let upkeep = detection::upkeep(&object, env.kv, env.resolver, env.shard, now).await?;
-                let candidates = detection::window_report(&object, &request, now)?;
-                let providers = detection::provider_report(&object, &request, now)?;
+                let upkeep = detection::upkeep(object, env.kv, env.resolver, env.shard, now).await?;
+                env.stats.borrow_mut().kv_puts += upkeep.publish.puts;
+                let candidates = detection::window_report(object, &request, now)?;
+                let providers = detection::provider_report(object, &request, now)?;
                 Ok::<_, crate::sql::SqlError>(WindowReport { candidates, providers, upkeep })
             };
             report.await.map_or_else(|e| Answer::error(503, &e.0), |r| Answer::ok(&r))
         }
         Request::Layout => Answer::ok(&Layout { shards: Some(settings.counter_shards) }),
+        Request::Tally => Answer::ok(&()),
+        Request::Metrics => {
+            let answer = (|| {
+                let publish = super::publish::PublishState::load(sql)?;
+                let shard = ShardMetrics {
+                    shard: env.shard,
+                    stats: env.stats.borrow().clone(),
+                    last_publish_at: publish.last_run,
+                };
+                let alerts = if env.shard == 0 { detection::domain_alerts(sql, now)? } else { BTreeMap::new() };
+                Ok::<_, crate::sql::SqlError>(MetricsAnswer { shard, alerts })
+            })();
+            answer.map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a))
+        }
     }
 }

@@ -6,14 +6,16 @@ pub mod body;
 mod classify;
 mod csv;
 mod health;
+mod metrics;
 mod openapi;
 mod providers;
 mod router;
 mod rules;
+mod silences;
 mod stats;
 mod webhooks;
 
-pub use router::{handle, Context};
+pub use router::{handle, tally_webhook_answer, Context};
 pub use webhooks::{log_line, ECHOED_EVENTS_MAX, MAX_BODY_BYTES};
 
 use serde::Serialize;
@@ -24,6 +26,7 @@ pub enum Method {
     Get,
     Head,
     Post,
+    Delete,
     Options,
     Other,
 }
@@ -34,6 +37,7 @@ impl Method {
             "GET" => Method::Get,
             "HEAD" => Method::Head,
             "POST" => Method::Post,
+            "DELETE" => Method::Delete,
             "OPTIONS" => Method::Options,
             _ => Method::Other,
         }

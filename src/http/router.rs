@@ -7,7 +7,9 @@ use crate::error::AppError;
 use crate::esp::Fetcher;
 use crate::store::Store;
 
-use super::{classify, health, openapi, providers, rules, stats, webhooks, HttpRequest, HttpResponse, Method};
+use super::{
+    classify, health, metrics, openapi, providers, rules, silences, stats, webhooks, HttpRequest, HttpResponse, Method,
+};
 
 /// What a request may use besides itself: KV (pages, SNS certificates), the counting objects,
 /// configuration, the clock (unix seconds) and outbound HTTP (SNS certificates), all passed in so tests
@@ -30,10 +32,20 @@ pub async fn handle<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S
     if req.method == Method::Head {
         response.body.clear();
     }
+    tally_webhook_answer(ctx.counter, &req.path, response.status, ctx.now).await;
     if req.path.starts_with("/api/") {
         with_cors(response)
     } else {
         response
+    }
+}
+
+/// Counts an answer to `/webhooks/{esp}` for `GET /metrics`, whatever it was and wherever it was given: here
+/// for every routed request, in the shell for a body refused before it could be read (413, 400).
+pub async fn tally_webhook_answer<C: Counter>(counter: &C, path: &str, status: u16, now: u64) {
+    let esp = path.trim_matches('/').strip_prefix("webhooks/").filter(|esp| !esp.contains('/'));
+    if let Some(esp) = esp {
+        crate::counting::client::tally_webhook(counter, esp, status, now).await;
     }
 }
 
@@ -44,6 +56,9 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         ["api", "classify"] => Some("GET, HEAD, POST, OPTIONS"),
         ["api", "health" | "domains" | "providers" | "streams" | "alerts" | "rules" | "openapi.json"]
         | ["api", "domains" | "providers", _] => Some("GET, HEAD, OPTIONS"),
+        ["api", "silences"] => Some("GET, HEAD, POST, OPTIONS"),
+        ["api", "silences", _] => Some("DELETE, OPTIONS"),
+        ["metrics"] => Some("GET, HEAD, OPTIONS"),
         _ => None,
     }
 }
@@ -60,7 +75,11 @@ async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>)
     // Preflights carry no credentials, and health checks must work without them. Everything else under
     // /api is checked before routing, so that without the token not even which paths exist can be learnt.
     let open = matches!((req.method, segments.as_slice()), (Method::Options, _) | (_, ["api", "health"]));
-    if !open && segments.first() == Some(&"api") {
+    // Writes are checked against ADMIN_TOKEN instead, so a read token cannot change anything.
+    let write = silences::is_write(req.method, &segments);
+    if write {
+        authorize_admin(req, ctx.config)?;
+    } else if !open && matches!(segments.first(), Some(&"api" | &"metrics")) {
         authorize(req, ctx.config)?;
     }
     let allow = allowed_methods(&segments).ok_or_else(|| AppError::NotFound(format!("no route for {}", req.path)))?;
@@ -85,7 +104,11 @@ async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>)
         (Method::Get | Method::Head, ["api", "streams"]) => stats::streams(req, ctx).await,
         (Method::Get | Method::Head, ["api", "alerts"]) => stats::alerts(ctx).await,
         (Method::Get | Method::Head, ["api", "rules"]) => rules::rules(req, ctx).await,
-        (Method::Get | Method::Head, ["api", "openapi.json"]) => Ok(openapi::document(ctx.config)),
+        (Method::Get | Method::Head, ["api", "openapi.json"]) => Ok(openapi::document(ctx.config, ctx.now)),
+        (Method::Get | Method::Head, ["api", "silences"]) => silences::list(ctx).await,
+        (Method::Get | Method::Head, ["metrics"]) => metrics::metrics(ctx).await,
+        (Method::Post, ["api", "silences"]) => silences::create(req, ctx).await,
+        (Method::Delete, ["api", "silences", id]) => silences::delete(ctx, id).await,
         _ => Err(method_not_allowed(allow)),
     }
 }
@@ -111,17 +134,30 @@ fn refuse_repeated_parameters(req: &HttpRequest) -> Result<(), AppError> {
 /// the token's bytes nor its length can be learnt from response times. The scheme's name is
 /// case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are `Bearer`.
 pub fn authorize(req: &HttpRequest, config: &Config) -> Result<(), AppError> {
-    let Some(expected) = config.get("READ_TOKEN") else {
-        return Ok(());
-    };
+    match config.get("READ_TOKEN") {
+        None => Ok(()),
+        Some(expected) => check_bearer(req, "READ_TOKEN", expected),
+    }
+}
+
+/// A write route: `ADMIN_TOKEN` as the bearer token; without it set, nothing can be written (403), since
+/// a write route open to anyone who can reach the Worker would let them mute every alert.
+fn authorize_admin(req: &HttpRequest, config: &Config) -> Result<(), AppError> {
+    match config.get("ADMIN_TOKEN") {
+        None => Err(AppError::Forbidden("writes are disabled: set the ADMIN_TOKEN secret to enable them".into())),
+        Some(expected) => check_bearer(req, "ADMIN_TOKEN", expected),
+    }
+}
+
+fn check_bearer(req: &HttpRequest, name: &str, expected: &str) -> Result<(), AppError> {
     let given = req.header("authorization").and_then(|header| {
         let (scheme, token) = header.trim().split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
     });
     match given {
         Some(token) if crate::esp::constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(()),
-        Some(_) => Err(AppError::Unauthorized("the bearer token is not READ_TOKEN".into())),
-        None => Err(AppError::Unauthorized("send `Authorization: Bearer <READ_TOKEN>`".into())),
+        Some(_) => Err(AppError::Unauthorized(format!("the bearer token is not {name}"))),
+        None => Err(AppError::Unauthorized(format!("send `Authorization: Bearer <{name}>`"))),
     }
 }
 
@@ -133,7 +169,7 @@ pub(super) fn method_not_allowed(allow: &'static str) -> AppError {
 fn with_cors(response: HttpResponse) -> HttpResponse {
     response
         .with_header("access-control-allow-origin", "*")
-        .with_header("access-control-allow-methods", "GET, POST, OPTIONS")
+        .with_header("access-control-allow-methods", "GET, POST, DELETE, OPTIONS")
         .with_header("access-control-allow-headers", "authorization, content-type")
 }
 

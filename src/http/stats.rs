@@ -6,16 +6,18 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::alert::Scope;
 use crate::breakdown::{ranked, Dimension, Sources, ValueShare, MAX_VALUES};
 use crate::classify::{Category, Entity};
 use crate::counters::{BucketRange, Counts, Sample, Window};
 use crate::counting::detection::AlertsView;
 use crate::counting::read::read_range;
 use crate::counting::{call, Counter, Request};
-use crate::detect::Phase;
+use crate::detect::{Alert, Phase};
 use crate::error::AppError;
 use crate::provider::Provider;
 use crate::settings::Settings;
+use crate::silence::Silence;
 use crate::store::Store;
 
 use super::csv::{self, Format};
@@ -245,10 +247,24 @@ pub async fn streams<S: Store, C: Counter>(
     Ok(HttpResponse::json(200, &list))
 }
 
-/// `GET /api/alerts`: open alerts, and those resolved in the last week.
+/// An open alert, with the silence that mutes it.
+#[derive(Serialize)]
+struct ActiveAlert<'a> {
+    #[serde(flatten)]
+    alert: &'a Alert,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    silenced: Option<&'a Silence>,
+}
+
+/// `GET /api/alerts`: open alerts (each silenced one with its silence), and those resolved in the last week.
 pub async fn alerts<S: Store, C: Counter>(ctx: &Context<'_, S, C>) -> Result<HttpResponse, AppError> {
     let view: AlertsView = call(ctx.counter, 0, &Request::Alerts).await?;
-    let body = serde_json::json!({ "active": view.active, "recent": view.recent });
+    let active: Vec<ActiveAlert> = view
+        .active
+        .iter()
+        .map(|alert| ActiveAlert { alert, silenced: view.silences.silencing_scope(&Scope::of(alert), ctx.now) })
+        .collect();
+    let body = serde_json::json!({ "active": active, "recent": view.recent });
     Ok(HttpResponse::json(200, &body))
 }
 

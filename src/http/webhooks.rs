@@ -126,6 +126,7 @@ async fn serve<S: Store, C: Counter>(
         if i == 0 {
             delta.nonce = nonce;
         }
+        delta.esp = Some(esp.as_str().to_owned());
         // Shard by shard: if one fails, the webhook answers 503 and the retry finds the others' events
         // already counted.
         let applied: Applied = counting::call(ctx.counter, shard, &Request::Apply { delta }).await?;

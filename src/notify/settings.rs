@@ -130,7 +130,7 @@ fn api_settings(config: &Config, name: &str) -> Result<ApiSettings, AppError> {
 /// `90s`, `15m`, `4h`, `1d`, or a bare number of seconds.
 /// The duration in seconds that var `name` holds, `default` when unset; a value outside `allowed` is an
 /// error saying it should be a duration `expected`.
-fn duration_var(
+pub(crate) fn duration_var(
     config: &Config,
     name: &str,
     default: u64,

@@ -8,6 +8,7 @@ use crate::classify::Category;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::outbound::{ApiSettings, Provider};
+use crate::silence::{Matcher, NewSilence};
 
 const T0: u64 = 1_795_838_400;
 const MINUTE: u64 = 60;
@@ -60,15 +61,15 @@ impl Notifier for FakeNotifier {
         Ok(())
     }
 
-    async fn fetch(&self, request: &OutboundRequest) -> Result<u16, SendError> {
+    async fn fetch(&self, request: &OutboundRequest) -> Result<Fetched, SendError> {
         if self.take_failure() {
             return match self.fail_status.get() {
                 0 => Err(SendError("timed out".into())),
-                status => Ok(status),
+                status => Ok(Fetched { status, body: String::new() }),
             };
         }
         self.requests.borrow_mut().push(request.clone());
-        Ok(202)
+        Ok(Fetched { status: 202, body: String::new() })
     }
 }
 
@@ -124,7 +125,7 @@ fn tick(
     settings: &AlertSettings,
     fake: &FakeNotifier,
 ) -> NotifyState {
-    block_on(run(state, alerts, now, settings, fake)).0
+    block_on(run(state, alerts, &Silences::default(), now, settings, fake)).0
 }
 
 #[test]
@@ -178,7 +179,7 @@ fn failed_send_is_retried_next_run_and_delivered_exactly_once() {
 fn retry_sends_the_identical_message_with_the_same_idempotency_key() {
     let fake = FakeNotifier::failing(1, 0);
     let s = resend();
-    let first = plan(&NotifyState::default(), &[firing("gmail.com")], T0, &s);
+    let first = plan(&NotifyState::default(), &[firing("gmail.com")], &Silences::default(), T0, &s);
     let state = tick(&NotifyState::default(), &[firing("gmail.com")], T0, &s, &fake);
     tick(&state, &[firing("gmail.com")], T0 + MINUTE, &s, &fake);
     let sent = &fake.requests.borrow()[0];
@@ -335,7 +336,7 @@ fn each_channel_is_retried_on_its_own() {
     let mut s = binding();
     s.webhook_url = Some("http://127.0.0.1:9/hook".into());
     // The email is delivered and the webhook times out.
-    let (due, mut state) = plan(&NotifyState::default(), &[firing("gmail.com")], T0, &s);
+    let (due, mut state) = plan(&NotifyState::default(), &[firing("gmail.com")], &Silences::default(), T0, &s);
     assert_eq!(due.iter().map(|o| o.channel).collect::<Vec<_>>(), [Channel::Email, Channel::Webhook]);
     record_result(&mut state, &due[0].id, Ok(()), T0, MINUTE);
     record_result(&mut state, &due[1].id, Err(SendError("timed out".into())), T0, MINUTE);
@@ -467,4 +468,64 @@ fn provider_settings_default_to_production_and_take_a_base_override() {
             base_url: "http://127.0.0.1:9".into(),
         }))
     );
+}
+
+fn silenced(matcher: Matcher, from: u64, until: u64) -> Silences {
+    let mut silences = Silences::default();
+    let new = NewSilence { matcher, until, comment: "working on it".into(), created_by: Some("ana".into()) };
+    silences.add(new, from).expect("room");
+    silences
+}
+
+fn tick_silenced(
+    state: &NotifyState,
+    alerts: &[AlertSnapshot],
+    silences: &Silences,
+    now: u64,
+    fake: &FakeNotifier,
+) -> NotifyState {
+    block_on(run(state, alerts, silences, now, &resend(), fake)).0
+}
+
+#[test]
+fn a_silenced_alert_sends_nothing_and_is_announced_when_the_silence_ends() {
+    let fake = FakeNotifier::default();
+    let silences = silenced(Matcher::Domain("gmail.com".into()), T0, T0 + HOUR);
+    let mut state = NotifyState::default();
+    for minute in 0..60 {
+        state = tick_silenced(&state, &[firing("gmail.com")], &silences, T0 + minute * MINUTE, &fake);
+    }
+    assert_eq!(fake.subjects().len(), 0, "nothing while silenced");
+    state = tick_silenced(&state, &[firing("gmail.com")], &silences, T0 + HOUR, &fake);
+    assert_eq!(fake.subjects().len(), 1, "the first notification once the silence has ended");
+    tick_silenced(&state, &[firing("gmail.com")], &silences, T0 + HOUR + MINUTE, &fake);
+    assert_eq!(fake.subjects().len(), 1);
+}
+
+#[test]
+fn a_reminder_due_during_a_silence_goes_out_once_when_it_ends() {
+    let fake = FakeNotifier::default();
+    let mut state = tick_silenced(&NotifyState::default(), &[firing("gmail.com")], &Silences::default(), T0, &fake);
+    assert_eq!(fake.subjects().len(), 1, "fired before the silence");
+    let silences = silenced(Matcher::All, T0 + MINUTE, T0 + 6 * HOUR);
+    for hour in 1..6 {
+        state = tick_silenced(&state, &[firing("gmail.com")], &silences, T0 + hour * HOUR, &fake);
+    }
+    assert_eq!(fake.subjects().len(), 1, "no reminder while silenced, though one fell due at 4 h");
+    state = tick_silenced(&state, &[firing("gmail.com")], &silences, T0 + 6 * HOUR, &fake);
+    assert_eq!(fake.subjects().len(), 2, "the reminder, at the first run after the silence");
+    tick_silenced(&state, &[firing("gmail.com")], &silences, T0 + 6 * HOUR + MINUTE, &fake);
+    assert_eq!(fake.subjects().len(), 2, "and only once");
+}
+
+#[test]
+fn an_alert_resolving_under_a_silence_resolves_quietly_and_other_domains_still_notify() {
+    let fake = FakeNotifier::default();
+    let state = tick_silenced(&NotifyState::default(), &[firing("gmail.com")], &Silences::default(), T0, &fake);
+    let silences = silenced(Matcher::Domain("gmail.com".into()), T0, T0 + HOUR);
+    let state = tick_silenced(&state, &[firing("yahoo.com")], &silences, T0 + MINUTE, &fake);
+    assert_eq!(state.announced.keys().collect::<Vec<_>>(), ["yahoo.com"], "gmail.com is no longer announced");
+    let subjects = fake.subjects();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(subjects[1].starts_with("[bouncewatch] yahoo.com:"), "no resolved for gmail.com: {subjects:?}");
 }

@@ -1,16 +1,19 @@
-//! Outbound HTTP with a time limit, shared by the alert channels, the SNS certificate fetch and the MX
-//! look-ups, and the core's [`Fetcher`] and [`DohGet`] on top of it.
+//! Outbound HTTP with a time limit, shared by the alert channels and the MX look-ups (counting Worker) and
+//! the SNS certificate fetch (front Worker), and the core's [`DohGet`] on top of it.
 
 use std::future::{poll_fn, Future};
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use worker::{AbortController, Delay, Fetch, Headers, Request, RequestInit, Response};
+use worker::{AbortController, Delay, Fetch, Request, Response};
+#[cfg(feature = "counting")]
+use worker::{Headers, RequestInit};
 
-use crate::esp::{FetchError, Fetcher};
-use crate::provider::doh::DOH_TIMEOUT_SECS;
-use crate::provider::DohGet;
+#[cfg(feature = "counting")]
+use crate::esp::FetchError;
+#[cfg(feature = "counting")]
+use crate::provider::{doh::DOH_TIMEOUT_SECS, DohGet};
 
 /// An endpoint that has not answered by then counts as failed: a webhook must answer its ESP quickly, and a
 /// cron run must not be held up by one stuck endpoint.
@@ -51,29 +54,13 @@ async fn first_of<A: Future, B: Future>(a: A, b: B) -> Result<A::Output, B::Outp
     .await
 }
 
-/// GETs for the SNS adapter (signing certificates, subscription confirmations). The adapter has already
-/// checked that the URL is https on an SNS host.
-pub struct WorkerFetcher;
-
-impl Fetcher for WorkerFetcher {
-    fn get<'a>(&'a self, url: &'a str) -> Pin<Box<dyn Future<Output = Result<String, FetchError>> + 'a>> {
-        Box::pin(async move {
-            let request = Request::new(url, worker::Method::Get).map_err(|e| FetchError(format!("{e}")))?;
-            let mut response = send_with_timeout(request).await.map_err(FetchError)?;
-            let status = response.status_code();
-            if !(200..300).contains(&status) {
-                return Err(FetchError(format!("{url} answered {status}")));
-            }
-            response.text().await.map_err(|e| FetchError(format!("{e}")))
-        })
-    }
-}
-
 /// The MX look-ups' GET: `accept` sent, [`DOH_TIMEOUT_SECS`] for the whole answer, the body read chunk by
 /// chunk and dropped once it passes `max_bytes`, so a huge or endless answer costs neither memory nor
 /// the run.
+#[cfg(feature = "counting")]
 pub struct WorkerDohGet;
 
+#[cfg(feature = "counting")]
 impl DohGet for WorkerDohGet {
     async fn get(&self, url: &str, accept: &str, max_bytes: usize) -> Result<String, FetchError> {
         let failed = |e: worker::Error| FetchError(format!("{e}"));
@@ -99,6 +86,7 @@ impl DohGet for WorkerDohGet {
     }
 }
 
+#[cfg(feature = "counting")]
 async fn read_bounded(response: &mut Response, max_bytes: usize) -> Result<String, FetchError> {
     use futures_util::StreamExt;
     let mut stream = response.stream().map_err(|e| FetchError(format!("{e}")))?;

@@ -6,10 +6,10 @@ use worker::{EmailMessage, Env, Headers, Method, Request, RequestInit, SendEmail
 
 use super::fetch::send_with_timeout;
 
-use crate::notify::{Notifier, SendError};
+use crate::notify::{Fetched, Notifier, SendError};
 use crate::outbound::OutboundRequest;
 
-/// The `[[send_email]]` binding named in `wrangler.toml`.
+/// The `[[send_email]]` binding named in `wrangler.counting.toml`.
 pub const EMAIL_BINDING: &str = "EMAIL";
 
 pub struct WorkerNotifier {
@@ -41,7 +41,7 @@ impl Notifier for WorkerNotifier {
         binding.send(&message).await.map(|_| ()).map_err(|e| failure("send_email", e))
     }
 
-    async fn fetch(&self, request: &OutboundRequest) -> Result<u16, SendError> {
+    async fn fetch(&self, request: &OutboundRequest) -> Result<Fetched, SendError> {
         let headers = Headers::new();
         for (name, value) in &request.headers {
             headers.set(name, value).map_err(|e| failure("invalid header", e))?;
@@ -52,6 +52,9 @@ impl Notifier for WorkerNotifier {
             .with_body(Some(JsValue::from_str(&request.body)));
         let outbound = Request::new_with_init(&request.url, &init).map_err(|e| failure("invalid request", e))?;
         // A failed or timed-out call is retried on a later run.
-        send_with_timeout(outbound).await.map(|response| response.status_code()).map_err(SendError)
+        let mut response = send_with_timeout(outbound).await.map_err(SendError)?;
+        // Only KumoMTA's suspension id is read from a body; one that cannot be read is an empty one.
+        let body = response.text().await.unwrap_or_default();
+        Ok(Fetched { status: response.status_code(), body })
     }
 }

@@ -23,14 +23,17 @@ function freePort() {
   });
 }
 
-/** The project's wrangler.toml with the [build] step removed and `main` pointing at the built shim. */
-function testConfig(dir) {
-  const source = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+/**
+ * One of the project's two wrangler configs (the front's, wrangler.toml, or the counting Worker's) with the
+ * [build] step removed and `main` pointing at that Worker's built shim.
+ */
+function testConfig(dir, file, built) {
+  const source = readFileSync(join(ROOT, file), "utf8");
   const withoutBuild = source.replace(/\[build\][^\[]*/s, "");
   const config = withoutBuild
-    .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(join(ROOT, "build/index.js"))}`)
+    .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(join(ROOT, "build", built, "index.js"))}`)
     .replace(/^directory\s*=.*$/m, `directory = ${JSON.stringify(join(ROOT, "public"))}`);
-  const path = join(dir, "wrangler.toml");
+  const path = join(dir, file);
   writeFileSync(path, config);
   return path;
 }
@@ -57,7 +60,10 @@ async function startWorkerOnce({ vars = {}, persistDir } = {}) {
   const args = [
     "dev", "--local", "--ip", "127.0.0.1", "--port", String(port),
     "--inspector-port", String(await freePort()),
-    "--config", testConfig(dir), "--persist-to", persist,
+    // Both Workers in one workerd, the front first: it has the port, the vars and the cron.
+    "--config", testConfig(dir, "wrangler.toml", "front"),
+    "--config", testConfig(dir, "wrangler.counting.toml", "counting"),
+    "--persist-to", persist,
     "--show-interactive-dev-session=false", "--log-level", "log",
   ];
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
@@ -308,7 +314,7 @@ export async function kvPut(persistDir, key, value, { binding = "BOUNCEWATCH" } 
     writeFileSync(file, value);
     const args = [
       "kv", "key", "put", key, "--path", file, "--binding", binding, "--local", "--persist-to", persistDir,
-      "--config", testConfig(dir),
+      "--config", testConfig(dir, "wrangler.toml", "front"),
     ];
     await wranglerCli(args, dir);
   } finally {

@@ -13,8 +13,12 @@ use crate::event::{Esp, MAX_DOMAIN_LEN};
 use crate::http::classify::{MAX_BATCH, MAX_BODY_BYTES, NOT_BLANK_PATTERN};
 use crate::http::csv::Format;
 use crate::http::ECHOED_EVENTS_MAX;
+use crate::silence::{
+    COMMENT_PATTERN, CREATED_BY_PATTERN, MAX_ACTIVE, MAX_COMMENT_CHARS, MAX_CREATED_BY_CHARS, MAX_SILENCE_SECONDS,
+    MIN_SILENCE_SECONDS,
+};
 
-use super::{served, DOCUMENT};
+use super::{served, DOCUMENT, UNTIL_SLACK};
 
 fn error(description: &str) -> Value {
     json!({ "description": description,
@@ -66,6 +70,81 @@ fn get_and_head(get: Value) -> Value {
     json!({ "get": get, "head": head })
 }
 
+/// A write operation: `ADMIN_TOKEN` when it is set; when it is not, the route answers only 403, and says
+/// so, with no security to offer.
+fn write_operation(
+    admin: bool,
+    summary: &str,
+    parameters: Value,
+    success: (&str, Value),
+    errors: &[(&str, &str)],
+) -> Value {
+    let mut responses = Map::new();
+    if admin {
+        responses.insert(success.0.into(), success.1);
+        responses.insert("400".into(), error("The body or a parameter is invalid; the message names it."));
+        responses.insert("401".into(), error("The bearer token is missing or is not ADMIN_TOKEN."));
+        for (status, description) in errors {
+            responses.insert((*status).into(), error(description));
+        }
+    } else {
+        responses.insert("403".into(), error("Writes are disabled: ADMIN_TOKEN is not set."));
+    }
+    let mut op = json!({ "summary": summary, "parameters": parameters, "responses": responses });
+    if admin {
+        op["security"] = json!([{ "adminToken": [] }]);
+    }
+    op
+}
+
+/// The silence routes (`crate::silence`): their schema and their three operations. `until`'s bounds are
+/// from the time the document is served; the stored document (`now` none) has none.
+fn silence_paths(secured: bool, admin: bool, now: Option<u64>, storage: &[(&str, &str)]) -> (Value, Value, Value) {
+    let matcher = json!({ "oneOf": [
+        { "const": "*", "description": "Every alert." },
+        { "type": "object", "required": ["domain"], "additionalProperties": false,
+          "properties": { "domain": { "type": "string", "maxLength": MAX_DOMAIN_LEN, "pattern": crate::domain::PATTERN } } },
+        { "type": "object", "required": ["provider"], "additionalProperties": false,
+          "properties": { "provider": { "$ref": "#/components/schemas/ProviderId" } } } ] });
+    let schema = json!({ "type": "object", "required": ["id", "match", "until", "comment", "created_at"], "properties": {
+        "id": { "type": "string" }, "match": matcher, "until": { "type": "integer", "description": "Unix seconds." },
+        "comment": { "type": "string" }, "created_by": { "type": "string" }, "created_at": { "type": "integer" } } });
+    let mut until = json!({ "type": "integer",
+        "description": "Unix seconds, a minute ahead at least and 30 days at most. The bounds are from when this document was served, the maximum ten minutes past 30 days: a value between them can be refused once time has moved on, one outside them always is." });
+    if let Some(now) = now {
+        until["minimum"] = json!(now + MIN_SILENCE_SECONDS);
+        until["maximum"] = json!(now + MAX_SILENCE_SECONDS + UNTIL_SLACK);
+    }
+    let body = json!({ "required": true, "content": { "application/json": { "schema": {
+        "type": "object", "required": ["match", "until", "comment"], "additionalProperties": false, "properties": {
+            "match": matcher,
+            "until": until,
+            "comment": { "type": "string", "minLength": 1, "maxLength": MAX_COMMENT_CHARS, "pattern": COMMENT_PATTERN },
+            // null is taken as absent (serde's `Option`), so the document says so.
+            "created_by": { "type": ["string", "null"], "maxLength": MAX_CREATED_BY_CHARS, "pattern": CREATED_BY_PATTERN } } } } } });
+    let list = json!({ "description": "OK", "content": { "application/json": { "schema": {
+        "type": "object", "properties": { "silences": { "type": "array", "items": { "$ref": "#/components/schemas/Silence" } } } } } } });
+    let one = |description: &str| {
+        json!({ "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Silence" } } } })
+    };
+    let mut collection = get_and_head(operation(secured, "The silences in force.", json!([]), list, storage));
+    let full = format!("{MAX_ACTIVE} silences are active already (the most there may be); delete one first.");
+    let mut post = write_operation(
+        admin,
+        "Silence the alerts a matcher covers until a time.",
+        json!([]),
+        ("201", one("Created.")),
+        &[("409", &full), storage[0]],
+    );
+    post["requestBody"] = body;
+    collection["post"] = post;
+    let id = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^s[0-9]{1,20}$" } }]);
+    let not_found = [("404", "No active silence has this id."), storage[0]];
+    let item = json!({ "delete": write_operation(admin, "End a silence now.", id, ("200", one("The silence ended.")), &not_found) });
+    (schema, collection, item)
+}
+
 /// `{sending_ip: [ValueShare], ip_pool: …}`, at most `max` values each.
 fn values_by_dimension(max: usize) -> Value {
     let list = json!({ "type": "array", "maxItems": max, "items": { "$ref": "#/components/schemas/ValueShare" } });
@@ -76,7 +155,7 @@ fn values_by_dimension(max: usize) -> Value {
 const OTHER_PROVIDER_PATTERN: &str =
     "^other:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$";
 
-fn spec(secured: bool) -> Value {
+fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
     let windows: Vec<&str> = Window::ALL.iter().map(|w| w.as_str()).collect();
     let categories: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
     let esps: Vec<&str> = Esp::ALL.iter().map(|e| e.as_str()).collect();
@@ -103,6 +182,7 @@ fn spec(secured: bool) -> Value {
         "deferrals_watched": watched, "ratio_watched": { "type": "number" },
         "categories": counts_by_category, "status": phase } });
     let storage = [("503", "Storage failed; retry.")];
+    let (silence, silences, silence_item) = silence_paths(secured, admin, now, &storage);
     let kinds = json!({ "type": "string", "enum": ["deferred", "bounced", "dropped", "delivered"],
                         "description": "The event's kind, where known: a deferral is never `expired` nor permanent." });
     let dimensions: Vec<&str> = Dimension::ALL.iter().map(|d| d.as_str()).collect();
@@ -198,7 +278,9 @@ fn spec(secured: bool) -> Value {
               "samples": { "type": "array", "items": { "$ref": "#/components/schemas/Sample" } },
               "breakdown": { "$ref": "#/components/schemas/Breakdown" },
               "concentration": concentration,
-              "resolved_at": { "type": "integer", "description": "Recent (resolved) alerts only." } } },
+              "resolved_at": { "type": "integer", "description": "Recent (resolved) alerts only." },
+              "silenced": { "$ref": "#/components/schemas/Silence", "description": "Active alerts only: the silence muting it." } } },
+          "Silence": silence,
           "ValueShare": { "type": "object", "required": ["value", "attempts", "smtp_451", "share", "ratio_451"], "properties": {
               "value": { "type": "string" }, "attempts": { "type": "integer", "minimum": 0 },
               "smtp_451": { "type": "integer", "minimum": 0 },
@@ -279,6 +361,8 @@ fn spec(secured: bool) -> Value {
         "/api/openapi.json": get_and_head(operation(secured, "This document.", json!([]),
             json!({ "description": "An OpenAPI 3.1 document.",
                     "content": { "application/json": { "schema": { "type": "object" } } } }), &[])),
+        "/api/silences": silences,
+        "/api/silences/{id}": silence_item,
         "/webhooks/{esp}": { "post": {
             "summary": "Receive an ESP's event webhook. Authenticated by the ESP's own signature scheme (or, for generic, a bearer token); counted exactly once per body.",
             "description": "Mandrill's unsigned HEAD (its URL check) is answered 200 with no body; docs/webhooks.md has each ESP's scheme.",
@@ -291,9 +375,17 @@ fn spec(secured: bool) -> Value {
                            "503": error("Storage (`storage_unavailable`) or an upstream such as the SNS certificate host (`upstream_unavailable`) failed, or CLASSIFY_RULES cannot be used (`configuration_error`); the ESP should retry.") } } }
       }
     });
+    let mut schemes = Map::new();
     if secured {
-        doc["components"]["securitySchemes"] = json!({ "readToken": { "type": "http", "scheme": "bearer",
-            "description": "READ_TOKEN, required on every /api route but /api/health (and CORS preflights)." } });
+        schemes.insert("readToken".into(), json!({ "type": "http", "scheme": "bearer",
+            "description": "READ_TOKEN, required on every /api route but /api/health, the write routes and CORS preflights." }));
+    }
+    if admin {
+        schemes.insert("adminToken".into(), json!({ "type": "http", "scheme": "bearer",
+            "description": "ADMIN_TOKEN, required on the write routes (POST /api/silences, DELETE /api/silences/{id})." }));
+    }
+    if !schemes.is_empty() {
+        doc["components"]["securitySchemes"] = Value::Object(schemes);
     }
     doc
 }
@@ -302,7 +394,7 @@ const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");
 
 #[test]
 fn docs_openapi_json_is_the_document_the_types_and_constants_describe() {
-    let expected = spec(true);
+    let expected = spec(true, true, None);
     if std::env::var_os("UPDATE_OPENAPI").is_some() {
         let text = serde_json::to_string_pretty(&expected).unwrap() + "\n";
         if text != DOCUMENT {
@@ -318,8 +410,9 @@ fn docs_openapi_json_is_the_document_the_types_and_constants_describe() {
 }
 
 #[test]
-fn the_served_document_states_the_security_in_force() {
-    for secured in [true, false] {
-        assert!(served(secured) == spec(secured), "secured: {secured}");
+fn the_served_document_states_the_security_in_force_and_until_bounds_from_now() {
+    let now = 1_700_000_000;
+    for (secured, admin) in [(true, true), (true, false), (false, true), (false, false)] {
+        assert!(served(secured, admin, now) == spec(secured, admin, Some(now)), "secured: {secured}, admin: {admin}");
     }
 }

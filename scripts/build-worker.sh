@@ -26,7 +26,7 @@ optimize() {
   mv "$1.opt" "$1"
 }
 
-# Two Workers are deployed (README "Deploying"): `front` (wrangler.toml) and `counting`
+# Two Workers are deployed (README "Deploy"): `front` (wrangler.toml) and `counting`
 # (wrangler.counting.toml); the argument names one, none builds both.
 # The `worker` profile (worker/Cargo.toml) is `release` optimized for size; the crate is worker/ (the library as a
 # cdylib alone, a workspace of its own sharing target/), each Worker's output build/<name>/ here.

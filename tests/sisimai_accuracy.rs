@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use bouncewatch::classify::{classify, Category};
 use common::tsv;
 
-/// The floor; we aim for 90 % and above.
-const MINIMUM_AGREEMENT: f64 = 0.91;
+/// The last measured agreement (2026-12-01: 562/605), kept as a floor; the bar is 95 %.
+const MINIMUM_AGREEMENT: f64 = 0.928;
 
 #[test]
-fn agreement_with_sisimai_labels_is_at_least_91_percent() {
+fn agreement_with_sisimai_labels_is_at_least_92_8_percent() {
     let accepted: HashMap<String, Option<Vec<Category>>> = tsv("sisimai_to_category.tsv")
         .into_iter()
         .map(|row| {
@@ -39,5 +39,5 @@ fn agreement_with_sisimai_labels_is_at_least_91_percent() {
     }
     let ratio = agree as f64 / total as f64;
     println!("sisimai agreement: {agree}/{total} = {:.1} %", ratio * 100.0);
-    assert!(ratio >= MINIMUM_AGREEMENT, "agreement {:.1} % is below {:.0} %", ratio * 100.0, MINIMUM_AGREEMENT * 100.0);
+    assert!(ratio >= MINIMUM_AGREEMENT, "agreement {:.1} % is below {:.1} %", ratio * 100.0, MINIMUM_AGREEMENT * 100.0);
 }

@@ -105,6 +105,16 @@ pub const RULES: &[Rule] = &[
         example: "553 Requested action not taken",
         ..RULE
     },
+    // RFC 7504 §3: 556 "Domain does not accept mail", the answer for a null MX (RFC 7505) or a domain
+    // that refuses mail at all; sisimai's corpus labels a bare "556 SMTP protocol returned a permanent
+    // error" `notaccept` (go-sisimai reason/02-includedin_test.go).
+    Rule {
+        id: "fallback.basic.556",
+        category: DomainNotFound,
+        codes: &["556"],
+        example: "556 SMTP protocol returned a permanent error",
+        ..RULE
+    },
 ];
 
 /// What answers when nothing else does. Not in [`RULES`] so that it is never "shadowed".

@@ -169,6 +169,27 @@ pub const RULES: &[Rule] = &[
         example: "452 4.5.3 Domain policy size per transaction exceeded, please try this recipient in a separate transaction.",
         ..RULE
     },
+    // Gmail's DoS deferral at HELO: the sending IP is being pushed back, not merely paced.
+    // support.google.com/a/answer/3221692: "421 4.7.0 Try again later, closing connection. This usually
+    // indicates a Denial of Service (DoS) for the SMTP relay at the HELO stage."
+    Rule {
+        id: "gmail.4.7.0-dos-closing-connection",
+        category: ReputationBlocked,
+        codes: &["4.7.0"],
+        any: &["try again later, closing connection"],
+        example: "421 4.7.0 Try again later, closing connection. This usually indicates a Denial of Service (DoS) for the SMTP relay at the HELO stage. https://support.google.com/a/answer/3221692",
+        ..RULE
+    },
+    // Gmail's "Send mail as" alias whose SMTP settings no longer authorise it: the sender is refused.
+    // sisimai set-of-emails maildir/bsd (sisimai_pairs.tsv, label `rejected`); Gmail's help page
+    // https://support.google.com/mail/?p=CustomFromDenied.
+    Rule {
+        id: "gmail.custom-from-denied",
+        category: SenderRejected,
+        any: &["customfromdenied", "'send mail as'"],
+        example: "** Message not delivered ** You're sending this from a different address or alias using the 'Send mail as' feature. The settings for your 'Send mail as' account are misconfigured or out of date. Check those settings and try resending. Learn more here: https://support.google.com/mail/?p=CustomFromDenied The response was:",
+        ..RULE
+    },
     Rule {
         id: "gmail.workspace-sending-denied",
         category: SenderRejected,

@@ -185,7 +185,7 @@ impl Literal {
 
 /// How many literals the tables may hold; [`Found`] is a fixed bit set so that matching allocates
 /// nothing.
-const MAX_LITERALS: usize = 512;
+const MAX_LITERALS: usize = 576;
 
 /// Anchor lists are found by a 12-bit hash of the pair so the index stays in L1 cache; a collision only
 /// costs a pair compare.

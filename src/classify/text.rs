@@ -120,6 +120,9 @@ pub const STRONG: &[Rule] = &[
             "tls negotiation",
             "handshake failure",
             "handshake failed",
+            // A receiver that offers no STARTTLS to a sender that requires it: Gmail's relay quoting
+            // "500 Remote server does not support TLS (state 6)" (sisimai set-of-emails, `failedstarttls`).
+            "support tls",
         ],
         // A connection lost while negotiating is the network's failure, not a TLS policy.
         none: &["lost connection"],
@@ -374,6 +377,20 @@ pub const WEAK: &[Rule] = &[
             "my name was rejected",
             "open relay",
             "(bl)",
+            // What the receiver takes the sending host for: a dynamic or residential address that should
+            // go through its ISP's relay, a host that is not a mail server, an open proxy. Sisimai's
+            // Blocked reason lists these (p5-sisimai lib/Sisimai/Reason/Blocked.pm: "Please use the smtp
+            // server of your ISP", "hosts with dynamic ip", "Dynamic/zombied/spam IPs blocked", "Client
+            // host rejected: may not be mail exchanger", "Rejecting open proxy", "Bad sender IP address").
+            "server of your isp",
+            "dynamic ip",
+            "dynamic/zombied",
+            "may not be mail exchanger",
+            "open proxy",
+            "bad sender ip",
+            "sender ip address rejected",
+            "not currently accepting mail from your ip",
+            "not allowed to connect",
         ],
         example: "550 Access from ip address 192.0.2.1 blocked.",
         ..RULE
@@ -414,6 +431,30 @@ pub const WEAK: &[Rule] = &[
             "sender domain",
         ],
         example: "5.0.1 Emetteur invalide. Invalid Sender. LPN105_405",
+        ..RULE
+    },
+    // A reply that names the HELO/EHLO greeting (other than as a relay's stage wrapper or a connection
+    // lost during it) objects to the name the sender gave: RFC 5321 §4.1.1.1 wants the client's FQDN or
+    // an address literal, and receivers check it against DNS. After the relay, sender and spam rules,
+    // whose texts may quote the greeting in passing. Example: a university MX's rejection pasted at
+    // http://www.under-score.org.uk/pipermail/underscore/2007-April/060030.html.
+    Rule {
+        id: "text.helo-name",
+        category: ReverseDnsFailed,
+        any: &["helo", "ehlo"],
+        none: &["after helo", "after ehlo", "reply to helo", "reply to ehlo", "handshake"],
+        example: "550 Please use your real hostname when saying HELO (not HSP-AV01)",
+        ..RULE
+    },
+    // The queue's own verdict, stated before the cause it quotes: Exchange's "550 5.4.316 Message expired,
+    // connection refused(Socket error code 10061)" (sisimai set-of-emails lhost-exchange2013, `expired`)
+    // and "QUEUE.Expired". Before the network rule that would read the quoted refusal; skipped for a
+    // deferral like every `expired` rule.
+    Rule {
+        id: "text.message-expired",
+        category: Expired,
+        any: &["message expired", "queue.expired"],
+        example: "Server at SG2APC01HT007.eop-APC01.prod.protection.outlook.com returned '550 5.4.316 Message expired, connection refused(Socket error code 10061)'",
         ..RULE
     },
     // A connection that never happened only reaches a bounce report once the queue gave up, and
@@ -457,6 +498,9 @@ pub const WEAK: &[Rule] = &[
             "temporary failure",
             "pipe to |",
             "x-unix;",
+            // The local delivery agent's own failure, not the mailbox's: sisimai's MailerError family
+            // ("procmail: Lock failure on …", "procmail: Couldn't create …", set-of-emails lhost-postfix-01).
+            "procmail:",
         ],
         example: "451 [BS02] Temporary server error. Please try again later.",
         ..RULE
@@ -507,6 +551,17 @@ pub const WEAK: &[Rule] = &[
             "has been disabled",
         ],
         example: "550 5.2.1 ... User is inactive",
+        ..RULE
+    },
+    // RFC 5321 §4.2.3 gives 550 one generic text, "Requested action not taken: mailbox unavailable (e.g.,
+    // mailbox not found, no access, or command rejected for policy reasons)": servers prefix it to their
+    // real reason, so when that reason is a policy the generic words say nothing about the mailbox.
+    Rule {
+        id: "text.rfc5321-mailbox-unavailable-for-policy",
+        category: PolicyRejected,
+        all: &["mailbox unavailable"],
+        any: &["policy", "policies"],
+        example: "550 Requested action not taken: mailbox unavailable (e.g., mailbox not found, no access, or command rejected for policy reasons)",
         ..RULE
     },
     Rule {

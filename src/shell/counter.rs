@@ -34,10 +34,17 @@ pub struct WorkerCounter {
 }
 
 impl WorkerCounter {
+    #[cfg(feature = "front")]
     pub fn bind(env: &Env, config: &Config) -> Result<WorkerCounter, AppError> {
+        Self::bind_encoded(env, config, config.encode())
+    }
+
+    /// [`WorkerCounter::bind`] with `config` already encoded: an object hands its peers the header it
+    /// was given rather than encoding again what it has just decoded.
+    pub fn bind_encoded(env: &Env, config: &Config, encoded: String) -> Result<WorkerCounter, AppError> {
         let faults = Faults::from_config(config)?;
         env.durable_object(COUNTER_BINDING)
-            .map(|namespace| WorkerCounter { namespace, faults, config: config.encode() })
+            .map(|namespace| WorkerCounter { namespace, faults, config: encoded })
             .map_err(|e| AppError::Internal(format!("Durable Object binding {COUNTER_BINDING} is missing: {e}")))
     }
 }

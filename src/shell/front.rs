@@ -65,7 +65,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 
 /// Reads every known var and secret once; the core never asks the runtime. The counting Worker has none:
 /// its objects take the front's with each request ([`Config::encode`]).
-pub(crate) fn read_config(env: &Env) -> Config {
+fn read_config(env: &Env) -> Config {
     let mut config = Config::new();
     for name in config::NAMES {
         let value = env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string()));

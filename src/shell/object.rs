@@ -28,15 +28,16 @@ impl DurableObject for CountingObject {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let config = req.headers().get(CONFIG_HEADER)?.as_deref().and_then(Config::decode);
+        let encoded = req.headers().get(CONFIG_HEADER)?.unwrap_or_default();
         let shard = req.headers().get(SHARD_HEADER)?.and_then(|v| v.parse().ok()).unwrap_or(0);
         let answers = req.headers().get(ANSWERS_HEADER)?.unwrap_or_default();
         let body = req.bytes().await?;
-        let Some(config) = config else {
+        let Some(config) = Config::decode(&encoded) else {
             let answer = Answer::error(503, "the request carries no configuration: is the front Worker older?");
             return Ok(Response::from_bytes(answer.body)?.with_status(answer.status));
         };
-        let answer = match (KvStore::bind(&self.env, KV_BINDING, &config), WorkerCounter::bind(&self.env, &config)) {
+        let peers = WorkerCounter::bind_encoded(&self.env, &config, encoded);
+        let answer = match (KvStore::bind(&self.env, KV_BINDING, &config), peers) {
             (Ok(kv), Ok(peers)) => {
                 let notifier = WorkerNotifier::bind(&self.env);
                 let doh_url = config.get(DOH_URL_VAR).unwrap_or(DEFAULT_DOH_URL).to_owned();

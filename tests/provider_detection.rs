@@ -306,3 +306,96 @@ fn a_provider_page_says_which_sending_ip_its_domains_451s_came_from() {
     assert_eq!((ips[0]["value"].as_str(), ips[0]["smtp_451"].as_u64()), (Some("198.51.100.7"), Some(6)), "{page}");
     assert_eq!((ips[1]["value"].as_str(), ips[1]["smtp_451"].as_u64()), (Some("203.0.113.9"), Some(3)), "{page}");
 }
+
+/// Microsoft deferring `hosted` domains (5 451s each in ten minutes, among 10 deliveries) after two
+/// quiet hours, as in [`microsoft_throttle`], with no cron run before `NOW`; `signed`, with Microsoft's
+/// reply (which files them without a look-up).
+fn throttle_unseen(world: &World, hosted: &[String], signed: bool) {
+    for domain in hosted {
+        world.resolver.set(domain, mx(domain, &format!("{}.mail.protection.outlook.com", domain.replace('.', "-"))));
+    }
+    for i in (4..24).rev() {
+        let at = NOW - i * 300;
+        world.apply(&hosted.iter().flat_map(|d| traffic(d, at, 10, 0)).collect::<Vec<_>>(), at);
+    }
+    for minute in 0..10 {
+        let at = NOW - 600 + minute * 60;
+        let mut events: Vec<NormalizedEvent> =
+            hosted.iter().flat_map(|d| traffic(d, at, 1, usize::from(minute % 2 == 0))).collect();
+        for event in events.iter_mut().filter(|e| signed && e.kind == EventKind::Deferred) {
+            let verdict = bouncewatch::classify::classify(MICROSOFT_451);
+            (event.reply, event.category, event.rule) =
+                (Some(MICROSOFT_451.into()), Some(verdict.category), Some(verdict.rule));
+        }
+        world.apply(&events, at);
+    }
+}
+
+#[test]
+fn domains_first_seen_this_hour_and_resolved_by_the_run_alert_in_that_same_run() {
+    // The run publishes first (they are `unknown` then, so no provider holds them), then looks them up:
+    // their recent hours are folded into Microsoft's sums before the detector reads them.
+    let world = World::new(Config::from_pairs([("DOH_LOOKUPS_PER_RUN", "40")]));
+    throttle_unseen(&world, &microsoft_hosted(), false);
+    let report = world.tick(NOW);
+    assert_eq!(report.upkeep.iter().map(|u| u.lookups.looked_up).sum::<u32>(), 40);
+    let alerts = get(&world, "/api/alerts", NOW);
+    let active = alerts["active"].as_array().unwrap();
+    assert_eq!(active.len(), 1, "{alerts}");
+    assert_eq!((active[0]["provider"].as_str(), active[0]["domain_count"].as_u64()), (Some("microsoft"), Some(40)));
+    assert_eq!(active[0]["smtp_451"], 40 * 5);
+}
+
+#[test]
+fn a_cron_run_reads_the_same_rows_for_a_provider_of_40_domains_as_for_one_of_400() {
+    // Between publishes, a run reads a provider's sums (a row per hour), never its domains' rows.
+    let rows_read = |count: usize| {
+        let world = World::new(Config::from_pairs([("DOH_LOOKUPS_PER_RUN", "0")]));
+        let hosted: Vec<String> = (0..count).map(|n| format!("corp{n:03}.example")).collect();
+        throttle_unseen(&world, &hosted, true);
+        world.tick(NOW);
+        assert_eq!(get(&world, "/api/alerts", NOW)["active"][0]["domain_count"].as_u64(), Some(count as u64));
+        // A minute on: no publish is due, the provider is tracked with its alert open.
+        let before = world.sql_ops().rows_read;
+        let report = world.tick(NOW + 60);
+        assert!(report.upkeep.iter().all(|u| !u.publish.ran), "{report:?}");
+        assert_eq!(report.active_alerts, 1, "{report:?}");
+        world.sql_ops().rows_read - before
+    };
+    let (small, large) = (rows_read(40), rows_read(400));
+    eprintln!("rows read by a run between publishes: 40 domains {small}, 400 domains {large}");
+    assert!(large <= small + 20, "40 domains: {small} rows read, 400 domains: {large}");
+}
+
+#[test]
+fn a_domain_that_moves_to_another_provider_is_summed_under_the_new_one_only_once_its_hours_are_published() {
+    use bouncewatch::sql::Sql;
+    let world = World::new(Config::from_pairs([("DOH_LOOKUPS_PER_RUN", "40")]));
+    world.resolver.set("moving.example", mx("moving.example", "aspmx.l.google.com"));
+    world.apply(&traffic("moving.example", NOW - 120, 4, 0), NOW - 120);
+    world.tick(NOW - 60);
+    let sums = |world: &World| -> Vec<(String, String)> {
+        world
+            .objects
+            .iter()
+            .flat_map(|o| o.exec("SELECT provider, sum FROM provider_sums", &[]).unwrap())
+            .map(|row| (row[0].as_text().unwrap().to_owned(), row[1].as_text().unwrap().to_owned()))
+            .collect()
+    };
+    let google = sums(&world);
+    assert_eq!(google.len(), 1, "{google:?}");
+    assert_eq!(google[0].0, "google");
+    assert!(google[0].1.contains("moving.example"), "{google:?}");
+
+    // A deferral signed by Microsoft files it there: its hours are published again.
+    let mut signed = traffic("moving.example", NOW - 30, 0, 1);
+    let verdict = bouncewatch::classify::classify(MICROSOFT_451);
+    (signed[0].reply, signed[0].category, signed[0].rule) =
+        (Some(MICROSOFT_451.into()), Some(verdict.category), Some(verdict.rule));
+    world.apply(&signed, NOW);
+    let moved = sums(&world);
+    assert!(moved.iter().any(|(p, s)| p == "microsoft" && s.contains("moving.example")), "{moved:?}");
+    world.tick(NOW + 301);
+    let after = sums(&world);
+    assert_eq!(after.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["microsoft"], "{after:?}");
+}

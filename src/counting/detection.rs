@@ -27,7 +27,7 @@ use super::delta::shard_of;
 use super::object::CounterObject;
 use super::protocol::Request;
 use super::providers::{look_up_due, provider_parts, LookupReport, ProviderPart};
-use super::publish::{publish, PublishReport};
+use super::publish::{publish, PublishReport, PublishState};
 use super::schema;
 
 const DETECTOR: &str = "detector";
@@ -115,6 +115,7 @@ pub async fn upkeep<Q: Sql, S: Store>(
     let expired_rows = object.expire(now)?;
     let publish = publish(object, kv, shard, now, false).await?;
     let lookups = look_up_due(object, resolver, now).await?;
+    PublishState::mark_dirty(object.sql, lookups.republish.iter().copied())?;
     Ok(Upkeep { expired_rows, publish, lookups })
 }
 

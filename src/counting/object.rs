@@ -171,14 +171,13 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         }
         let mut hours = BTreeSet::new();
         let hot = hot_threshold(self.settings);
-        let (mut opened, mut watched) = (Vec::new(), Vec::new());
+        let mut opened = Vec::new();
         for ((hour, domain), group) in groups {
             let name = &delta.domains[domain as usize];
             if group.stored_parts == 0 && group.parts.iter().any(|p| p.changed) {
                 opened.push((hour, name.as_str()));
             }
             let now_watched = group.watched(&self.settings.spike_codes);
-            watched.push((hour, name.as_str(), now_watched.saturating_sub(group.stored_451)));
             if group.stored_451 < hot && now_watched >= hot {
                 // Once per (hour, domain) that gets busy: the cron looks at these domains, not at all.
                 self.sql.exec(
@@ -191,7 +190,7 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
                 hours.insert(hour);
             }
         }
-        super::providers::record(self.sql, &opened, &watched, now)?;
+        super::providers::record(self.sql, &opened, now)?;
         let mut signed = Vec::with_capacity(delta.signed.len());
         for (index, provider) in &delta.signed {
             signed.push((
@@ -199,12 +198,9 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
                 provider,
             ));
         }
-        // After `record`: this request's 451s are in the rows the fold-in reads, and not yet in its provider's.
-        super::providers::sign(self, &signed, now)?;
-        let mut publish = PublishState::load(self.sql)?;
-        let before_publish = publish.clone();
-        publish.dirty.extend(hours);
-        publish.save(self.sql, &before_publish)?;
+        // After the rows are written: a domain filed under a provider now is summed with this request in.
+        hours.extend(super::providers::sign(self, &signed, now)?);
+        PublishState::mark_dirty(self.sql, hours)?;
         applied.rows_written = self.sql.ops().rows_written - before;
         Ok(applied)
     }
@@ -354,7 +350,7 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         let before = self.sql.ops().rows_written;
         self.sql.exec("DELETE FROM counts WHERE hour < ?", &[hour_of(oldest_kept).into()])?;
         self.sql.exec("DELETE FROM hot WHERE hour < ?", &[hour_of(oldest_kept).into()])?;
-        self.sql.exec("DELETE FROM provider_hours WHERE hour < ?", &[hour_of(oldest_kept).into()])?;
+        self.sql.exec("DELETE FROM provider_sums WHERE hour < ?", &[hour_of(oldest_kept).into()])?;
         self.sql.exec("DELETE FROM nonces WHERE minute < ?", &[(now.saturating_sub(NONCE_SECONDS) / 60).into()])?;
         Ok(self.sql.ops().rows_written - before)
     }

@@ -48,17 +48,18 @@ pub const SCHEMA: &[&str] = &[
         failures INTEGER NOT NULL,
         seen INTEGER NOT NULL
     ) WITHOUT ROWID",
-    // The run's look-ups read only the due rows, and a provider's candidacy only its own domains.
+    // The run's look-ups read only the due rows.
     "CREATE INDEX IF NOT EXISTS providers_due ON providers (due_at)",
-    "CREATE INDEX IF NOT EXISTS providers_by_provider ON providers (provider)",
-    // Per (hour, provider), the watched deferrals (451s) of its resolved domains: what tells the cron a
-    // provider may be spiking without reading every domain's rows (the provider's `hot` table). Written
-    // only by a request that carries a 451 for a domain with a known provider (one row per provider it
-    // touches), and once when a domain is resolved (its recent hours folded in). Deleted with the hour.
-    "CREATE TABLE IF NOT EXISTS provider_hours (
+    // Per (hour, provider), its domains' counts of the hour in this object, summed (JSON
+    // `providers::ProviderHour`), and their watched replies (451s), which screen providers without
+    // parsing any sum: what the detector reads instead of every domain's rows. Written by publish for
+    // the providers whose hour changed, and once for a newly resolved domain's recent hours. Deleted
+    // with the hour.
+    "CREATE TABLE IF NOT EXISTS provider_sums (
         hour INTEGER NOT NULL,
         provider TEXT NOT NULL,
         watched INTEGER NOT NULL,
+        sum TEXT NOT NULL,
         PRIMARY KEY (hour, provider)
     ) WITHOUT ROWID",
     // Mailgun's signature tokens, accepted once each: one row per minute of receipt holding that

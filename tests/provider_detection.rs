@@ -117,6 +117,14 @@ fn forty_hosted_domains_and_two_consumer_ones_each_below_the_floor_are_one_micro
     let row = domains["domains"].as_array().unwrap().iter().find(|d| d["domain"] == "corp07.example").cloned().unwrap();
     assert_eq!(row["provider"], "microsoft");
 
+    let metrics = String::from_utf8(world.get("/metrics", NOW + 60).body).unwrap();
+    for line in [
+        r#"bouncewatch_alert_state{scope="provider",provider="microsoft",state="firing"} 1"#,
+        r#"bouncewatch_window_smtp_451{scope="provider",provider="microsoft"} 210"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} missing from\n{metrics}");
+    }
+
     let page = get(&world, "/api/providers/microsoft?window=1h", NOW + 60);
     assert_eq!(page["provider"], "microsoft");
     assert_eq!(page["buckets"].as_array().unwrap().iter().map(|b| b["smtp_451"].as_u64().unwrap()).sum::<u64>(), 210);

@@ -327,28 +327,45 @@ pub fn phases<Q: Sql>(sql: &Q) -> Result<(BTreeMap<String, Phase>, BTreeMap<Stri
     Ok((state.phases(), state.provider_phases()))
 }
 
-/// Per tracked domain: its phase, baseline, open alert's severity and whether a silence mutes it, for
-/// `GET /metrics`. The sender-wide alert is left out: it has no domain.
-pub fn domain_alerts<Q: Sql>(sql: &Q, now: u64) -> Result<BTreeMap<String, crate::metrics::DomainAlert>, SqlError> {
+/// Per tracked domain, then per tracked provider: its phase, baseline, open alert's severity and whether
+/// a silence mutes it, for `GET /metrics`. The sender-wide alert is left out: it has neither.
+pub fn tracked_alerts<Q: Sql>(
+    sql: &Q,
+    now: u64,
+) -> Result<[BTreeMap<String, crate::metrics::DomainAlert>; 2], SqlError> {
     let state: DetectorState = schema::load_meta(sql, DETECTOR)?;
     let silences: Silences = schema::load_meta(sql, SILENCES)?;
-    let active: BTreeMap<&str, &Alert> =
-        crate::sort::map(state.active_alerts().into_iter().map(|a| (a.domain.as_str(), a)));
-    Ok(state
+    let active = state.active_alerts();
+    let view = |tracked: &crate::detect::DomainState, alert: Option<&&Alert>, scope: crate::alert::Scope| {
+        crate::metrics::DomainAlert {
+            phase: tracked.tracker.phase,
+            severity: alert.map(|a| a.severity),
+            baseline_ratio: tracked.baseline.ratio(),
+            silenced: alert.is_some() && silences.silencing_scope(&scope, now).is_some(),
+        }
+    };
+    let domains = state
         .domains
         .iter()
         .map(|(domain, tracked)| {
-            let alert = active.get(domain.as_str());
-            let scope = crate::alert::Scope::Domain(domain.clone());
-            let view = crate::metrics::DomainAlert {
-                phase: tracked.tracker.phase,
-                severity: alert.map(|a| a.severity),
-                baseline_ratio: tracked.baseline.ratio(),
-                silenced: alert.is_some() && silences.silencing_scope(&scope, now).is_some(),
-            };
-            (domain.clone(), view)
+            let alert = active.iter().find(|a| a.provider.is_none() && a.domain == *domain);
+            (domain.clone(), view(tracked, alert, crate::alert::Scope::Domain(domain.clone())))
         })
-        .collect())
+        .collect();
+    let providers = state
+        .providers
+        .iter()
+        .map(|(id, tracked)| {
+            let alert = active.iter().find(|a| a.provider.as_deref() == Some(id.as_str()));
+            let scope = crate::alert::Scope::Provider {
+                provider: id.clone(),
+                domains: alert.map(|a| a.domains.clone()).unwrap_or_default(),
+                domain_count: alert.and_then(|a| a.domain_count).unwrap_or_default(),
+            };
+            (id.clone(), view(tracked, alert, scope))
+        })
+        .collect();
+    Ok([domains, providers])
 }
 
 /// `/api/alerts`, from shard 0's detector state and silences.

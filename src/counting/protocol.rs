@@ -76,6 +76,8 @@ pub struct MetricsAnswer {
     pub shard: ShardMetrics,
     #[serde(default)]
     pub alerts: BTreeMap<String, DomainAlert>,
+    #[serde(default)]
+    pub provider_alerts: BTreeMap<String, DomainAlert>,
 }
 
 /// The `COUNTER_SHARDS` an object's counts were written under. Changing it would move domains to objects
@@ -274,8 +276,9 @@ async fn answer<Q: Sql, S: Store, N: Notifier, C: Counter>(
                     stats: env.stats.borrow().clone(),
                     last_publish_at: publish.last_run,
                 };
-                let alerts = if env.shard == 0 { detection::domain_alerts(sql, now)? } else { BTreeMap::new() };
-                Ok::<_, crate::sql::SqlError>(MetricsAnswer { shard, alerts })
+                let [alerts, provider_alerts] =
+                    if env.shard == 0 { detection::tracked_alerts(sql, now)? } else { Default::default() };
+                Ok::<_, crate::sql::SqlError>(MetricsAnswer { shard, alerts, provider_alerts })
             })();
             answer.map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a))
         }

@@ -112,7 +112,11 @@ pub fn record<Q: Sql>(sql: &Q, opened: &[(u64, &str)], now: u64) -> Result<(), S
 /// write. The signature holds [`provider::MAX_TTL_SECS`]; then the MX look-up decides again, until a
 /// signed reply files it anew (two writes a week at most when the two disagree). Returns the hours to
 /// publish again ([`Moved::republish`]).
-pub fn sign<Q: Sql>(object: &CounterObject<'_, Q>, signed: &[(&str, &Provider)], now: u64) -> Result<BTreeSet<u64>, SqlError> {
+pub fn sign<Q: Sql>(
+    object: &CounterObject<'_, Q>,
+    signed: &[(&str, &Provider)],
+    now: u64,
+) -> Result<BTreeSet<u64>, SqlError> {
     let reason = encode_reason(&Reason::ReplySignature)?;
     let mut moved = Moved::default();
     for &(domain, provider) in signed {
@@ -359,7 +363,8 @@ impl ProviderHour {
 }
 
 fn read_sum<Q: Sql>(sql: &Q, hour: u64, provider: &str) -> Result<Option<ProviderHour>, SqlError> {
-    let rows = sql.exec("SELECT sum FROM provider_sums WHERE hour = ? AND provider = ?", &[hour.into(), provider.into()])?;
+    let rows =
+        sql.exec("SELECT sum FROM provider_sums WHERE hour = ? AND provider = ?", &[hour.into(), provider.into()])?;
     rows.first().map(|row| parse_sum(column(row, 0, SqlValue::as_text)?)).transpose()
 }
 
@@ -371,7 +376,13 @@ fn encode_sum(sum: &ProviderHour) -> Result<String, SqlError> {
     serde_json::to_string(sum).map_err(|e| SqlError(format!("cannot encode a provider sum: {e}")))
 }
 
-fn write_sum<Q: Sql>(sql: &Q, hour: u64, provider: &str, sum: &ProviderHour, settings: &Settings) -> Result<(), SqlError> {
+fn write_sum<Q: Sql>(
+    sql: &Q,
+    hour: u64,
+    provider: &str,
+    sum: &ProviderHour,
+    settings: &Settings,
+) -> Result<(), SqlError> {
     sql.exec(
         "INSERT INTO provider_sums (hour, provider, watched, sum) VALUES (?, ?, ?, ?)
          ON CONFLICT (hour, provider) DO UPDATE SET watched = excluded.watched, sum = excluded.sum",
@@ -382,7 +393,10 @@ fn write_sum<Q: Sql>(sql: &Q, hour: u64, provider: &str, sum: &ProviderHour, set
 
 /// The counted provider of each of `domains`: the consumer table, else one `providers` row read per
 /// domain (an `IN` list seeks them).
-fn counted_providers<'d, Q: Sql>(sql: &Q, domains: impl IntoIterator<Item = &'d str>) -> Result<BTreeMap<&'d str, String>, SqlError> {
+fn counted_providers<'d, Q: Sql>(
+    sql: &Q,
+    domains: impl IntoIterator<Item = &'d str>,
+) -> Result<BTreeMap<&'d str, String>, SqlError> {
     let mut mapping = BTreeMap::new();
     let mut stored = Vec::new();
     for domain in domains {
@@ -394,10 +408,8 @@ fn counted_providers<'d, Q: Sql>(sql: &Q, domains: impl IntoIterator<Item = &'d 
         }
     }
     for chunk in stored.chunks(DOMAINS_PER_QUERY) {
-        let query = format!(
-            "SELECT domain, provider FROM providers WHERE domain IN ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
+        let query =
+            format!("SELECT domain, provider FROM providers WHERE domain IN ({})", vec!["?"; chunk.len()].join(", "));
         let params: Vec<SqlValue> = chunk.iter().map(|d| SqlValue::from(*d)).collect();
         for row in &sql.exec(&query, &params)? {
             let (domain, id) = (column(row, 0, SqlValue::as_text)?, column(row, 1, SqlValue::as_text)?);
@@ -437,7 +449,9 @@ pub fn aggregate<Q: Sql>(object: &CounterObject<'_, Q>, hour: u64, buckets: &Buc
         }
     }
     for id in stored.keys() {
-        object.sql.exec("DELETE FROM provider_sums WHERE hour = ? AND provider = ?", &[hour.into(), id.as_str().into()])?;
+        object
+            .sql
+            .exec("DELETE FROM provider_sums WHERE hour = ? AND provider = ?", &[hour.into(), id.as_str().into()])?;
         written += 1;
     }
     Ok(written)
@@ -552,7 +566,9 @@ pub fn provider_parts<Q: Sql>(
             part.domain_count += sum.omitted;
             for (domain, DomainHour(active, watching, attempts, watched)) in sum.domains {
                 if active & mask != 0 {
-                    let share = shares.entry(domain.clone()).or_insert_with(|| DomainShare { domain, ..DomainShare::default() });
+                    let share = shares
+                        .entry(domain.clone())
+                        .or_insert_with(|| DomainShare { domain, ..DomainShare::default() });
                     share.attempts += attempts;
                     share.watched += if watching & mask != 0 { watched } else { 0 };
                 }

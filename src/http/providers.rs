@@ -18,6 +18,7 @@ use crate::provider::{by_provider, Provider};
 use crate::settings::Settings;
 use crate::store::Store;
 
+use super::csv::{self, Format};
 use super::stats::{window_param, BucketView};
 use super::{Context, HttpRequest, HttpResponse};
 
@@ -70,6 +71,7 @@ async fn read_window<S: Store, C: Counter>(
 
 /// `GET /api/providers?window=…`: providers by 451 count, most first.
 pub async fn list<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>) -> Result<HttpResponse, AppError> {
+    let format = Format::requested(req)?;
     let (window, range, read) = read_window(req, ctx).await?;
     let codes = Settings::from_config(ctx.config)?.spike_codes;
     let totals = crate::counters::sum_range(&read.buckets, range);
@@ -92,7 +94,11 @@ pub async fn list<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, 
         })
         .collect();
     crate::sort::sort_by(&mut providers, |a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
-    Ok(HttpResponse::json(200, &ProviderList { window: window.as_str(), providers }))
+    Ok(match format {
+        Format::Json => HttpResponse::json(200, &ProviderList { window: window.as_str(), providers }),
+        Format::Csv => csv::table(csv::PROVIDER_COLUMNS, &providers, &format!("providers-{}.csv", window.as_str())),
+    }
+    .with_header("vary", "accept"))
 }
 
 #[derive(Serialize)]
@@ -138,6 +144,7 @@ pub async fn detail<S: Store, C: Counter>(
             id.chars().take(80).collect::<String>()
         ))
     })?;
+    let format = Format::requested(req)?;
     let (window, range, read) = read_window(req, ctx).await?;
     let mut per_bucket: BTreeMap<u64, Counts> = BTreeMap::new();
     let mut per_domain: BTreeMap<&str, Counts> = BTreeMap::new();
@@ -186,5 +193,13 @@ pub async fn detail<S: Store, C: Counter>(
         spike_advice: crate::advice::SPIKE_ADVICE,
         sources,
     };
-    Ok(HttpResponse::json(200, &detail))
+    Ok(match format {
+        Format::Json => HttpResponse::json(200, &detail),
+        Format::Csv => {
+            // `other:` ids hold a colon, which a file name should not.
+            let name = detail.provider.id().replace(':', "-");
+            csv::table(csv::BUCKET_COLUMNS, &detail.buckets, &format!("{name}-{}.csv", window.as_str()))
+        }
+    }
+    .with_header("vary", "accept"))
 }

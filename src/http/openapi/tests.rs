@@ -348,10 +348,10 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
               "schema": { "type": "string", "maxLength": MAX_DOMAIN_LEN, "pattern": crate::domain::PATTERN } },
             window, format]), ok_or_csv("DomainDetail", "one row per bucket"), &storage)),
         "/api/providers": get_and_head(operation(secured, "Mailbox providers by 451 count over a window: each domain's counts under its provider as known now.",
-            json!([window]), ok("ProviderList"), &storage)),
+            json!([window, format]), ok_or_csv("ProviderList", "one row per provider"), &storage)),
         "/api/providers/{provider}": get_and_head(operation(secured, "One provider's buckets, causes, busiest domains and samples over a window.", json!([
-            { "name": "provider", "in": "path", "required": true, "schema": provider_id }, window]),
-            ok("ProviderDetail"), &storage)),
+            { "name": "provider", "in": "path", "required": true, "schema": provider_id }, window, format]),
+            ok_or_csv("ProviderDetail", "one row per bucket"), &storage)),
         "/api/rules": get_and_head(operation(secured, "Hits per classification rule over a window, with a sample reply each.",
             json!([window]), ok("RuleList"), &storage)),
         "/api/streams": get_and_head(operation(secured, "Attempts, 451s and 451 ratio per sending IP, IP pool, sending domain and tag, across all recipient domains, over a window.",

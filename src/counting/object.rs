@@ -370,6 +370,24 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         Ok(domains)
     }
 
+    /// Whether `domain` has a row in an hour of `first..=last`: at most one row read (each hour's row of
+    /// the domain is sought, and the first found ends it).
+    pub fn has_counts(&self, domain: &str, first: u64, last: u64) -> Result<bool, SqlError> {
+        let hours: Vec<u64> = (hour_of(first)..=hour_of(last)).rev().step_by(HOUR as usize).collect();
+        for chunk in hours.chunks(HOURS_PER_QUERY) {
+            let query = format!(
+                "SELECT 1 FROM counts WHERE domain = ? AND hour IN ({}) LIMIT 1",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut params: Vec<SqlValue> = vec![domain.into()];
+            params.extend(chunk.iter().map(|&h| SqlValue::from(h)));
+            if !self.sql.exec(&query, &params)?.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// `domain`'s counts of every bucket in `first..=last`. Seeks each hour's rows of the domain (an
     /// `IN` list of hours: a range on the hour would scan every domain's rows of the range).
     pub fn domain_range(&self, domain: &str, first: u64, last: u64) -> Result<BTreeMap<u64, Counts>, SqlError> {

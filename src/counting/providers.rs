@@ -34,9 +34,6 @@ use crate::sql::{column, Sql, SqlError, SqlValue};
 
 use super::object::{hour_of, CounterObject, HOUR};
 
-/// A domain's `seen` hour is rewritten when it is at least this old: a row written a day per domain at
-/// most, and a domain quiet for the retention is still recognised as such.
-const SEEN_REFRESH_SECS: u64 = 86_400;
 /// Due rows read per run for each look-up allowed: room for the stale ones deleted instead.
 const ROWS_PER_LOOKUP: u64 = 4;
 /// Domains a provider candidate names, busiest first: enough for the alert and the inhibition of its
@@ -88,19 +85,15 @@ fn encode_reason(reason: &Reason) -> Result<String, SqlError> {
 }
 
 /// Files the domains a request wrote the first row of an hour for (`opened`) that are not stored yet
-/// under `unknown`, due for a look-up now, and refreshes the `seen` hour of the others at most daily.
+/// under `unknown`, due for a look-up now. A stored domain costs the row read and no write: whether it
+/// still has traffic is asked of its counts when it falls due ([`look_up_due`]), not kept per request.
 pub fn record<Q: Sql>(sql: &Q, opened: &[(u64, &str)], now: u64) -> Result<(), SqlError> {
-    let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
-    for &(hour, domain) in opened.iter().filter(|(_, d)| consumer_platform(d).is_none()) {
-        let seen = newest.entry(domain).or_insert(hour);
-        *seen = (*seen).max(hour);
-    }
+    let domains: BTreeSet<&str> = opened.iter().map(|(_, d)| *d).filter(|d| consumer_platform(d).is_none()).collect();
     let unresolved = encode_reason(&Reason::Unresolved)?;
-    for (domain, hour) in newest {
+    for domain in domains {
         sql.exec(
-            "INSERT INTO providers (domain, provider, reason, due_at, failures, seen) VALUES (?, 'unknown', ?, ?, 0, ?)
-             ON CONFLICT (domain) DO UPDATE SET seen = excluded.seen WHERE providers.seen + ? <= excluded.seen",
-            &[domain.into(), unresolved.as_str().into(), now.into(), hour.into(), SEEN_REFRESH_SECS.into()],
+            "INSERT OR IGNORE INTO providers (domain, provider, reason, due_at, failures) VALUES (?, 'unknown', ?, ?, 0)",
+            &[domain.into(), unresolved.as_str().into(), now.into()],
         )?;
     }
     Ok(())
@@ -129,7 +122,7 @@ pub fn sign<Q: Sql>(
             continue;
         }
         object.sql.exec(
-            "INSERT INTO providers (domain, provider, reason, due_at, failures, seen) VALUES (?, ?, ?, ?, 0, ?)
+            "INSERT INTO providers (domain, provider, reason, due_at, failures) VALUES (?, ?, ?, ?, 0)
              ON CONFLICT (domain) DO UPDATE SET provider = excluded.provider, reason = excluded.reason,
              due_at = excluded.due_at, failures = 0",
             &[
@@ -137,7 +130,6 @@ pub fn sign<Q: Sql>(
                 provider.id().as_ref().into(),
                 reason.as_str().into(),
                 now.saturating_add(provider::MAX_TTL_SECS).into(),
-                hour_of(now).into(),
             ],
         )?;
         moved.add(domain, &before.provider, provider);
@@ -227,13 +219,14 @@ pub async fn look_up_due<Q: Sql>(
         return Ok(report);
     }
     let rows = sql.exec(
-        "SELECT domain, provider, reason, due_at, failures, seen FROM providers WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+        "SELECT domain, provider, reason, due_at, failures FROM providers WHERE due_at <= ? ORDER BY due_at LIMIT ?",
         &[now.into(), (u64::from(settings.doh_lookups_per_run) * ROWS_PER_LOOKUP).into()],
     )?;
     let mut due: BTreeMap<String, CachedResolution> = BTreeMap::new();
     for row in &rows {
         let domain = column(row, 0, SqlValue::as_text)?;
-        if column(row, 5, SqlValue::as_u64)? + settings.retention_secs < now {
+        // A domain with no counts left in the retention is forgotten rather than looked up again.
+        if !object.has_counts(domain, now.saturating_sub(settings.retention_secs), now)? {
             sql.exec("DELETE FROM providers WHERE domain = ?", &[domain.into()])?;
             report.forgotten += 1;
             continue;

@@ -36,17 +36,15 @@ pub const SCHEMA: &[&str] = &[
     // The mailbox provider of each recipient domain seen that the consumer table does not name (those
     // never need a look-up and are not stored): `unknown` from its first event until the cron's MX
     // look-up answers, then the provider, why (JSON `provider::Reason`), when to look it up again and the
-    // failures in a row. `seen` is the last hour with traffic, rewritten at most once a day, so a row
-    // whose domain went quiet for the retention is deleted when it falls due. A row written when a
-    // domain is first seen (2 with its index entries), about 5 when it is resolved (the row and the
-    // moved index entries), 3 per refresh (at most daily, at least weekly).
+    // failures in a row. A row whose domain has no counts left in the retention is deleted when it falls
+    // due. A row written when a domain is first seen (2 with its index entry), 3 when it is resolved and
+    // per refresh (the row and its moved index entry; at most daily, at least weekly), 2 when forgotten.
     "CREATE TABLE IF NOT EXISTS providers (
         domain TEXT PRIMARY KEY,
         provider TEXT NOT NULL,
         reason TEXT NOT NULL,
         due_at INTEGER NOT NULL,
-        failures INTEGER NOT NULL,
-        seen INTEGER NOT NULL
+        failures INTEGER NOT NULL
     ) WITHOUT ROWID",
     // The run's look-ups read only the due rows.
     "CREATE INDEX IF NOT EXISTS providers_due ON providers (due_at)",

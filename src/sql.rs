@@ -90,6 +90,10 @@ impl std::error::Error for SqlError {}
 /// One row of a result.
 pub type Row = Vec<SqlValue>;
 
+/// Parameters one statement may bind: Durable Object SQLite refuses more ("too many SQL variables"),
+/// far below SQLite's own default, so every `IN` list is cut to fit.
+pub const MAX_PARAMS: usize = 100;
+
 /// SQLite behind one call.
 pub trait Sql {
     /// Runs one statement and returns its rows (none for a write).

@@ -424,8 +424,8 @@ fn mailgun_token_replay_is_refused() {
     assert_eq!(counted(&response), (1, 0));
     assert_eq!(
         log(&response)["rows_written"],
-        4,
-        "the counts row, the token's row, the hour marked dirty and the new domain's provider row (unknown until looked up)"
+        5,
+        "the counts row, the token's row, the hour marked dirty and the new domain's provider row (unknown until looked up) with its due-time index entry"
     );
     let counts = totals(&world, now);
     // Still refused at the end of the signature's window, after a cron run has expired what it may.

@@ -419,8 +419,8 @@ pub fn hot_threshold(settings: &Settings) -> u64 {
     settings.min_451.div_ceil(hours).max(1)
 }
 
-/// Hours bound in one `IN` list, well inside SQLite's limit on parameters.
-const HOURS_PER_QUERY: usize = 100;
+/// Hours bound in one `IN` list beside the domain.
+const HOURS_PER_QUERY: usize = crate::sql::MAX_PARAMS - 1;
 
 /// Ids a part holds before the next event opens a new part: 64 KB of ids, so a one-event webhook on the
 /// busiest domain rewrites a bounded row (a row may hold 2 MB), and a domain's hour can take any volume.

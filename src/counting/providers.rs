@@ -42,8 +42,8 @@ pub const MAX_NAMED_DOMAINS: usize = 50;
 /// Domains a provider's hour names at most (the busiest); the others are counted, not named. 40 bytes
 /// a domain: a sum stays under 400 KB however many domains a provider hosts.
 pub const MAX_DOMAINS_PER_SUM: usize = 10_000;
-/// Domains looked up per `IN` list, well inside SQLite's limit on parameters.
-const DOMAINS_PER_QUERY: usize = 100;
+/// Domains, or hours beside a provider, bound in one `IN` list.
+const PER_QUERY: usize = crate::sql::MAX_PARAMS - 1;
 
 /// The provider the object knows for `domain`: the consumer table, else its stored row, else `unknown`.
 pub fn resolution_of<Q: Sql>(sql: &Q, domain: &str) -> Result<Resolution, SqlError> {
@@ -400,7 +400,7 @@ fn counted_providers<'d, Q: Sql>(
             None => stored.push(domain),
         }
     }
-    for chunk in stored.chunks(DOMAINS_PER_QUERY) {
+    for chunk in stored.chunks(PER_QUERY) {
         let query =
             format!("SELECT domain, provider FROM providers WHERE domain IN ({})", vec!["?"; chunk.len()].join(", "));
         let params: Vec<SqlValue> = chunk.iter().map(|d| SqlValue::from(*d)).collect();
@@ -508,7 +508,7 @@ fn hot_providers<Q: Sql>(sql: &Q, first: u64, last: u64, min: u64) -> Result<BTr
 /// A provider's sums of `hours` (a row read per hour it has one).
 fn sums_of<Q: Sql>(sql: &Q, id: &str, hours: &[u64]) -> Result<Vec<ProviderHour>, SqlError> {
     let mut sums = Vec::new();
-    for chunk in hours.chunks(DOMAINS_PER_QUERY) {
+    for chunk in hours.chunks(PER_QUERY) {
         let query = format!(
             "SELECT sum FROM provider_sums WHERE provider = ? AND hour IN ({})",
             vec!["?"; chunk.len()].join(", ")

@@ -95,6 +95,10 @@ fn index_entries(query: &str) -> u64 {
 impl Sql for SqliteSql {
     fn exec(&self, query: &str, params: &[SqlValue]) -> Result<Vec<Row>, SqlError> {
         let error = |e: rusqlite::Error| SqlError(e.to_string());
+        // The runtime's limit, which SQLite's own (32,766) would let a native test pass beyond.
+        if params.len() > bouncewatch::sql::MAX_PARAMS {
+            return Err(SqlError(format!("too many SQL variables: {} bound", params.len())));
+        }
         let mut statement = self.conn.prepare_cached(query).map_err(error)?;
         let columns = statement.column_count();
         let values: Vec<Value> = params.iter().map(to_sqlite).collect();

@@ -434,7 +434,10 @@ fn six_thousand_new_domains_are_resolved_to_their_providers_on_the_first_day_wit
     let providers = world.get("/api/providers?window=24h", START + 2 * DAY - 60).json_body();
     let domains_of = |id: &str| {
         let rows = providers["providers"].as_array().expect("a list");
-        rows.iter().filter(|p| p["provider"].as_str().is_some_and(|p| p.starts_with(id))).map(|p| p["domains"].as_u64().unwrap_or(0)).sum::<u64>()
+        rows.iter()
+            .filter(|p| p["provider"].as_str().is_some_and(|p| p.starts_with(id)))
+            .map(|p| p["domains"].as_u64().unwrap_or(0))
+            .sum::<u64>()
     };
     assert_eq!(domains_of("google"), 3_000, "{providers}");
     assert_eq!(domains_of("microsoft"), 1_500, "{providers}");

@@ -321,8 +321,11 @@ pub async fn tick<Q: Sql, S: Store, N: Notifier, C: Counter>(
     Ok(report)
 }
 
+/// Phases by tracked domain or provider.
+pub type Phases = BTreeMap<String, Phase>;
+
 /// Every tracked domain's and provider's phase, for the read API's `status`.
-pub fn phases<Q: Sql>(sql: &Q) -> Result<(BTreeMap<String, Phase>, BTreeMap<String, Phase>), SqlError> {
+pub fn phases<Q: Sql>(sql: &Q) -> Result<(Phases, Phases), SqlError> {
     let state: DetectorState = schema::load_meta(sql, DETECTOR)?;
     Ok((state.phases(), state.provider_phases()))
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::counters::{Buckets, Counted, Counts, Totals};
 use crate::settings::{Settings, SpikeCodes};
-use crate::sql::{column, Sql, SqlError, SqlValue};
+use crate::sql::{column, exec_in, Sql, SqlError, SqlValue};
 
 use crate::esp::{mailgun_nonce_seconds as nonce_window, Nonce};
 
@@ -371,43 +371,34 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
     }
 
     /// Whether `domain` has a row in an hour of `first..=last`: at most one row read (each hour's row of
-    /// the domain is sought, and the first found ends it).
+    /// the domain is sought, newest first, and the first found ends it).
     pub fn has_counts(&self, domain: &str, first: u64, last: u64) -> Result<bool, SqlError> {
-        let hours: Vec<u64> = (hour_of(first)..=hour_of(last)).rev().step_by(HOUR as usize).collect();
-        for chunk in hours.chunks(HOURS_PER_QUERY) {
-            let query = format!(
-                "SELECT 1 FROM counts WHERE domain = ? AND hour IN ({}) LIMIT 1",
-                vec!["?"; chunk.len()].join(", ")
-            );
-            let mut params: Vec<SqlValue> = vec![domain.into()];
-            params.extend(chunk.iter().map(|&h| SqlValue::from(h)));
-            if !self.sql.exec(&query, &params)?.is_empty() {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        let hours = (hour_of(first)..=hour_of(last)).rev().step_by(HOUR as usize).map(SqlValue::from);
+        let mut found = false;
+        let query = "SELECT 1 FROM counts WHERE domain = ? AND hour IN ({}) LIMIT 1";
+        exec_in(self.sql, query, &[domain.into()], hours, |rows| {
+            found = !rows.is_empty();
+            Ok(!found)
+        })?;
+        Ok(found)
     }
 
     /// `domain`'s counts of every bucket in `first..=last`. Seeks each hour's rows of the domain (an
     /// `IN` list of hours: a range on the hour would scan every domain's rows of the range).
     pub fn domain_range(&self, domain: &str, first: u64, last: u64) -> Result<BTreeMap<u64, Counts>, SqlError> {
-        let hours: Vec<u64> = (hour_of(first)..=hour_of(last)).step_by(HOUR as usize).collect();
+        let hours = (hour_of(first)..=hour_of(last)).step_by(HOUR as usize).map(SqlValue::from);
         let mut by_bucket: BTreeMap<u64, Counts> = BTreeMap::new();
-        for chunk in hours.chunks(HOURS_PER_QUERY) {
-            let query = format!(
-                "SELECT counts FROM counts WHERE domain = ? AND hour IN ({})",
-                vec!["?"; chunk.len()].join(", ")
-            );
-            let mut params: Vec<SqlValue> = vec![domain.into()];
-            params.extend(chunk.iter().map(|&h| SqlValue::from(h)));
-            for row in &self.sql.exec(&query, &params)? {
+        let query = "SELECT counts FROM counts WHERE domain = ? AND hour IN ({})";
+        exec_in(self.sql, query, &[domain.into()], hours, |rows| {
+            for row in &rows {
                 for (bucket, counts) in parse_counts(column(row, 0, SqlValue::as_text)?)? {
                     if (first..=last).contains(&bucket) {
                         by_bucket.entry(bucket).or_default().merge(&counts);
                     }
                 }
             }
-        }
+            Ok(true)
+        })?;
         Ok(by_bucket)
     }
 }
@@ -418,9 +409,6 @@ pub fn hot_threshold(settings: &Settings) -> u64 {
     let hours = settings.window_secs.div_ceil(HOUR) + 1;
     settings.min_451.div_ceil(hours).max(1)
 }
-
-/// Hours bound in one `IN` list beside the domain.
-const HOURS_PER_QUERY: usize = crate::sql::MAX_PARAMS - 1;
 
 /// Ids a part holds before the next event opens a new part: 64 KB of ids, so a one-event webhook on the
 /// busiest domain rewrites a bounded row (a row may hold 2 MB), and a domain's hour can take any volume.

@@ -30,7 +30,7 @@ use crate::detect::Tracked;
 use crate::provider::consumer::consumer_platform;
 use crate::provider::{self, CachedResolution, Provider, Reason, Resolution, Resolver};
 use crate::settings::Settings;
-use crate::sql::{column, Sql, SqlError, SqlValue};
+use crate::sql::{column, exec_in, Sql, SqlError, SqlValue};
 
 use super::object::{hour_of, CounterObject, HOUR};
 
@@ -42,8 +42,6 @@ pub const MAX_NAMED_DOMAINS: usize = 50;
 /// Domains a provider's hour names at most (the busiest); the others are counted, not named. 40 bytes
 /// a domain: a sum stays under 400 KB however many domains a provider hosts.
 pub const MAX_DOMAINS_PER_SUM: usize = 10_000;
-/// Domains, or hours beside a provider, bound in one `IN` list.
-const PER_QUERY: usize = crate::sql::MAX_PARAMS - 1;
 
 /// The provider the object knows for `domain`: the consumer table, else its stored row, else `unknown`.
 pub fn resolution_of<Q: Sql>(sql: &Q, domain: &str) -> Result<Resolution, SqlError> {
@@ -400,17 +398,16 @@ fn counted_providers<'d, Q: Sql>(
             None => stored.push(domain),
         }
     }
-    for chunk in stored.chunks(PER_QUERY) {
-        let query =
-            format!("SELECT domain, provider FROM providers WHERE domain IN ({})", vec!["?"; chunk.len()].join(", "));
-        let params: Vec<SqlValue> = chunk.iter().map(|d| SqlValue::from(*d)).collect();
-        for row in &sql.exec(&query, &params)? {
+    let query = "SELECT domain, provider FROM providers WHERE domain IN ({})";
+    exec_in(sql, query, &[], stored.iter().map(|d| SqlValue::from(*d)), |rows| {
+        for row in &rows {
             let (domain, id) = (column(row, 0, SqlValue::as_text)?, column(row, 1, SqlValue::as_text)?);
-            if let (Some(name), Some(id)) = (chunk.iter().find(|d| **d == domain), counted_id(&decode_provider(id)?)) {
+            if let (Some(name), Some(id)) = (stored.iter().find(|d| **d == domain), counted_id(&decode_provider(id)?)) {
                 mapping.insert(*name, id);
             }
         }
-    }
+        Ok(true)
+    })?;
     Ok(mapping)
 }
 
@@ -508,17 +505,13 @@ fn hot_providers<Q: Sql>(sql: &Q, first: u64, last: u64, min: u64) -> Result<BTr
 /// A provider's sums of `hours` (a row read per hour it has one).
 fn sums_of<Q: Sql>(sql: &Q, id: &str, hours: &[u64]) -> Result<Vec<ProviderHour>, SqlError> {
     let mut sums = Vec::new();
-    for chunk in hours.chunks(PER_QUERY) {
-        let query = format!(
-            "SELECT sum FROM provider_sums WHERE provider = ? AND hour IN ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
-        let mut params: Vec<SqlValue> = vec![id.into()];
-        params.extend(chunk.iter().map(|&h| SqlValue::from(h)));
-        for row in &sql.exec(&query, &params)? {
+    let query = "SELECT sum FROM provider_sums WHERE provider = ? AND hour IN ({})";
+    exec_in(sql, query, &[id.into()], hours.iter().map(|&h| SqlValue::from(h)), |rows| {
+        for row in &rows {
             sums.push(parse_sum(column(row, 0, SqlValue::as_text)?)?);
         }
-    }
+        Ok(true)
+    })?;
     Ok(sums)
 }
 

@@ -82,9 +82,17 @@ fn index_entries(query: &str) -> u64 {
     let query = query.trim_start();
     let sets_due = query.contains("due_at =");
     if query.starts_with("INSERT") && query.contains("INTO providers ") {
-        if sets_due { 2 } else { 1 }
+        if sets_due {
+            2
+        } else {
+            1
+        }
     } else if query.starts_with("UPDATE providers ") {
-        if sets_due { 2 } else { 0 }
+        if sets_due {
+            2
+        } else {
+            0
+        }
     } else if query.starts_with("DELETE FROM providers ") {
         1
     } else {

@@ -52,6 +52,27 @@ function badge(kind = "unknown", icon = "•") {
 }
 const category = (name) => h("code", { class: "cat" }, name);
 const domainLink = (name) => h("a", { href: `#/domain/${encodeURIComponent(name)}` }, name);
+const providerLink = (id, name = id) => h("a", { href: `#/provider/${encodeURIComponent(id)}` }, name);
+/** What an alert is about: a domain, a provider (with how many domains it spans) or the sender as a whole. */
+const alertSubject = (alert) => alert.scope === "provider"
+  ? [providerLink(alert.provider ?? alert.domain), h("span", { class: "muted" }, ` · ${num(alert.domain_count ?? alert.domains?.length ?? 0)} domains`)]
+  : alert.scope === "sender" || alert.domain === "*" ? h("span", {}, `sender-wide · ${num(alert.domains?.length ?? 0)} domains`)
+    : domainLink(alert.domain);
+/**
+ * A row's status as its alert reads: a benign alert (greylisting) shows as benign, not as a red "firing".
+ * `benign` holds the domains and provider ids whose open alert is benign.
+ */
+const statusBadge = (status, key, benign) => benign.has(key) && status !== "ok"
+  ? badge("benign", SEVERITY_ICON.benign) : badge(status, STATUS_ICON[status]);
+function benignKeys(alerts) {
+  const keys = new Set();
+  for (const a of alerts.active ?? []) {
+    if (a.severity !== "benign") continue;
+    keys.add(a.scope === "provider" ? a.provider ?? a.domain : a.domain);
+    for (const d of a.scope === "provider" ? [] : a.domains ?? []) keys.add(d);
+  }
+  return keys;
+}
 
 // ---- data shaping ---------------------------------------------------------------------------------------
 const detailPath = (name) => `/api/domains/${encodeURIComponent(name)}?window=${state.window}`;
@@ -190,7 +211,7 @@ function streamRows(breakdown, limit) {
 function alertCard(alert) {
   const top = alert.causes?.[0];
   return h("article", { class: `alert alert-${alert.severity}${alert.silenced ? " is-silenced" : ""}` },
-    h("header", {}, badge(alert.severity, SEVERITY_ICON[alert.severity]), domainLink(alert.domain),
+    h("header", {}, badge(alert.severity, SEVERITY_ICON[alert.severity]), alertSubject(alert),
       h("span", { class: "muted state" }, alert.state)),
     h("dl", {},
       h("dt", {}, "451 ratio"),
@@ -225,7 +246,7 @@ function alertsSection({ active = [], recent = [] }, recentOpen) {
       : h("p", { class: "empty" }, "✓ No active alerts — no receiving domain is deferring more than usual."),
     recent.length > 0 && h("details", { class: "recent", open: recentOpen },
       h("summary", {}, `Resolved in the last 7 days (${recent.length})`),
-      h("ul", {}, recent.map((a) => h("li", {}, badge(a.severity, SEVERITY_ICON[a.severity]), " ", domainLink(a.domain),
+      h("ul", {}, recent.map((a) => h("li", {}, badge(a.severity, SEVERITY_ICON[a.severity]), " ", alertSubject(a),
         " · started ", when(a.since), ", resolved ", when(a.resolved_at))))));
 }
 
@@ -236,33 +257,55 @@ function noTraffic() {
       h("code", {}, `${location.origin}/webhooks/{esp}`), " (sendgrid, mailgun, postmark, … — the README lists them)."));
 }
 
-function domainRow(d) {
+function domainRow(d, benign) {
   const spark = h("td", { class: "spark-cell" });
   trackSparkline(spark, d.domain);
-  return h("tr", { class: d.status && d.status !== "ok" ? "hot" : null },
-    h("th", { scope: "row" }, domainLink(d.domain)),
-    h("td", { class: "status" }, badge(d.status, STATUS_ICON[d.status])),
+  return h("tr", { class: d.status && d.status !== "ok" && !benign.has(d.domain) ? "hot" : null },
+    h("th", { scope: "row" }, domainLink(d.domain), d.provider && d.provider !== "unknown" &&
+      h("span", { class: "muted" }, " · ", providerLink(d.provider))),
+    h("td", { class: "status" }, statusBadge(d.status, d.domain, benign)),
     h("td", { class: "n", "data-label": "Attempts" }, num(d.attempts)),
     h("td", { class: "n", "data-label": "451s" }, num(d.smtp_451)),
     h("td", { class: "n", "data-label": "451 ratio" }, pct(d.ratio_451)),
     spark);
 }
 
-function domainsSection({ domains = [] }) {
+function providerRow(p, benign) {
+  return h("tr", { class: p.status && p.status !== "ok" && !benign.has(p.provider) ? "hot" : null },
+    h("th", { scope: "row" }, providerLink(p.provider, p.name)),
+    h("td", { class: "status" }, statusBadge(p.status, p.provider, benign)),
+    h("td", { class: "n", "data-label": "Domains" }, num(p.domains)),
+    h("td", { class: "n", "data-label": "Attempts" }, num(p.attempts)),
+    h("td", { class: "n", "data-label": "451s" }, num(p.smtp_451)),
+    h("td", { class: "n", "data-label": "451 ratio" }, pct(p.ratio_451)));
+}
+
+function providersSection({ providers = [] }, benign) {
+  const heads = ["Provider", "Status", "Domains", "Attempts", "451s", "451 ratio"];
+  return providers.length > 0 && h("section", { "aria-labelledby": "providers-h" },
+    h("h2", { id: "providers-h" }, "Mailbox providers ", h("span", { class: "muted" }, `· last ${WINDOWS[state.window].label}`)),
+    h("div", { class: "card flush" }, h("table", { class: "domains" },
+      h("thead", {}, h("tr", {}, heads.map((t, i) => h("th", { scope: "col", class: i >= 2 ? "n" : null }, t)))),
+      h("tbody", {}, providers.slice(0, 20).map((p) => providerRow(p, benign))))));
+}
+
+function domainsSection({ domains = [] }, benign) {
   const heads = ["Domain", "Status", "Attempts", "451s", "451 ratio", "451s over time"];
   return h("section", { "aria-labelledby": "domains-h" },
     h("h2", { id: "domains-h" }, "Receiving domains ", h("span", { class: "muted" }, `· last ${WINDOWS[state.window].label}`)),
     domains.length
       ? h("div", { class: "card flush" }, h("table", { class: "domains" },
         h("thead", {}, h("tr", {}, heads.map((t, i) => h("th", { scope: "col", class: i >= 2 && i <= 4 ? "n" : null }, t)))),
-        h("tbody", {}, domains.map(domainRow))))
+        h("tbody", {}, domains.map((d) => domainRow(d, benign)))))
       : noTraffic());
 }
 
 async function overview() {
-  const [alerts, domains] = await Promise.all([getJson("/api/alerts"), getJson(`/api/domains?window=${state.window}&limit=50`)]);
+  const [alerts, providers, domains] = await Promise.all([getJson("/api/alerts"),
+    getJson(`/api/providers?window=${state.window}`), getJson(`/api/domains?window=${state.window}&limit=50`)]);
   const recentOpen = main.querySelector("details.recent")?.open;
-  return [alertsSection(alerts, recentOpen), domainsSection(domains)];
+  const benign = benignKeys(alerts);
+  return [alertsSection(alerts, recentOpen), providersSection(providers, benign), domainsSection(domains, benign)];
 }
 
 function chartCard(name, buckets, sum) {
@@ -360,17 +403,52 @@ async function rulesPage() {
 
 async function domainPage(name) {
   const [detail, alerts] = await Promise.all([getJson(detailPath(name)), getJson("/api/alerts")]);
-  const alert = alerts.active?.find((a) => a.domain === name);
+  const alert = alerts.active?.find((a) => a.domain === name && a.scope !== "provider");
   const sum = totals(detail.buckets ?? []);
   const spiking = alert ? alert.severity !== "benign" : ["pending", "firing"].includes(detail.status);
   return [
-    h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "← All domains")),
-    h("div", { class: "page-title" }, h("h1", {}, name), badge(detail.status, STATUS_ICON[detail.status])),
+    h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "← All domains"),
+      detail.provider && detail.provider !== "unknown" && [" · ", providerLink(detail.provider)]),
+    h("div", { class: "page-title" }, h("h1", {}, name), statusBadge(detail.status, name, benignKeys(alerts))),
     alert && alertCard(alert),
     chartCard(name, detail.buckets ?? [], sum),
     h("div", { class: "columns" }, categoriesCard(sum.categories),
       adviceCard(alert?.causes?.length ? alert.causes : shares(sum.categories), spiking, detail.advice, detail.spike_advice)),
     streamsCard(detail),
+    samplesCard(detail.samples),
+  ];
+}
+
+function topDomainsCard(domains = [], benign) {
+  return h("section", { class: "card", "aria-labelledby": "top-h" },
+    h("h2", { id: "top-h" }, "Its domains"),
+    domains.length === 0 ? h("p", { class: "empty" }, "No mail to this provider in this window.")
+      : h("table", { class: "domains" },
+        h("thead", {}, h("tr", {}, ["Domain", "Status", "Attempts", "451s", "451 ratio"].map((t, i) => h("th", { scope: "col", class: i >= 2 ? "n" : null }, t)))),
+        h("tbody", {}, domains.map((d) => h("tr", {},
+          h("th", { scope: "row" }, domainLink(d.domain)),
+          h("td", { class: "status" }, statusBadge(d.status, d.domain, benign)),
+          h("td", { class: "n" }, num(d.attempts)), h("td", { class: "n" }, num(d.smtp_451)),
+          h("td", { class: "n" }, pct(d.ratio_451)))))));
+}
+
+async function providerPage(id) {
+  const [detail, alerts] = await Promise.all([
+    getJson(`/api/providers/${encodeURIComponent(id)}?window=${state.window}`), getJson("/api/alerts")]);
+  const alert = alerts.active?.find((a) => a.scope === "provider" && a.provider === id);
+  const sum = totals(detail.buckets ?? []);
+  const spiking = alert ? alert.severity !== "benign" : ["pending", "firing"].includes(detail.status);
+  const benign = benignKeys(alerts);
+  return [
+    h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "← Overview")),
+    h("div", { class: "page-title" }, h("h1", {}, detail.name ?? id), statusBadge(detail.status, id, benign),
+      h("span", { class: "muted" }, ` ${num(detail.domains ?? 0)} domains`)),
+    alert && alertCard(alert),
+    chartCard(detail.name ?? id, detail.buckets ?? [], sum),
+    h("div", { class: "columns" }, categoriesCard(sum.categories),
+      adviceCard(alert?.causes?.length ? alert.causes : shares(sum.categories), spiking, detail.advice, detail.spike_advice)),
+    streamsCard(detail),
+    topDomainsCard(detail.top_domains, benign),
     samplesCard(detail.samples),
   ];
 }
@@ -408,9 +486,9 @@ async function streamsPage() {
 function route() {
   if (location.hash === "#/rules") return { rules: true };
   if (location.hash === "#/streams") return { streams: true };
-  const match = location.hash.match(/^#\/domain\/(.+)$/);
+  const match = location.hash.match(/^#\/(domain|provider)\/(.+)$/);
   try {
-    return match ? { domain: decodeURIComponent(match[1]) } : {};
+    return match ? { [match[1]]: decodeURIComponent(match[2]) } : {};
   } catch {
     return {}; // a malformed escape in a hand-typed URL: show the overview
   }
@@ -430,11 +508,12 @@ async function refresh() {
   clearTimeout(state.timer);
   const generation = ++state.generation;
   sparkObserver.disconnect();
-  const { domain, rules, streams } = route();
+  const { domain, provider, rules, streams } = route();
   try {
-    const nodes = rules ? await rulesPage() : streams ? await streamsPage() : domain ? await domainPage(domain) : await overview();
+    const nodes = rules ? await rulesPage() : streams ? await streamsPage() : domain ? await domainPage(domain)
+      : provider ? await providerPage(provider) : await overview();
     if (generation !== state.generation) return;
-    if (!domain) state.drawChart = null;
+    if (!domain && !provider) state.drawChart = null;
     main.replaceChildren(...nodes.filter(Boolean));
     state.drawChart?.();
     $("banner").hidden = true;

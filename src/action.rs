@@ -274,10 +274,10 @@ pub fn plan(
 ) -> (Vec<Queued>, ActionState) {
     let mut state = previous.clone();
     let targets = settings.targets();
-    let firing: BTreeMap<&str, &AlertSnapshot> =
-        crate::sort::map(alerts_now.iter().filter(|a| a.is_firing()).map(|a| (a.key(), a)));
+    let firing: BTreeMap<String, &AlertSnapshot> =
+        crate::sort::map(alerts_now.iter().filter(|a| a.is_firing()).map(|a| (a.key().into_owned(), a)));
     for (key, alert) in &firing {
-        if state.throttled.contains_key(*key) || silences.silencing(alert, now).is_some() {
+        if state.throttled.contains_key(key) || silences.silencing(alert, now).is_some() {
             continue;
         }
         let Some(throttle) = throttle_for(alert) else { continue };
@@ -285,9 +285,9 @@ pub fn plan(
             queue(&mut state, target, throttle.clone(), None, now);
         }
         let throttled = Throttled { throttle, delivered: BTreeSet::new(), suspension_id: None };
-        state.throttled.insert((*key).to_owned(), throttled);
+        state.throttled.insert(key.clone(), throttled);
     }
-    let resolved: Vec<String> = state.throttled.keys().filter(|k| !firing.contains_key(k.as_str())).cloned().collect();
+    let resolved: Vec<String> = state.throttled.keys().filter(|k| !firing.contains_key(*k)).cloned().collect();
     for key in resolved {
         let Some(throttled) = state.throttled.remove(&key) else { continue };
         for &target in &targets {

@@ -27,16 +27,28 @@ pub use compose::{compose, escape_html, percent};
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     Domain(String),
-    SenderWide { domains: Vec<String> },
+    /// A mailbox provider (its id), its busiest domains and how many it spans.
+    Provider {
+        provider: String,
+        domains: Vec<String>,
+        domain_count: u64,
+    },
+    SenderWide {
+        domains: Vec<String>,
+    },
 }
 
 impl Scope {
     /// What one of the detector's alerts is about.
     pub fn of(alert: &crate::detect::Alert) -> Scope {
-        if alert.domain == crate::detect::SENDER_WIDE {
-            Scope::SenderWide { domains: alert.domains.clone() }
-        } else {
-            Scope::Domain(alert.domain.clone())
+        match alert.scope {
+            crate::detect::AlertScope::Sender => Scope::SenderWide { domains: alert.domains.clone() },
+            crate::detect::AlertScope::Provider => Scope::Provider {
+                provider: alert.provider.clone().unwrap_or_else(|| alert.domain.clone()),
+                domains: alert.domains.clone(),
+                domain_count: alert.domain_count.unwrap_or(alert.domains.len() as u64),
+            },
+            crate::detect::AlertScope::Domain => Scope::Domain(alert.domain.clone()),
         }
     }
 }
@@ -66,6 +78,9 @@ pub struct AlertSnapshot {
 /// The key under which sent notifications are remembered: the domain, or `sender-wide`.
 pub const SENDER_WIDE_KEY: &str = "sender-wide";
 
+/// A provider alert's key is its id after this (a domain always has a dot and never a colon).
+pub const PROVIDER_KEY_PREFIX: &str = "provider:";
+
 /// How many sample replies an alert shows, and how long each may be.
 const MAX_SAMPLES: usize = 3;
 const MAX_SAMPLE_CHARS: usize = 300;
@@ -94,10 +109,11 @@ impl AlertSnapshot {
     }
 
     /// The alert identity notifications are deduplicated on.
-    pub fn key(&self) -> &str {
+    pub fn key(&self) -> std::borrow::Cow<'_, str> {
         match &self.scope {
-            Scope::Domain(domain) => domain,
-            Scope::SenderWide { .. } => SENDER_WIDE_KEY,
+            Scope::Domain(domain) => domain.into(),
+            Scope::Provider { provider, .. } => format!("{PROVIDER_KEY_PREFIX}{provider}").into(),
+            Scope::SenderWide { .. } => SENDER_WIDE_KEY.into(),
         }
     }
 
@@ -128,6 +144,14 @@ impl AlertSnapshot {
     fn label(&self) -> String {
         match &self.scope {
             Scope::Domain(domain) => domain.clone(),
+            // "Microsoft (outlook.com, hotmail.com and 38 hosted domains)"
+            Scope::Provider { provider, domains, domain_count } => {
+                let names: Vec<&str> = domains.iter().map(String::as_str).collect();
+                match crate::provider::Provider::from_id(provider) {
+                    Some(p) => crate::provider::describe(&p, &names, *domain_count as usize),
+                    None => provider.clone(),
+                }
+            }
             Scope::SenderWide { domains } => format!("sender-wide ({} domains)", domains.len()),
         }
     }

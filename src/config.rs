@@ -29,6 +29,9 @@ pub const NAMES: &[&str] = &[
     "DEDUP_HOURS",
     "PUBLISH_MINUTES",
     "COUNTER_SHARDS",
+    "DOH_LOOKUPS_PER_RUN",
+    // Mailbox providers: the DNS-over-HTTPS endpoint of the MX look-ups (`crate::provider::doh`).
+    crate::provider::DOH_URL_VAR,
     // Alert notifications (src/notify.rs; documented in docs/alerts.md).
     "ALERT_FROM",
     "ALERT_TO",

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::breakdown::{attempt_tally, Dimension, DimensionCounts, Streams};
 use crate::classify::Category;
 use crate::event::EventKind;
-use crate::settings::Settings;
+use crate::settings::{Settings, SpikeCodes};
 
 /// Redacted reply samples kept per domain, bucket and category: enough to show, small enough to store.
 pub const MAX_SAMPLES_PER_CATEGORY: usize = 3;
@@ -91,6 +91,11 @@ pub struct Counts {
     /// when the ESP names none.
     #[serde(rename = "st", default, skip_serializing_if = "Streams::is_empty")]
     pub streams: Streams,
+    /// Replies with a 4xx basic code other than 451, per code and category: what `SPIKE_CODES` may
+    /// watch besides 451, kept per code so that the watched set is applied when counts are summed. At
+    /// most 99 codes; a deferral carries one of a handful in practice (421, 450, 452).
+    #[serde(rename = "c4", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub codes_4xx: BTreeMap<u16, BTreeMap<Category, u64>>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -112,6 +117,42 @@ impl Counts {
         }
     }
 
+    /// The replies `codes` watches, the detector's signal (the 451s by default).
+    pub fn watched(&self, codes: &SpikeCodes) -> u64 {
+        let others: u64 = self.watched_others(codes).map(|(_, by)| by.values().sum::<u64>()).sum();
+        if codes.watches(451) {
+            self.smtp_451 + others
+        } else {
+            others
+        }
+    }
+
+    /// Watched replies per attempt; zero when there were no attempts.
+    pub fn ratio_watched(&self, codes: &SpikeCodes) -> f64 {
+        match self.attempts() {
+            0 => 0.0,
+            attempts => self.watched(codes) as f64 / attempts as f64,
+        }
+    }
+
+    /// The watched replies by category, for an alert's causes.
+    pub fn watched_causes(&self, codes: &SpikeCodes) -> BTreeMap<Category, u64> {
+        let mut causes = if codes.watches(451) { self.causes_451.clone() } else { BTreeMap::new() };
+        for (_, by_category) in self.watched_others(codes) {
+            for (category, n) in by_category {
+                *causes.entry(*category).or_default() += n;
+            }
+        }
+        causes
+    }
+
+    fn watched_others<'a>(
+        &'a self,
+        codes: &'a SpikeCodes,
+    ) -> impl Iterator<Item = (&'a u16, &'a BTreeMap<Category, u64>)> + 'a {
+        self.codes_4xx.iter().filter(|(code, _)| codes.watches(**code))
+    }
+
     /// Counts one event. Returns false for kinds we do not count (`other`).
     pub fn add(&mut self, event: Counted<'_>) -> bool {
         let slot = match event.kind {
@@ -130,9 +171,20 @@ impl Counts {
                 self.add_rule_hits(rule, category, 1);
             }
         }
-        if event.smtp_code == Some(451) {
-            self.smtp_451 += 1;
-            *self.causes_451.entry(category.unwrap_or(Category::Unclassified)).or_default() += 1;
+        match event.smtp_code {
+            Some(451) => {
+                self.smtp_451 += 1;
+                *self.causes_451.entry(category.unwrap_or(Category::Unclassified)).or_default() += 1;
+            }
+            Some(code @ 400..=499) => {
+                *self
+                    .codes_4xx
+                    .entry(code)
+                    .or_default()
+                    .entry(category.unwrap_or(Category::Unclassified))
+                    .or_default() += 1;
+            }
+            _ => {}
         }
         if let (Some(reply), Some(category)) = (event.sample, category) {
             self.add_sample(reply, category, event.rule, 1);
@@ -168,6 +220,12 @@ impl Counts {
         }
         for (category, n) in &other.causes_451 {
             *self.causes_451.entry(*category).or_default() += n;
+        }
+        for (code, by_category) in &other.codes_4xx {
+            let into = self.codes_4xx.entry(*code).or_default();
+            for (category, n) in by_category {
+                *into.entry(*category).or_default() += n;
+            }
         }
         for sample in &other.samples {
             self.add_sample(&sample.reply, sample.category, sample.rule.as_deref(), sample.count);
@@ -247,9 +305,11 @@ impl std::ops::AddAssign for Totals {
     }
 }
 
-impl From<&Counts> for Totals {
-    fn from(counts: &Counts) -> Self {
-        Totals { smtp_451: counts.smtp_451, attempts: counts.attempts(), delivered: counts.delivered }
+impl Totals {
+    /// What the detector's baseline learns from `counts`: its watched replies (`smtp_451` holds them:
+    /// the 451s by default), attempts and deliveries.
+    pub fn of(counts: &Counts, codes: &SpikeCodes) -> Totals {
+        Totals { smtp_451: counts.watched(codes), attempts: counts.attempts(), delivered: counts.delivered }
     }
 }
 
@@ -444,6 +504,37 @@ mod tests {
         let kept = &counts.samples.last().expect("a new category has room").reply;
         assert_eq!((kept.chars().count(), kept.chars().last()), (MAX_SAMPLE_CHARS, Some('ü')));
         assert_eq!(first_chars("  short ", 200), "  short ");
+    }
+
+    #[test]
+    fn the_watched_replies_are_chosen_when_counts_are_summed_not_when_stored() {
+        let mut counts = Counts::default();
+        for (code, category) in [
+            (421, Category::RateLimited),
+            (421, Category::RateLimited),
+            (450, Category::Greylisted),
+            (451, Category::RateLimited),
+            (550, Category::PolicyRejected),
+        ] {
+            let kind = if code < 500 { EventKind::Deferred } else { EventKind::Bounced };
+            let event = Counted {
+                kind,
+                smtp_code: Some(code),
+                category: Some(category),
+                rule: None,
+                sample: None,
+                streams: &[],
+            };
+            counts.add(event);
+        }
+        let stored: Counts = crate::json::parse(&serde_json::to_string(&counts).unwrap()).unwrap();
+        let codes = |text: &str| SpikeCodes::parse(text).unwrap();
+        for (setting, watched) in [("451", 1), ("451,421", 3), ("421", 2), ("450,451,421", 4), ("deferrals", 4)] {
+            assert_eq!(stored.watched(&codes(setting)), watched, "{setting}");
+        }
+        let causes = stored.watched_causes(&codes("451,421"));
+        assert_eq!(causes, BTreeMap::from([(Category::RateLimited, 3)]));
+        assert_eq!(stored.smtp_451, 1, "the 451s stay what they were");
     }
 
     #[test]

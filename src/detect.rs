@@ -72,19 +72,48 @@ pub struct Cause {
     pub share: f64,
 }
 
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertScope {
+    /// One recipient domain.
+    #[default]
+    Domain,
+    /// A mailbox provider, over every domain it receives for (its id is the alert's `domain`).
+    Provider,
+    /// The sender as a whole (domain `*`).
+    Sender,
+}
+
 /// What an alert says, as `/api/alerts` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
+    /// The recipient domain; the provider's id for a provider alert; `*` for the sender-wide one.
     pub domain: String,
+    #[serde(default)]
+    pub scope: AlertScope,
+    /// For a provider alert: its id (`microsoft`, `other:example-hosting.net`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// For a provider alert: how many of its domains had traffic in the window (`domains` names the
+    /// busiest of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_count: Option<u64>,
     pub state: Phase,
     pub severity: Severity,
     /// When the first breach of this episode was seen.
     pub since: u64,
     pub smtp_451: u64,
+    /// The replies `SPIKE_CODES` watches (the 451s by default): what the detector judged.
+    #[serde(default)]
+    pub deferrals_watched: u64,
     /// Delivered + deferred + bounced in the window, the denominator of `ratio_451`.
     #[serde(default)]
     pub attempts: u64,
     pub ratio_451: f64,
+    #[serde(default)]
+    pub ratio_watched: f64,
+    /// The baseline of the watched ratio.
     pub baseline_ratio: f64,
     pub causes: Vec<Cause>,
     pub advice: Vec<String>,
@@ -92,7 +121,7 @@ pub struct Alert {
     /// Which sending IPs, pools, sending domains and tags the window's 451s came from.
     #[serde(flatten)]
     pub sources: Sources,
-    /// For the sender-wide alert: the domains it covers.
+    /// For the sender-wide alert: the domains it covers; for a provider alert, its busiest domains.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,6 +219,62 @@ pub struct Candidate {
     pub baseline: Baseline,
 }
 
+/// A mailbox provider to evaluate: the sum of its domains' windows and baselines, and which domains.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProviderCandidate {
+    pub candidate: Candidate,
+    /// Its busiest domains with traffic in the window, busiest first.
+    pub domains: Vec<String>,
+    /// How many domains had traffic in the window.
+    pub domain_count: u64,
+}
+
+/// What one evaluation of one lifecycle found.
+struct Evaluated {
+    breach: bool,
+    /// The alert, when this evaluation resolved it.
+    resolved: Option<Alert>,
+}
+
+impl DomainState {
+    /// Evaluates one domain (or provider) at `now`: `candidate` is its window and baseline, `None` when
+    /// it was not a candidate this run (an open alert with a quiet window).
+    fn evaluate(
+        &mut self,
+        key: &str,
+        candidate: Option<&Candidate>,
+        now: u64,
+        settings: &Settings,
+    ) -> (Evaluated, Counts) {
+        let counts = candidate.map(|c| c.window.clone()).unwrap_or_default();
+        if let Some(candidate) = candidate {
+            self.baseline = candidate.baseline.clone();
+            // Tracked domains are reported every run; only one that could breach renews the grace.
+            if candidate.window.watched(&settings.spike_codes) >= settings.min_451 {
+                self.last_seen = now;
+            }
+        }
+        let judgement = judge(&counts, &self.baseline, settings);
+        let resolved = self.tracker.step(judgement, now, settings);
+        self.tracker.describe(key, &counts, self.baseline.ratio(), now, settings);
+        (Evaluated { breach: judgement.breach, resolved }, counts)
+    }
+}
+
+fn tracked_of(states: &BTreeMap<String, DomainState>) -> BTreeMap<String, Tracked> {
+    crate::sort::map(
+        states.iter().map(|(key, s)| {
+            (key.clone(), Tracked { baseline: s.baseline.clone(), frozen: s.tracker.phase != Phase::Ok })
+        }),
+    )
+}
+
+/// The candidates and the tracked entries with an alert open, in order.
+fn keys_to_evaluate(tracked: &BTreeMap<String, DomainState>, candidates: &BTreeMap<String, Candidate>) -> Vec<String> {
+    let open = tracked.iter().filter(|(_, s)| s.tracker.phase != Phase::Ok).map(|(k, _)| k);
+    crate::sort::set(candidates.keys().chain(open)).into_iter().cloned().collect()
+}
+
 /// What the detector asks about a tracked domain: its baseline so far, and whether it is frozen.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tracked {
@@ -204,6 +289,9 @@ pub struct Tracked {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DetectorState {
     pub domains: BTreeMap<String, DomainState>,
+    /// Mailbox providers by id, tracked like domains.
+    #[serde(default)]
+    pub providers: BTreeMap<String, DomainState>,
     pub sender_wide: Tracker,
     /// Alerts resolved within [`Settings::recent_alert_secs`], newest first.
     pub recent: Vec<Alert>,
@@ -219,7 +307,7 @@ struct Judgement {
 
 /// Tests a domain's window against its baseline.
 fn judge(window: &Counts, baseline: &Baseline, settings: &Settings) -> Judgement {
-    let count = window.smtp_451;
+    let count = window.watched(&settings.spike_codes);
     if window.delivered == 0 && baseline.delivered == 0.0 {
         let window_buckets = settings.buckets_in(settings.window_secs) as f64;
         let expected = baseline.mean_451_per_bucket() * window_buckets;
@@ -228,7 +316,7 @@ fn judge(window: &Counts, baseline: &Baseline, settings: &Settings) -> Judgement
         return Judgement { breach: count as f64 >= needed && unlikely, calm: (count as f64) < needed / 2.0 };
     }
     let threshold = settings.ratio_floor.max(settings.baseline_multiple * baseline.ratio());
-    let ratio = window.ratio_451();
+    let ratio = window.ratio_watched(&settings.spike_codes);
     Judgement { breach: count >= settings.min_451 && ratio >= threshold, calm: ratio < threshold / 2.0 }
 }
 
@@ -318,9 +406,9 @@ fn describe(
     domains: Vec<String>,
     settings: &Settings,
 ) -> Alert {
-    let total: u64 = window.causes_451.values().sum();
-    let mut causes: Vec<Cause> = window
-        .causes_451
+    let watched_causes = window.watched_causes(&settings.spike_codes);
+    let total: u64 = watched_causes.values().sum();
+    let mut causes: Vec<Cause> = watched_causes
         .iter()
         .map(|(category, n)| Cause { category: *category, share: *n as f64 / total.max(1) as f64 })
         .collect();
@@ -344,7 +432,7 @@ fn describe(
     };
     let severity = if benign {
         Severity::Benign
-    } else if domain == SENDER_WIDE || window.ratio_451() >= settings.critical_ratio {
+    } else if domain == SENDER_WIDE || window.ratio_watched(&settings.spike_codes) >= settings.critical_ratio {
         Severity::Critical
     } else {
         Severity::Warning
@@ -355,10 +443,15 @@ fn describe(
     samples.truncate(MAX_ALERT_SAMPLES);
     Alert {
         domain: domain.to_owned(),
+        scope: if domain == SENDER_WIDE { AlertScope::Sender } else { AlertScope::Domain },
+        provider: None,
+        domain_count: None,
         state,
         severity,
         since,
         smtp_451: window.smtp_451,
+        deferrals_watched: window.watched(&settings.spike_codes),
+        ratio_watched: window.ratio_watched(&settings.spike_codes),
         attempts: window.attempts(),
         ratio_451: window.ratio_451(),
         baseline_ratio,
@@ -374,41 +467,28 @@ fn describe(
 impl DetectorState {
     /// The tracked domains and their baselines, for the objects to fold forward and report on.
     pub fn tracked(&self) -> BTreeMap<String, Tracked> {
-        crate::sort::map(self.domains.iter().map(|(domain, s)| {
-            let tracked = Tracked { baseline: s.baseline.clone(), frozen: s.tracker.phase != Phase::Ok };
-            (domain.clone(), tracked)
-        }))
+        tracked_of(&self.domains)
+    }
+
+    /// The tracked providers and their baselines.
+    pub fn tracked_providers(&self) -> BTreeMap<String, Tracked> {
+        tracked_of(&self.providers)
     }
 
     /// One evaluation at `now` of the candidates' windows. Touches the candidates and the domains with
     /// an alert open, nothing else.
     pub fn evaluate(&mut self, candidates: &BTreeMap<String, Candidate>, now: u64, settings: &Settings) {
-        let open: Vec<String> =
-            self.domains.iter().filter(|(_, s)| s.tracker.phase != Phase::Ok).map(|(d, _)| d.clone()).collect();
-        let quiet = Candidate::default();
         let mut breaching = BTreeSet::new();
         let mut resolved = Vec::new();
         let mut window = BTreeMap::new();
-        for domain in crate::sort::set(candidates.keys().chain(open.iter())) {
-            let candidate = candidates.get(domain);
+        for domain in keys_to_evaluate(&self.domains, candidates) {
             let state = self.domains.entry(domain.clone()).or_default();
-            let counts = candidate.map_or(&quiet.window, |c| &c.window);
-            if let Some(candidate) = candidate {
-                state.baseline = candidate.baseline.clone();
-                // Tracked domains are reported every run; only one that could breach renews the grace.
-                if candidate.window.smtp_451 >= settings.min_451 {
-                    state.last_seen = now;
-                }
-            }
-            let judgement = judge(counts, &state.baseline, settings);
+            let (judgement, counts) = state.evaluate(&domain, candidates.get(&domain), now, settings);
             if judgement.breach {
                 breaching.insert(domain.clone());
             }
-            if let Some(alert) = state.tracker.step(judgement, now, settings) {
-                resolved.push(alert);
-            }
-            state.tracker.describe(domain, counts, state.baseline.ratio(), now, settings);
-            window.insert(domain.clone(), counts.clone());
+            resolved.extend(judgement.resolved);
+            window.insert(domain, counts);
         }
         self.evaluate_sender_wide(&window, &breaching, now, settings, resolved);
         self.forget(now, settings);
@@ -474,10 +554,40 @@ impl DetectorState {
         }
     }
 
-    /// Drops resolved alerts past their listing time, and `ok` domains that stopped being candidates.
+    /// One evaluation at `now` of the mailbox providers' windows (each the sum of its domains'), with
+    /// the same detector, settings and hysteresis as a domain. A provider alert names its busiest
+    /// domains and how many it spans, and stands for its domains' own alerts ([`Self::active_alerts`]).
+    pub fn evaluate_providers(
+        &mut self,
+        candidates: &BTreeMap<String, ProviderCandidate>,
+        now: u64,
+        settings: &Settings,
+    ) {
+        let windows: BTreeMap<String, Candidate> =
+            candidates.iter().map(|(id, c)| (id.clone(), c.candidate.clone())).collect();
+        for id in keys_to_evaluate(&self.providers, &windows) {
+            let state = self.providers.entry(id.clone()).or_default();
+            let (judgement, _) = state.evaluate(&id, windows.get(&id), now, settings);
+            if let (Some(alert), Some(candidate)) = (&mut state.tracker.alert, candidates.get(&id)) {
+                alert.scope = AlertScope::Provider;
+                alert.provider = Some(id.clone());
+                alert.domains = candidate.domains.clone();
+                alert.domain_count = Some(candidate.domain_count);
+            }
+            if let Some(alert) = judgement.resolved {
+                self.recent.insert(0, alert);
+            }
+        }
+        self.forget(now, settings);
+    }
+
+    /// Drops resolved alerts past their listing time, and `ok` domains and providers that stopped being
+    /// candidates.
     fn forget(&mut self, now: u64, settings: &Settings) {
         self.recent.retain(|a| a.resolved_at.unwrap_or(now) + settings.recent_alert_secs > now);
-        self.domains.retain(|_, s| s.tracker.phase != Phase::Ok || s.last_seen + TRACK_GRACE_SECS > now);
+        let keep = |s: &DomainState| s.tracker.phase != Phase::Ok || s.last_seen + TRACK_GRACE_SECS > now;
+        self.domains.retain(|_, s| keep(s));
+        self.providers.retain(|_, s| keep(s));
     }
 
     /// Domains whose alert is not `ok`, for the API's status column.
@@ -490,15 +600,36 @@ impl DetectorState {
         phases
     }
 
-    /// Open alerts: the sender-wide one first, then per domain, leaving out those it covers.
+    /// Open alerts: the sender-wide one first, then per provider, then per domain, leaving out the domains
+    /// an open sender-wide or provider alert covers.
     pub fn active_alerts(&self) -> Vec<&Alert> {
-        let inhibited = self.inhibited();
+        let mut inhibited = self.inhibited();
+        let provider_alerts: Vec<&Alert> =
+            self.providers.values().filter_map(|s| s.tracker.alert.as_ref()).filter(|a| a.state != Phase::Ok).collect();
+        // A provider alert and its own domains' alerts are one alert (one notification), like the
+        // sender-wide one and the domains it covers.
+        inhibited.extend(provider_alerts.iter().flat_map(|a| a.domains.iter().cloned()));
         let domain_alerts = self
             .domains
             .iter()
             .filter(|(domain, _)| !inhibited.contains(*domain))
             .filter_map(|(_, s)| s.tracker.alert.as_ref());
-        self.sender_wide.alert.iter().chain(domain_alerts).filter(|a| a.state != Phase::Ok).collect()
+        self.sender_wide
+            .alert
+            .iter()
+            .chain(provider_alerts)
+            .chain(domain_alerts)
+            .filter(|a| a.state != Phase::Ok)
+            .collect()
+    }
+
+    /// Providers whose alert is not `ok`.
+    pub fn provider_phases(&self) -> BTreeMap<String, Phase> {
+        self.providers
+            .iter()
+            .filter(|(_, s)| s.tracker.phase != Phase::Ok)
+            .map(|(p, s)| (p.clone(), s.tracker.phase))
+            .collect()
     }
 
     /// A domain's phase; `ok` when it is unknown.

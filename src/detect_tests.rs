@@ -49,7 +49,12 @@ fn with_baseline(domains: &[(&str, Counts)]) -> (Series, u64, Settings) {
     for (domain, counts) in domains {
         let mut baseline = Baseline::default();
         for i in 0..buckets {
-            baseline = baseline.folded(DAY_START + i * settings.bucket_secs, &Totals::from(counts), false, &settings);
+            baseline = baseline.folded(
+                DAY_START + i * settings.bucket_secs,
+                &Totals::of(counts, &settings.spike_codes),
+                false,
+                &settings,
+            );
         }
         series.learnt.insert(domain.to_string(), baseline);
     }
@@ -224,7 +229,7 @@ fn the_baseline_is_frozen_while_alerting() {
     run(&mut state, &per_domain(&[("gmail.com", spike.clone())]), now, 2, &settings);
     let tracked = &state.tracked()["gmail.com"];
     assert!(tracked.frozen, "a firing domain is frozen");
-    let folded = tracked.baseline.folded(now, &Totals::from(&spike), tracked.frozen, &settings);
+    let folded = tracked.baseline.folded(now, &Totals::of(&spike, &settings.spike_codes), tracked.frozen, &settings);
     assert_eq!(folded.ratio(), tracked.baseline.ratio());
     assert_eq!(folded.through, Some(now), "frozen, it still moves on");
 }

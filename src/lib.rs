@@ -23,6 +23,8 @@
 //!   the runtime implements them in the shell, [`store::MemoryStore`] and rusqlite in tests.
 //! * [`breakdown`] counts attempts and 451s per sending IP, IP pool, sending domain and tag (each event's
 //!   [`event::Sending`]), bounded per dimension, and says which one a spike comes from.
+//! * [`provider`] names the mailbox provider behind each recipient domain (consumer table, reply
+//!   signature, MX over DNS-over-HTTPS), so a throttle across many hosted domains is seen as one.
 //! * [`advice`] is the one table of what to do per cause, shared by alerts, API and dashboard.
 //! * [`alert`] words an alert (subject, text, HTML, advice per cause); [`notify`] decides, with
 //!   Alertmanager's semantics, what to send when and retries failed sends; [`mime`] and [`outbound`] turn a
@@ -54,6 +56,7 @@ pub mod metrics;
 pub mod mime;
 pub mod notify;
 pub mod outbound;
+pub mod provider;
 pub mod redact;
 pub mod reply;
 pub mod settings;

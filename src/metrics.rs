@@ -2,11 +2,12 @@
 //! of the Worker's own work, pure so that its output is tested natively and, in
 //! `tests/e2e/metrics.test.mjs`, by the `prometheus_client` parser.
 //!
-//! Per recipient domain, over the detector's window (`SPIKE_WINDOW_MINUTES`): events by kind, 451s, the
-//! 451 ratio, the baseline ratio (tracked domains), the alert phase and severity, whether it is silenced.
-//! Only the `METRICS_TOP_N` domains with the most events are named; the rest are summed as
-//! `domain="other"`, so the output is bounded however many domains are mailed (N ≤ [`MAX_TOP_N`]). Every
-//! family carries `scope="domain"`, so per-provider series (issue 13) can join them as `scope="provider"`.
+//! Per recipient domain (`scope="domain",domain="…"`) and per mailbox provider (`scope="provider",
+//! provider="…"`, the domains summed with each one's provider as known now), over the detector's window
+//! (`SPIKE_WINDOW_MINUTES`): events by kind, 451s, the 451 ratio, the baseline ratio (tracked ones), the
+//! alert phase and severity, whether it is silenced. Only the `METRICS_TOP_N` domains and providers with
+//! the most events are named; the rest are summed as `domain="other"` (`provider="other"`), so the output
+//! is bounded however many domains are mailed (N ≤ [`MAX_TOP_N`]).
 //!
 //! The Worker's own figures are counters kept in each counting object's memory ([`ObjectStats`]): the
 //! Durable Object requests it served, rows read and written, KV puts, webhook events by ESP and outcome,
@@ -96,6 +97,9 @@ pub struct Scrape {
     /// Every domain's counts over the detector's window.
     pub window: BTreeMap<String, Counts>,
     pub alerts: BTreeMap<String, DomainAlert>,
+    /// Every provider's (by id), its domains summed.
+    pub providers: BTreeMap<String, Counts>,
+    pub provider_alerts: BTreeMap<String, DomainAlert>,
     pub shards: Vec<ShardMetrics>,
 }
 
@@ -148,71 +152,116 @@ pub fn top_domains(window: &BTreeMap<String, Counts>, top_n: usize) -> Vec<(Stri
 const PHASES: [(Phase, &str); 4] =
     [(Phase::Ok, "ok"), (Phase::Pending, "pending"), (Phase::Firing, "firing"), (Phase::Resolving, "resolving")];
 
-fn scoped(domain: &str) -> [(&'static str, &str); 2] {
-    [("scope", "domain"), ("domain", domain)]
+/// One scope's series: its label and its named rows (the top N and `other`) with what shard 0 tracks.
+struct Scoped<'a> {
+    scope: &'static str,
+    rows: Vec<(String, Counts)>,
+    alerts: &'a BTreeMap<String, DomainAlert>,
+}
+
+impl Scoped<'_> {
+    fn labels<'l>(&self, name: &'l str) -> [(&'static str, &'l str); 2] {
+        [("scope", self.scope), (self.scope, name)]
+    }
+
+    /// The tracked ones among the named rows.
+    fn tracked(&self) -> Vec<(&String, &DomainAlert)> {
+        self.alerts.iter().filter(|(d, _)| self.rows.iter().any(|(n, _)| n == *d)).collect()
+    }
 }
 
 /// The exposition text of a scrape.
 pub fn render(scrape: &Scrape, top_n: usize) -> String {
     let mut out = Out(String::new());
-    let domains = top_domains(&scrape.window, top_n);
+    let scopes = [
+        Scoped { scope: "domain", rows: top_domains(&scrape.window, top_n), alerts: &scrape.alerts },
+        Scoped { scope: "provider", rows: top_domains(&scrape.providers, top_n), alerts: &scrape.provider_alerts },
+    ];
 
-    out.family("bouncewatch_window_events", "gauge", "Events in the detector's window, by recipient domain and kind.");
-    for (domain, c) in &domains {
-        for (kind, n) in
-            [("delivered", c.delivered), ("deferred", c.deferred), ("bounced", c.bounced), ("dropped", c.dropped)]
-        {
-            out.sample("bouncewatch_window_events", &[scoped(domain)[0], scoped(domain)[1], ("kind", kind)], n as f64);
+    out.family(
+        "bouncewatch_window_events",
+        "gauge",
+        "Events in the detector's window, by recipient domain or provider and kind.",
+    );
+    for s in &scopes {
+        for (name, c) in &s.rows {
+            for (kind, n) in
+                [("delivered", c.delivered), ("deferred", c.deferred), ("bounced", c.bounced), ("dropped", c.dropped)]
+            {
+                let [scope, named] = s.labels(name);
+                out.sample("bouncewatch_window_events", &[scope, named, ("kind", kind)], n as f64);
+            }
         }
     }
     out.family("bouncewatch_window_smtp_451", "gauge", "Replies with SMTP code 451 in the detector's window.");
-    for (domain, c) in &domains {
-        out.sample("bouncewatch_window_smtp_451", &scoped(domain), c.smtp_451 as f64);
+    for s in &scopes {
+        for (name, c) in &s.rows {
+            out.sample("bouncewatch_window_smtp_451", &s.labels(name), c.smtp_451 as f64);
+        }
     }
     out.family(
         "bouncewatch_ratio_451",
         "gauge",
         "451s per attempt (delivered + deferred + bounced) in the detector's window.",
     );
-    for (domain, c) in &domains {
-        out.sample("bouncewatch_ratio_451", &scoped(domain), c.ratio_451());
+    for s in &scopes {
+        for (name, c) in &s.rows {
+            out.sample("bouncewatch_ratio_451", &s.labels(name), c.ratio_451());
+        }
     }
-    let named: Vec<(&String, &DomainAlert)> =
-        scrape.alerts.iter().filter(|(d, _)| domains.iter().any(|(n, _)| n == *d)).collect();
     out.family(
         "bouncewatch_baseline_ratio_451",
         "gauge",
-        "The domain's baseline 451 ratio (domains the detector tracks).",
+        "The baseline 451 ratio (domains and providers the detector tracks).",
     );
-    for (domain, alert) in &named {
-        out.sample("bouncewatch_baseline_ratio_451", &scoped(domain), alert.baseline_ratio);
+    for s in &scopes {
+        for (name, alert) in s.tracked() {
+            out.sample("bouncewatch_baseline_ratio_451", &s.labels(name), alert.baseline_ratio);
+        }
     }
-    out.family("bouncewatch_alert_state", "gauge", "1 for the domain's alert phase (tracked domains; others are ok).");
-    for (domain, alert) in &named {
-        for (phase, name) in PHASES {
-            let labels = [scoped(domain)[0], scoped(domain)[1], ("state", name)];
-            out.sample("bouncewatch_alert_state", &labels, f64::from(u8::from(alert.phase == phase)));
+    out.family(
+        "bouncewatch_alert_state",
+        "gauge",
+        "1 for the alert phase (tracked domains and providers; others are ok).",
+    );
+    for s in &scopes {
+        for (name, alert) in s.tracked() {
+            for (phase, state) in PHASES {
+                let [scope, named] = s.labels(name);
+                out.sample(
+                    "bouncewatch_alert_state",
+                    &[scope, named, ("state", state)],
+                    f64::from(u8::from(alert.phase == phase)),
+                );
+            }
         }
     }
     out.family("bouncewatch_alert_severity", "gauge", "1 for the severity of an open alert.");
-    for (domain, alert) in &named {
-        if let Some(severity) = alert.severity {
-            let name = match severity {
-                Severity::Benign => "benign",
-                Severity::Warning => "warning",
-                Severity::Critical => "critical",
-            };
-            out.sample("bouncewatch_alert_severity", &[scoped(domain)[0], scoped(domain)[1], ("severity", name)], 1.0);
+    for s in &scopes {
+        for (name, alert) in s.tracked() {
+            if let Some(severity) = alert.severity {
+                let severity = match severity {
+                    Severity::Benign => "benign",
+                    Severity::Warning => "warning",
+                    Severity::Critical => "critical",
+                };
+                let [scope, named] = s.labels(name);
+                out.sample("bouncewatch_alert_severity", &[scope, named, ("severity", severity)], 1.0);
+            }
         }
     }
-    out.family("bouncewatch_alert_silenced", "gauge", "1 when a silence mutes the domain's open alert.");
-    for (domain, alert) in named.iter().filter(|(_, a)| a.severity.is_some()) {
-        out.sample("bouncewatch_alert_silenced", &scoped(domain), f64::from(u8::from(alert.silenced)));
+    out.family("bouncewatch_alert_silenced", "gauge", "1 when a silence mutes the open alert.");
+    for s in &scopes {
+        for (name, alert) in s.tracked().into_iter().filter(|(_, a)| a.severity.is_some()) {
+            out.sample("bouncewatch_alert_silenced", &s.labels(name), f64::from(u8::from(alert.silenced)));
+        }
     }
     out.family("bouncewatch_domains", "gauge", "Recipient domains with events in the detector's window.");
     out.sample("bouncewatch_domains", &[("scope", "domain")], scrape.window.len() as f64);
+    out.family("bouncewatch_providers", "gauge", "Mailbox providers with events in the detector's window.");
+    out.sample("bouncewatch_providers", &[("scope", "provider")], scrape.providers.len() as f64);
     out.family("bouncewatch_window_minutes", "gauge", "The detector's window the window_* figures cover.");
-    out.sample("bouncewatch_window_minutes", &[("scope", "domain")], scrape.window_minutes as f64);
+    out.sample("bouncewatch_window_minutes", &[], scrape.window_minutes as f64);
 
     render_shards(&mut out, scrape);
     out.0

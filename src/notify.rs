@@ -116,17 +116,17 @@ pub fn plan(
 ) -> (Vec<Outgoing>, NotifyState) {
     let mut state = previous.clone();
     let mut notices = Vec::new();
-    let current = crate::sort::map(alerts_now.iter().map(|a| (a.key(), a)));
+    let current = crate::sort::map(alerts_now.iter().map(|a| (a.key().into_owned(), a)));
     for (key, alert) in &current {
         let notifiable = settings.notifiable(alert);
         let muted = silences.silencing(alert, now).is_some();
-        match state.announced.get_mut(*key) {
+        match state.announced.get_mut(key) {
             _ if muted && notifiable => {}
             None if notifiable => {
                 let alert = alert.sanitized();
                 notices.push(Notice { kind: NoticeKind::Firing, alert: alert.clone() });
                 let announced = Announced { first_notified_at: now, last_notified_at: now, alert };
-                state.announced.insert((*key).to_owned(), announced);
+                state.announced.insert(key.clone(), announced);
             }
             Some(announced) if notifiable => {
                 // A worse severity is news: say it now, as Alertmanager would for a new critical alert,
@@ -141,7 +141,7 @@ pub fn plan(
                 }
             }
             Some(_) => {
-                state.announced.remove(*key);
+                state.announced.remove(key);
                 if !muted {
                     notices.push(Notice { kind: NoticeKind::Resolved, alert: alert.sanitized() });
                 }

@@ -7,6 +7,7 @@
 //! | `RETENTION_DAYS` | 8 | How long counts are kept; every KV key expires; older events are `stale`. |
 //! | `SPIKE_WINDOW_MINUTES` | 15 | The short window the detector looks at (rounded up to whole buckets). |
 //! | `SPIKE_MIN_451` | 20 | Fewest 451s in the window before a domain can alert. |
+//! | `SPIKE_CODES` | 451 | The replies the detector watches: 4xx codes (`451,421,450`) or `deferrals` (every 4xx). |
 //! | `SPIKE_RATIO_FLOOR` | 0.05 | Absolute floor on the 451 ratio (451s / attempts). |
 //! | `SPIKE_BASELINE_MULTIPLE` | 3 | The ratio must also reach this multiple of the domain's baseline. |
 //! | `BASELINE_HOURS` | 24 | Span of the EWMA baseline of each domain's 451 ratio. |
@@ -20,6 +21,7 @@
 //! | `DEDUP_HOURS` | 72 | How long after its bucket an event id is surely recognised when it comes again. |
 //! | `PUBLISH_MINUTES` | 5 | How often the counting object publishes changed hour pages to KV. |
 //! | `COUNTER_SHARDS` | 1 | Counting objects, recipient domains spread over them by hash. |
+//! | `DOH_LOOKUPS_PER_RUN` | 10 | MX look-ups (DNS-over-HTTPS) each counting object makes per cron run, at most (0–40). |
 //!
 //! Each name is also listed in [`crate::config::NAMES`], which the shell reads.
 //!
@@ -30,6 +32,9 @@ use crate::error::AppError;
 
 /// The most counting objects `COUNTER_SHARDS` may name.
 pub const MAX_COUNTER_SHARDS: u64 = 4;
+
+/// The most look-ups `DOH_LOOKUPS_PER_RUN` may allow: each is a subrequest of the run.
+pub const MAX_DOH_LOOKUPS_PER_RUN: u64 = 40;
 
 /// Every tunable, in the units the code uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +56,57 @@ pub struct Settings {
     pub dedup_secs: u64,
     pub publish_secs: u64,
     pub counter_shards: u32,
+    pub doh_lookups_per_run: u32,
+    /// What the detector counts as the spiking signal (`SPIKE_CODES`).
+    pub spike_codes: SpikeCodes,
+}
+
+/// The replies the detector watches (`SPIKE_CODES`): 451 alone by default. Gmail throttles with
+/// `421-4.7.28` and Yahoo with `421 4.7.0 [TSS04]`, so a sender may watch those too, or every 4xx
+/// deferral. The counts keep every 4xx code apart ([`crate::counters::Counts::codes_4xx`]), so the set
+/// is applied when counts are summed and a changed setting applies to the whole history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpikeCodes {
+    /// These basic codes, each 400–499.
+    Codes(Vec<u16>),
+    /// Every reply with a 4xx basic code (`deferrals`).
+    Deferrals,
+}
+
+impl Default for SpikeCodes {
+    fn default() -> Self {
+        SpikeCodes::Codes(vec![451])
+    }
+}
+
+impl SpikeCodes {
+    /// `451,421,450` or `deferrals`.
+    pub fn parse(text: &str) -> Result<SpikeCodes, AppError> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("deferrals") {
+            return Ok(SpikeCodes::Deferrals);
+        }
+        let mut codes = Vec::new();
+        for item in text.split(',').map(str::trim) {
+            match item.parse::<u16>() {
+                Ok(code) if (400..=499).contains(&code) => {
+                    if !codes.contains(&code) {
+                        codes.push(code);
+                    }
+                }
+                _ => return Err(out_of_range("SPIKE_CODES", "`deferrals` or 4xx codes separated by commas")),
+            }
+        }
+        Ok(SpikeCodes::Codes(codes))
+    }
+
+    /// Whether a reply with the basic code `code` is watched.
+    pub fn watches(&self, code: u16) -> bool {
+        match self {
+            SpikeCodes::Codes(codes) => codes.contains(&code),
+            SpikeCodes::Deferrals => (400..=499).contains(&code),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -75,6 +131,10 @@ impl Default for Settings {
             // writes a day, inside the Free plan's 1,000 with room for late events and a second shard.
             publish_secs: 5 * 60,
             counter_shards: 1,
+            // 14,400 look-ups a day at most per object: a new domain is resolved within minutes, and a
+            // run's subrequests (the Free plan allows 50) stay well inside the limit with KV and email.
+            doh_lookups_per_run: 10,
+            spike_codes: SpikeCodes::default(),
         }
     }
 }
@@ -133,6 +193,16 @@ impl Settings {
             // inside the 1,000 operations a Worker invocation may make.
             counter_shards: in_range("COUNTER_SHARDS", config.number("COUNTER_SHARDS", 1)?, 1, MAX_COUNTER_SHARDS)?
                 as u32,
+            doh_lookups_per_run: in_range(
+                "DOH_LOOKUPS_PER_RUN",
+                config.number("DOH_LOOKUPS_PER_RUN", u64::from(d.doh_lookups_per_run))?,
+                0,
+                MAX_DOH_LOOKUPS_PER_RUN,
+            )? as u32,
+            spike_codes: match config.get("SPIKE_CODES") {
+                Some(text) => SpikeCodes::parse(text)?,
+                None => SpikeCodes::default(),
+            },
         };
         if settings.dedup_secs > settings.retention_secs {
             // Ids live with their bucket's counts, which expire with the retention.
@@ -174,6 +244,19 @@ fn out_of_range(name: &str, expected: &str) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spike_codes_are_4xx_codes_or_deferrals() {
+        let parsed =
+            |text: &str| Settings::from_config(&Config::from_pairs([("SPIKE_CODES", text)])).map(|s| s.spike_codes);
+        assert_eq!(parsed("451"), Ok(SpikeCodes::Codes(vec![451])));
+        assert_eq!(parsed(" 451, 421,450,421 "), Ok(SpikeCodes::Codes(vec![451, 421, 450])));
+        assert_eq!(parsed("Deferrals"), Ok(SpikeCodes::Deferrals));
+        for bad in ["451,", "550", "399", "4xx", "451;421"] {
+            assert!(format!("{:?}", parsed(bad)).contains("SPIKE_CODES"), "{bad:?}");
+        }
+        assert!(SpikeCodes::Deferrals.watches(421) && !SpikeCodes::Deferrals.watches(550));
+    }
 
     #[test]
     fn unset_vars_give_the_documented_defaults() {

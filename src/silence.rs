@@ -30,8 +30,6 @@ pub const COMMENT_PATTERN: &str =
     r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
 /// Text without control characters.
 pub const CREATED_BY_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*$";
-/// A provider name as issue 13's provider table spells them (`google`, `microsoft`, `yahoo`…).
-pub const PROVIDER_PATTERN: &str = "^[a-z0-9][a-z0-9-]{0,62}$";
 
 /// What a silence applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,12 +53,14 @@ impl Matcher {
         }
     }
 
-    /// Whether an alert on `scope` is silenced by this matcher. Provider alerts do not exist yet
-    /// (issue 13): a provider silence is kept and listed, and matches them once they do.
+    /// Whether an alert on `scope` is silenced by this matcher. A provider silence mutes the provider's
+    /// alert, which stands for the alerts of its domains (one notification); a domain alert is muted by
+    /// its own domain's silence.
     pub fn matches(&self, scope: &Scope) -> bool {
         match (self, scope) {
             (Matcher::All, _) => true,
             (Matcher::Domain(domain), Scope::Domain(alerted)) => domain == alerted,
+            (Matcher::Provider(provider), Scope::Provider { provider: alerted, .. }) => provider == alerted,
             _ => false,
         }
     }
@@ -162,14 +162,13 @@ fn parse_matcher(value: &Value) -> Result<Matcher, AppError> {
                 Ok(Matcher::Domain(normalized))
             }
             Some((name, Value::String(provider))) if name == "provider" => {
-                let valid = !provider.is_empty()
-                    && provider.len() <= 63
-                    && provider.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                    && !provider.starts_with('-');
-                if valid {
-                    Ok(Matcher::Provider(provider.clone()))
-                } else {
-                    Err(bad(format!("`match.provider` matches no provider: it must match {PROVIDER_PATTERN}")))
+                match crate::provider::Provider::from_id(provider) {
+                    Some(provider) => Ok(Matcher::Provider(provider.id().into_owned())),
+                    None => Err(bad(
+                        "`match.provider` matches no provider: a platform id (google, microsoft…), unknown, no_mail \
+                         or other: and a domain"
+                            .to_owned(),
+                    )),
                 }
             }
             _ => Err(bad(shape.to_owned())),
@@ -354,7 +353,10 @@ mod tests {
         assert_eq!(silences.silencing_scope(&sender_wide, NOW).map(|s| s.id.clone()), Some(all.id.clone()));
         assert_eq!(silences.silencing_scope(&domain_alert("gmail.com"), NOW).map(|s| s.id.clone()), Some(all.id));
         let provider = silences.add(new(Matcher::Provider("google".into()), NOW + 60), NOW).expect("added");
-        assert!(!provider.matcher.matches(&domain_alert("gmail.com")), "no provider alerts yet");
+        let google = |provider: &str| Scope::Provider { provider: provider.into(), domains: vec![], domain_count: 3 };
+        assert!(provider.matcher.matches(&google("google")));
+        assert!(!provider.matcher.matches(&google("microsoft")));
+        assert!(!provider.matcher.matches(&domain_alert("gmail.com")), "a domain alert has its own silences");
     }
 
     #[test]

@@ -90,6 +90,31 @@ impl std::error::Error for SqlError {}
 /// One row of a result.
 pub type Row = Vec<SqlValue>;
 
+/// Parameters one statement may bind: Durable Object SQLite refuses more ("too many SQL variables"),
+/// far below SQLite's own default, so every `IN` list is cut to fit.
+pub const MAX_PARAMS: usize = 100;
+
+/// Runs `query`, whose one `{}` stands for an `IN` list, once per chunk of `items` that fits
+/// [`MAX_PARAMS`] beside `fixed` (bound first), handing each chunk's rows to `each`, which returns
+/// whether to go on.
+pub fn exec_in<Q: Sql + ?Sized>(
+    sql: &Q,
+    query: &str,
+    fixed: &[SqlValue],
+    items: impl IntoIterator<Item = SqlValue>,
+    mut each: impl FnMut(Vec<Row>) -> Result<bool, SqlError>,
+) -> Result<(), SqlError> {
+    let items: Vec<SqlValue> = items.into_iter().collect();
+    for chunk in items.chunks(MAX_PARAMS.saturating_sub(fixed.len()).max(1)) {
+        let statement = query.replacen("{}", &vec!["?"; chunk.len()].join(", "), 1);
+        let params: Vec<SqlValue> = fixed.iter().chain(chunk).cloned().collect();
+        if !each(sql.exec(&statement, &params)?)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// SQLite behind one call.
 pub trait Sql {
     /// Runs one statement and returns its rows (none for a write).

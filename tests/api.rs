@@ -131,8 +131,10 @@ fn a_spike_on_gmail_shows_in_domains_detail_and_alerts() {
 
     let alerts = get(&world, "/api/alerts", now);
     let active = alerts["active"].as_array().unwrap();
+    // Google's 451s are all gmail.com's: that is the domain's alert, not a provider alert besides it.
     assert_eq!(active.len(), 1, "{alerts}");
     assert_eq!((active[0]["domain"].as_str(), active[0]["state"].as_str()), (Some("gmail.com"), Some("firing")));
+    assert_eq!(active[0]["scope"], "domain");
     assert_eq!(active[0]["severity"], "critical", "37.5 % is over the 20 % critical ratio");
     assert_eq!(active[0]["causes"][0]["category"], "policy_rejected");
     assert!(active[0]["advice"][0].as_str().unwrap().contains("don't resend manually"));
@@ -154,7 +156,7 @@ fn counts_are_served_before_the_cron_has_run() {
 fn an_unknown_domain_is_empty_not_missing() {
     let detail = get(&World::new(Config::new()), "/api/domains/example.org", NOW);
     let expected = serde_json::json!({
-        "domain": "example.org", "buckets": [], "samples": [], "status": "ok",
+        "domain": "example.org", "provider": "unknown", "buckets": [], "samples": [], "status": "ok",
         "advice": {}, "spike_advice": bouncewatch::advice::SPIKE_ADVICE,
     });
     assert_eq!(detail, expected);
@@ -236,6 +238,8 @@ fn openapi_describes_every_route() {
         "/api/classify",
         "/api/domains",
         "/api/domains/{domain}",
+        "/api/providers",
+        "/api/providers/{provider}",
         "/api/alerts",
         "/api/rules",
         "/api/openapi.json",

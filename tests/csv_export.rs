@@ -1,4 +1,4 @@
-//! `GET /api/domains` and `GET /api/domains/{domain}` as `text/csv`, read back with the `csv` crate as a
+//! `GET /api/domains`, `GET /api/providers` and their pages' buckets as `text/csv`, read back with the `csv` crate as a
 //! spreadsheet or script would: the same numbers as the JSON, every record as wide as the header, and
 //! domain names that no CSV reader can split and no spreadsheet can run as a formula.
 
@@ -66,44 +66,51 @@ fn as_cell(value: &Value) -> String {
     }
 }
 
-#[test]
-fn the_domains_table_says_what_the_json_says() {
-    let world = world_with(&["gmail.com", "outlook.com", "yahoo.com"]);
-    let json = get(&world, "/api/domains?window=1h", None).json_body();
-    let (header, records) = parse(&get(&world, "/api/domains?window=1h&format=csv", None));
-    let rows = json["domains"].as_array().unwrap();
+/// `url`'s CSV against its JSON's list under `key`: a record per row, every field in its column (the
+/// categories spread one column each), and no JSON field without one.
+fn assert_table_says_what_the_json_says(world: &World, url: &str, key: &str) {
+    let json = get(world, url, None).json_body();
+    let (header, records) = parse(&get(world, &format!("{url}&format=csv"), None));
+    let rows = json[key].as_array().unwrap();
+    assert!(!rows.is_empty(), "{json}");
     assert_eq!(records.len(), rows.len());
     for (record, row) in records.iter().zip(rows) {
         for (name, value) in row.as_object().unwrap() {
             if name == "categories" {
                 for category in Category::ALL {
                     let expected = value.get(category.as_str()).map_or("0".into(), as_cell);
-                    assert_eq!(record[column(&header, category.as_str())], expected, "{category:?}");
+                    assert_eq!(record[column(&header, category.as_str())], expected, "{url}: {category:?}");
                 }
             } else {
-                assert_eq!(record[column(&header, name)], as_cell(value), "{name}");
+                assert_eq!(record[column(&header, name)], as_cell(value), "{url}: {name}");
             }
         }
     }
     // Every JSON field has its column: a field added to the JSON and not to the table fails above.
-    assert_eq!(header.len(), rows[0].as_object().unwrap().len() - 1 + Category::ALL.len());
+    assert_eq!(header.len(), rows[0].as_object().unwrap().len() - 1 + Category::ALL.len(), "{url}");
 }
 
 #[test]
-fn the_buckets_table_says_what_the_json_says() {
+fn the_domains_and_providers_tables_say_what_the_json_says() {
+    let world = world_with(&["gmail.com", "googlemail.com", "outlook.com", "yahoo.com"]);
+    assert_table_says_what_the_json_says(&world, "/api/domains?window=1h", "domains");
+    assert_table_says_what_the_json_says(&world, "/api/providers?window=1h", "providers");
+    let (header, records) = parse(&get(&world, "/api/providers?window=1h&format=csv", None));
+    let google = records.iter().find(|r| r[column(&header, "provider")] == "google").expect("google's row");
+    assert_eq!(google[column(&header, "domains")], "2", "gmail.com and googlemail.com");
+}
+
+#[test]
+fn the_buckets_tables_of_a_domain_and_a_provider_say_what_the_json_says() {
     let world = world_with(&["gmail.com"]);
-    let json = get(&world, "/api/domains/gmail.com?window=1h", None).json_body();
-    let (header, records) = parse(&get(&world, "/api/domains/gmail.com?window=1h&format=csv", None));
-    let buckets = json["buckets"].as_array().unwrap();
-    assert!(buckets.len() >= 2, "{json}");
-    assert_eq!(records.len(), buckets.len());
-    for (record, bucket) in records.iter().zip(buckets) {
-        for name in ["start", "delivered", "deferred", "bounced", "smtp_451"] {
-            assert_eq!(record[column(&header, name)], as_cell(&bucket[name]), "{name}");
-        }
-        let rate_limited = bucket["categories"].get("rate_limited").map_or("0".into(), as_cell);
-        assert_eq!(record[column(&header, "rate_limited")], rate_limited);
-    }
+    assert_table_says_what_the_json_says(&world, "/api/domains/gmail.com?window=1h", "buckets");
+    assert_table_says_what_the_json_says(&world, "/api/providers/google?window=1h", "buckets");
+    let named = get(&world, "/api/providers/other%3Ahosting.example?format=csv", None);
+    assert!(
+        named.header("content-disposition").is_some_and(|d| d.contains("other-hosting.example-")),
+        "{:?}",
+        named.header("content-disposition")
+    );
 }
 
 #[test]

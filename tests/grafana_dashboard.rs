@@ -23,7 +23,9 @@ fn every_metric_the_grafana_dashboard_queries_is_exposed() {
         now: 10,
         window_minutes: 15,
         window: BTreeMap::from([("gmail.com".to_owned(), Counts { delivered: 1, ..Counts::default() })]),
-        alerts: BTreeMap::from([("gmail.com".to_owned(), alert)]),
+        alerts: BTreeMap::from([("gmail.com".to_owned(), alert.clone())]),
+        providers: BTreeMap::from([("google".to_owned(), Counts { delivered: 1, ..Counts::default() })]),
+        provider_alerts: BTreeMap::from([("google".to_owned(), alert)]),
         shards: vec![ShardMetrics { shard: 0, stats, last_publish_at: 0 }],
     };
     let exposed: Vec<String> = render(&scrape, 10)

@@ -25,7 +25,10 @@ fn metrics_need_the_read_token_and_show_the_firing_domain_and_the_objects_work()
         r#"bouncewatch_alert_state{scope="domain",domain="gmail.com",state="firing"} 1"#,
         r#"bouncewatch_alert_severity{scope="domain",domain="gmail.com",severity="critical"} 1"#,
         r#"bouncewatch_alert_silenced{scope="domain",domain="gmail.com"} 0"#,
-        r#"bouncewatch_window_minutes{scope="domain"} 15"#,
+        r#"bouncewatch_window_minutes 15"#,
+        // gmail.com is Google's, by the consumer table: the provider's series sum its domains.
+        r#"bouncewatch_window_smtp_451{scope="provider",provider="google"} 60"#,
+        r#"bouncewatch_providers{scope="provider"} 1"#,
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
     }

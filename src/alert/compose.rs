@@ -98,8 +98,10 @@ impl<'a> Section<'a> {
         if let Some(base) = base {
             match &alert.scope {
                 Scope::Domain(domain) => {
-                    links.push((format!("Open {domain} in the dashboard"), dashboard_link(base, domain)))
+                    links.push((format!("Open {domain} in the dashboard"), dashboard_link(base, "domain", domain)))
                 }
+                Scope::Provider { provider, .. } => links
+                    .push(("Open this provider in the dashboard".to_owned(), format!("{base}/#provider={provider}"))),
                 Scope::SenderWide { .. } => links.push(("Open the dashboard".to_owned(), format!("{base}/"))),
             }
         }
@@ -254,9 +256,9 @@ fn stream_lines(sources: &Sources) -> Vec<String> {
 }
 
 /// `{PUBLIC_URL}/#/domain/{domain}`, the domain percent-encoded so data cannot bend the link.
-fn dashboard_link(base: &str, domain: &str) -> String {
-    let mut link = format!("{base}/#/domain/");
-    for byte in domain.bytes() {
+fn dashboard_link(base: &str, page: &str, name: &str) -> String {
+    let mut link = format!("{base}/#/{page}/");
+    for byte in name.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_') {
             link.push(char::from(byte));
         } else {

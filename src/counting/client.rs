@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::metrics::tally::FLUSH_AFTER_SECS;
 use crate::metrics::{ObjectStats, WebhookTally};
 use crate::notify::Notifier;
+use crate::provider::{Offline, Resolver};
 use crate::sql::{Sql, SqlOps};
 use crate::store::{Faults, Store, StoreError};
 
@@ -77,6 +78,8 @@ pub struct LocalCounter<'a, Q: Sql, S: Store, N: Notifier> {
     pub objects: &'a [Q],
     pub kv: &'a S,
     pub notifier: &'a N,
+    /// The MX look-ups the objects' cron runs make: [`Offline`] unless [`Self::with_resolver`] set one.
+    pub resolver: &'a dyn Resolver,
     pub config: Config,
     pub now: Cell<u64>,
     pub faults: Cell<Faults>,
@@ -95,6 +98,7 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
             objects,
             kv,
             notifier,
+            resolver: &Offline,
             config,
             now: Cell::new(0),
             faults: Cell::new(Faults::default()),
@@ -103,6 +107,11 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
             stats: objects.iter().map(|_| RefCell::default()).collect(),
             untold: RefCell::default(),
         }
+    }
+
+    /// The same counter, its objects looking MX records up with `resolver`.
+    pub fn with_resolver(self, resolver: &'a dyn Resolver) -> Self {
+        LocalCounter { resolver, ..self }
     }
 
     /// Durable Object requests so far.
@@ -135,6 +144,7 @@ impl<'a, Q: Sql, S: Store, N: Notifier> LocalCounter<'a, Q, S, N> {
                 kv: self.kv,
                 notifier: self.notifier,
                 peers: self,
+                resolver: self.resolver,
                 config: &self.config,
                 email_binding: false,
                 now: self.now.get(),

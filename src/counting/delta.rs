@@ -12,6 +12,8 @@ use crate::classify::{is_fallback_rule, Category};
 use crate::counters::{sample_text, MAX_SAMPLES_PER_CATEGORY};
 use crate::esp::Nonce;
 use crate::event::{EventKind, NormalizedEvent};
+use crate::provider::consumer::consumer_platform;
+use crate::provider::{signed_by, Provider};
 use crate::settings::Settings;
 
 /// Distinct reply texts forwarded per (bucket, domain, category): the object keeps three samples, and a
@@ -70,6 +72,11 @@ pub struct Delta {
     /// three strings, and each event small indices into them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub streams: Vec<(Dimension, String)>,
+    /// Domains (indices into [`Delta::domains`]) a reply of this request named the provider of by its own
+    /// signature (`gsmtp`, `protection.outlook.com`…), each once: the object files the domain under it
+    /// before any MX look-up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed: Vec<(u32, Provider)>,
     pub events: Vec<DeltaEvent>,
     /// A token the ESP's signature uses once (Mailgun), with the body it came on: the object refuses the
     /// whole delta if it has seen the token on another body, and records it with the counts.
@@ -154,6 +161,9 @@ struct Builder {
     forwarded: BTreeMap<(u64, u32, Category, bool), Vec<u32>>,
     /// Indices into `delta.streams`, per dimension (in [`Dimension::ALL`] order), looked up by `&str`.
     streams: [BTreeMap<String, u32>; 4],
+    /// Domains whose provider need not be read from a reply: signed already in this delta, or in the
+    /// consumer table.
+    settled_providers: std::collections::BTreeSet<u32>,
 }
 
 impl Builder {
@@ -167,6 +177,9 @@ impl Builder {
                 index
             }
         };
+        if let Some(reply) = &event.reply {
+            self.sign(domain, &event.recipient_domain, reply, event.rule);
+        }
         let fallback = event.rule.is_some_and(is_fallback_rule);
         let sample = match (&event.reply, event.category) {
             (Some(reply), Some(category)) => self.sample((bucket, domain, category, fallback), sample_text(reply)),
@@ -193,6 +206,18 @@ impl Builder {
             rule,
             streams,
         });
+    }
+
+    fn sign(&mut self, index: u32, domain: &str, reply: &str, rule: Option<&str>) {
+        if self.settled_providers.contains(&index) {
+            return;
+        }
+        if consumer_platform(domain).is_some() {
+            self.settled_providers.insert(index);
+        } else if let Some(platform) = signed_by(reply, rule) {
+            self.delta.signed.push((index, platform.into()));
+            self.settled_providers.insert(index);
+        }
     }
 
     fn stream(&mut self, dimension: Dimension, value: &str) -> u32 {
@@ -244,6 +269,23 @@ mod tests {
             rule: reply.map(|_| "text.policy"),
             sending: Default::default(),
         }
+    }
+
+    #[test]
+    fn a_signed_reply_names_its_hosted_domain_s_provider_once_and_never_a_consumer_domain_s() {
+        let gsmtp = "421 4.7.28 Our system has detected an unusual rate of unsolicited mail - gsmtp";
+        let events = [
+            event("a", EventKind::Deferred, 9_000, "corp.example", Some("451 4.7.1 try later")),
+            event("b", EventKind::Deferred, 9_000, "corp.example", Some(gsmtp)),
+            event("c", EventKind::Deferred, 9_000, "corp.example", Some(gsmtp)),
+            event("d", EventKind::Deferred, 9_000, "gmail.com", Some(gsmtp)),
+            event("e", EventKind::Deferred, 9_000, "other.example", Some("451 4.7.1 try later")),
+        ];
+        let prepared = prepare(&events, 10_000, &Settings::default());
+        let [(0, delta)] = prepared.deltas.as_slice() else { panic!("one shard: {prepared:?}") };
+        let signed: Vec<(&str, String)> =
+            delta.signed.iter().map(|(i, p)| (delta.domains[*i as usize].as_str(), p.id().into_owned())).collect();
+        assert_eq!(signed, [("corp.example", "google".to_owned())]);
     }
 
     #[test]

@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::action::{self, ActionSettings, ActionState};
 use crate::alert::AlertSnapshot;
 use crate::counters::{BucketRange, Counts, Totals};
-use crate::detect::{Alert, Baseline, Candidate, DetectorState, Phase, Tracked};
+use crate::detect::{Alert, Baseline, Candidate, DetectorState, Phase, ProviderCandidate, Tracked};
 use crate::notify::{self, AlertSettings, Notifier, NotifyState};
+use crate::provider::Resolver;
 use crate::silence::{Silence, Silences};
 use crate::sql::{Sql, SqlError};
 use crate::store::{Store, StoreError};
@@ -25,7 +26,8 @@ use super::client::{call, Counter};
 use super::delta::shard_of;
 use super::object::CounterObject;
 use super::protocol::Request;
-use super::publish::{publish, PublishReport};
+use super::providers::{look_up_due, provider_parts, LookupReport, ProviderPart};
+use super::publish::{publish, PublishReport, PublishState};
 use super::schema;
 
 const DETECTOR: &str = "detector";
@@ -40,12 +42,18 @@ const ACTIONS: &str = "actions";
 pub struct WindowRequest {
     /// Tracked domains this object owns.
     pub tracked: BTreeMap<String, Tracked>,
+    /// Tracked providers (every object holds some of a provider's domains).
+    #[serde(default)]
+    pub tracked_providers: BTreeMap<String, Tracked>,
 }
 
 /// One object's candidates, and what its own upkeep did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WindowReport {
     pub candidates: BTreeMap<String, Candidate>,
+    /// This object's part of each provider that may alert.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderPart>,
     pub upkeep: Upkeep,
 }
 
@@ -54,6 +62,9 @@ pub struct WindowReport {
 pub struct Upkeep {
     pub expired_rows: u64,
     pub publish: PublishReport,
+    /// The run's MX look-ups.
+    #[serde(default)]
+    pub lookups: LookupReport,
 }
 
 /// What `/api/alerts` shows.
@@ -62,6 +73,9 @@ pub struct AlertsView {
     pub active: Vec<Alert>,
     pub recent: Vec<Alert>,
     pub phases: BTreeMap<String, Phase>,
+    /// Providers whose alert is not `ok`.
+    #[serde(default)]
+    pub provider_phases: BTreeMap<String, Phase>,
     /// The silences in force, for marking the alerts they cover.
     #[serde(default)]
     pub silences: Silences,
@@ -72,6 +86,8 @@ pub struct AlertsView {
 pub struct TickReport {
     pub upkeep: Vec<Upkeep>,
     pub candidates: usize,
+    #[serde(default)]
+    pub provider_candidates: usize,
     pub active_alerts: usize,
     pub detector_written: bool,
     pub notified: Vec<String>,
@@ -88,16 +104,52 @@ pub struct TickReport {
     pub action_settings_error: Option<String>,
 }
 
-/// Expires and publishes (every object does this on every run).
+/// Expires, publishes and looks up due domains' MX (every object does this on every run).
 pub async fn upkeep<Q: Sql, S: Store>(
     object: &CounterObject<'_, Q>,
     kv: &S,
+    resolver: &dyn Resolver,
     shard: u32,
     now: u64,
 ) -> Result<Upkeep, SqlError> {
     let expired_rows = object.expire(now)?;
     let publish = publish(object, kv, shard, now, false).await?;
-    Ok(Upkeep { expired_rows, publish })
+    let lookups = look_up_due(object, resolver, now).await?;
+    PublishState::mark_dirty(object.sql, lookups.republish.iter().copied())?;
+    Ok(Upkeep { expired_rows, publish, lookups })
+}
+
+/// Where a tracked baseline resumes: after what the detector kept, or (new, or tracked so long ago that
+/// its baseline is stale) `None`, to be learnt again from the span's buckets.
+fn resume_after(tracked: Option<&Tracked>, span_start: u64, settings: &crate::settings::Settings) -> Option<u64> {
+    match tracked.and_then(|t| t.baseline.through) {
+        Some(through) if through + settings.bucket_secs >= span_start => Some(through + settings.bucket_secs),
+        _ => None,
+    }
+}
+
+/// The baseline up to the bucket before the window: `tracked`'s folded forward over `buckets` (those
+/// from where it resumes), or learnt from them.
+fn baseline_through(
+    tracked: Option<&Tracked>,
+    resumed: bool,
+    buckets: impl Iterator<Item = (u64, Totals)>,
+    before_window: u64,
+    settings: &crate::settings::Settings,
+) -> Baseline {
+    let frozen = tracked.is_some_and(|t| t.frozen);
+    let mut baseline = match tracked {
+        Some(t) if resumed => t.baseline.clone(),
+        _ => Baseline::default(),
+    };
+    for (bucket, totals) in buckets {
+        baseline = baseline.folded(bucket, &totals, frozen, settings);
+    }
+    // Quiet buckets up to the window count as zeros (and one seen for the first time starts here).
+    if baseline.through.is_some() {
+        baseline = baseline.folded(before_window, &Totals::default(), frozen, settings);
+    }
+    baseline
 }
 
 /// This object's candidates at `now`.
@@ -107,7 +159,7 @@ pub fn window_report<Q: Sql>(
     now: u64,
 ) -> Result<BTreeMap<String, Candidate>, SqlError> {
     let settings = object.settings;
-    let window = BucketRange::ending_at(now, settings.window_secs, settings);
+    let (window, span_start) = spans(settings, now);
     let mut wanted = object.hot_domains(window.first, window.last)?;
     wanted.extend(request.tracked.keys().cloned());
     if wanted.is_empty() {
@@ -116,75 +168,125 @@ pub fn window_report<Q: Sql>(
     let Some(before_window) = window.first.checked_sub(settings.bucket_secs) else {
         return Ok(BTreeMap::new());
     };
-    let span_start = window.first.saturating_sub(settings.buckets_in(settings.baseline_secs) * settings.bucket_secs);
-    // Where each baseline resumes: after what the detector kept, or from the start of the span.
-    let resume = |domain: &str| -> Option<u64> {
-        match request.tracked.get(domain).and_then(|t| t.baseline.through) {
-            Some(through) if through + settings.bucket_secs >= span_start => Some(through + settings.bucket_secs),
-            _ => None,
-        }
-    };
     let mut candidates = BTreeMap::new();
     for domain in &wanted {
         let tracked = request.tracked.get(domain);
-        let resumed = resume(domain);
+        let resumed = resume_after(tracked, span_start, settings);
         let from = resumed.unwrap_or(span_start);
         let by_bucket = object.domain_range(domain, from.min(window.first), window.last)?;
         let mut window_counts = Counts::default();
         for counts in by_bucket.range(window.first..).map(|(_, c)| c) {
             window_counts.merge(counts);
         }
-        // Hot hours are an upper bound: a domain that is not tracked needs its 451s in the window itself.
-        if tracked.is_none() && window_counts.smtp_451 < settings.min_451 {
+        // Hot hours are an upper bound: a domain that is not tracked needs its watched replies in the
+        // window itself.
+        if tracked.is_none() && window_counts.watched(&settings.spike_codes) < settings.min_451 {
             continue;
         }
-        let frozen = tracked.is_some_and(|t| t.frozen);
-        let mut baseline = match (tracked, resumed) {
-            (Some(t), Some(_)) => t.baseline.clone(),
-            // New, or tracked so long ago that its baseline is stale: learn it again from the buckets.
-            _ => Baseline::default(),
-        };
-        for (bucket, counts) in by_bucket.range(from..window.first) {
-            baseline = baseline.folded(*bucket, &Totals::from(counts), frozen, settings);
-        }
-        // Quiet buckets up to the window count as zeros (and a domain seen for the first time starts here).
-        if baseline.through.is_some() {
-            baseline = baseline.folded(before_window, &Totals::default(), frozen, settings);
-        }
+        let buckets = by_bucket.range(from..window.first).map(|(b, c)| (*b, Totals::of(c, &settings.spike_codes)));
+        let baseline = baseline_through(tracked, resumed.is_some(), buckets, before_window, settings);
         candidates.insert(domain.clone(), Candidate { window: window_counts, baseline });
     }
     Ok(candidates)
 }
 
+/// The span a new baseline is learnt from, and the window, at `now`.
+fn spans(settings: &crate::settings::Settings, now: u64) -> (BucketRange, u64) {
+    let window = BucketRange::ending_at(now, settings.window_secs, settings);
+    (window, window.first.saturating_sub(settings.buckets_in(settings.baseline_secs) * settings.bucket_secs))
+}
+
+/// This object's part of each provider that may alert.
+pub fn provider_report<Q: Sql>(
+    object: &CounterObject<'_, Q>,
+    request: &WindowRequest,
+    now: u64,
+) -> Result<BTreeMap<String, ProviderPart>, SqlError> {
+    let settings = object.settings;
+    let (window, span_start) = spans(settings, now);
+    provider_parts(object, &request.tracked_providers, window, |tracked| {
+        resume_after(tracked, span_start, settings).unwrap_or(span_start)
+    })
+}
+
+/// The providers to evaluate from every object's parts: the sums, with their baselines folded (as a
+/// domain's, from the tracked baseline or from the span's buckets), those that cannot alert left out.
+fn provider_candidates(
+    parts: BTreeMap<String, ProviderPart>,
+    tracked: &BTreeMap<String, Tracked>,
+    settings: &crate::settings::Settings,
+    now: u64,
+) -> BTreeMap<String, ProviderCandidate> {
+    let (window, span_start) = spans(settings, now);
+    let Some(before_window) = window.first.checked_sub(settings.bucket_secs) else {
+        return BTreeMap::new();
+    };
+    let mut candidates = BTreeMap::new();
+    for (id, part) in parts {
+        let tracked = tracked.get(&id);
+        // A spike on one domain is that domain's alert: a provider alert is news only when its 451s span
+        // several of its domains (once open, it is evaluated until it resolves, however they narrow).
+        let deferring = part.domains.iter().filter(|d| d.watched > 0).count();
+        if tracked.is_none() && (part.window.watched(&settings.spike_codes) < settings.min_451 || deferring < 2) {
+            continue;
+        }
+        let resumed = resume_after(tracked, span_start, settings).is_some();
+        let baseline = baseline_through(tracked, resumed, part.baseline_buckets.into_iter(), before_window, settings);
+        candidates.insert(
+            id,
+            ProviderCandidate {
+                candidate: Candidate { window: part.window, baseline },
+                domains: part.domains.into_iter().map(|d| d.domain).collect(),
+                domain_count: part.domain_count,
+            },
+        );
+    }
+    candidates
+}
+
 /// Shard 0's run: its upkeep, every object's candidates, the detector, the notifications.
+#[allow(clippy::too_many_arguments)] // the object's environment, spelled out for the native tests
 pub async fn tick<Q: Sql, S: Store, N: Notifier, C: Counter>(
     object: &CounterObject<'_, Q>,
     kv: &S,
     notifier: &N,
     peers: &C,
+    resolver: &dyn Resolver,
     alerting: Result<AlertSettings, String>,
     acting: Result<ActionSettings, String>,
     now: u64,
 ) -> Result<TickReport, StoreError> {
     let settings = object.settings;
     let mut report = TickReport::default();
-    report.upkeep.push(upkeep(object, kv, 0, now).await.map_err(sql_error)?);
+    report.upkeep.push(upkeep(object, kv, resolver, 0, now).await.map_err(sql_error)?);
     let stored: DetectorState = schema::load_meta(object.sql, DETECTOR).map_err(sql_error)?;
-    let mut requests: BTreeMap<u32, WindowRequest> = BTreeMap::new();
+    let tracked_providers = stored.tracked_providers();
+    let mut requests: BTreeMap<u32, WindowRequest> = (0..settings.counter_shards)
+        .map(|shard| {
+            (shard, WindowRequest { tracked_providers: tracked_providers.clone(), ..WindowRequest::default() })
+        })
+        .collect();
     for (domain, tracked) in stored.tracked() {
         requests.entry(shard_of(&domain, settings.counter_shards)).or_default().tracked.insert(domain, tracked);
     }
-    let mut candidates =
-        window_report(object, requests.get(&0).unwrap_or(&WindowRequest::default()), now).map_err(sql_error)?;
+    let own = requests.remove(&0).unwrap_or_default();
+    let mut candidates = window_report(object, &own, now).map_err(sql_error)?;
+    let mut parts = provider_report(object, &own, now).map_err(sql_error)?;
     for shard in 1..settings.counter_shards {
         let request = requests.remove(&shard).unwrap_or_default();
         let peer: WindowReport = call(peers, shard, &Request::Window { request }).await?;
         report.upkeep.push(peer.upkeep);
         candidates.extend(peer.candidates);
+        for (id, part) in peer.providers {
+            parts.entry(id).or_default().merge(part);
+        }
     }
+    let providers = provider_candidates(parts, &tracked_providers, settings, now);
     report.candidates = candidates.len();
+    report.provider_candidates = providers.len();
     let mut state = stored.clone();
     state.evaluate(&candidates, now, settings);
+    state.evaluate_providers(&providers, now, settings);
     report.active_alerts = state.active_alerts().len();
     report.detector_written = schema::save_meta(object.sql, DETECTOR, &stored, &state).map_err(sql_error)?;
 
@@ -219,34 +321,54 @@ pub async fn tick<Q: Sql, S: Store, N: Notifier, C: Counter>(
     Ok(report)
 }
 
-/// Every tracked domain's phase, for the read API's `status`.
-pub fn phases<Q: Sql>(sql: &Q) -> Result<BTreeMap<String, Phase>, SqlError> {
+/// Phases by tracked domain or provider.
+pub type Phases = BTreeMap<String, Phase>;
+
+/// Every tracked domain's and provider's phase, for the read API's `status`.
+pub fn phases<Q: Sql>(sql: &Q) -> Result<(Phases, Phases), SqlError> {
     let state: DetectorState = schema::load_meta(sql, DETECTOR)?;
-    Ok(state.phases())
+    Ok((state.phases(), state.provider_phases()))
 }
 
-/// Per tracked domain: its phase, baseline, open alert's severity and whether a silence mutes it, for
-/// `GET /metrics`. The sender-wide alert is left out: it has no domain.
-pub fn domain_alerts<Q: Sql>(sql: &Q, now: u64) -> Result<BTreeMap<String, crate::metrics::DomainAlert>, SqlError> {
+/// Per tracked domain, then per tracked provider: its phase, baseline, open alert's severity and whether
+/// a silence mutes it, for `GET /metrics`. The sender-wide alert is left out: it has neither.
+pub fn tracked_alerts<Q: Sql>(
+    sql: &Q,
+    now: u64,
+) -> Result<[BTreeMap<String, crate::metrics::DomainAlert>; 2], SqlError> {
     let state: DetectorState = schema::load_meta(sql, DETECTOR)?;
     let silences: Silences = schema::load_meta(sql, SILENCES)?;
-    let active: BTreeMap<&str, &Alert> =
-        crate::sort::map(state.active_alerts().into_iter().map(|a| (a.domain.as_str(), a)));
-    Ok(state
+    let active = state.active_alerts();
+    let view = |tracked: &crate::detect::DomainState, alert: Option<&&Alert>, scope: crate::alert::Scope| {
+        crate::metrics::DomainAlert {
+            phase: tracked.tracker.phase,
+            severity: alert.map(|a| a.severity),
+            baseline_ratio: tracked.baseline.ratio(),
+            silenced: alert.is_some() && silences.silencing_scope(&scope, now).is_some(),
+        }
+    };
+    let domains = state
         .domains
         .iter()
         .map(|(domain, tracked)| {
-            let alert = active.get(domain.as_str());
-            let scope = crate::alert::Scope::Domain(domain.clone());
-            let view = crate::metrics::DomainAlert {
-                phase: tracked.tracker.phase,
-                severity: alert.map(|a| a.severity),
-                baseline_ratio: tracked.baseline.ratio(),
-                silenced: alert.is_some() && silences.silencing_scope(&scope, now).is_some(),
-            };
-            (domain.clone(), view)
+            let alert = active.iter().find(|a| a.provider.is_none() && a.domain == *domain);
+            (domain.clone(), view(tracked, alert, crate::alert::Scope::Domain(domain.clone())))
         })
-        .collect())
+        .collect();
+    let providers = state
+        .providers
+        .iter()
+        .map(|(id, tracked)| {
+            let alert = active.iter().find(|a| a.provider.as_deref() == Some(id.as_str()));
+            let scope = crate::alert::Scope::Provider {
+                provider: id.clone(),
+                domains: alert.map(|a| a.domains.clone()).unwrap_or_default(),
+                domain_count: alert.and_then(|a| a.domain_count).unwrap_or_default(),
+            };
+            (id.clone(), view(tracked, alert, scope))
+        })
+        .collect();
+    Ok([domains, providers])
 }
 
 /// `/api/alerts`, from shard 0's detector state and silences.
@@ -258,6 +380,7 @@ pub fn alerts<Q: Sql>(sql: &Q, now: u64) -> Result<AlertsView, SqlError> {
         active: state.active_alerts().into_iter().cloned().collect(),
         recent: state.recent.clone(),
         phases: state.phases(),
+        provider_phases: state.provider_phases(),
         silences,
     })
 }

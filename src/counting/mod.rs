@@ -41,6 +41,7 @@ pub mod delta;
 pub mod detection;
 pub mod object;
 pub mod protocol;
+pub mod providers;
 pub mod publish;
 pub mod read;
 pub mod schema;

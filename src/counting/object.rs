@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::counters::{Buckets, Counted, Counts, Totals};
-use crate::settings::Settings;
-use crate::sql::{column, Sql, SqlError, SqlValue};
+use crate::settings::{Settings, SpikeCodes};
+use crate::sql::{column, exec_in, Sql, SqlError, SqlValue};
 
 use crate::esp::{mailgun_nonce_seconds as nonce_window, Nonce};
 
@@ -37,7 +37,7 @@ struct Part {
     /// Counts by bucket start, the buckets of this hour only. Parsed for the newest part alone: events
     /// are only ever added to it, the older (full) parts are read for their ids.
     buckets: BTreeMap<u64, Counts>,
-    /// The part's 451s as stored (its number column).
+    /// The part's watched replies (451s by default) as stored (its `smtp_451` column).
     stored_451: u64,
     /// The ids of the events counted in this part, as stored: sorted `u64`s, little-endian, searched in
     /// place so that a busy hour's full parts are never decoded.
@@ -56,9 +56,9 @@ impl Part {
         self.ids.len() / 8 + self.added.len() >= MAX_IDS_PER_PART
     }
 
-    fn smtp_451(&self) -> u64 {
+    fn watched(&self, codes: &SpikeCodes) -> u64 {
         if self.changed {
-            self.buckets.values().map(|c| c.smtp_451).sum()
+            self.buckets.values().map(|c| c.watched(codes)).sum()
         } else {
             self.stored_451
         }
@@ -71,11 +71,13 @@ struct Group {
     parts: Vec<Part>,
     /// The hour's 451s as stored, before this request.
     stored_451: u64,
+    /// Rows stored before this request: none means the request opens the domain's hour.
+    stored_parts: usize,
 }
 
 impl Group {
-    fn smtp_451(&self) -> u64 {
-        self.parts.iter().map(Part::smtp_451).sum()
+    fn watched(&self, codes: &SpikeCodes) -> u64 {
+        self.parts.iter().map(|p| p.watched(codes)).sum()
     }
 
     fn holds(&self, id: u64) -> bool {
@@ -169,9 +171,14 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         }
         let mut hours = BTreeSet::new();
         let hot = hot_threshold(self.settings);
+        let mut opened = Vec::new();
         for ((hour, domain), group) in groups {
             let name = &delta.domains[domain as usize];
-            if group.stored_451 < hot && group.smtp_451() >= hot {
+            if group.stored_parts == 0 && group.parts.iter().any(|p| p.changed) {
+                opened.push((hour, name.as_str()));
+            }
+            let now_watched = group.watched(&self.settings.spike_codes);
+            if group.stored_451 < hot && now_watched >= hot {
                 // Once per (hour, domain) that gets busy: the cron looks at these domains, not at all.
                 self.sql.exec(
                     "INSERT OR IGNORE INTO hot (hour, domain) VALUES (?, ?)",
@@ -183,10 +190,17 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
                 hours.insert(hour);
             }
         }
-        let mut publish = PublishState::load(self.sql)?;
-        let before_publish = publish.clone();
-        publish.dirty.extend(hours);
-        publish.save(self.sql, &before_publish)?;
+        super::providers::record(self.sql, &opened, now)?;
+        let mut signed = Vec::with_capacity(delta.signed.len());
+        for (index, provider) in &delta.signed {
+            signed.push((
+                delta.domains.get(*index as usize).ok_or_else(|| bad_delta("signed domain index"))?.as_str(),
+                provider,
+            ));
+        }
+        // After the rows are written: a domain filed under a provider now is summed with this request in.
+        hours.extend(super::providers::sign(self, &signed, now)?);
+        PublishState::mark_dirty(self.sql, hours)?;
         applied.rows_written = self.sql.ops().rows_written - before;
         Ok(applied)
     }
@@ -259,7 +273,8 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
                 changed: false,
             });
         }
-        group.stored_451 = group.smtp_451();
+        group.stored_451 = group.watched(&self.settings.spike_codes);
+        group.stored_parts = found.len();
         Ok(group)
     }
 
@@ -269,7 +284,7 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         ids.sort_unstable();
         let mut totals = Totals::default();
         for counts in part.buckets.values() {
-            totals += Totals::from(counts);
+            totals += Totals::of(counts, &self.settings.spike_codes);
         }
         let counts =
             serde_json::to_string(&part.buckets).map_err(|e| SqlError(format!("cannot encode counts: {e}")))?;
@@ -335,6 +350,7 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         let before = self.sql.ops().rows_written;
         self.sql.exec("DELETE FROM counts WHERE hour < ?", &[hour_of(oldest_kept).into()])?;
         self.sql.exec("DELETE FROM hot WHERE hour < ?", &[hour_of(oldest_kept).into()])?;
+        self.sql.exec("DELETE FROM provider_sums WHERE hour < ?", &[hour_of(oldest_kept).into()])?;
         self.sql.exec("DELETE FROM nonces WHERE minute < ?", &[(now.saturating_sub(NONCE_SECONDS) / 60).into()])?;
         Ok(self.sql.ops().rows_written - before)
     }
@@ -354,26 +370,35 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         Ok(domains)
     }
 
+    /// Whether `domain` has a row in an hour of `first..=last`: at most one row read (each hour's row of
+    /// the domain is sought, newest first, and the first found ends it).
+    pub fn has_counts(&self, domain: &str, first: u64, last: u64) -> Result<bool, SqlError> {
+        let hours = (hour_of(first)..=hour_of(last)).rev().step_by(HOUR as usize).map(SqlValue::from);
+        let mut found = false;
+        let query = "SELECT 1 FROM counts WHERE domain = ? AND hour IN ({}) LIMIT 1";
+        exec_in(self.sql, query, &[domain.into()], hours, |rows| {
+            found = !rows.is_empty();
+            Ok(!found)
+        })?;
+        Ok(found)
+    }
+
     /// `domain`'s counts of every bucket in `first..=last`. Seeks each hour's rows of the domain (an
     /// `IN` list of hours: a range on the hour would scan every domain's rows of the range).
     pub fn domain_range(&self, domain: &str, first: u64, last: u64) -> Result<BTreeMap<u64, Counts>, SqlError> {
-        let hours: Vec<u64> = (hour_of(first)..=hour_of(last)).step_by(HOUR as usize).collect();
+        let hours = (hour_of(first)..=hour_of(last)).step_by(HOUR as usize).map(SqlValue::from);
         let mut by_bucket: BTreeMap<u64, Counts> = BTreeMap::new();
-        for chunk in hours.chunks(HOURS_PER_QUERY) {
-            let query = format!(
-                "SELECT counts FROM counts WHERE domain = ? AND hour IN ({})",
-                vec!["?"; chunk.len()].join(", ")
-            );
-            let mut params: Vec<SqlValue> = vec![domain.into()];
-            params.extend(chunk.iter().map(|&h| SqlValue::from(h)));
-            for row in &self.sql.exec(&query, &params)? {
+        let query = "SELECT counts FROM counts WHERE domain = ? AND hour IN ({})";
+        exec_in(self.sql, query, &[domain.into()], hours, |rows| {
+            for row in &rows {
                 for (bucket, counts) in parse_counts(column(row, 0, SqlValue::as_text)?)? {
                     if (first..=last).contains(&bucket) {
                         by_bucket.entry(bucket).or_default().merge(&counts);
                     }
                 }
             }
-        }
+            Ok(true)
+        })?;
         Ok(by_bucket)
     }
 }
@@ -384,9 +409,6 @@ pub fn hot_threshold(settings: &Settings) -> u64 {
     let hours = settings.window_secs.div_ceil(HOUR) + 1;
     settings.min_451.div_ceil(hours).max(1)
 }
-
-/// Hours bound in one `IN` list, well inside SQLite's limit on parameters.
-const HOURS_PER_QUERY: usize = 100;
 
 /// Ids a part holds before the next event opens a new part: 64 KB of ids, so a one-event webhook on the
 /// busiest domain rewrites a bounded row (a row may hold 2 MB), and a domain's hour can take any volume.

@@ -11,6 +11,7 @@ use crate::action::ActionSettings;
 use crate::config::Config;
 use crate::metrics::{DomainAlert, ObjectStats, ShardMetrics};
 use crate::notify::{AlertSettings, Notifier};
+use crate::provider::Resolver;
 use crate::settings::Settings;
 use crate::sql::Sql;
 use crate::store::Store;
@@ -30,6 +31,9 @@ pub enum Request {
     Apply { delta: Delta },
     /// Counts not yet readable from KV (answer: [`read::ReadAnswer`]).
     Read { query: ReadQuery },
+    /// The providers of these domains of the object, as known now (answer: `{domain: provider}`, the
+    /// domains still `unknown` left out). One row read per domain not in the consumer table.
+    Providers { domains: Vec<String> },
     /// Shard 0's alerts (answer: [`detection::AlertsView`]).
     Alerts,
     /// The cron's run, on shard 0 (answer: [`detection::TickReport`]).
@@ -54,6 +58,7 @@ impl Request {
         match self {
             Request::Apply { .. } => "apply",
             Request::Read { .. } => "read",
+            Request::Providers { .. } => "providers",
             Request::Alerts => "alerts",
             Request::Tick => "tick",
             Request::Window { .. } => "window",
@@ -71,6 +76,8 @@ pub struct MetricsAnswer {
     pub shard: ShardMetrics,
     #[serde(default)]
     pub alerts: BTreeMap<String, DomainAlert>,
+    #[serde(default)]
+    pub provider_alerts: BTreeMap<String, DomainAlert>,
 }
 
 /// The `COUNTER_SHARDS` an object's counts were written under. Changing it would move domains to objects
@@ -144,6 +151,8 @@ pub struct ObjectEnv<'a, S: Store, N: Notifier, C: Counter> {
     pub notifier: &'a N,
     pub peers: &'a C,
     pub config: &'a Config,
+    /// The MX look-ups of the provider dimension (the cron's runs only; never a webhook's).
+    pub resolver: &'a dyn Resolver,
     /// Whether the `send_email` binding exists, for the alert settings.
     pub email_binding: bool,
     pub now: u64,
@@ -224,12 +233,14 @@ async fn answer<Q: Sql, S: Store, N: Notifier, C: Counter>(
         Request::Read { query } => {
             let answer = read::answer(object, &query, now).and_then(|mut answer| {
                 if env.shard == 0 {
-                    answer.phases = detection::phases(sql)?;
+                    (answer.phases, answer.provider_phases) = detection::phases(sql)?;
                 }
                 Ok(answer)
             });
             answer.map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a))
         }
+        Request::Providers { domains } => super::providers::known_providers(sql, &domains)
+            .map_or_else(|e| Answer::error(503, &e.0), |p| Answer::ok(&p)),
         Request::Alerts => detection::alerts(sql, now).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a)),
         Request::Silences { change } => {
             detection::change_silences(sql, &change, now).map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a))
@@ -238,7 +249,8 @@ async fn answer<Q: Sql, S: Store, N: Notifier, C: Counter>(
             let alerting =
                 AlertSettings::from_config(env.config, env.email_binding).map_err(|e| e.message().to_owned());
             let acting = ActionSettings::from_config(env.config).map_err(|e| e.message().to_owned());
-            let report = detection::tick(object, env.kv, env.notifier, env.peers, alerting, acting, now).await;
+            let report =
+                detection::tick(object, env.kv, env.notifier, env.peers, env.resolver, alerting, acting, now).await;
             if let Ok(own) = report.as_ref().map(|r| r.upkeep.first().map_or(0, |u| u.publish.puts)) {
                 env.stats.borrow_mut().kv_puts += own;
             }
@@ -246,10 +258,11 @@ async fn answer<Q: Sql, S: Store, N: Notifier, C: Counter>(
         }
         Request::Window { request } => {
             let report = async {
-                let upkeep = detection::upkeep(object, env.kv, env.shard, now).await?;
+                let upkeep = detection::upkeep(object, env.kv, env.resolver, env.shard, now).await?;
                 env.stats.borrow_mut().kv_puts += upkeep.publish.puts;
                 let candidates = detection::window_report(object, &request, now)?;
-                Ok::<_, crate::sql::SqlError>(WindowReport { candidates, upkeep })
+                let providers = detection::provider_report(object, &request, now)?;
+                Ok::<_, crate::sql::SqlError>(WindowReport { candidates, providers, upkeep })
             };
             report.await.map_or_else(|e| Answer::error(503, &e.0), |r| Answer::ok(&r))
         }
@@ -263,8 +276,9 @@ async fn answer<Q: Sql, S: Store, N: Notifier, C: Counter>(
                     stats: env.stats.borrow().clone(),
                     last_publish_at: publish.last_run,
                 };
-                let alerts = if env.shard == 0 { detection::domain_alerts(sql, now)? } else { BTreeMap::new() };
-                Ok::<_, crate::sql::SqlError>(MetricsAnswer { shard, alerts })
+                let [alerts, provider_alerts] =
+                    if env.shard == 0 { detection::tracked_alerts(sql, now)? } else { Default::default() };
+                Ok::<_, crate::sql::SqlError>(MetricsAnswer { shard, alerts, provider_alerts })
             })();
             answer.map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a))
         }

@@ -79,6 +79,15 @@ impl PublishState {
         schema::save_meta(sql, META, before, self)
     }
 
+    /// Marks `hours` changed (the row is written only when one of them was not marked yet).
+    pub fn mark_dirty<Q: Sql>(sql: &Q, hours: impl IntoIterator<Item = u64>) -> Result<(), SqlError> {
+        let before = PublishState::load(sql)?;
+        let mut state = before.clone();
+        state.dirty.extend(hours);
+        state.save(sql, &before)?;
+        Ok(())
+    }
+
     /// Whether reads may take this hour from KV.
     pub fn settled(&self, hour: u64, now: u64) -> bool {
         !self.dirty.contains(&hour)
@@ -187,7 +196,9 @@ pub async fn publish<Q: Sql, S: Store>(
     let mut report = PublishReport { ran: true, ..PublishReport::default() };
     let mut done = Vec::new();
     for hour in &hours {
-        let page = Summed::of(object.hours([*hour], None)?);
+        let buckets = object.hours([*hour], None)?;
+        super::providers::aggregate(object, *hour, &buckets)?;
+        let page = Summed::of(buckets);
         match put_page(kv, settings, shard, *hour, page, now).await {
             Ok((parts, puts)) => {
                 report.puts += puts;

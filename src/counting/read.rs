@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::breakdown::DimensionCounts;
 use crate::counters::{BucketRange, Buckets};
 use crate::detect::Phase;
+use crate::provider::consumer::consumer_platform;
+use crate::provider::Provider;
 use crate::settings::Settings;
 use crate::sql::{Sql, SqlError};
 use crate::store::{Store, StoreError};
@@ -41,6 +43,13 @@ pub struct ReadAnswer {
     /// Domains whose alert is not `ok` (shard 0 keeps the detector).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub phases: BTreeMap<String, Phase>,
+    /// Providers whose alert is not `ok` (shard 0).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provider_phases: BTreeMap<String, Phase>,
+    /// A one-domain read: the domain's provider unless `unknown` (consumer-table domains are not stored:
+    /// [`RangeCounts::provider_of`] adds them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub providers: BTreeMap<String, Provider>,
 }
 
 /// The object's side of a read.
@@ -60,11 +69,17 @@ pub fn answer<Q: Sql>(object: &CounterObject<'_, Q>, query: &ReadQuery, now: u64
         hour += HOUR;
     }
     answer.buckets = object.hours(unsettled, query.domain.as_deref())?;
+    // A read of all domains leaves providers to [`RangeCounts::learn_providers`], for the rows shown.
+    if let Some(domain) = &query.domain {
+        answer.providers = super::providers::known_providers(object.sql, std::slice::from_ref(domain))?;
+    }
     answer.buckets.retain(|bucket, _| (query.first..=query.last).contains(bucket));
     Ok(answer)
 }
 
-/// What a read of a range found.
+/// What a read of a range found: the counts, the open alerts' phases and every domain's provider as it is
+/// known now (applied here, at sum time, so a domain resolved an hour ago joins its provider with its whole
+/// history).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RangeCounts {
     /// The counts per bucket and domain, without their sending dimensions.
@@ -73,6 +88,9 @@ pub struct RangeCounts {
     pub streams: BTreeMap<u64, crate::breakdown::Streams>,
     /// Domains whose alert is not `ok`.
     pub phases: BTreeMap<String, Phase>,
+    /// Providers whose alert is not `ok`.
+    pub provider_phases: BTreeMap<String, Phase>,
+    providers: BTreeMap<String, Provider>,
 }
 
 impl RangeCounts {
@@ -88,10 +106,41 @@ impl RangeCounts {
         }
         all
     }
+
+    /// Asks the objects the providers of `domains` (one request per shard holding any of them, one row
+    /// read per domain outside the consumer table), for [`RangeCounts::provider_of`].
+    pub async fn learn_providers<'d, C: Counter>(
+        &mut self,
+        counter: &C,
+        settings: &Settings,
+        domains: impl IntoIterator<Item = &'d str>,
+    ) -> Result<(), StoreError> {
+        let mut by_shard: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+        for domain in domains.into_iter().filter(|d| consumer_platform(d).is_none()) {
+            by_shard
+                .entry(super::delta::shard_of(domain, settings.counter_shards))
+                .or_default()
+                .push(domain.to_owned());
+        }
+        for (shard, domains) in by_shard {
+            let known: BTreeMap<String, Provider> = call(counter, shard, &Request::Providers { domains }).await?;
+            self.providers.extend(known);
+        }
+        Ok(())
+    }
+
+    /// `domain`'s provider: the consumer table, else its stored resolution, else `unknown`.
+    pub fn provider_of(&self, domain: &str) -> Provider {
+        match consumer_platform(domain) {
+            Some(platform) => platform.into(),
+            None => self.providers.get(domain).cloned().unwrap_or(Provider::Unknown),
+        }
+    }
 }
 
-/// The exact counts of `range` across every shard, and the phases of open alerts. One request to each
-/// object, then one KV read per settled page part (none for one domain: see the module docs).
+/// The exact counts of `range` across every shard, the phases of open alerts and the domains' providers.
+/// One request to each object, then one KV read per settled page part (none for one domain: see the module
+/// docs).
 pub async fn read_range<S: Store, C: Counter>(
     kv: &S,
     counter: &C,
@@ -101,7 +150,7 @@ pub async fn read_range<S: Store, C: Counter>(
 ) -> Result<RangeCounts, StoreError> {
     let query = ReadQuery { first: range.first, last: range.last, domain: domain.map(str::to_owned) };
     let mut summed = Summed::default();
-    let mut phases = BTreeMap::new();
+    let mut read = RangeCounts::default();
     // A domain lives in one shard; the detector, and so the phases, in shard 0.
     let shards: Vec<u32> = match domain {
         Some(domain) => vec![super::delta::shard_of(domain, settings.counter_shards)],
@@ -113,14 +162,19 @@ pub async fn read_range<S: Store, C: Counter>(
         for (hour, parts) in answer.pages {
             summed.merge(read_page(kv, shard, hour, parts).await?);
         }
-        phases.extend(answer.phases);
+        read.phases.extend(answer.phases);
+        read.provider_phases.extend(answer.provider_phases);
+        read.providers.extend(answer.providers);
     }
     if !shards.contains(&0) {
         let alerts: super::detection::AlertsView = call(counter, 0, &Request::Alerts).await?;
-        phases = alerts.phases;
+        read.phases = alerts.phases;
+        read.provider_phases = alerts.provider_phases;
     }
     summed.retain_range(range.first, range.last);
-    Ok(RangeCounts { buckets: summed.buckets, streams: summed.streams, phases })
+    read.buckets = summed.buckets;
+    read.streams = summed.streams;
+    Ok(read)
 }
 
 /// The attempts, 451s and sending dimensions of `domains` over `range`, summed: what a breakdown over a

@@ -1,7 +1,7 @@
 //! The counting object's SQLite schema: every table, what a row costs and when it goes.
 //!
 //! Durable Objects bill SQL by rows read and rows written (a delete is a write; an index is another row
-//! written per insert, so there is none beyond the primary keys).
+//! written per insert, so there are only the two the provider look-ups need).
 
 use crate::sql::{Sql, SqlError};
 
@@ -32,6 +32,33 @@ pub const SCHEMA: &[&str] = &[
         hour INTEGER NOT NULL,
         domain TEXT NOT NULL,
         PRIMARY KEY (hour, domain)
+    ) WITHOUT ROWID",
+    // The mailbox provider of each recipient domain seen that the consumer table does not name (those
+    // never need a look-up and are not stored): `unknown` from its first event until the cron's MX
+    // look-up answers, then the provider, why (JSON `provider::Reason`), when to look it up again and the
+    // failures in a row. A row whose domain has no counts left in the retention is deleted when it falls
+    // due. A row written when a domain is first seen (2 with its index entry), 3 when it is resolved and
+    // per refresh (the row and its moved index entry; at most daily, at least weekly), 2 when forgotten.
+    "CREATE TABLE IF NOT EXISTS providers (
+        domain TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        failures INTEGER NOT NULL
+    ) WITHOUT ROWID",
+    // The run's look-ups read only the due rows.
+    "CREATE INDEX IF NOT EXISTS providers_due ON providers (due_at)",
+    // Per (hour, provider), its domains' counts of the hour in this object, summed (JSON
+    // `providers::ProviderHour`), and their watched replies (451s), which screen providers without
+    // parsing any sum: what the detector reads instead of every domain's rows. Written by publish for
+    // the providers whose hour changed, and once for a newly resolved domain's recent hours. Deleted
+    // with the hour.
+    "CREATE TABLE IF NOT EXISTS provider_sums (
+        hour INTEGER NOT NULL,
+        provider TEXT NOT NULL,
+        watched INTEGER NOT NULL,
+        sum TEXT NOT NULL,
+        PRIMARY KEY (hour, provider)
     ) WITHOUT ROWID",
     // Mailgun's signature tokens, accepted once each: one row per minute of receipt holding that
     // minute's (token, body) hashes, 16 bytes each, rewritten by each Mailgun request (its one extra row written) and deleted

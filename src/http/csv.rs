@@ -98,6 +98,7 @@ pub enum Column {
 /// The columns of `GET /api/domains?format=csv`: one row per domain.
 pub const DOMAIN_COLUMNS: &[Column] = &[
     Column::Field("domain"),
+    Column::Field("provider"),
     Column::Field("attempts"),
     Column::Field("delivered"),
     Column::Field("deferred"),
@@ -105,11 +106,31 @@ pub const DOMAIN_COLUMNS: &[Column] = &[
     Column::Field("dropped"),
     Column::Field("smtp_451"),
     Column::Field("ratio_451"),
+    Column::Field("deferrals_watched"),
+    Column::Field("ratio_watched"),
     Column::Field("status"),
     Column::Categories("categories"),
 ];
 
-/// The columns of `GET /api/domains/{domain}?format=csv`: one row per bucket, oldest first (`start` in
+/// The columns of `GET /api/providers?format=csv`: one row per mailbox provider.
+pub const PROVIDER_COLUMNS: &[Column] = &[
+    Column::Field("provider"),
+    Column::Field("name"),
+    Column::Field("domains"),
+    Column::Field("attempts"),
+    Column::Field("delivered"),
+    Column::Field("deferred"),
+    Column::Field("bounced"),
+    Column::Field("smtp_451"),
+    Column::Field("ratio_451"),
+    Column::Field("deferrals_watched"),
+    Column::Field("ratio_watched"),
+    Column::Field("status"),
+    Column::Categories("categories"),
+];
+
+/// The columns of `GET /api/domains/{domain}?format=csv` and `GET /api/providers/{provider}?format=csv`:
+/// one row per bucket, oldest first (`start` in
 /// unix seconds).
 pub const BUCKET_COLUMNS: &[Column] = &[
     Column::Field("start"),

@@ -8,6 +8,7 @@ mod csv;
 mod health;
 mod metrics;
 mod openapi;
+mod providers;
 mod router;
 mod rules;
 mod silences;
@@ -110,7 +111,7 @@ pub fn form_urlencoded_pairs(input: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn percent_decode(input: &str) -> String {
+pub(super) fn percent_decode(input: &str) -> String {
     let bytes = input.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

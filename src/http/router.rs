@@ -7,7 +7,9 @@ use crate::error::AppError;
 use crate::esp::Fetcher;
 use crate::store::Store;
 
-use super::{classify, health, metrics, openapi, rules, silences, stats, webhooks, HttpRequest, HttpResponse, Method};
+use super::{
+    classify, health, metrics, openapi, providers, rules, silences, stats, webhooks, HttpRequest, HttpResponse, Method,
+};
 
 /// What a request may use besides itself: KV (pages, SNS certificates), the counting objects,
 /// configuration, the clock (unix seconds) and outbound HTTP (SNS certificates), all passed in so tests
@@ -52,9 +54,8 @@ pub async fn tally_webhook_answer<C: Counter>(counter: &C, path: &str, status: u
 fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
     match segments {
         ["api", "classify"] => Some("GET, HEAD, POST, OPTIONS"),
-        ["api", "health" | "domains" | "streams" | "alerts" | "rules" | "openapi.json"] | ["api", "domains", _] => {
-            Some("GET, HEAD, OPTIONS")
-        }
+        ["api", "health" | "domains" | "providers" | "streams" | "alerts" | "rules" | "openapi.json"]
+        | ["api", "domains" | "providers", _] => Some("GET, HEAD, OPTIONS"),
         ["api", "silences"] => Some("GET, HEAD, POST, OPTIONS"),
         ["api", "silences", _] => Some("DELETE, OPTIONS"),
         ["metrics"] => Some("GET, HEAD, OPTIONS"),
@@ -98,6 +99,8 @@ async fn route<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>)
         }
         (Method::Get | Method::Head, ["api", "domains"]) => stats::domains(req, ctx).await,
         (Method::Get | Method::Head, ["api", "domains", domain]) => stats::domain(req, ctx, domain).await,
+        (Method::Get | Method::Head, ["api", "providers"]) => providers::list(req, ctx).await,
+        (Method::Get | Method::Head, ["api", "providers", id]) => providers::detail(req, ctx, id).await,
         (Method::Get | Method::Head, ["api", "streams"]) => stats::streams(req, ctx).await,
         (Method::Get | Method::Head, ["api", "alerts"]) => stats::alerts(ctx).await,
         (Method::Get | Method::Head, ["api", "rules"]) => rules::rules(req, ctx).await,

@@ -15,6 +15,7 @@ use crate::counting::read::read_range;
 use crate::counting::{call, Counter, Request};
 use crate::detect::{Alert, Phase};
 use crate::error::AppError;
+use crate::provider::Provider;
 use crate::settings::Settings;
 use crate::silence::Silence;
 use crate::store::Store;
@@ -30,6 +31,8 @@ const MAX_DOMAIN_SAMPLES: usize = 10;
 #[derive(Serialize)]
 struct DomainSummary<'a> {
     domain: &'a str,
+    /// Its mailbox provider as known now (`unknown` until the cron has looked it up).
+    provider: Provider,
     attempts: u64,
     delivered: u64,
     deferred: u64,
@@ -37,6 +40,9 @@ struct DomainSummary<'a> {
     dropped: u64,
     smtp_451: u64,
     ratio_451: f64,
+    /// The replies `SPIKE_CODES` watches (the 451s by default), and their ratio.
+    deferrals_watched: u64,
+    ratio_watched: f64,
     categories: &'a BTreeMap<Category, u64>,
     status: Phase,
 }
@@ -57,12 +63,14 @@ pub async fn domains<S: Store, C: Counter>(
     let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let read = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
-    let (totals, phases) = (crate::counters::sum_range(&read.buckets, range), read.phases);
+    let mut read = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
+    let totals = crate::counters::sum_range(&read.buckets, range);
+    let phases = &read.phases;
     let mut domains: Vec<DomainSummary> = totals
         .iter()
         .map(|(domain, c)| DomainSummary {
             domain,
+            provider: Provider::Unknown,
             attempts: c.attempts(),
             delivered: c.delivered,
             deferred: c.deferred,
@@ -70,12 +78,18 @@ pub async fn domains<S: Store, C: Counter>(
             dropped: c.dropped,
             smtp_451: c.smtp_451,
             ratio_451: c.ratio_451(),
+            deferrals_watched: c.watched(&settings.spike_codes),
+            ratio_watched: c.ratio_watched(&settings.spike_codes),
             categories: &c.categories,
             status: phases.get(domain).copied().unwrap_or_default(),
         })
         .collect();
     crate::sort::sort_by(&mut domains, |a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
     domains.truncate(limit);
+    read.learn_providers(ctx.counter, &settings, domains.iter().map(|d| d.domain)).await?;
+    for row in &mut domains {
+        row.provider = read.provider_of(row.domain);
+    }
     Ok(match format {
         Format::Json => HttpResponse::json(200, &DomainList { window: window.as_str(), domains }),
         Format::Csv => csv::table(csv::DOMAIN_COLUMNS, &domains, &format!("domains-{}.csv", window.as_str())),
@@ -84,13 +98,26 @@ pub async fn domains<S: Store, C: Counter>(
 }
 
 #[derive(Serialize)]
-struct BucketView<'a> {
+pub(super) struct BucketView<'a> {
     start: u64,
     delivered: u64,
     deferred: u64,
     bounced: u64,
     smtp_451: u64,
     categories: &'a BTreeMap<Category, u64>,
+}
+
+impl<'a> BucketView<'a> {
+    pub(super) fn of(start: u64, counts: &'a Counts) -> BucketView<'a> {
+        BucketView {
+            start,
+            delivered: counts.delivered,
+            deferred: counts.deferred,
+            bounced: counts.bounced,
+            smtp_451: counts.smtp_451,
+            categories: &counts.categories,
+        }
+    }
 }
 
 /// A sample with the blocklist, filter or provider its text names, found again at read time (the
@@ -106,6 +133,7 @@ struct SampleView {
 #[derive(Serialize)]
 struct DomainDetail<'a> {
     domain: &'a str,
+    provider: Provider,
     buckets: Vec<BucketView<'a>>,
     samples: Vec<SampleView>,
     status: Phase,
@@ -134,14 +162,7 @@ pub async fn domain<S: Store, C: Counter>(
     let mut views = Vec::new();
     for (start, counts) in read.buckets.iter().filter_map(|(start, d)| d.get(&domain).map(|c| (*start, c))) {
         all.merge(counts);
-        views.push(BucketView {
-            start,
-            delivered: counts.delivered,
-            deferred: counts.deferred,
-            bounced: counts.bounced,
-            smtp_451: counts.smtp_451,
-            categories: &counts.categories,
-        });
+        views.push(BucketView::of(start, counts));
     }
     let sources = Sources::of(&read.dimensions());
     let mut samples = all.samples;
@@ -156,6 +177,7 @@ pub async fn domain<S: Store, C: Counter>(
         crate::sort::map(all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))));
     let detail = DomainDetail {
         domain: &domain,
+        provider: read.provider_of(&domain),
         buckets: views,
         samples,
         status,

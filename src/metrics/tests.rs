@@ -145,3 +145,24 @@ fn answers_handed_to_an_object_are_webhook_requests_by_esp_and_status() {
     assert_eq!(value(&text, r#"bouncewatch_webhook_requests_total{shard="1",esp="mailgun",status="200"}"#), 5.0);
     assert_eq!(value(&text, r#"bouncewatch_webhook_requests_total{shard="1",esp="mailgun",status="413"}"#), 1.0);
 }
+
+#[test]
+fn providers_have_their_own_series_beside_the_domains_top_n_and_other_alike() {
+    let providers = BTreeMap::from([
+        ("microsoft".to_owned(), counts(100, 40)),
+        ("google".to_owned(), counts(300, 2)),
+        ("other:hosting.example".to_owned(), counts(5, 0)),
+    ]);
+    let firing =
+        DomainAlert { phase: Phase::Firing, severity: Some(Severity::Warning), baseline_ratio: 0.02, silenced: false };
+    let provider_alerts = BTreeMap::from([("microsoft".to_owned(), firing)]);
+    let scrape = Scrape { providers, provider_alerts, window_minutes: 15, ..Scrape::default() };
+    let text = render(&scrape, 2);
+    assert_eq!(value(&text, r#"bouncewatch_window_smtp_451{scope="provider",provider="microsoft"}"#), 40.0);
+    assert_eq!(value(&text, r#"bouncewatch_window_events{scope="provider",provider="other",kind="delivered"}"#), 5.0);
+    assert_eq!(value(&text, r#"bouncewatch_alert_state{scope="provider",provider="microsoft",state="firing"}"#), 1.0);
+    assert_eq!(value(&text, r#"bouncewatch_baseline_ratio_451{scope="provider",provider="microsoft"}"#), 0.02);
+    assert_eq!(value(&text, r#"bouncewatch_providers{scope="provider"}"#), 3.0);
+    // One HELP and TYPE per family, its domain and provider samples together (the format requires it).
+    assert_eq!(text.matches("# TYPE bouncewatch_window_smtp_451 ").count(), 1);
+}

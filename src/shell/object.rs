@@ -8,10 +8,11 @@ use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, 
 use crate::config::Config;
 use crate::counting::{handle, Answer, ObjectEnv};
 use crate::metrics::ObjectStats;
+use crate::provider::{DohResolver, DEFAULT_DOH_URL, DOH_URL_VAR};
 use crate::sql::{OpsCounter, Row, Sql, SqlError, SqlOps, SqlValue};
 
 use super::counter::{WorkerCounter, ANSWERS_HEADER, CONFIG_HEADER, SHARD_HEADER};
-use super::{kv::KvStore, mail::WorkerNotifier, now_seconds, KV_BINDING};
+use super::{fetch::WorkerDohGet, kv::KvStore, mail::WorkerNotifier, now_seconds, KV_BINDING};
 
 #[durable_object]
 pub struct CountingObject {
@@ -39,12 +40,15 @@ impl DurableObject for CountingObject {
         let answer = match (KvStore::bind(&self.env, KV_BINDING, &config), peers) {
             (Ok(kv), Ok(peers)) => {
                 let notifier = WorkerNotifier::bind(&self.env);
+                let doh_url = config.get(DOH_URL_VAR).unwrap_or(DEFAULT_DOH_URL).to_owned();
+                let resolver = DohResolver::new(doh_url, WorkerDohGet);
                 let sql = DoSql { sql: self.state.storage().sql(), ops: OpsCounter::default() };
                 let env = ObjectEnv {
                     shard,
                     kv: &kv,
                     notifier: &notifier,
                     peers: &peers,
+                    resolver: &resolver,
                     config: &config,
                     email_binding: notifier.has_email_binding(),
                     now: now_seconds(),

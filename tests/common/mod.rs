@@ -189,6 +189,8 @@ pub struct World {
     pub notifier: RecordingNotifier,
     pub config: Config,
     pub faults: Cell<Faults>,
+    /// The objects' MX look-ups: NXDOMAIN for every domain not [`MemoryResolver::set`].
+    pub resolver: bouncewatch::provider::MemoryResolver,
     requests: Cell<u64>,
     /// The webhook answers no object call has carried yet ([`bouncewatch::metrics::tally`]).
     untold: std::cell::RefCell<bouncewatch::metrics::WebhookTally>,
@@ -203,6 +205,7 @@ impl World {
             notifier: RecordingNotifier::default(),
             config,
             faults: Cell::new(Faults::default()),
+            resolver: bouncewatch::provider::MemoryResolver::new(),
             requests: Cell::new(0),
             untold: Default::default(),
         }
@@ -214,7 +217,8 @@ impl World {
         now: u64,
         f: impl FnOnce(&LocalCounter<'_, sqlite::SqliteSql, MemoryStore, RecordingNotifier>) -> T,
     ) -> T {
-        let counter = LocalCounter::new(&self.objects, &self.kv, &self.notifier, self.config.clone());
+        let counter = LocalCounter::new(&self.objects, &self.kv, &self.notifier, self.config.clone())
+            .with_resolver(&self.resolver);
         counter.now.set(now);
         counter.faults.set(self.faults.get());
         // One isolate for the World's life: what one request's answers leave untold, the next call carries.

@@ -62,6 +62,11 @@ test("GET /metrics is valid Prometheus text with the firing domain and the Worke
     // METRICS_TOP_N=1: outlook.com is summed as "other".
     assert.equal(find(samples, "bouncewatch_window_events", { domain: "outlook.com" }).length, 0);
     assert.equal(find(samples, "bouncewatch_window_events", { domain: "other", kind: "delivered" })[0].value, 50);
+    // The same per provider: gmail.com is Google's, outlook.com Microsoft's, summed as "other" here.
+    const google = { scope: "provider", provider: "google" };
+    assert.equal(find(samples, "bouncewatch_window_smtp_451", google)[0].value, 60);
+    assert.equal(find(samples, "bouncewatch_window_events", { scope: "provider", provider: "other", kind: "delivered" })[0].value, 50);
+    assert.equal(find(samples, "bouncewatch_providers")[0].value, 2);
 
     const accepted = find(samples, "bouncewatch_webhook_events_total", { esp: "generic", outcome: "accepted" });
     assert.equal(accepted.reduce((sum, s) => sum + s.value, 0), 19 * 202 + 311, "every event seeded");

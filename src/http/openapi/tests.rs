@@ -15,7 +15,7 @@ use crate::http::csv::Format;
 use crate::http::ECHOED_EVENTS_MAX;
 use crate::silence::{
     COMMENT_PATTERN, CREATED_BY_PATTERN, MAX_ACTIVE, MAX_COMMENT_CHARS, MAX_CREATED_BY_CHARS, MAX_SILENCE_SECONDS,
-    MIN_SILENCE_SECONDS, PROVIDER_PATTERN,
+    MIN_SILENCE_SECONDS,
 };
 
 use super::{served, DOCUMENT, UNTIL_SLACK};
@@ -105,7 +105,7 @@ fn silence_paths(secured: bool, admin: bool, now: Option<u64>, storage: &[(&str,
         { "type": "object", "required": ["domain"], "additionalProperties": false,
           "properties": { "domain": { "type": "string", "maxLength": MAX_DOMAIN_LEN, "pattern": crate::domain::PATTERN } } },
         { "type": "object", "required": ["provider"], "additionalProperties": false,
-          "properties": { "provider": { "type": "string", "pattern": PROVIDER_PATTERN } } } ] });
+          "properties": { "provider": { "$ref": "#/components/schemas/ProviderId" } } } ] });
     let schema = json!({ "type": "object", "required": ["id", "match", "until", "comment", "created_at"], "properties": {
         "id": { "type": "string" }, "match": matcher, "until": { "type": "integer", "description": "Unix seconds." },
         "comment": { "type": "string" }, "created_by": { "type": "string" }, "created_at": { "type": "integer" } } });
@@ -151,6 +151,10 @@ fn values_by_dimension(max: usize) -> Value {
     Value::Object(Dimension::ALL.iter().map(|d| (d.as_str().to_owned(), list.clone())).collect())
 }
 
+/// An `other:` provider id: lower-case DNS labels (underscores allowed, as in MX host names).
+const OTHER_PROVIDER_PATTERN: &str =
+    "^other:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$";
+
 fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
     let windows: Vec<&str> = Window::ALL.iter().map(|w| w.as_str()).collect();
     let categories: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
@@ -163,6 +167,20 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
     let counts_by_category = json!({ "type": "object", "propertyNames": { "enum": categories },
                                      "additionalProperties": { "type": "integer" } });
     let phase = json!({ "type": "string", "enum": ["ok", "pending", "firing", "resolving"] });
+    let watched = json!({ "type": "integer", "description": "Replies with a code SPIKE_CODES watches (451 by default): what the detector judges." });
+    let mut provider_ids: Vec<&str> = crate::provider::Platform::ALL.iter().map(|p| p.id()).collect();
+    provider_ids.extend(["unknown", "no_mail"]);
+    let provider_id_schema = json!({ "anyOf": [{ "type": "string", "enum": provider_ids },
+        { "type": "string", "maxLength": 6 + crate::provider::MAX_NAME_LEN, "pattern": OTHER_PROVIDER_PATTERN }],
+        "description": "A platform id, unknown (not looked up yet), no_mail (null MX), or other: and the MX hosts' registrable domain." });
+    let provider_id = json!({ "$ref": "#/components/schemas/ProviderId" });
+    let provider_totals = json!({ "type": "object", "properties": {
+        "provider": provider_id, "name": { "type": "string" },
+        "domains": { "type": "integer", "description": "Domains with traffic in the window." },
+        "attempts": { "type": "integer" }, "delivered": { "type": "integer" }, "deferred": { "type": "integer" },
+        "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
+        "deferrals_watched": watched, "ratio_watched": { "type": "number" },
+        "categories": counts_by_category, "status": phase } });
     let storage = [("503", "Storage failed; retry.")];
     let (silence, silences, silence_item) = silence_paths(secured, admin, now, &storage);
     let kinds = json!({ "type": "string", "enum": ["deferred", "bounced", "dropped", "delivered"],
@@ -207,6 +225,7 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
           "Error": { "type": "object", "required": ["error", "message"],
                      "properties": { "error": { "type": "string" }, "message": { "type": "string" } } },
           "Category": { "type": "string", "enum": categories },
+          "ProviderId": provider_id_schema,
           "Entity": { "type": "object", "description": "The blocklist, filter or provider the reply names.", "properties": {
               "name": { "type": "string" }, "kind": { "type": "string", "enum": ["blocklist", "filter", "mailbox_provider"] },
               "lookup": { "type": "string", "format": "uri" } } },
@@ -224,12 +243,14 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
           "DomainList": { "type": "object", "properties": {
               "window": { "type": "string", "enum": windows },
               "domains": { "type": "array", "items": { "type": "object", "properties": {
-                  "domain": { "type": "string" }, "attempts": { "type": "integer" }, "delivered": { "type": "integer" },
+                  "domain": { "type": "string" }, "provider": provider_id,
+                  "attempts": { "type": "integer" }, "delivered": { "type": "integer" },
                   "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "dropped": { "type": "integer" },
                   "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
+                  "deferrals_watched": watched, "ratio_watched": { "type": "number" },
                   "categories": counts_by_category, "status": phase } } } } },
           "DomainDetail": { "type": "object", "properties": {
-              "domain": { "type": "string" },
+              "domain": { "type": "string" }, "provider": provider_id,
               "buckets": { "type": "array", "items": { "type": "object", "properties": {
                   "start": { "type": "integer", "description": "Unix seconds." }, "delivered": { "type": "integer" },
                   "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" },
@@ -242,11 +263,15 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
               "breakdown": { "$ref": "#/components/schemas/Breakdown" },
               "concentration": concentration } },
           "Alert": { "type": "object", "properties": {
-              "domain": { "type": "string", "description": "A recipient domain, or * for the sender-wide alert." },
-              "domains": { "type": "array", "items": { "type": "string" }, "description": "Sender-wide alert only." },
+              "domain": { "type": "string", "description": "A recipient domain, a provider's id (provider alerts), or * for the sender-wide alert." },
+              "scope": { "type": "string", "enum": ["domain", "provider", "sender"] },
+              "provider": provider_id,
+              "domain_count": { "type": "integer", "description": "Provider alerts: its domains with traffic in the window." },
+              "domains": { "type": "array", "items": { "type": "string" }, "description": "Sender-wide alert: the domains it covers; provider alert: its busiest domains." },
               "state": phase, "severity": { "type": "string", "enum": ["benign", "warning", "critical"] },
               "since": { "type": "integer" }, "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
-              "baseline_ratio": { "type": "number" },
+              "deferrals_watched": watched, "ratio_watched": { "type": "number" },
+              "baseline_ratio": { "type": "number", "description": "The baseline of the watched ratio." },
               "causes": { "type": "array", "items": { "type": "object", "properties": {
                   "category": { "$ref": "#/components/schemas/Category" }, "share": { "type": "number" } } } },
               "advice": { "type": "array", "items": { "type": "string" } },
@@ -266,6 +291,26 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
               "properties": values_by_dimension(TOP_VALUES) },
           "Streams": { "type": "object", "required": ["window", "attempts", "smtp_451", "sending_ip", "ip_pool", "sending_domain", "tag", "other"],
               "properties": streams },
+          "ProviderList": { "type": "object", "properties": {
+              "window": { "type": "string", "enum": windows },
+              "providers": { "type": "array", "items": provider_totals } } },
+          "ProviderDetail": { "type": "object", "properties": {
+              "provider": provider_id, "name": { "type": "string" }, "window": { "type": "string", "enum": windows },
+              "status": phase, "domains": { "type": "integer" },
+              "buckets": { "type": "array", "items": { "type": "object", "properties": {
+                  "start": { "type": "integer", "description": "Unix seconds." }, "delivered": { "type": "integer" },
+                  "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" },
+                  "categories": counts_by_category } } },
+              "categories": counts_by_category,
+              "top_domains": { "type": "array", "items": { "type": "object", "properties": {
+                  "domain": { "type": "string" }, "attempts": { "type": "integer" }, "smtp_451": { "type": "integer" },
+                  "ratio_451": { "type": "number" }, "status": phase } } },
+              "samples": { "type": "array", "items": { "$ref": "#/components/schemas/Sample" } },
+              "advice": { "type": "object", "additionalProperties": { "type": "string" } },
+              "spike_advice": { "type": "string" },
+              "breakdown": { "$ref": "#/components/schemas/Breakdown",
+                  "description": format!("Over its {} busiest domains.", crate::http::providers::MAX_TOP_DOMAINS) },
+              "concentration": concentration } },
           "Alerts": { "type": "object", "properties": {
               "active": { "type": "array", "items": { "$ref": "#/components/schemas/Alert" } },
               "recent": { "type": "array", "items": { "$ref": "#/components/schemas/Alert" } } } },
@@ -302,6 +347,11 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
               "description": "As /api/domains lists it, in any case; an xn-- label must also be valid punycode (RFC 5891), which the pattern cannot say.",
               "schema": { "type": "string", "maxLength": MAX_DOMAIN_LEN, "pattern": crate::domain::PATTERN } },
             window, format]), ok_or_csv("DomainDetail", "one row per bucket"), &storage)),
+        "/api/providers": get_and_head(operation(secured, "Mailbox providers by 451 count over a window: each domain's counts under its provider as known now.",
+            json!([window, format]), ok_or_csv("ProviderList", "one row per provider"), &storage)),
+        "/api/providers/{provider}": get_and_head(operation(secured, "One provider's buckets, causes, busiest domains and samples over a window.", json!([
+            { "name": "provider", "in": "path", "required": true, "schema": provider_id }, window, format]),
+            ok_or_csv("ProviderDetail", "one row per bucket"), &storage)),
         "/api/rules": get_and_head(operation(secured, "Hits per classification rule over a window, with a sample reply each.",
             json!([window]), ok("RuleList"), &storage)),
         "/api/streams": get_and_head(operation(secured, "Attempts, 451s and 451 ratio per sending IP, IP pool, sending domain and tag, across all recipient domains, over a window.",

@@ -105,16 +105,11 @@ pub fn parse_into(raw: &str, reply: &mut Reply) {
 /// regenerated status would otherwise be read as the receiver's. At the very start (`smtp; 550 5.1.1 …`,
 /// the usual Diagnostic-Code) nothing precedes it and the whole text is read as before.
 fn after_wrapper(text: &str) -> Option<&[u8]> {
-    // Found by its `;`, which most replies lack: `str::find` of one ASCII char is a word-at-a-time memchr.
-    let mut from = 0;
-    while let Some(offset) = text[from..].find(';') {
-        let semicolon = from + offset;
-        if text[..semicolon].ends_with("smtp") {
-            return (semicolon > 4).then(|| &text.as_bytes()[semicolon + 1..]);
-        }
-        from = semicolon + 1;
-    }
-    None
+    // Found by its `;`, which most replies lack.
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b';', bytes)
+        .find(|&semicolon| bytes[..semicolon].ends_with(b"smtp"))
+        .and_then(|semicolon| (semicolon > 4).then(|| &bytes[semicolon + 1..]))
 }
 
 /// The longest prefix of `raw` within [`MAX_SCANNED_BYTES`] that ends on a char boundary.
@@ -138,7 +133,9 @@ fn cap(raw: &str) -> &str {
 /// because ASCII bytes never occur inside a multi-byte character.
 fn normalize_into(raw: &str, out: &mut String) {
     out.clear();
-    if raw.is_ascii() {
+    // An OR over every byte, which the compiler turns into vector instructions: `str::is_ascii` reads
+    // what follows its last 64-byte block one byte at a time, most of a short reply.
+    if raw.bytes().fold(0, |seen, byte| seen | byte).is_ascii() {
         out.push_str(raw);
         out.make_ascii_lowercase();
     } else {
@@ -153,9 +150,16 @@ fn normalize_into(raw: &str, out: &mut String) {
     }
 }
 
-/// Appends `str::to_lowercase(text)` to `out`, without looking up the case tables for the CJK and Hangul
-/// blocks, which have no case and hold nearly every character of Japanese, Chinese and Korean replies.
-/// Only capital sigma lower-cases by its context, so text holding one is left to the standard library.
+/// Blocks without case, whose every character lower-cases to itself (a test checks each one): Hebrew,
+/// Arabic and the scripts of South and South-East Asia and Tibet; general punctuation (the marks that
+/// order right-to-left text, dashes, quotes); CJK and Hangul. Together they hold nearly every character of
+/// Hebrew, Arabic, Persian, Hindi, Thai, Japanese, Chinese and Korean replies.
+const CASELESS: [std::ops::RangeInclusive<char>; 4] =
+    ['\u{0590}'..='\u{0FFF}', '\u{2000}'..='\u{206F}', '\u{3000}'..='\u{9FFF}', '\u{AC00}'..='\u{D7A3}'];
+
+/// Appends `str::to_lowercase(text)` to `out`, without looking up the case tables for the [`CASELESS`]
+/// blocks. Only capital sigma lower-cases by its context, so text holding one is left to the standard
+/// library.
 fn push_lowercase(text: &str, out: &mut String) {
     if text.contains('Σ') {
         out.push_str(&text.to_lowercase());
@@ -164,7 +168,7 @@ fn push_lowercase(text: &str, out: &mut String) {
     for c in text.chars() {
         if c.is_ascii() {
             out.push(c.to_ascii_lowercase());
-        } else if matches!(c, '\u{3000}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7A3}') {
+        } else if CASELESS.iter().any(|block| block.contains(&c)) {
             out.push(c);
         } else {
             out.extend(c.to_lowercase());
@@ -173,37 +177,17 @@ fn push_lowercase(text: &str, out: &mut String) {
 }
 
 /// Whether `text` has no whitespace but single spaces between words: no byte below 0x20 (tabs, line
-/// breaks, controls), no two spaces in a row, none at either end. This runs on every reply, so it reads
-/// eight bytes at a time.
+/// breaks, controls), no two spaces in a row, none at either end. This runs on every reply, so it is
+/// written without an early exit, as an OR over the bytes that the compiler turns into vector
+/// instructions: replies are short, and a test per byte or per word cost more than reading them all.
 fn is_collapsed(text: &[u8]) -> bool {
-    const ONES: u64 = u64::MAX / 255;
-    const LOW7: u64 = ONES * 0x7f;
-    /// The high bit of each zero byte of `word`, exactly: no carry crosses from one byte to the next.
-    fn zero_bytes(word: u64) -> u64 {
-        !(((word & LOW7) + LOW7) | word | LOW7)
-    }
     if text.first() == Some(&b' ') || text.last() == Some(&b' ') {
         return false;
     }
-    let mut chunks = text.chunks_exact(8);
-    let mut space_before = false;
-    for word in chunks.by_ref().filter_map(<[u8]>::first_chunk).map(|bytes| u64::from_le_bytes(*bytes)) {
-        let controls = zero_bytes(word & (ONES * 0xe0));
-        let spaces = zero_bytes(word ^ (ONES * 0x20));
-        // A space followed by a space, within the word or across from the previous one.
-        let doubled = (spaces & (spaces >> 8)) | (spaces & (u64::from(space_before) << 7));
-        if controls | doubled != 0 {
-            return false;
-        }
-        space_before = spaces >> 63 != 0;
-    }
-    for &byte in chunks.remainder() {
-        if byte < b' ' || (byte == b' ' && space_before) {
-            return false;
-        }
-        space_before = byte == b' ';
-    }
-    true
+    let controls = text.iter().fold(false, |found, &byte| found | (byte < b' '));
+    let following = text.get(1..).unwrap_or_default();
+    let doubled = text.iter().zip(following).fold(false, |found, (&a, &b)| found | ((a == b' ') & (b == b' ')));
+    !(controls | doubled)
 }
 
 /// Rewrites `text` in place to its words one space apart; on every line after the first, a leading
@@ -252,13 +236,11 @@ fn digit_value(b: &[u8]) -> u16 {
 }
 
 /// The first basic and the first enhanced code, in one pass: both start with 2, 4 or 5, a byte that
-/// most of a reply's text is not, so the pass stops rarely and ends as soon as both are found.
+/// most of a reply's text is not, so the pass stops rarely (found a vector at a time) and ends as soon as
+/// both are found.
 fn find_codes(b: &[u8]) -> (Option<u16>, Option<EnhancedCode>) {
     let (mut basic, mut enhanced) = (None, None);
-    for (at, byte) in b.iter().enumerate() {
-        if !matches!(byte, b'2' | b'4' | b'5') {
-            continue;
-        }
+    for at in memchr::memchr3_iter(b'2', b'4', b'5', b) {
         basic = basic.or_else(|| basic_at(b, at));
         enhanced = enhanced.or_else(|| enhanced_at(b, at));
         if basic.is_some() && enhanced.is_some() {
@@ -407,9 +389,19 @@ mod tests {
     }
 
     #[test]
+    fn the_caseless_blocks_have_no_case() {
+        for block in CASELESS {
+            for c in block {
+                assert!(c.to_lowercase().eq([c]), "{c:?} ({:04X}) has a lower case", u32::from(c));
+            }
+        }
+    }
+
+    #[test]
     fn lowercasing_is_unicode_aware() {
         assert_eq!(parse("550 ÜBERSCHRITTEN Ärger").text, "550 überschritten ärger");
-        for text in ["ΟΔΟΣ Σ", "メールボックスが一杯です ＡＢＣ", "사용자 없음 İSTANBUL", "Ⓐ Ω K"]
+        for text in
+            ["ΟΔΟΣ Σ", "メールボックスが一杯です ＡＢＣ", "사용자 없음 İSTANBUL", "Ⓐ Ω K", "שלום ΑΒΓ مرحبًا नमस्कार ÉTÉ"]
         {
             assert_eq!(parse(text).text, text.to_lowercase(), "{text}");
         }

@@ -52,6 +52,7 @@ mod codes;
 pub mod custom;
 pub mod entity;
 mod fallback;
+mod literals;
 mod providers;
 mod rule;
 mod text;

@@ -4,15 +4,16 @@
 //! the SMTP stage, and rarely a regex. Literals are checked first and a regex only runs when they all
 //! hold, because regex-lite has no literal optimizations of its own.
 //!
-//! Rather than search the text once per literal (~400 of them), one pass over the text's byte pairs
-//! finds every literal that occurs: each is compared in place only where its anchor (its least common
-//! byte pair) occurs. Every literal condition of every rule is then a bit test in [`Found`]. The SMTP
-//! stage markers are literals of the same pass, so naming the stage costs no search of its own.
+//! Rather than search the text once per literal (~500 of them), one pass over the text finds every
+//! literal that occurs (see [`super::literals`]). Every literal condition of every rule is then a bit
+//! test in [`Found`]. The SMTP stage markers and the entity markers are literals of the same pass, so
+//! naming the stage or the filter costs no search of its own.
 
 use std::ops::Range;
 
 use regex_lite::Regex;
 
+use super::literals::{Found, Literals};
 use super::Category;
 use crate::reply::Reply;
 
@@ -141,103 +142,6 @@ impl CodePattern {
     }
 }
 
-/// Literal `id` starts `offset` bytes before its anchor `pair` wherever the literal occurs. The literal
-/// is kept with its anchor: a reply of the shared corpus visits about forty anchors whose pair occurs
-/// where the literal does not, and each then costs one masked compare, with no lookup of the literal.
-#[derive(Debug)]
-struct Anchor {
-    literal: Literal,
-    pair: u16,
-    id: u16,
-    offset: u16,
-}
-
-/// A literal, with its first (up to) eight bytes as a word: most anchor hits that are not occurrences
-/// differ there, and one masked compare is far cheaper than a `memcmp` call.
-#[derive(Debug)]
-struct Literal {
-    bytes: &'static [u8],
-    head: u64,
-    head_mask: u64,
-}
-
-impl Literal {
-    fn new(text: &'static str) -> Literal {
-        let bytes = text.as_bytes();
-        let mut head = [0u8; 8];
-        let head_len = bytes.len().min(8);
-        head[..head_len].copy_from_slice(&bytes[..head_len]);
-        let head_mask = if head_len == 8 { u64::MAX } else { (1u64 << (8 * head_len)) - 1 };
-        Literal { bytes, head: u64::from_le_bytes(head), head_mask }
-    }
-
-    fn occurs_at(&self, text: &[u8], start: usize) -> bool {
-        let Some(rest) = text.get(start..) else { return false };
-        match rest.first_chunk::<8>() {
-            Some(&word) => {
-                u64::from_le_bytes(word) & self.head_mask == self.head
-                    && rest[8..].starts_with(self.bytes.get(8..).unwrap_or_default())
-            }
-            None => rest.starts_with(self.bytes),
-        }
-    }
-}
-
-/// How many literals the tables may hold; [`Found`] is a fixed bit set so that matching allocates
-/// nothing.
-const MAX_LITERALS: usize = 576;
-
-/// Anchor lists are found by a 12-bit hash of the pair so the index stays in L1 cache; a collision only
-/// costs a pair compare.
-const PAIR_SLOTS: usize = 1 << 12;
-
-/// Every byte pair, for the exact "anchors something?" bit set (8 KiB) tested at each position.
-const PAIRS: usize = 1 << 16;
-
-/// The literals that occur in a text, by id: found in one pass, so that every rule's literal
-/// conditions are bit tests.
-pub struct Found {
-    literals: [u64; MAX_LITERALS / 64],
-}
-
-impl Found {
-    fn has(&self, id: usize) -> bool {
-        self.literals[id / 64] & (1 << (id % 64)) != 0
-    }
-
-    fn set(&mut self, id: usize) {
-        self.literals[id / 64] |= 1 << (id % 64);
-    }
-
-    /// Whether any literal numbered `range` occurs: a rule's `any` literals are numbered consecutively,
-    /// so this costs a word or two of bit tests.
-    fn any_in(&self, range: &Range<usize>) -> bool {
-        if range.is_empty() {
-            return false;
-        }
-        let (first, last) = (range.start / 64, (range.end - 1) / 64);
-        (first..=last).any(|word| {
-            let low = if word == first { range.start % 64 } else { 0 };
-            let high = if word == last { (range.end - 1) % 64 } else { 63 };
-            let mask = (u64::MAX >> (63 - high)) & (u64::MAX << low);
-            self.literals[word] & mask != 0
-        })
-    }
-}
-
-/// How rare a byte pair is in reply text by its letters, for pairs equally frequent in the examples:
-/// letters by English frequency, while spaces, digits and the punctuation of addresses and IPs are
-/// everywhere.
-fn rarity(pair: [u8; 2]) -> usize {
-    const COMMON_FIRST: &[u8] = b" .0123456789etaoinsrhl[]:<>@-/()dcumfpgwybvkxjqz";
-    let commonness = |b: u8| COMMON_FIRST.iter().position(|&c| c == b).unwrap_or(COMMON_FIRST.len());
-    commonness(pair[0]) + commonness(pair[1])
-}
-
-fn pair_slot(pair: u16) -> usize {
-    (u32::from(pair).wrapping_mul(0x9E37_79B1) >> 20) as usize
-}
-
 /// A rule ready to match. Its literals are numbered consecutively per list, so each list is a range of
 /// ids in [`Found`].
 #[derive(Debug)]
@@ -277,11 +181,8 @@ impl Compiled {
     }
 }
 
-/// The rule tables compiled once: the rules in order, and an index from each byte pair to the literals
-/// anchored on it (a poor man's Aho-Corasick: one pass over the text finds every literal that occurs).
-///
-/// Each literal is anchored on its least common byte pair; where that pair occurs in a text, the
-/// literal is compared in place. Most pairs of a text anchor nothing and cost a bit test.
+/// The rule tables compiled once: the rules in order, every literal of theirs numbered and found in one
+/// pass (a poor man's Aho-Corasick, see [`Literals`]), and the rules each literal or code gates.
 #[derive(Debug)]
 pub struct Matcher {
     rules: Vec<Compiled>,
@@ -291,11 +192,8 @@ pub struct Matcher {
     /// names: found in the same pass, so naming the filter or provider costs no search of its own.
     entity_markers: Range<usize>,
     entity_of_marker: Vec<u16>,
-    /// For pair slot `p`, its anchors are `anchors[starts[p]..starts[p + 1]]`.
-    starts: Vec<u32>,
-    anchors: Vec<Anchor>,
-    /// The byte pairs that anchor some literal.
-    anchored: Box<[u64; PAIRS / 64]>,
+    /// Every literal of the rules and markers, numbered as the ranges above and in [`Compiled`] say.
+    literals: Literals,
     /// For each literal id, the rule it gates, if any (see [`Gate`]).
     gated_by_literal: Vec<Option<u16>>,
     /// The rules gated by their codes (see [`CodeGates`]).
@@ -388,18 +286,11 @@ impl Matcher {
     /// `entity_markers` are lower-case fragments, each with the index of the entity it names; the first
     /// marker in this order that occurs in a reply names its entity (see [`Scan::entity`]).
     pub fn new(tables: &[&'static [Rule]], markers: &[(&'static str, u16)]) -> Matcher {
-        let pair_counts = pair_counts(tables.iter().flat_map(|t| t.iter()).map(|rule| rule.example));
-        let mut anchored_at: Vec<(usize, Anchor)> = Vec::new();
+        let mut texts: Vec<&'static str> = Vec::new();
         let mut number = |list: &mut dyn Iterator<Item = &'static str>| -> Range<usize> {
-            let start = anchored_at.len();
-            for text in list {
-                let id = anchored_at.len() as u16;
-                let (offset, pair) = rarest_pair(text, &pair_counts);
-                let pair = u16::from_le_bytes(pair);
-                let anchor = Anchor { literal: Literal::new(text), pair, id, offset: offset as u16 };
-                anchored_at.push((pair_slot(pair), anchor));
-            }
-            start..anchored_at.len()
+            let start = texts.len();
+            texts.extend(list);
+            start..texts.len()
         };
         let stage_markers = number(&mut STAGE_MARKERS.iter().map(|&(marker, _)| marker));
         let entity_markers = number(&mut markers.iter().map(|&(marker, _)| marker));
@@ -415,23 +306,10 @@ impl Matcher {
                 regex: rule.regex.map(|r| Regex::new(r).unwrap_or_else(|e| panic!("rule {}: {e}", rule.id))),
             });
         }
-        let literals = anchored_at.len();
-        assert!(literals <= MAX_LITERALS, "raise MAX_LITERALS to {literals}");
-        crate::sort::sort_by_key(&mut anchored_at, |(pair, anchor)| (*pair, anchor.id));
-        let mut starts = vec![0u32; PAIR_SLOTS + 1];
-        for &(pair, _) in &anchored_at {
-            starts[pair + 1] += 1;
-        }
-        for p in 1..starts.len() {
-            starts[p] += starts[p - 1];
-        }
-        let mut anchored = Box::new([0u64; PAIRS / 64]);
-        for (_, anchor) in &anchored_at {
-            anchored[usize::from(anchor.pair) / 64] |= 1 << (anchor.pair % 64);
-        }
-        let anchors = anchored_at.into_iter().map(|(_, anchor)| anchor).collect();
+        let examples = tables.iter().flat_map(|t| t.iter()).map(|rule| rule.example);
+        let literals = Literals::new(&texts, examples);
         assert!(rules.len() <= MAX_RULES, "raise MAX_RULES to {}", rules.len());
-        let mut gated_by_literal = vec![None; literals];
+        let mut gated_by_literal = vec![None; texts.len()];
         let mut code_patterns = Vec::new();
         let mut always = [0u64; MAX_RULES / 64];
         for (index, rule) in rules.iter().enumerate() {
@@ -447,9 +325,7 @@ impl Matcher {
             stage_markers,
             entity_markers,
             entity_of_marker,
-            starts,
-            anchors,
-            anchored,
+            literals,
             gated_by_literal,
             gated_by_code,
             always,
@@ -465,7 +341,7 @@ impl Matcher {
     /// The first rule that matches and that `allowed` admits (what the event's kind rules out, such as
     /// `expired` for a deferral, is skipped so the next rule that fits decides), and the entity named.
     pub fn scan(&self, reply: &Reply, allowed: impl Fn(&Rule) -> bool) -> Scan {
-        let found = self.find_literals(reply.text.as_bytes());
+        let found = self.literals.find(reply.text.as_bytes());
         // Only the rules whose gate holds are tried, in table order: a handful instead of every rule.
         let mut worth_trying = self.always;
         for (word, &bits) in found.literals.iter().enumerate() {
@@ -494,50 +370,6 @@ impl Matcher {
         };
         Scan { rule, entity }
     }
-
-    fn find_literals(&self, text: &[u8]) -> Found {
-        let mut found = Found { literals: [0; MAX_LITERALS / 64] };
-        let mut from = 0;
-        while let Some(at) = next_anchored(&self.anchored, text, from) {
-            let pair = u16::from_le_bytes([text[at], text[at + 1]]);
-            let slot = pair_slot(pair);
-            for anchor in &self.anchors[self.starts[slot] as usize..self.starts[slot + 1] as usize] {
-                // A literal found once is compared again where it recurs: rarer than the test it saves.
-                let occurs = anchor.pair == pair
-                    && at
-                        .checked_sub(usize::from(anchor.offset))
-                        .is_some_and(|start| anchor.literal.occurs_at(text, start));
-                if occurs {
-                    found.set(usize::from(anchor.id));
-                }
-            }
-            from = at + 1;
-        }
-        found
-    }
-}
-
-/// Where the first anchored pair at or after `from` starts. Kept out of line on purpose: this loop runs
-/// on every byte of every reply, and inlined into the matcher it lost its registers to the code around
-/// it and cost twice the instructions per byte.
-#[inline(never)]
-fn next_anchored(anchored: &[u64; PAIRS / 64], text: &[u8], from: usize) -> Option<usize> {
-    let is_anchored = |pair: u16| anchored[usize::from(pair >> 6)] & (1 << (pair & 63)) != 0;
-    // Eight bytes are read at once and their seven pairs shifted out of the word (which is why pairs are
-    // little-endian): one load and one loop test for seven positions, about half the instructions of a
-    // pair at a time.
-    let mut at = from;
-    while let Some(&bytes) = text.get(at..).and_then(<[u8]>::first_chunk::<8>) {
-        let word = u64::from_le_bytes(bytes);
-        for k in 0..7 {
-            if is_anchored((word >> (8 * k)) as u16) {
-                return Some(at + k);
-            }
-        }
-        at += 7;
-    }
-    let rest = text.get(at..)?;
-    rest.windows(2).position(|w| is_anchored(u16::from_le_bytes([w[0], w[1]]))).map(|offset| at + offset)
 }
 
 /// The positions of the set bits of `bits`, lowest first.
@@ -549,33 +381,6 @@ fn set_bits(mut bits: u64) -> impl Iterator<Item = usize> {
             bit
         })
     })
-}
-
-/// How often each byte pair occurs in `samples`, as the classifier sees them (normalized). The rules' own
-/// examples are real replies: a literal anchored on a pair that is rare in them is compared rarely, while
-/// a pair such as "e " or "in" would make the one pass stop at nearly every byte.
-fn pair_counts<'a>(samples: impl Iterator<Item = &'a str>) -> Vec<u32> {
-    let mut counts = vec![0u32; PAIRS];
-    for sample in samples {
-        for w in crate::reply::parse(sample).text.as_bytes().windows(2) {
-            counts[usize::from(u16::from_le_bytes([w[0], w[1]]))] += 1;
-        }
-    }
-    counts
-}
-
-/// A literal's least common byte pair and where it starts in the literal: fewest occurrences in
-/// `pair_counts`, then the rarest letters. Panics on a literal shorter than a pair: literals are static
-/// table data, checked by the test suite.
-fn rarest_pair(text: &str, pair_counts: &[u32]) -> (usize, [u8; 2]) {
-    text.as_bytes()
-        .windows(2)
-        .enumerate()
-        .map(|(offset, w)| (offset, [w[0], w[1]]))
-        .min_by_key(|&(offset, pair)| {
-            (pair_counts[usize::from(u16::from_le_bytes(pair))], std::cmp::Reverse(rarity(pair)), offset)
-        })
-        .unwrap_or_else(|| panic!("literal {text:?} is too short"))
 }
 
 #[cfg(test)]
@@ -628,8 +433,8 @@ mod tests {
 
     #[test]
     fn a_literal_is_found_at_every_offset_across_the_passes_eight_byte_words() {
-        // The pass reads seven pairs per eight-byte word, then the tail a pair at a time: a marker is
-        // found whichever pair of the word, or of the tail, its anchor falls on.
+        // The pass visits every other position, three per eight-byte word, then the tail from a padded
+        // word: a marker is found whichever position of the word, or of the tail, its anchors fall on.
         for padding in 0..20 {
             for tail in ["", "x", "xxxxxxx"] {
                 let text = format!("{}after helo{tail}", "x".repeat(padding));

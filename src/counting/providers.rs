@@ -374,10 +374,15 @@ fn write_sum<Q: Sql>(
     sum: &ProviderHour,
     settings: &Settings,
 ) -> Result<(), SqlError> {
+    put_sum(sql, hour, provider, sum.watched(settings), &encode_sum(sum)?)
+}
+
+/// Stores a sum already encoded (`text`), with its watched replies.
+fn put_sum<Q: Sql>(sql: &Q, hour: u64, provider: &str, watched: u64, text: &str) -> Result<(), SqlError> {
     sql.exec(
         "INSERT INTO provider_sums (hour, provider, watched, sum) VALUES (?, ?, ?, ?)
          ON CONFLICT (hour, provider) DO UPDATE SET watched = excluded.watched, sum = excluded.sum",
-        &[hour.into(), provider.into(), sum.watched(settings).into(), encode_sum(sum)?.as_str().into()],
+        &[hour.into(), provider.into(), watched.into(), text.into()],
     )?;
     Ok(())
 }
@@ -433,8 +438,10 @@ pub fn aggregate<Q: Sql>(object: &CounterObject<'_, Q>, hour: u64, buckets: &Buc
     let mut written = 0;
     for (id, mut sum) in sums {
         sum.cap();
-        if stored.remove(id).as_deref() != Some(encode_sum(&sum)?.as_str()) {
-            write_sum(object.sql, hour, id, &sum, settings)?;
+        // Encoded once: the comparison with the stored row and the write both need the text.
+        let text = encode_sum(&sum)?;
+        if stored.remove(id).as_deref() != Some(text.as_str()) {
+            put_sum(object.sql, hour, id, sum.watched(settings), &text)?;
             written += 1;
         }
     }

@@ -56,6 +56,7 @@ pub mod metrics;
 pub mod mime;
 pub mod notify;
 pub mod outbound;
+pub mod period;
 pub mod provider;
 pub mod redact;
 pub mod reply;

@@ -14,6 +14,7 @@ pub const NAMES: &[&str] = &[
     // Counting and spike detection: see `crate::settings` for meanings and defaults.
     "BUCKET_MINUTES",
     "RETENTION_DAYS",
+    "HISTORY_DAYS",
     "SPIKE_WINDOW_MINUTES",
     "SPIKE_MIN_451",
     "SPIKE_RATIO_FLOOR",

@@ -347,6 +347,11 @@ pub fn sum_range(buckets: &Buckets, range: BucketRange) -> DomainCounts {
     sum
 }
 
+/// Every domain's counts summed over every bucket.
+pub fn sum_all(buckets: &Buckets) -> DomainCounts {
+    sum_range(buckets, BucketRange { first: 0, last: u64::MAX })
+}
+
 /// An inclusive range of bucket starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BucketRange {
@@ -368,17 +373,31 @@ impl BucketRange {
     }
 }
 
-/// The windows the read API offers.
+/// The windows the read API offers: four over the hourly counts (5-minute buckets ending now) and three
+/// over the daily history (the last 30, 90 or 365 complete UTC days, in daily buckets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
     Minutes15,
     Hour1,
     Hours24,
     Days7,
+    Days30,
+    Days90,
+    Days365,
 }
 
 impl Window {
-    pub const ALL: [Window; 4] = [Window::Minutes15, Window::Hour1, Window::Hours24, Window::Days7];
+    pub const ALL: [Window; 7] = [
+        Window::Minutes15,
+        Window::Hour1,
+        Window::Hours24,
+        Window::Days7,
+        Window::Days30,
+        Window::Days90,
+        Window::Days365,
+    ];
+    /// The windows over the hourly counts, the only ones routes without history take.
+    pub const HOURLY: [Window; 4] = [Window::Minutes15, Window::Hour1, Window::Hours24, Window::Days7];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -386,6 +405,9 @@ impl Window {
             Window::Hour1 => "1h",
             Window::Hours24 => "24h",
             Window::Days7 => "7d",
+            Window::Days30 => "30d",
+            Window::Days90 => "90d",
+            Window::Days365 => "365d",
         }
     }
 
@@ -399,6 +421,19 @@ impl Window {
             Window::Hour1 => 3600,
             Window::Hours24 => 86_400,
             Window::Days7 => 7 * 86_400,
+            Window::Days30 => 30 * 86_400,
+            Window::Days90 => 90 * 86_400,
+            Window::Days365 => 365 * 86_400,
+        }
+    }
+
+    /// Whole days, for the windows read from the daily history.
+    pub fn days(self) -> Option<u64> {
+        match self {
+            Window::Days30 => Some(30),
+            Window::Days90 => Some(90),
+            Window::Days365 => Some(365),
+            _ => None,
         }
     }
 }

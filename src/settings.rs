@@ -4,7 +4,8 @@
 //! | Var | Default | Meaning |
 //! |---|---|---|
 //! | `BUCKET_MINUTES` | 5 | Width of a counting bucket, by event time (1–60, should divide 60). |
-//! | `RETENTION_DAYS` | 8 | How long counts are kept; every KV key expires; older events are `stale`. |
+//! | `RETENTION_DAYS` | 8 | How long the hourly counts are kept; every KV key expires; older events go to the history. |
+//! | `HISTORY_DAYS` | 400 | How long the daily history is kept (at least `RETENTION_DAYS`); older events are `stale`. |
 //! | `SPIKE_WINDOW_MINUTES` | 15 | The short window the detector looks at (rounded up to whole buckets). |
 //! | `SPIKE_MIN_451` | 20 | Fewest 451s in the window before a domain can alert. |
 //! | `SPIKE_CODES` | 451 | The replies the detector watches: 4xx codes (`451,421,450`) or `deferrals` (every 4xx). |
@@ -41,6 +42,8 @@ pub const MAX_DOH_LOOKUPS_PER_RUN: u64 = 40;
 pub struct Settings {
     pub bucket_secs: u64,
     pub retention_secs: u64,
+    /// How far back the daily history reaches (`HISTORY_DAYS`).
+    pub history_secs: u64,
     pub window_secs: u64,
     pub min_451: u64,
     pub ratio_floor: f64,
@@ -114,6 +117,9 @@ impl Default for Settings {
         Settings {
             bucket_secs: 5 * 60,
             retention_secs: 8 * 86_400,
+            // Thirteen months and a bit, as the peers keep (SendGrid 13 months): "365d" with the year
+            // before it is out of reach, a year with its last month compared is not.
+            history_secs: 400 * 86_400,
             window_secs: 15 * 60,
             min_451: 20,
             ratio_floor: 0.05,
@@ -159,6 +165,12 @@ impl Settings {
         let settings = Settings {
             bucket_secs: minutes("BUCKET_MINUTES", d.bucket_secs, 60)?,
             retention_secs: retention_days(config)? * 86_400,
+            history_secs: in_range(
+                "HISTORY_DAYS",
+                config.number("HISTORY_DAYS", 400)?,
+                retention_days(config)?,
+                3 * 366,
+            )? * 86_400,
             window_secs: minutes("SPIKE_WINDOW_MINUTES", d.window_secs, 24 * 60)?,
             min_451: in_range("SPIKE_MIN_451", config.number("SPIKE_MIN_451", d.min_451)?, 1, u64::MAX)?,
             ratio_floor: fraction("SPIKE_RATIO_FLOOR", d.ratio_floor)?,

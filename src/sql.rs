@@ -145,6 +145,19 @@ impl std::ops::Add for SqlOps {
     }
 }
 
+impl std::ops::Sub for SqlOps {
+    type Output = SqlOps;
+
+    /// What was done between two readings of the same counter.
+    fn sub(self, earlier: SqlOps) -> SqlOps {
+        SqlOps {
+            statements: self.statements - earlier.statements,
+            rows_read: self.rows_read - earlier.rows_read,
+            rows_written: self.rows_written - earlier.rows_written,
+        }
+    }
+}
+
 /// Accumulates [`SqlOps`] for an implementation.
 #[derive(Debug, Default)]
 pub struct OpsCounter(Cell<SqlOps>);

@@ -158,6 +158,11 @@ fn an_unknown_domain_is_empty_not_missing() {
     let expected = serde_json::json!({
         "domain": "example.org", "provider": "unknown", "buckets": [], "samples": [], "status": "ok",
         "advice": {}, "spike_advice": bouncewatch::advice::SPIKE_ADVICE,
+        // The day before is kept, and empty: a real zero to compare with.
+        "previous": { "attempts": 0, "delivered": 0, "deferred": 0, "bounced": 0, "smtp_451": 0,
+                      "ratio_451": 0.0, "ratio_bounced": 0.0 },
+        "change": { "attempts": 0, "smtp_451": 0, "ratio_451": 0.0, "ratio_bounced": 0.0 },
+        "previous_buckets": [],
     });
     assert_eq!(detail, expected);
 }

@@ -259,29 +259,36 @@ fn hour_pages_sum_the_dimensions_per_bucket_and_a_domain_reads_its_own_from_its_
 
 #[test]
 fn the_dimensions_of_a_group_of_domains_are_their_sum() {
-    use bouncewatch::counters::BucketRange;
-    use bouncewatch::counting::read::dimensions_of_domains;
+    use bouncewatch::counters::Window;
+    use bouncewatch::counting::read::counts_of_domains;
     use bouncewatch::settings::Settings;
     let config = Config::from_pairs([("COUNTER_SHARDS", "2")]);
     let world = scenario(config.clone(), |n| [6, 3, 1][n], |n| Some(["a", "b", "c"][n]));
     world.tick(NOW);
     world.tick(NOW + 60);
     let settings = Settings::from_config(&config).unwrap();
-    let range = BucketRange::ending_at(NOW + 60, 86_400, &settings);
     let group = world
         .with_counter(NOW + 60, |counter| {
-            pollster::block_on(dimensions_of_domains(counter, &settings, range, ["gmail.com", "outlook.com"]))
+            pollster::block_on(counts_of_domains(
+                counter,
+                &settings,
+                Window::Hours24,
+                NOW + 60,
+                ["gmail.com", "outlook.com"],
+            ))
         })
-        .unwrap();
+        .unwrap()
+        .dimensions();
     let streams = get(&world, "/api/streams?window=24h", NOW + 60);
     assert_eq!((group.attempts, group.smtp_451), (streams["attempts"].as_u64().unwrap(), 100));
     let tag_a = group.streams.tag.values().find(|(v, _)| *v == "a").map(|(_, t)| t.smtp_451);
     assert_eq!(tag_a, Some(60));
     let gmail = world
         .with_counter(NOW + 60, |counter| {
-            pollster::block_on(dimensions_of_domains(counter, &settings, range, ["gmail.com"]))
+            pollster::block_on(counts_of_domains(counter, &settings, Window::Hours24, NOW + 60, ["gmail.com"]))
         })
-        .unwrap();
+        .unwrap()
+        .dimensions();
     assert_eq!(gmail.smtp_451, 100);
     assert!(gmail.attempts < group.attempts, "outlook.com's attempts are in the group's only");
 }

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::breakdown::{for_each_value, Dimension};
 use crate::classify::{is_fallback_rule, Category};
-use crate::counters::{sample_text, MAX_SAMPLES_PER_CATEGORY};
+use crate::counters::{sample_text, Counted, MAX_SAMPLES_PER_CATEGORY};
 use crate::esp::Nonce;
 use crate::event::{EventKind, NormalizedEvent};
 use crate::provider::consumer::consumer_platform;
@@ -58,6 +58,16 @@ impl DeltaEvent {
     pub fn id_bucket(&self) -> u64 {
         self.stated.unwrap_or(self.bucket)
     }
+
+    /// The event as [`crate::counters::Counts::add`] takes it, with what [`Delta::resolve`] found.
+    pub fn counted<'a>(
+        &self,
+        sample: Option<&'a str>,
+        rule: Option<&'a str>,
+        streams: &'a [(Dimension, &'a str)],
+    ) -> Counted<'a> {
+        Counted { kind: self.kind, smtp_code: self.smtp_code, category: self.category, rule, sample, streams }
+    }
 }
 
 /// One request's events for one counting object.
@@ -87,12 +97,36 @@ pub struct Delta {
     pub esp: Option<String>,
 }
 
+impl Delta {
+    /// `event`'s sample and rule, and its dimension values pushed onto `streams`, its indices resolved;
+    /// `Err` names an index the delta does not carry (a corrupt request, never a panic).
+    pub fn resolve<'d>(
+        &'d self,
+        event: &DeltaEvent,
+        streams: &mut Vec<(Dimension, &'d str)>,
+    ) -> Result<(Option<&'d str>, Option<&'d str>), &'static str> {
+        let text = |list: &'d [String], index: Option<u32>, what| match index {
+            Some(i) => list.get(i as usize).map(|s| Some(s.as_str())).ok_or(what),
+            None => Ok(None),
+        };
+        let sample = text(&self.samples, event.sample, "sample index")?;
+        let rule = text(&self.rules, event.rule, "rule index")?;
+        streams.reserve(event.streams.len());
+        for &i in &event.streams {
+            let (dimension, value) = self.streams.get(i as usize).ok_or("stream index")?;
+            streams.push((*dimension, value.as_str()));
+        }
+        Ok((sample, rule))
+    }
+}
+
 /// A request's events, split by shard, and what was left out before any storage was asked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Prepared {
     /// `(shard, delta)`, shards in order, only those with events.
     pub deltas: Vec<(u32, Delta)>,
-    /// Events older than the retention: their bucket has expired, nothing to add them to.
+    /// Events older than the history (`HISTORY_DAYS`): nothing is kept that far back to add them to.
+    /// Those older than the retention but inside the history go to the object, which backfills them.
     pub stale: usize,
     /// Events stamped in the future (clock skew at the ESP), counted at the time of receipt.
     pub clamped: usize,
@@ -125,7 +159,7 @@ pub fn shard_of(domain: &str, shards: u32) -> u32 {
 
 /// Cuts a request's events into deltas. Pure: no storage, no clock but `now`.
 pub fn prepare(events: &[NormalizedEvent], now: u64, settings: &Settings) -> Prepared {
-    let oldest_kept = settings.bucket_of(now.saturating_sub(settings.retention_secs));
+    let oldest_kept = super::history::first_kept_day(settings, now);
     let mut prepared = Prepared::default();
     let mut by_shard: BTreeMap<u32, Builder> = BTreeMap::new();
     for event in events {
@@ -310,18 +344,21 @@ mod tests {
     #[test]
     fn stale_events_are_left_out_other_kinds_ignored_and_future_ones_clamped_but_remembered_where_stamped() {
         let settings = Settings::default();
-        let now = 100 * 86_400;
+        let now = 1_000 * 86_400;
         let events = [
-            event("old", EventKind::Delivered, now - settings.retention_secs - 600, "gmail.com", None),
+            event("old", EventKind::Delivered, now - settings.history_secs - 86_400, "gmail.com", None),
             event("future", EventKind::Delivered, now + 3_600, "gmail.com", None),
             event("open", EventKind::Other, now, "gmail.com", None),
+            // Past the hourly retention, inside the history: the object backfills it.
+            event("backfill", EventKind::Delivered, now - settings.retention_secs - 600, "gmail.com", None),
         ];
         let prepared = prepare(&events, now, &settings);
         assert_eq!((prepared.stale, prepared.clamped, prepared.ignored), (1, 1, 1));
         let delta = &prepared.deltas[0].1;
-        assert_eq!(delta.events.len(), 1);
+        assert_eq!(delta.events.len(), 2);
         assert_eq!(delta.events[0].bucket, settings.bucket_of(now));
         assert_eq!(delta.events[0].id_bucket(), settings.bucket_of(now + 3_600));
+        assert_eq!(delta.events[1].bucket, settings.bucket_of(now - settings.retention_secs - 600));
     }
 
     #[test]

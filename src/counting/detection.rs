@@ -61,6 +61,9 @@ pub struct WindowReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Upkeep {
     pub expired_rows: u64,
+    /// The daily fold, refolds and history expiry.
+    #[serde(default)]
+    pub history: super::history::FoldReport,
     pub publish: PublishReport,
     /// The run's MX look-ups.
     #[serde(default)]
@@ -113,10 +116,11 @@ pub async fn upkeep<Q: Sql, S: Store>(
     now: u64,
 ) -> Result<Upkeep, SqlError> {
     let expired_rows = object.expire(now)?;
+    let history = super::history::fold(object, now)?;
     let publish = publish(object, kv, shard, now, false).await?;
     let lookups = look_up_due(object, resolver, now).await?;
     PublishState::mark_dirty(object.sql, lookups.republish.iter().copied())?;
-    Ok(Upkeep { expired_rows, publish, lookups })
+    Ok(Upkeep { expired_rows, history, publish, lookups })
 }
 
 /// Where a tracked baseline resumes: after what the detector kept, or (new, or tracked so long ago that

@@ -39,6 +39,7 @@
 pub mod client;
 pub mod delta;
 pub mod detection;
+pub mod history;
 pub mod object;
 pub mod protocol;
 pub mod providers;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::counters::{Buckets, Counted, Counts, Totals};
+use crate::counters::{Buckets, Counts, Totals};
 use crate::settings::{Settings, SpikeCodes};
 use crate::sql::{column, exec_in, Sql, SqlError, SqlValue};
 
@@ -128,7 +128,13 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
                 }
             }
         }
+        let oldest_hourly = super::history::oldest_hourly(self.settings, now);
+        let mut old = Vec::new();
         for event in &delta.events {
+            if event.bucket < oldest_hourly {
+                old.push(event);
+                continue;
+            }
             let domain = delta.domains.get(event.domain as usize).ok_or_else(|| bad_delta("domain index"))?;
             let id_key = (hour_of(event.id_bucket()), event.domain);
             let id_group = self.group(&mut groups, id_key, domain, now)?;
@@ -136,19 +142,8 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
                 applied.duplicates += 1;
                 continue;
             }
-            let sample = match event.sample {
-                Some(i) => Some(delta.samples.get(i as usize).ok_or_else(|| bad_delta("sample index"))?.as_str()),
-                None => None,
-            };
-            let rule = match event.rule {
-                Some(i) => Some(delta.rules.get(i as usize).ok_or_else(|| bad_delta("rule index"))?.as_str()),
-                None => None,
-            };
-            let mut streams = Vec::with_capacity(event.streams.len());
-            for &i in &event.streams {
-                let (dimension, value) = delta.streams.get(i as usize).ok_or_else(|| bad_delta("stream index"))?;
-                streams.push((*dimension, value.as_str()));
-            }
+            let mut streams = Vec::new();
+            let (sample, rule) = delta.resolve(event, &mut streams).map_err(bad_delta)?;
             // Usually the same part: only an event stamped in the future is counted in another hour than
             // the one its id is kept under.
             let id_part = id_group.writable();
@@ -156,15 +151,7 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             id_part.changed = true;
             let count_group = self.group(&mut groups, (hour_of(event.bucket), event.domain), domain, now)?;
             let part = count_group.writable();
-            let counted = Counted {
-                kind: event.kind,
-                smtp_code: event.smtp_code,
-                category: event.category,
-                rule,
-                sample,
-                streams: &streams,
-            };
-            if part.buckets.entry(event.bucket).or_default().add(counted) {
+            if part.buckets.entry(event.bucket).or_default().add(event.counted(sample, rule, &streams)) {
                 part.changed = true;
                 applied.accepted += 1;
             }
@@ -172,8 +159,12 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         let mut hours = BTreeSet::new();
         let hot = hot_threshold(self.settings);
         let mut opened = Vec::new();
+        let mut touched = BTreeSet::new();
         for ((hour, domain), group) in groups {
             let name = &delta.domains[domain as usize];
+            if group.parts.iter().any(|p| p.changed) {
+                touched.insert((super::history::day_of(hour), name.as_str()));
+            }
             if group.stored_parts == 0 && group.parts.iter().any(|p| p.changed) {
                 opened.push((hour, name.as_str()));
             }
@@ -191,6 +182,10 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             }
         }
         super::providers::record(self.sql, &opened, now)?;
+        super::history::mark_late(self.sql, &touched, now)?;
+        let backfilled = super::history::backfill(self.sql, delta, &old)?;
+        applied.accepted += backfilled.accepted;
+        applied.duplicates += backfilled.duplicates;
         let mut signed = Vec::with_capacity(delta.signed.len());
         for (index, provider) in &delta.signed {
             signed.push((
@@ -429,7 +424,7 @@ fn parse_counts(text: &str) -> Result<BTreeMap<u64, Counts>, SqlError> {
     crate::json::parse(text).map_err(|e| SqlError(format!("stored counts are corrupt: {e}")))
 }
 
-fn bad_delta(what: &str) -> SqlError {
+pub(super) fn bad_delta(what: &str) -> SqlError {
     SqlError(format!("the request names a {what} it does not carry"))
 }
 

@@ -31,6 +31,8 @@ pub enum Request {
     Apply { delta: Delta },
     /// Counts not yet readable from KV (answer: [`read::ReadAnswer`]).
     Read { query: ReadQuery },
+    /// Days of the daily history (answer: [`super::history::HistoryAnswer`]).
+    History { query: super::history::HistoryQuery },
     /// The providers of these domains of the object, as known now (answer: `{domain: provider}`, the
     /// domains still `unknown` left out). One row read per domain not in the consumer table.
     Providers { domains: Vec<String> },
@@ -58,6 +60,7 @@ impl Request {
         match self {
             Request::Apply { .. } => "apply",
             Request::Read { .. } => "read",
+            Request::History { .. } => "history",
             Request::Providers { .. } => "providers",
             Request::Alerts => "alerts",
             Request::Tick => "tick",
@@ -232,6 +235,15 @@ async fn answer<Q: Sql, S: Store, N: Notifier, C: Counter>(
         },
         Request::Read { query } => {
             let answer = read::answer(object, &query, now).and_then(|mut answer| {
+                if env.shard == 0 {
+                    (answer.phases, answer.provider_phases) = detection::phases(sql)?;
+                }
+                Ok(answer)
+            });
+            answer.map_or_else(|e| Answer::error(503, &e.0), |a| Answer::ok(&a))
+        }
+        Request::History { query } => {
+            let answer = super::history::answer(sql, &query).and_then(|mut answer| {
                 if env.shard == 0 {
                     (answer.phases, answer.provider_phases) = detection::phases(sql)?;
                 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::breakdown::DimensionCounts;
-use crate::counters::{BucketRange, Buckets};
+use crate::counters::{BucketRange, Buckets, Counts, DomainCounts, Window};
 use crate::detect::Phase;
 use crate::provider::consumer::consumer_platform;
 use crate::provider::Provider;
@@ -20,6 +20,7 @@ use crate::sql::{Sql, SqlError};
 use crate::store::{Store, StoreError};
 
 use super::client::{call, Counter};
+use super::history::{day_of, oldest_hourly, HistoryAnswer, HistoryQuery, HistoryScope, DAY};
 use super::object::{hour_of, CounterObject, HOUR};
 use super::protocol::Request;
 use super::publish::{read_page, PublishState, Summed};
@@ -90,6 +91,8 @@ pub struct RangeCounts {
     pub phases: BTreeMap<String, Phase>,
     /// Providers whose alert is not `ok`.
     pub provider_phases: BTreeMap<String, Phase>,
+    /// The same counts one period earlier, when they are kept ([`read_window`]).
+    pub previous: Option<Buckets>,
     providers: BTreeMap<String, Provider>,
 }
 
@@ -177,23 +180,164 @@ pub async fn read_range<S: Store, C: Counter>(
     Ok(read)
 }
 
-/// The attempts, 451s and sending dimensions of `domains` over `range`, summed: what a breakdown over a
-/// group of recipient domains (a mailbox provider's) is made of. One object request per domain, read from
-/// its rows as [`read_range`] reads one domain; no KV.
-pub async fn dimensions_of_domains<C: Counter>(
+/// The whole counts of `domains` over a window, summed (sending dimensions and samples included): what a
+/// breakdown over a group of recipient domains (a mailbox provider's) is made of. One object request per
+/// domain, read from its own rows as [`read_range`] reads one domain (its days for a long window); no KV.
+pub async fn counts_of_domains<C: Counter>(
     counter: &C,
     settings: &Settings,
-    range: BucketRange,
+    window: Window,
+    now: u64,
     domains: impl IntoIterator<Item = &str>,
-) -> Result<DimensionCounts, StoreError> {
-    let mut sum = DimensionCounts::default();
+) -> Result<Counts, StoreError> {
+    let range = window_range(window, now, settings);
+    let mut sum = Counts::default();
     for domain in domains {
-        let query = ReadQuery { first: range.first, last: range.last, domain: Some(domain.to_owned()) };
         let shard = super::delta::shard_of(domain, settings.counter_shards);
-        let answer: ReadAnswer = call(counter, shard, &Request::Read { query }).await?;
-        for counts in answer.buckets.range(range.first..=range.last).flat_map(|(_, d)| d.values()) {
-            sum.merge(&counts.dimensions());
+        if window.days().is_some() {
+            let scope = HistoryScope::Domain { domain: domain.to_owned() };
+            let query =
+                HistoryQuery { first: range.first, last: day_of(range.last), previous: false, scope, providers: false };
+            let answer: HistoryAnswer = call(counter, shard, &Request::History { query }).await?;
+            answer.days.values().for_each(|counts| sum.merge(counts));
+        } else {
+            let query = ReadQuery { first: range.first, last: range.last, domain: Some(domain.to_owned()) };
+            let answer: ReadAnswer = call(counter, shard, &Request::Read { query }).await?;
+            answer.buckets.range(range.first..=range.last).flat_map(|(_, d)| d.values()).for_each(|c| sum.merge(c));
         }
     }
     Ok(sum)
+}
+
+/// The range a window covers: buckets ending now for the hourly windows, the last complete UTC days
+/// (each a bucket starting at its midnight) for the long ones.
+pub fn window_range(window: Window, now: u64, settings: &Settings) -> BucketRange {
+    match window.days() {
+        Some(days) => {
+            let last = day_of(now).saturating_sub(DAY);
+            BucketRange { first: last.saturating_sub((days - 1) * DAY), last: last + DAY - 1 }
+        }
+        None => BucketRange::ending_at(now, window.secs(), settings),
+    }
+}
+
+/// A window's counts (all domains, or one) with, in [`RangeCounts::previous`], the same span one period
+/// earlier. The hourly windows come from the hourly counts ([`read_range`]); their period before does
+/// too while the retention holds it (15m, 1h, 24h), else the history's whole days before the window's
+/// first day (7d: the seven days before it). The long windows come from the history, a bucket a day
+/// for one domain, one bucket of the span's totals for all.
+pub async fn read_window<S: Store, C: Counter>(
+    kv: &S,
+    counter: &C,
+    settings: &Settings,
+    window: Window,
+    now: u64,
+    domain: Option<&str>,
+) -> Result<RangeCounts, StoreError> {
+    let range = window_range(window, now, settings);
+    let scope = || match domain {
+        Some(domain) => HistoryScope::Domain { domain: domain.to_owned() },
+        None => HistoryScope::All,
+    };
+    if window.days().is_some() {
+        let span = range.last + 1 - range.first;
+        let previous = history_holds_previous(range, settings, now);
+        let query =
+            HistoryQuery { first: range.first, last: day_of(range.last), previous, scope: scope(), providers: false };
+        let answer = read_history(counter, settings, &query).await?;
+        return Ok(RangeCounts::of_history(answer, domain, range.first, range.first.saturating_sub(span)));
+    }
+    let span = range.last - range.first + settings.bucket_secs;
+    let before = range.first.saturating_sub(span);
+    if before >= oldest_hourly(settings, now) {
+        let mut read =
+            read_range(kv, counter, settings, BucketRange { first: before, last: range.last }, domain).await?;
+        let current = read.buckets.split_off(&range.first);
+        read.previous = Some(std::mem::replace(&mut read.buckets, current));
+        let mut streams = std::mem::take(&mut read.streams);
+        read.streams = streams.split_off(&range.first);
+        return Ok(read);
+    }
+    let mut read = read_range(kv, counter, settings, range, domain).await?;
+    let last = day_of(range.first).saturating_sub(DAY);
+    let first = day_of(before);
+    if first <= last && first >= super::history::first_kept_day(settings, now) {
+        let query = HistoryQuery { first, last, previous: false, scope: scope(), providers: false };
+        read.previous =
+            Some(RangeCounts::of_history(read_history(counter, settings, &query).await?, domain, first, 0).buckets);
+    }
+    Ok(read)
+}
+
+/// Whether the history holds all of a long window's period before: it is compared only then.
+pub fn history_holds_previous(range: BucketRange, settings: &Settings, now: u64) -> bool {
+    let span = range.last + 1 - range.first;
+    range.first.saturating_sub(span) >= super::history::first_kept_day(settings, now)
+}
+
+impl RangeCounts {
+    /// A history read as counts per bucket: a day each for one domain, the span's totals in one bucket
+    /// at `first` for all (the period before's at `previous_first`).
+    fn of_history(answer: HistoryAnswer, domain: Option<&str>, first: u64, previous_first: u64) -> RangeCounts {
+        let as_buckets = |days: BTreeMap<u64, Counts>, totals: DomainCounts| -> Buckets {
+            match domain {
+                Some(domain) => days.into_iter().map(|(day, c)| (day, [(domain.to_owned(), c)].into())).collect(),
+                None if totals.is_empty() => Buckets::new(),
+                None => [(first, totals)].into(),
+            }
+        };
+        let previous = answer.previous.map(|totals| match domain {
+            Some(_) => as_buckets(answer.previous_days, DomainCounts::new()),
+            None if totals.is_empty() => Buckets::new(),
+            None => [(previous_first, totals)].into(),
+        });
+        let summed = Summed::of(as_buckets(answer.days, answer.totals));
+        RangeCounts {
+            buckets: summed.buckets,
+            streams: summed.streams,
+            phases: answer.phases,
+            provider_phases: answer.provider_phases,
+            previous,
+            providers: answer.providers,
+        }
+    }
+}
+
+/// The history of `query` across the objects that hold it (one request each; one domain's is one object,
+/// plus shard 0 for the phases).
+pub async fn read_history<C: Counter>(
+    counter: &C,
+    settings: &Settings,
+    query: &HistoryQuery,
+) -> Result<HistoryAnswer, StoreError> {
+    let shards: Vec<u32> = match &query.scope {
+        HistoryScope::Domain { domain } => vec![super::delta::shard_of(domain, settings.counter_shards)],
+        _ => (0..settings.counter_shards).collect(),
+    };
+    let mut all = HistoryAnswer::default();
+    for &shard in &shards {
+        let answer: HistoryAnswer = call(counter, shard, &Request::History { query: query.clone() }).await?;
+        merge_days(&mut all.days, answer.days);
+        merge_days(&mut all.previous_days, answer.previous_days);
+        // Domains live in one shard each: their totals never overlap.
+        all.totals.extend(answer.totals);
+        if let Some(previous) = answer.previous {
+            all.previous.get_or_insert_with(DomainCounts::new).extend(previous);
+        }
+        all.providers.extend(answer.providers);
+        all.phases.extend(answer.phases);
+        all.provider_phases.extend(answer.provider_phases);
+    }
+    if !shards.contains(&0) {
+        let alerts: super::detection::AlertsView = call(counter, 0, &Request::Alerts).await?;
+        all.phases = alerts.phases;
+        all.provider_phases = alerts.provider_phases;
+    }
+    Ok(all)
+}
+
+fn merge_days(into: &mut BTreeMap<u64, Counts>, from: BTreeMap<u64, Counts>) {
+    for (day, counts) in from {
+        into.entry(day).or_default().merge(&counts);
+    }
 }

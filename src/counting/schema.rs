@@ -60,6 +60,33 @@ pub const SCHEMA: &[&str] = &[
         sum TEXT NOT NULL,
         PRIMARY KEY (hour, provider)
     ) WITHOUT ROWID",
+    // The daily history (`super::history`): one row per (day, domain) with traffic, the day's whole
+    // counts; `live` when folded from the hourly rows (it then takes no backfill), `ids` the events
+    // backfilled into it. Written once when its day is folded (and again per late or backfilled
+    // change), deleted after HISTORY_DAYS.
+    "CREATE TABLE IF NOT EXISTS days (
+        day INTEGER NOT NULL,
+        domain TEXT NOT NULL,
+        counts TEXT NOT NULL,
+        live INTEGER NOT NULL,
+        ids BLOB NOT NULL,
+        PRIMARY KEY (day, domain)
+    ) WITHOUT ROWID",
+    // Every domain's counts of a day without samples, rules or dimensions (JSON {domain: Counts}), in
+    // parts of at most 512 KB: what a list over a long window reads, a row per day.
+    "CREATE TABLE IF NOT EXISTS day_totals (
+        day INTEGER NOT NULL,
+        part INTEGER NOT NULL,
+        totals TEXT NOT NULL,
+        PRIMARY KEY (day, part)
+    ) WITHOUT ROWID",
+    // (day, domain)s changed since their day was folded: the next cron run refolds them and deletes the
+    // mark (a row written each way, once per (day, domain) however many late events).
+    "CREATE TABLE IF NOT EXISTS day_dirty (
+        day INTEGER NOT NULL,
+        domain TEXT NOT NULL,
+        PRIMARY KEY (day, domain)
+    ) WITHOUT ROWID",
     // Mailgun's signature tokens, accepted once each: one row per minute of receipt holding that
     // minute's (token, body) hashes, 16 bytes each, rewritten by each Mailgun request (its one extra row written) and deleted
     // ten minutes on, when the signature's timestamp window refuses the token anyway.
@@ -69,7 +96,7 @@ pub const SCHEMA: &[&str] = &[
     )",
     // Small named values, each one row: `publish` (which hours changed since they were last published, and
     // which pages exist), `detector` (the detector's state: only the domains that can alert or have an
-    // alert open), `notify` (what the notifications have said). Each is rewritten only when it changes.
+    // alert open), `notify` (what the notifications have said), `history` (the last day folded). Each is rewritten only when it changes.
     "CREATE TABLE IF NOT EXISTS meta (
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL

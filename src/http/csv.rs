@@ -93,7 +93,25 @@ pub enum Column {
     /// A map from category to count, spread over one column per category (every category, in the
     /// taxonomy's order, 0 where the map has none) so that every table of a kind has the same columns.
     Categories(&'static str),
+    /// A field of an object field (`previous.attempts`), in a column named `previous_attempts`; empty
+    /// when the object is null.
+    Within(&'static str, &'static str, &'static str),
 }
+
+/// The period before and the change, as every summary row carries them ([`crate::period`]).
+const COMPARISON: [Column; 11] = [
+    Column::Within("previous", "attempts", "previous_attempts"),
+    Column::Within("previous", "delivered", "previous_delivered"),
+    Column::Within("previous", "deferred", "previous_deferred"),
+    Column::Within("previous", "bounced", "previous_bounced"),
+    Column::Within("previous", "smtp_451", "previous_smtp_451"),
+    Column::Within("previous", "ratio_451", "previous_ratio_451"),
+    Column::Within("previous", "ratio_bounced", "previous_ratio_bounced"),
+    Column::Within("change", "attempts", "change_attempts"),
+    Column::Within("change", "smtp_451", "change_smtp_451"),
+    Column::Within("change", "ratio_451", "change_ratio_451"),
+    Column::Within("change", "ratio_bounced", "change_ratio_bounced"),
+];
 
 /// The columns of `GET /api/domains?format=csv`: one row per domain.
 pub const DOMAIN_COLUMNS: &[Column] = &[
@@ -110,6 +128,17 @@ pub const DOMAIN_COLUMNS: &[Column] = &[
     Column::Field("ratio_watched"),
     Column::Field("status"),
     Column::Categories("categories"),
+    COMPARISON[0],
+    COMPARISON[1],
+    COMPARISON[2],
+    COMPARISON[3],
+    COMPARISON[4],
+    COMPARISON[5],
+    COMPARISON[6],
+    COMPARISON[7],
+    COMPARISON[8],
+    COMPARISON[9],
+    COMPARISON[10],
 ];
 
 /// The columns of `GET /api/providers?format=csv`: one row per mailbox provider.
@@ -127,6 +156,17 @@ pub const PROVIDER_COLUMNS: &[Column] = &[
     Column::Field("ratio_watched"),
     Column::Field("status"),
     Column::Categories("categories"),
+    COMPARISON[0],
+    COMPARISON[1],
+    COMPARISON[2],
+    COMPARISON[3],
+    COMPARISON[4],
+    COMPARISON[5],
+    COMPARISON[6],
+    COMPARISON[7],
+    COMPARISON[8],
+    COMPARISON[9],
+    COMPARISON[10],
 ];
 
 /// The columns of `GET /api/domains/{domain}?format=csv` and `GET /api/providers/{provider}?format=csv`:
@@ -148,7 +188,7 @@ pub fn table<T: Serialize>(columns: &[Column], rows: &[T], filename: &str) -> Ht
     let header: Vec<&str> = columns
         .iter()
         .flat_map(|column| match *column {
-            Column::Field(name) => vec![name],
+            Column::Field(name) | Column::Within(_, _, name) => vec![name],
             Column::Categories(_) => Category::ALL.iter().map(|c| c.as_str()).collect(),
         })
         .collect();
@@ -175,6 +215,9 @@ pub fn table<T: Serialize>(columns: &[Column], rows: &[T], filename: &str) -> Ht
 fn cells(row: &Value, column: Column) -> Vec<Value> {
     match column {
         Column::Field(name) => vec![row.get(name).cloned().unwrap_or(Value::Null)],
+        Column::Within(parent, name, _) => {
+            vec![row.get(parent).and_then(|p| p.get(name)).cloned().unwrap_or(Value::Null)]
+        }
         Column::Categories(name) => {
             let counts = row.get(name);
             Category::ALL

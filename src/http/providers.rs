@@ -9,17 +9,21 @@ use serde::Serialize;
 
 use crate::breakdown::Sources;
 use crate::classify::Category;
-use crate::counters::{BucketRange, Counts, Sample};
-use crate::counting::read::{dimensions_of_domains, read_range, RangeCounts};
+use crate::counters::{BucketRange, Buckets, Counts, DomainCounts, Sample, Window};
+use crate::counting::history::{day_of, HistoryQuery, HistoryScope};
+use crate::counting::read::{
+    counts_of_domains, history_holds_previous, read_history, read_window, window_range, RangeCounts,
+};
 use crate::counting::Counter;
 use crate::detect::Phase;
 use crate::error::AppError;
+use crate::period::Comparison;
 use crate::provider::{by_provider, Provider};
 use crate::settings::Settings;
 use crate::store::Store;
 
 use super::csv::{self, Format};
-use super::stats::{window_param, BucketView};
+use super::stats::{compared, window_param, BucketView};
 use super::{Context, HttpRequest, HttpResponse};
 
 /// Domains a provider's page lists, busiest first.
@@ -43,6 +47,8 @@ struct ProviderSummary {
     ratio_watched: f64,
     categories: BTreeMap<Category, u64>,
     status: Phase,
+    #[serde(flatten)]
+    comparison: Comparison,
 }
 
 #[derive(Serialize)]
@@ -55,27 +61,36 @@ fn status(read: &RangeCounts, provider: &Provider) -> Phase {
     read.provider_phases.get(provider.id().as_ref()).copied().unwrap_or_default()
 }
 
-async fn read_window<S: Store, C: Counter>(
-    req: &HttpRequest,
+/// The window's counts with every domain's provider, those of the period before included.
+async fn read_providers<S: Store, C: Counter>(
     ctx: &Context<'_, S, C>,
-) -> Result<(crate::counters::Window, BucketRange, RangeCounts), AppError> {
-    let window = window_param(req)?;
-    let settings = Settings::from_config(ctx.config)?;
-    let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let mut read = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
-    // Every domain with traffic in the range, since any may be the provider's.
-    let domains = crate::sort::set(read.buckets.values().flat_map(|d| d.keys().cloned()));
-    read.learn_providers(ctx.counter, &settings, domains.iter().map(String::as_str)).await?;
-    Ok((window, range, read))
+    settings: &Settings,
+    window: Window,
+) -> Result<RangeCounts, AppError> {
+    let mut read = read_window(ctx.store, ctx.counter, settings, window, ctx.now, None).await?;
+    // Every domain with traffic in either period, since any may be the provider's.
+    let domains = crate::sort::set(
+        read.buckets.values().chain(read.previous.iter().flat_map(|p| p.values())).flat_map(|d| d.keys().cloned()),
+    );
+    read.learn_providers(ctx.counter, settings, domains.iter().map(String::as_str)).await?;
+    Ok(read)
 }
 
 /// `GET /api/providers?window=…`: providers by 451 count, most first.
 pub async fn list<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>) -> Result<HttpResponse, AppError> {
     let format = Format::requested(req)?;
-    let (window, range, read) = read_window(req, ctx).await?;
-    let codes = Settings::from_config(ctx.config)?.spike_codes;
-    let totals = crate::counters::sum_range(&read.buckets, range);
-    let mut providers: Vec<ProviderSummary> = by_provider(&totals, |d| read.provider_of(d), 0)
+    let window = window_param(req, &Window::ALL)?;
+    let settings = Settings::from_config(ctx.config)?;
+    let read = read_providers(ctx, &settings, window).await?;
+    let codes = settings.spike_codes;
+    let provider_of = |d: &str| read.provider_of(d);
+    let previous: Option<DomainCounts> = read.previous.as_ref().map(|buckets| {
+        by_provider(&crate::counters::sum_all(buckets), provider_of, 0)
+            .into_iter()
+            .map(|t| (t.provider.id().into_owned(), t.counts))
+            .collect()
+    });
+    let mut providers: Vec<ProviderSummary> = by_provider(&crate::counters::sum_all(&read.buckets), provider_of, 0)
         .into_iter()
         .map(|t| ProviderSummary {
             name: t.provider.name().into_owned(),
@@ -89,6 +104,7 @@ pub async fn list<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, 
             ratio_451: t.counts.ratio_451(),
             deferrals_watched: t.counts.watched(&codes),
             ratio_watched: t.counts.ratio_watched(&codes),
+            comparison: compared(&t.counts, previous.as_ref(), &t.provider.id()),
             categories: t.counts.categories,
             provider: t.provider,
         })
@@ -126,6 +142,69 @@ struct ProviderDetail<'a> {
     /// Which sending IPs, pools, sending domains and tags the 451s of its busiest domains came from.
     #[serde(flatten)]
     sources: Sources,
+    #[serde(flatten)]
+    comparison: Comparison,
+    /// The period before's buckets, at their own times (absent when it is not kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_buckets: Option<Vec<BucketView<'a>>>,
+}
+
+/// A provider's counts over a window: per bucket (its domains summed), per domain, and the period
+/// before's per bucket.
+struct ProviderCounts {
+    per_bucket: BTreeMap<u64, Counts>,
+    per_domain: DomainCounts,
+    previous: Option<BTreeMap<u64, Counts>>,
+    phases: BTreeMap<String, Phase>,
+    status: Phase,
+}
+
+impl ProviderCounts {
+    /// Over the hourly counts: every domain's read, the provider's kept.
+    async fn hourly<S: Store, C: Counter>(
+        ctx: &Context<'_, S, C>,
+        settings: &Settings,
+        window: Window,
+        provider: &Provider,
+    ) -> Result<ProviderCounts, AppError> {
+        let read = read_providers(ctx, settings, window).await?;
+        let of_provider = |buckets: &Buckets| -> (BTreeMap<u64, Counts>, DomainCounts) {
+            let mut per_bucket: BTreeMap<u64, Counts> = BTreeMap::new();
+            let mut per_domain = DomainCounts::new();
+            for (start, domains) in buckets {
+                for (domain, counts) in domains.iter().filter(|(d, _)| read.provider_of(d) == *provider) {
+                    per_bucket.entry(*start).or_default().merge(counts);
+                    per_domain.entry(domain.clone()).or_default().merge(counts);
+                }
+            }
+            (per_bucket, per_domain)
+        };
+        let (per_bucket, per_domain) = of_provider(&read.buckets);
+        let previous = read.previous.as_ref().map(|buckets| of_provider(buckets).0);
+        Ok(ProviderCounts { per_bucket, per_domain, previous, status: status(&read, provider), phases: read.phases })
+    }
+
+    /// Over the daily history: the objects sum the provider's domains per day.
+    async fn daily<C: Counter>(
+        counter: &C,
+        settings: &Settings,
+        now: u64,
+        range: BucketRange,
+        provider: &Provider,
+    ) -> Result<ProviderCounts, AppError> {
+        let scope = HistoryScope::Provider { provider: provider.id().into_owned() };
+        let previous = history_holds_previous(range, settings, now);
+        let query = HistoryQuery { first: range.first, last: day_of(range.last), previous, scope, providers: false };
+        let answer = read_history(counter, settings, &query).await?;
+        let status = answer.provider_phases.get(provider.id().as_ref()).copied().unwrap_or_default();
+        Ok(ProviderCounts {
+            per_bucket: answer.days,
+            per_domain: answer.totals,
+            previous: answer.previous.map(|_| answer.previous_days),
+            phases: answer.phases,
+            status,
+        })
+    }
 }
 
 /// `GET /api/providers/{provider}?window=…`: the provider's buckets (its domains summed), causes, busiest
@@ -145,19 +224,28 @@ pub async fn detail<S: Store, C: Counter>(
         ))
     })?;
     let format = Format::requested(req)?;
-    let (window, range, read) = read_window(req, ctx).await?;
-    let mut per_bucket: BTreeMap<u64, Counts> = BTreeMap::new();
-    let mut per_domain: BTreeMap<&str, Counts> = BTreeMap::new();
-    for (start, domains) in &read.buckets {
-        for (domain, counts) in domains.iter().filter(|(d, _)| read.provider_of(d) == provider) {
-            per_bucket.entry(*start).or_default().merge(counts);
-            per_domain.entry(domain.as_str()).or_default().merge(counts);
-        }
-    }
+    let window = window_param(req, &Window::ALL)?;
+    let settings = Settings::from_config(ctx.config)?;
+    let range = window_range(window, ctx.now, &settings);
+    let read = match window.days() {
+        Some(_) => ProviderCounts::daily(ctx.counter, &settings, ctx.now, range, &provider).await?,
+        None => ProviderCounts::hourly(ctx, &settings, window, &provider).await?,
+    };
+    let ProviderCounts { per_bucket, per_domain, previous, phases, status } = read;
     let mut all = Counts::default();
     for counts in per_bucket.values() {
         all.merge(counts);
     }
+    let previous_sum = previous.as_ref().map(|buckets| {
+        let mut sum = Counts::default();
+        for counts in buckets.values() {
+            sum.merge(counts);
+        }
+        sum
+    });
+    let comparison = Comparison::of(&all, previous_sum.as_ref());
+    let previous_buckets =
+        previous.as_ref().map(|buckets| buckets.iter().map(|(start, c)| BucketView::of(*start, c)).collect());
     let mut top: Vec<TopDomain> = per_domain
         .iter()
         .map(|(domain, c)| TopDomain {
@@ -165,17 +253,20 @@ pub async fn detail<S: Store, C: Counter>(
             attempts: c.attempts(),
             smtp_451: c.smtp_451,
             ratio_451: c.ratio_451(),
-            status: read.phases.get(*domain).copied().unwrap_or_default(),
+            status: phases.get(domain.as_str()).copied().unwrap_or_default(),
         })
         .collect();
     crate::sort::sort_by(&mut top, |a, b| (b.smtp_451, b.attempts, a.domain).cmp(&(a.smtp_451, a.attempts, b.domain)));
     top.truncate(MAX_TOP_DOMAINS);
-    // The dimensions live in the domains' own rows (the pages sum them per shard): one object request
-    // per listed domain, so the breakdown covers the busiest MAX_TOP_DOMAINS, where the 451s are.
-    let settings = Settings::from_config(ctx.config)?;
-    let sources =
-        Sources::of(&dimensions_of_domains(ctx.counter, &settings, range, top.iter().map(|t| t.domain)).await?);
-    let mut samples = std::mem::take(&mut all.samples);
+    // The dimensions live in the domains' own rows (the pages and the day totals sum them per shard): one
+    // object request per listed domain, so the breakdown covers the busiest MAX_TOP_DOMAINS, where the
+    // 451s are. The history's totals keep no samples either, so a long window's come from those rows too.
+    let busiest = counts_of_domains(ctx.counter, &settings, window, ctx.now, top.iter().map(|t| t.domain)).await?;
+    let sources = Sources::of(&busiest.dimensions());
+    let mut samples = match window.days() {
+        Some(_) => busiest.samples,
+        None => std::mem::take(&mut all.samples),
+    };
     crate::sort::sort_by_key(&mut samples, |s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_PROVIDER_SAMPLES);
     let advice = all.categories.keys().filter_map(|&c| crate::advice::cause_advice(c).map(|a| (c, a))).collect();
@@ -183,7 +274,7 @@ pub async fn detail<S: Store, C: Counter>(
         provider: &provider,
         name: provider.name().into_owned(),
         window: window.as_str(),
-        status: status(&read, &provider),
+        status,
         domains: per_domain.len(),
         buckets: per_bucket.iter().map(|(start, c)| BucketView::of(*start, c)).collect(),
         categories: all.categories.clone(),
@@ -192,6 +283,8 @@ pub async fn detail<S: Store, C: Counter>(
         advice,
         spike_advice: crate::advice::SPIKE_ADVICE,
         sources,
+        comparison,
+        previous_buckets,
     };
     Ok(match format {
         Format::Json => HttpResponse::json(200, &detail),

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::classify::{is_fallback_rule, Category};
-use crate::counters::{BucketRange, Counts, Sample};
+use crate::counters::{BucketRange, Counts, Sample, Window};
 use crate::counting::read::read_range;
 use crate::counting::Counter;
 use crate::error::AppError;
@@ -41,7 +41,7 @@ struct RuleList {
 
 /// `GET /api/rules?window=…`.
 pub async fn rules<S: Store, C: Counter>(req: &HttpRequest, ctx: &Context<'_, S, C>) -> Result<HttpResponse, AppError> {
-    let window = window_param(req)?;
+    let window = window_param(req, &Window::HOURLY)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
     let read = read_range(ctx.store, ctx.counter, &settings, range, None).await?;

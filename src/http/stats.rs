@@ -9,12 +9,13 @@ use serde::Serialize;
 use crate::alert::Scope;
 use crate::breakdown::{ranked, Dimension, Sources, ValueShare, MAX_VALUES};
 use crate::classify::{Category, Entity};
-use crate::counters::{BucketRange, Counts, Sample, Window};
+use crate::counters::{BucketRange, Buckets, Counts, DomainCounts, Sample, Window};
 use crate::counting::detection::AlertsView;
-use crate::counting::read::read_range;
+use crate::counting::read::{read_range, read_window};
 use crate::counting::{call, Counter, Request};
 use crate::detect::{Alert, Phase};
 use crate::error::AppError;
+use crate::period::Comparison;
 use crate::provider::Provider;
 use crate::settings::Settings;
 use crate::silence::Silence;
@@ -45,6 +46,9 @@ struct DomainSummary<'a> {
     ratio_watched: f64,
     categories: &'a BTreeMap<Category, u64>,
     status: Phase,
+    /// The same window one period earlier, and the change since.
+    #[serde(flatten)]
+    comparison: Comparison,
 }
 
 #[derive(Serialize)]
@@ -58,13 +62,13 @@ pub async fn domains<S: Store, C: Counter>(
     req: &HttpRequest,
     ctx: &Context<'_, S, C>,
 ) -> Result<HttpResponse, AppError> {
-    let window = window_param(req)?;
+    let window = window_param(req, &Window::ALL)?;
     let limit = limit_param(req)?;
     let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
-    let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let mut read = read_range(ctx.store, ctx.counter, &settings, range, None).await?;
-    let totals = crate::counters::sum_range(&read.buckets, range);
+    let mut read = read_window(ctx.store, ctx.counter, &settings, window, ctx.now, None).await?;
+    let totals = crate::counters::sum_all(&read.buckets);
+    let previous = read.previous.as_ref().map(crate::counters::sum_all);
     let phases = &read.phases;
     let mut domains: Vec<DomainSummary> = totals
         .iter()
@@ -82,6 +86,7 @@ pub async fn domains<S: Store, C: Counter>(
             ratio_watched: c.ratio_watched(&settings.spike_codes),
             categories: &c.categories,
             status: phases.get(domain).copied().unwrap_or_default(),
+            comparison: compared(c, previous.as_ref(), domain),
         })
         .collect();
     crate::sort::sort_by(&mut domains, |a, b| b.smtp_451.cmp(&a.smtp_451).then(b.attempts.cmp(&a.attempts)));
@@ -144,6 +149,11 @@ struct DomainDetail<'a> {
     /// Which sending IPs, pools, sending domains and tags the window's 451s came from.
     #[serde(flatten)]
     sources: Sources,
+    #[serde(flatten)]
+    comparison: Comparison,
+    /// The period before's non-empty buckets, at their own times (absent when it is not kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_buckets: Option<Vec<BucketView<'a>>>,
 }
 
 /// `GET /api/domains/{domain}?window=…`: the domain's non-empty buckets, oldest first, and its samples.
@@ -153,19 +163,15 @@ pub async fn domain<S: Store, C: Counter>(
     name: &str,
 ) -> Result<HttpResponse, AppError> {
     let domain = domain_param(name)?;
-    let window = window_param(req)?;
+    let window = window_param(req, &Window::ALL)?;
     let format = Format::requested(req)?;
     let settings = Settings::from_config(ctx.config)?;
-    let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
-    let read = read_range(ctx.store, ctx.counter, &settings, range, Some(&domain)).await?;
-    let mut all = Counts::default();
-    let mut views = Vec::new();
-    for (start, counts) in read.buckets.iter().filter_map(|(start, d)| d.get(&domain).map(|c| (*start, c))) {
-        all.merge(counts);
-        views.push(BucketView::of(start, counts));
-    }
+    let read = read_window(ctx.store, ctx.counter, &settings, window, ctx.now, Some(&domain)).await?;
+    let (all, views) = domain_buckets(&read.buckets, &domain);
+    let previous = read.previous.as_ref().map(|buckets| domain_buckets(buckets, &domain));
+    let comparison = Comparison::of(&all, previous.as_ref().map(|(sum, _)| sum));
     let sources = Sources::of(&read.dimensions());
-    let mut samples = all.samples;
+    let mut samples = all.samples.clone();
     crate::sort::sort_by_key(&mut samples, |s| std::cmp::Reverse(s.count));
     samples.truncate(MAX_DOMAIN_SAMPLES);
     let samples = samples
@@ -184,12 +190,32 @@ pub async fn domain<S: Store, C: Counter>(
         advice,
         spike_advice: crate::advice::SPIKE_ADVICE,
         sources,
+        comparison,
+        previous_buckets: previous.map(|(_, views)| views),
     };
     Ok(match format {
         Format::Json => HttpResponse::json(200, &detail),
         Format::Csv => csv::table(csv::BUCKET_COLUMNS, &detail.buckets, &format!("{domain}-{}.csv", window.as_str())),
     }
     .with_header("vary", "accept"))
+}
+
+/// `domain`'s buckets of `buckets` as the detail routes show them, and their sum.
+fn domain_buckets<'a>(buckets: &'a Buckets, domain: &str) -> (Counts, Vec<BucketView<'a>>) {
+    let mut all = Counts::default();
+    let mut views = Vec::new();
+    for (start, counts) in buckets.iter().filter_map(|(start, d)| d.get(domain).map(|c| (*start, c))) {
+        all.merge(counts);
+        views.push(BucketView::of(start, counts));
+    }
+    (all, views)
+}
+
+/// `current` against `key`'s counts in the period before (none there is a real zero), when that period
+/// is kept.
+pub(super) fn compared(current: &Counts, previous: Option<&DomainCounts>, key: &str) -> Comparison {
+    let empty = Counts::default();
+    Comparison::of(current, previous.map(|p| p.get(key).unwrap_or(&empty)))
 }
 
 /// The part of one dimension's mail that went out under values beyond the cap.
@@ -220,7 +246,7 @@ pub async fn streams<S: Store, C: Counter>(
     req: &HttpRequest,
     ctx: &Context<'_, S, C>,
 ) -> Result<HttpResponse, AppError> {
-    let window = window_param(req)?;
+    let window = window_param(req, &Window::HOURLY)?;
     let settings = Settings::from_config(ctx.config)?;
     let range = BucketRange::ending_at(ctx.now, window.secs(), &settings);
     let dimensions = read_range(ctx.store, ctx.counter, &settings, range, None).await?.dimensions();
@@ -268,11 +294,13 @@ pub async fn alerts<S: Store, C: Counter>(ctx: &Context<'_, S, C>) -> Result<Htt
     Ok(HttpResponse::json(200, &body))
 }
 
-pub(super) fn window_param(req: &HttpRequest) -> Result<Window, AppError> {
+/// `?window=`, one of `allowed` (the routes without history take the hourly windows only).
+pub(super) fn window_param(req: &HttpRequest, allowed: &[Window]) -> Result<Window, AppError> {
     match req.query_param("window") {
         None => Ok(DEFAULT_WINDOW),
-        Some(name) => Window::from_name(&name).ok_or_else(|| {
-            AppError::BadRequest(format!("query parameter `window` must be one of 15m, 1h, 24h, 7d, not {name:?}"))
+        Some(name) => Window::from_name(&name).filter(|w| allowed.contains(w)).ok_or_else(|| {
+            let names: Vec<&str> = allowed.iter().map(|w| w.as_str()).collect();
+            AppError::BadRequest(format!("query parameter `window` must be one of {}, not {name:?}", names.join(", ")))
         }),
     }
 }

@@ -34,6 +34,8 @@ impl SqliteSql {
             "SELECT MAX(LENGTH(value)), 0 FROM meta",
             "SELECT MAX(LENGTH(tokens)), 0 FROM nonces",
             "SELECT MAX(LENGTH(sum)), 0 FROM provider_sums",
+            "SELECT MAX(LENGTH(counts)), MAX(LENGTH(ids)) FROM days",
+            "SELECT MAX(LENGTH(totals)), 0 FROM day_totals",
         ] {
             let (a, b): (Option<i64>, Option<i64>) =
                 self.conn.query_row(query, [], |row| Ok((row.get(0)?, row.get(1)?))).unwrap_or((None, None));

@@ -157,10 +157,18 @@ const OTHER_PROVIDER_PATTERN: &str =
 
 fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
     let windows: Vec<&str> = Window::ALL.iter().map(|w| w.as_str()).collect();
+    let hourly_windows: Vec<&str> = Window::HOURLY.iter().map(|w| w.as_str()).collect();
     let categories: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
     let esps: Vec<&str> = Esp::ALL.iter().map(|e| e.as_str()).collect();
     let window = json!({ "name": "window", "in": "query", "required": false,
+                         "description": "15m to 7d: 5-minute buckets ending now. 30d, 90d, 365d: the last complete UTC days, in daily buckets, from the history.",
                          "schema": { "type": "string", "enum": windows, "default": "24h" } });
+    let hourly_window = json!({ "name": "window", "in": "query", "required": false,
+                         "schema": { "type": "string", "enum": hourly_windows, "default": "24h" } });
+    let previous = json!({ "anyOf": [{ "$ref": "#/components/schemas/Period" }, { "type": "null" }],
+                           "description": "The same window one period earlier (7d: the seven whole days before its first day); null when the kept counts do not reach it." });
+    let change = json!({ "anyOf": [{ "$ref": "#/components/schemas/Change" }, { "type": "null" }],
+                         "description": "This window minus the period before; null with it." });
     let format = json!({ "name": "format", "in": "query", "required": false,
                          "description": "csv for text/csv; without it, `Accept: text/csv` (ranked above application/json) does the same.",
                          "schema": { "type": "string", "enum": Format::NAMES, "default": "json" } });
@@ -180,7 +188,22 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
         "attempts": { "type": "integer" }, "delivered": { "type": "integer" }, "deferred": { "type": "integer" },
         "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" }, "ratio_451": { "type": "number" },
         "deferrals_watched": watched, "ratio_watched": { "type": "number" },
-        "categories": counts_by_category, "status": phase } });
+        "categories": counts_by_category, "status": phase, "previous": previous, "change": change } });
+    let bucket = json!({ "type": "object", "properties": {
+        "start": { "type": "integer", "description": "Unix seconds." }, "delivered": { "type": "integer" },
+        "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" },
+        "categories": counts_by_category } });
+    let previous_buckets = json!({ "type": "array", "items": bucket,
+        "description": "The period before's buckets at their own times; absent when it is not kept." });
+    let period_schema = json!({ "type": "object", "required": ["attempts", "delivered", "deferred", "bounced", "smtp_451", "ratio_451", "ratio_bounced"],
+              "properties": { "attempts": { "type": "integer", "minimum": 0 }, "delivered": { "type": "integer", "minimum": 0 },
+                  "deferred": { "type": "integer", "minimum": 0 }, "bounced": { "type": "integer", "minimum": 0 },
+                  "smtp_451": { "type": "integer", "minimum": 0 }, "ratio_451": { "type": "number", "minimum": 0 },
+                  "ratio_bounced": { "type": "number", "minimum": 0 } } });
+    let change_schema = json!({ "type": "object", "required": ["attempts", "smtp_451", "ratio_451", "ratio_bounced"],
+              "properties": { "attempts": { "type": "integer" }, "smtp_451": { "type": "integer" },
+                  "ratio_451": { "type": "number", "description": "Difference of the 451 ratios." },
+                  "ratio_bounced": { "type": "number" } } });
     let storage = [("503", "Storage failed; retry.")];
     let (silence, silences, silence_item) = silence_paths(secured, admin, now, &storage);
     let kinds = json!({ "type": "string", "enum": ["deferred", "bounced", "dropped", "delivered"],
@@ -193,7 +216,7 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
         "attempts": { "type": "integer", "minimum": 0 }, "smtp_451": { "type": "integer", "minimum": 0 },
         "ratio_451": { "type": "number", "minimum": 0, "maximum": 1 } } });
     let mut streams = values_by_dimension(MAX_VALUES);
-    streams["window"] = json!({ "type": "string", "enum": windows });
+    streams["window"] = json!({ "type": "string", "enum": hourly_windows });
     streams["attempts"] =
         json!({ "type": "integer", "minimum": 0, "description": "Every attempt, with or without dimensions." });
     streams["smtp_451"] = json!({ "type": "integer", "minimum": 0 });
@@ -234,7 +257,7 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
                       "rule": { "type": "string", "description": "The rule that classified it." },
                       "entity": { "$ref": "#/components/schemas/Entity" } } },
           "RuleList": { "type": "object", "properties": {
-              "window": { "type": "string", "enum": windows },
+              "window": { "type": "string", "enum": hourly_windows },
               "rules": { "type": "array", "description": "Code-class fallbacks (`fallback.*`) first, then by hits.",
                   "items": { "type": "object", "properties": {
                   "rule": { "type": "string" }, "category": { "$ref": "#/components/schemas/Category" },
@@ -251,10 +274,7 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
                   "categories": counts_by_category, "status": phase } } } } },
           "DomainDetail": { "type": "object", "properties": {
               "domain": { "type": "string" }, "provider": provider_id,
-              "buckets": { "type": "array", "items": { "type": "object", "properties": {
-                  "start": { "type": "integer", "description": "Unix seconds." }, "delivered": { "type": "integer" },
-                  "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" },
-                  "categories": counts_by_category } } },
+              "buckets": { "type": "array", "items": bucket },
               "samples": { "type": "array", "items": { "$ref": "#/components/schemas/Sample" } },
               "status": phase,
               "advice": { "type": "object", "additionalProperties": { "type": "string" },
@@ -297,10 +317,7 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
           "ProviderDetail": { "type": "object", "properties": {
               "provider": provider_id, "name": { "type": "string" }, "window": { "type": "string", "enum": windows },
               "status": phase, "domains": { "type": "integer" },
-              "buckets": { "type": "array", "items": { "type": "object", "properties": {
-                  "start": { "type": "integer", "description": "Unix seconds." }, "delivered": { "type": "integer" },
-                  "deferred": { "type": "integer" }, "bounced": { "type": "integer" }, "smtp_451": { "type": "integer" },
-                  "categories": counts_by_category } } },
+              "buckets": { "type": "array", "items": bucket },
               "categories": counts_by_category,
               "top_domains": { "type": "array", "items": { "type": "object", "properties": {
                   "domain": { "type": "string" }, "attempts": { "type": "integer" }, "smtp_451": { "type": "integer" },
@@ -353,9 +370,9 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
             { "name": "provider", "in": "path", "required": true, "schema": provider_id }, window, format]),
             ok_or_csv("ProviderDetail", "one row per bucket"), &storage)),
         "/api/rules": get_and_head(operation(secured, "Hits per classification rule over a window, with a sample reply each.",
-            json!([window]), ok("RuleList"), &storage)),
+            json!([hourly_window]), ok("RuleList"), &storage)),
         "/api/streams": get_and_head(operation(secured, "Attempts, 451s and 451 ratio per sending IP, IP pool, sending domain and tag, across all recipient domains, over a window.",
-            json!([window]), ok("Streams"), &storage)),
+            json!([hourly_window]), ok("Streams"), &storage)),
         "/api/alerts": get_and_head(operation(secured, "Open alerts and those resolved in the last 7 days.", json!([]),
             ok("Alerts"), &storage)),
         "/api/openapi.json": get_and_head(operation(secured, "This document.", json!([]),
@@ -375,6 +392,19 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
                            "503": error("Storage (`storage_unavailable`) or an upstream such as the SNS certificate host (`upstream_unavailable`) failed, or CLASSIFY_RULES cannot be used (`configuration_error`); the ESP should retry.") } } }
       }
     });
+    // Added after: one more level inside the macro above passes its recursion limit.
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["Period"] = period_schema;
+    schemas["Change"] = change_schema;
+    for detail in ["DomainDetail", "ProviderDetail"] {
+        let properties = &mut schemas[detail]["properties"];
+        properties["previous"] = previous.clone();
+        properties["change"] = change.clone();
+        properties["previous_buckets"] = previous_buckets.clone();
+    }
+    let row = &mut schemas["DomainList"]["properties"]["domains"]["items"]["properties"];
+    row["previous"] = previous;
+    row["change"] = change;
     let mut schemes = Map::new();
     if secured {
         schemes.insert("readToken".into(), json!({ "type": "http", "scheme": "bearer",

@@ -1,0 +1,571 @@
+//! Daily history: every recipient domain's counts per UTC day, kept `HISTORY_DAYS` (400 by default) in
+//! the counting object's SQLite, where the hourly counts last `RETENTION_DAYS`.
+//!
+//! ## Tables ([`super::schema`])
+//! - `days`: one row per (day, domain) with traffic: the day's whole [`Counts`] (samples, rules and
+//!   sending dimensions included, each bounded as in an hour's row), what a domain's page reads over a
+//!   long window (a row a day).
+//! - `day_totals`: one row per day (in parts of at most [`PART_BYTES`]) holding every domain's counts of
+//!   that day without samples, rules or dimensions: what a list of every domain reads (a row a day, not a
+//!   row per domain and day).
+//! - `day_dirty`: the (day, domain)s changed since their day was folded, refolded by the next cron run.
+//!
+//! ## How a day gets there
+//! - **Folded** when it closes: the first cron run [`FOLD_GRACE_SECS`] after midnight UTC reads the day's
+//!   hourly rows and writes each domain's `days` row and the day's `day_totals`. The fold is a snapshot of
+//!   the hourly rows, so folding again (a crash between the fold and its bookkeeping, or a late event)
+//!   writes the same values: idempotent by construction. On the first run of this version every closed
+//!   day still wholly in the retention is folded, one per run.
+//! - **Late events** (a day already folded, still in the retention) are counted in the hourly rows as
+//!   always, and the (day, domain) is marked in `day_dirty`; the next run refolds that domain's day from
+//!   its hourly rows and replaces its entry in the day's totals.
+//! - **Backfill**: an event older than the retention but inside the history (an ESP replaying a month, an
+//!   import) is counted straight into its (day, domain) row, whose `ids` hold the ids of the events
+//!   counted that way, so a replay of the replay counts nothing. A (day, domain) that was folded from live
+//!   hourly rows (`live`) takes no backfill: the ids of its events expired with its hours, so an event
+//!   arriving for it now cannot be told from one already counted, and is answered as a duplicate. A
+//!   day bouncewatch did not count (before it was installed, or a domain it never saw that day) takes it.
+//!
+//! ## What it costs (one shard, `D` domains with traffic a day)
+//! | what | rows read | rows written |
+//! |---|---|---|
+//! | the daily fold | the day's hourly rows (`D` × active hours) | `D` + the day's totals parts |
+//! | a late event for a folded day | 1 (the history state) | 1 the first time its (day, domain) is marked, 1 to clear it, and the refold: its hourly rows read, its day row and the totals part rewritten |
+//! | a backfilled event | its (day, domain) row + the history state | that row, and its mark as above |
+//! | expiry, once `HISTORY_DAYS` have passed | none | `D` + parts a day |
+//! | a list over N days (`/api/domains?window=30d`) | N totals rows (2N with the period before) | none |
+//! | one domain over N days | N rows (2N with the period before) | none |
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::counters::{Counts, DomainCounts};
+use crate::settings::Settings;
+use crate::sql::{column, Sql, SqlError, SqlValue};
+
+use super::delta::{Delta, DeltaEvent};
+use super::object::{bad_delta, CounterObject, HOUR};
+use super::schema;
+
+/// Seconds in a day.
+pub const DAY: u64 = 86_400;
+/// How long after midnight a day is folded: most late events (an ESP's batching, its first retries)
+/// arrive within it, and each later one costs a refold of its domain's day.
+pub const FOLD_GRACE_SECS: u64 = 3600;
+/// The largest part of a day's totals, in bytes of JSON: a SQLite row may hold 2 MB.
+pub const PART_BYTES: usize = 512 * 1024;
+/// (day, domain)s refolded per run at most; more (a big replay) wait for the next run.
+const MAX_REFOLDS_PER_RUN: usize = 2_000;
+
+const META: &str = "history";
+
+/// The start of the UTC day holding `t`.
+pub fn day_of(t: u64) -> u64 {
+    t - t % DAY
+}
+
+/// The history's bookkeeping: one `meta` row, rewritten once a day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryState {
+    /// The last day folded whole from its hours (none yet: 0).
+    #[serde(default)]
+    pub folded: u64,
+}
+
+impl HistoryState {
+    pub fn load<Q: Sql>(sql: &Q) -> Result<HistoryState, SqlError> {
+        schema::load_meta(sql, META)
+    }
+}
+
+/// What a cron run did to the history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoldReport {
+    /// The day folded whole this run, if one closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folded: Option<u64>,
+    /// (day, domain)s refolded after late or backfilled events.
+    pub refolded: usize,
+    /// Rows deleted past `HISTORY_DAYS`.
+    pub expired_rows: u64,
+}
+
+/// The first day whose buckets are all still in the hourly rows: only such a day can be folded (or
+/// refolded) from them.
+pub fn first_whole_day(settings: &Settings, now: u64) -> u64 {
+    oldest_hourly(settings, now).div_ceil(DAY) * DAY
+}
+
+/// The oldest bucket the hourly rows keep: an event before it is backfilled.
+pub fn oldest_hourly(settings: &Settings, now: u64) -> u64 {
+    settings.bucket_of(now.saturating_sub(settings.retention_secs))
+}
+
+/// The oldest day the history keeps: an event before it is `stale`.
+pub fn first_kept_day(settings: &Settings, now: u64) -> u64 {
+    day_of(now).saturating_sub(settings.history_secs)
+}
+
+/// The cron's share: fold the day that closed, refold what changed, expire what left the history. No
+/// await inside, so the whole is one atomic unit of the object's storage.
+pub fn fold<Q: Sql>(object: &CounterObject<'_, Q>, now: u64) -> Result<FoldReport, SqlError> {
+    let sql = object.sql;
+    let before = HistoryState::load(sql)?;
+    let mut state = before.clone();
+    let mut report = FoldReport::default();
+    let first_whole = first_whole_day(object.settings, now);
+    let next = if state.folded == 0 { first_whole } else { (state.folded + DAY).max(first_whole) };
+    if next + DAY + FOLD_GRACE_SECS <= now {
+        fold_day(object, next)?;
+        state.folded = next;
+        report.folded = Some(next);
+    }
+    report.refolded = refold(object, state.folded, first_whole)?;
+    let first_kept = first_kept_day(object.settings, now);
+    let written = sql.ops().rows_written;
+    for table in ["days", "day_totals", "day_dirty"] {
+        sql.exec(&format!("DELETE FROM {table} WHERE day < ?"), &[first_kept.into()])?;
+    }
+    report.expired_rows = sql.ops().rows_written - written;
+    schema::save_meta(sql, META, &before, &state)?;
+    Ok(report)
+}
+
+/// Writes every domain's row of `day` and the day's totals from the hourly rows.
+fn fold_day<Q: Sql>(object: &CounterObject<'_, Q>, day: u64) -> Result<(), SqlError> {
+    let buckets = object.hours((day..day + DAY).step_by(HOUR as usize), None)?;
+    let mut per_domain = DomainCounts::new();
+    for domains in buckets.into_values() {
+        for (domain, counts) in domains {
+            per_domain.entry(domain).or_default().merge(&counts);
+        }
+    }
+    for (domain, counts) in &per_domain {
+        write_day(object.sql, day, domain, counts, true, &[])?;
+    }
+    let totals: DomainCounts = per_domain.iter().map(|(d, c)| (d.clone(), totals_of(c))).collect();
+    write_totals(object.sql, day, &totals)?;
+    object.sql.exec("DELETE FROM day_dirty WHERE day = ?", &[day.into()])?;
+    Ok(())
+}
+
+/// Refolds the marked (day, domain)s of days already folded: from the hourly rows while the day is whole
+/// in them, from the day's own row otherwise (backfill wrote it). Returns how many.
+fn refold<Q: Sql>(object: &CounterObject<'_, Q>, folded: u64, first_whole: u64) -> Result<usize, SqlError> {
+    let sql = object.sql;
+    let rows = sql.exec(
+        &format!("SELECT day, domain FROM day_dirty WHERE day <= ? ORDER BY day LIMIT {MAX_REFOLDS_PER_RUN}"),
+        &[folded.into()],
+    )?;
+    let mut by_day: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for row in &rows {
+        by_day
+            .entry(column(row, 0, SqlValue::as_u64)?)
+            .or_default()
+            .push(column(row, 1, SqlValue::as_text)?.to_owned());
+    }
+    for (day, domains) in &by_day {
+        let mut totals = read_totals(sql, *day)?;
+        for domain in domains {
+            let counts = if *day >= first_whole {
+                let counts: Counts = object.domain_range(domain, *day, day + DAY - 1)?.into_values().fold(
+                    Counts::default(),
+                    |mut sum, c| {
+                        sum.merge(&c);
+                        sum
+                    },
+                );
+                if !counts.is_empty() {
+                    write_day(sql, *day, domain, &counts, true, &[])?;
+                }
+                counts
+            } else {
+                read_day(sql, *day, domain)?.map(|row| row.counts).unwrap_or_default()
+            };
+            if counts.is_empty() {
+                totals.remove(domain);
+            } else {
+                totals.insert(domain.clone(), totals_of(&counts));
+            }
+            sql.exec("DELETE FROM day_dirty WHERE day = ? AND domain = ?", &[(*day).into(), domain.as_str().into()])?;
+        }
+        write_totals(sql, *day, &totals)?;
+    }
+    Ok(rows.len())
+}
+
+/// Marks (day, domain)s of days already folded for the next run's refold. Reads the history state only
+/// when a request touched a day before today (a late event): the usual request pays nothing.
+pub fn mark_late<Q: Sql>(sql: &Q, touched: &BTreeSet<(u64, &str)>, now: u64) -> Result<(), SqlError> {
+    let today = day_of(now);
+    let mut late = touched.iter().filter(|(day, _)| *day < today).peekable();
+    if late.peek().is_none() {
+        return Ok(());
+    }
+    let folded = HistoryState::load(sql)?.folded;
+    for (day, domain) in late.filter(|(day, _)| *day <= folded) {
+        sql.exec("INSERT OR IGNORE INTO day_dirty (day, domain) VALUES (?, ?)", &[(*day).into(), (*domain).into()])?;
+    }
+    Ok(())
+}
+
+/// One (day, domain) row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayRow {
+    pub counts: Counts,
+    /// Folded from live hourly rows: takes no backfill.
+    pub live: bool,
+    /// The ids of the events backfilled into it, sorted.
+    pub ids: Vec<u64>,
+}
+
+fn read_day<Q: Sql>(sql: &Q, day: u64, domain: &str) -> Result<Option<DayRow>, SqlError> {
+    let rows =
+        sql.exec("SELECT counts, live, ids FROM days WHERE day = ? AND domain = ?", &[day.into(), domain.into()])?;
+    let Some(row) = rows.first() else { return Ok(None) };
+    Ok(Some(DayRow {
+        counts: parse(column(row, 0, SqlValue::as_text)?)?,
+        live: column(row, 1, SqlValue::as_u64)? == 1,
+        ids: decode_ids(column(row, 2, SqlValue::as_blob)?)?,
+    }))
+}
+
+fn write_day<Q: Sql>(
+    sql: &Q,
+    day: u64,
+    domain: &str,
+    counts: &Counts,
+    live: bool,
+    ids: &[u64],
+) -> Result<(), SqlError> {
+    let text = serde_json::to_string(counts).map_err(|e| SqlError(format!("cannot encode a day's counts: {e}")))?;
+    let ids: Vec<u8> = ids.iter().flat_map(|id| id.to_le_bytes()).collect();
+    sql.exec(
+        "INSERT INTO days (day, domain, counts, live, ids) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (day, domain) DO UPDATE SET counts = excluded.counts, live = excluded.live, ids = excluded.ids",
+        &[day.into(), domain.into(), text.into(), u64::from(live).into(), ids.into()],
+    )?;
+    Ok(())
+}
+
+/// A day's counts as a list shows them: without samples, rule hits or sending dimensions, which a list of
+/// every domain never shows and which would make the totals row several times longer.
+fn totals_of(counts: &Counts) -> Counts {
+    Counts { samples: Vec::new(), rules: BTreeMap::new(), streams: Default::default(), ..counts.clone() }
+}
+
+fn read_totals<Q: Sql>(sql: &Q, day: u64) -> Result<DomainCounts, SqlError> {
+    let mut totals = DomainCounts::new();
+    for row in &sql.exec("SELECT totals FROM day_totals WHERE day = ?", &[day.into()])? {
+        let part: DomainCounts = parse(column(row, 0, SqlValue::as_text)?)?;
+        totals.extend(part);
+    }
+    Ok(totals)
+}
+
+/// Rewrites a day's totals in parts of at most [`PART_BYTES`], and deletes parts it no longer needs.
+fn write_totals<Q: Sql>(sql: &Q, day: u64, totals: &DomainCounts) -> Result<(), SqlError> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = String::from("{");
+    for (domain, counts) in totals {
+        let entry = format!(
+            "{}:{}",
+            serde_json::to_string(domain).map_err(|e| SqlError(e.to_string()))?,
+            serde_json::to_string(counts).map_err(|e| SqlError(e.to_string()))?
+        );
+        if current.len() + entry.len() + 2 > PART_BYTES && current.len() > 1 {
+            current.push('}');
+            parts.push(std::mem::replace(&mut current, String::from("{")));
+        }
+        if current.len() > 1 {
+            current.push(',');
+        }
+        current.push_str(&entry);
+    }
+    if current.len() > 1 {
+        current.push('}');
+        parts.push(current);
+    }
+    for (part, text) in parts.iter().enumerate() {
+        sql.exec(
+            "INSERT INTO day_totals (day, part, totals) VALUES (?, ?, ?)
+             ON CONFLICT (day, part) DO UPDATE SET totals = excluded.totals",
+            &[day.into(), (part as u64).into(), text.as_str().into()],
+        )?;
+    }
+    sql.exec("DELETE FROM day_totals WHERE day = ? AND part >= ?", &[day.into(), (parts.len() as u64).into()])?;
+    Ok(())
+}
+
+/// What backfilling a request's old events did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backfilled {
+    pub accepted: usize,
+    pub duplicates: usize,
+}
+
+/// Counts `events` (all older than the retention, inside the history) into their (day, domain) rows,
+/// each once by id. A (day, domain) counted live takes none (see the module docs).
+pub fn backfill<Q: Sql>(sql: &Q, delta: &Delta, events: &[&DeltaEvent]) -> Result<Backfilled, SqlError> {
+    let mut done = Backfilled::default();
+    let mut groups: BTreeMap<(u64, u32), Vec<&DeltaEvent>> = BTreeMap::new();
+    for event in events {
+        groups.entry((day_of(event.bucket), event.domain)).or_default().push(event);
+    }
+    for ((day, index), events) in groups {
+        let domain = delta.domains.get(index as usize).ok_or_else(|| bad_delta("domain index"))?;
+        let mut row = read_day(sql, day, domain)?.unwrap_or_default();
+        if row.live {
+            done.duplicates += events.len();
+            continue;
+        }
+        let mut added = false;
+        for event in events {
+            if let Err(at) = row.ids.binary_search(&event.id) {
+                let mut streams = Vec::new();
+                let (sample, rule) = delta.resolve(event, &mut streams).map_err(bad_delta)?;
+                if row.counts.add(event.counted(sample, rule, &streams)) {
+                    row.ids.insert(at, event.id);
+                    done.accepted += 1;
+                    added = true;
+                }
+            } else {
+                done.duplicates += 1;
+            }
+        }
+        if added {
+            write_day(sql, day, domain, &row.counts, false, &row.ids)?;
+            sql.exec(
+                "INSERT OR IGNORE INTO day_dirty (day, domain) VALUES (?, ?)",
+                &[day.into(), domain.as_str().into()],
+            )?;
+        }
+    }
+    Ok(done)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, SqlError> {
+    crate::json::parse(text).map_err(|e| SqlError(format!("stored history is corrupt: {e}")))
+}
+
+fn decode_ids(bytes: &[u8]) -> Result<Vec<u64>, SqlError> {
+    if bytes.len() % 8 != 0 {
+        return Err(SqlError("stored event ids are corrupt".into()));
+    }
+    Ok(bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("chunks of 8"))).collect())
+}
+
+/// Whose history a read asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "of", rename_all = "snake_case")]
+pub enum HistoryScope {
+    /// Every domain's totals (a list).
+    #[default]
+    All,
+    /// One domain's days, whole.
+    Domain { domain: String },
+    /// A provider's domains summed per day, and each of them over the span.
+    Provider { provider: String },
+}
+
+/// What a read of the history asks one object: the days `first..=last` (day starts), and with
+/// `previous` the same number of days before them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryQuery {
+    pub first: u64,
+    pub last: u64,
+    #[serde(default)]
+    pub previous: bool,
+    #[serde(default)]
+    pub scope: HistoryScope,
+    /// Also answer the providers of the domains in `totals` (a row read per domain not in the consumer
+    /// table): a list of providers needs them all, a list of domains only those it shows.
+    #[serde(default)]
+    pub providers: bool,
+}
+
+impl HistoryQuery {
+    fn previous_span(&self) -> Option<(u64, u64)> {
+        let days = (self.last - self.first) / DAY + 1;
+        self.previous.then(|| (self.first.saturating_sub(days * DAY), self.first.saturating_sub(DAY)))
+    }
+}
+
+/// One object's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryAnswer {
+    /// Per day: the domain's counts (one domain) or its domains' summed (a provider); empty for a list.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub days: BTreeMap<u64, Counts>,
+    /// The same for the period before, when asked.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub previous_days: BTreeMap<u64, Counts>,
+    /// Per domain over the span: every domain (a list), the provider's, or the one.
+    pub totals: DomainCounts,
+    /// Per domain over the period before, when asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<DomainCounts>,
+    /// The providers of `totals`' domains, when asked (`unknown` ones left out).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub providers: BTreeMap<String, crate::provider::Provider>,
+    /// Shard 0's open alerts, as [`super::read::ReadAnswer`] carries them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub phases: BTreeMap<String, crate::detect::Phase>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provider_phases: BTreeMap<String, crate::detect::Phase>,
+}
+
+/// The object's side of a history read.
+pub fn answer<Q: Sql>(sql: &Q, query: &HistoryQuery) -> Result<HistoryAnswer, SqlError> {
+    if query.first > query.last || (query.last - query.first) / DAY > 3 * 366 {
+        return Err(SqlError("a history read must name at most three years, first day first".into()));
+    }
+    let mut answer = HistoryAnswer::default();
+    match &query.scope {
+        HistoryScope::Domain { domain } => {
+            answer.days = domain_days(sql, domain, query.first, query.last)?;
+            answer.totals = total_of(domain, &answer.days);
+            if let Some((first, last)) = query.previous_span() {
+                answer.previous_days = domain_days(sql, domain, first, last)?;
+                answer.previous = Some(total_of(domain, &answer.previous_days));
+            }
+        }
+        HistoryScope::All => {
+            answer.totals = sum_totals(sql, query.first, query.last)?;
+            if let Some((first, last)) = query.previous_span() {
+                answer.previous = Some(sum_totals(sql, first, last)?);
+            }
+        }
+        HistoryScope::Provider { provider } => {
+            let wanted = crate::provider::Provider::from_id(provider)
+                .ok_or_else(|| SqlError(format!("{provider:?} is not a provider id")))?;
+            let mut of_provider = ProviderFilter { sql, wanted, known: BTreeMap::new() };
+            answer.totals = provider_totals(&mut of_provider, query.first, query.last, &mut answer.days)?;
+            if let Some((first, last)) = query.previous_span() {
+                answer.previous = Some(provider_totals(&mut of_provider, first, last, &mut answer.previous_days)?);
+            }
+        }
+    }
+    if query.providers {
+        let domains: Vec<String> = answer
+            .totals
+            .keys()
+            .filter(|d| crate::provider::consumer::consumer_platform(d).is_none())
+            .cloned()
+            .collect();
+        answer.providers = super::providers::known_providers(sql, &domains)?;
+    }
+    Ok(answer)
+}
+
+/// One domain's rows of `first..=last`, a seek per day (an `IN` list: a range on the day would scan
+/// every domain's rows of the range).
+fn domain_days<Q: Sql>(sql: &Q, domain: &str, first: u64, last: u64) -> Result<BTreeMap<u64, Counts>, SqlError> {
+    let days = (first..=last).step_by(DAY as usize).map(SqlValue::from);
+    let mut found = BTreeMap::new();
+    let query = "SELECT day, counts FROM days WHERE domain = ? AND day IN ({})";
+    crate::sql::exec_in(sql, query, &[domain.into()], days, |rows| {
+        for row in &rows {
+            found.insert(column(row, 0, SqlValue::as_u64)?, parse(column(row, 1, SqlValue::as_text)?)?);
+        }
+        Ok(true)
+    })?;
+    Ok(found)
+}
+
+fn total_of(domain: &str, days: &BTreeMap<u64, Counts>) -> DomainCounts {
+    let mut sum = Counts::default();
+    for counts in days.values() {
+        sum.merge(counts);
+    }
+    if sum.is_empty() {
+        DomainCounts::new()
+    } else {
+        [(domain.to_owned(), sum)].into()
+    }
+}
+
+/// Hands every (day, domain, counts) of the totals of `first..=last` to `each`: a totals row read per
+/// day and part.
+fn each_total<Q: Sql>(
+    sql: &Q,
+    first: u64,
+    last: u64,
+    mut each: impl FnMut(u64, String, Counts) -> Result<(), SqlError>,
+) -> Result<(), SqlError> {
+    let rows =
+        sql.exec("SELECT day, totals FROM day_totals WHERE day >= ? AND day <= ?", &[first.into(), last.into()])?;
+    for row in &rows {
+        let day = column(row, 0, SqlValue::as_u64)?;
+        let part: DomainCounts = parse(column(row, 1, SqlValue::as_text)?)?;
+        for (domain, counts) in part {
+            each(day, domain, counts)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every domain's totals over `first..=last`.
+fn sum_totals<Q: Sql>(sql: &Q, first: u64, last: u64) -> Result<DomainCounts, SqlError> {
+    let mut sum = DomainCounts::new();
+    each_total(sql, first, last, |_, domain, counts| {
+        add_into(&mut sum, domain, counts);
+        Ok(())
+    })?;
+    Ok(sum)
+}
+
+/// Adds `counts` under `domain`, moving the string in only when it is new.
+fn add_into(sum: &mut DomainCounts, domain: String, counts: Counts) {
+    match sum.get_mut(&domain) {
+        Some(into) => into.merge(&counts),
+        None => {
+            sum.insert(domain, counts);
+        }
+    }
+}
+
+/// Which domains are a provider's, as known now (the consumer table, else the object's resolution),
+/// each looked up once per read.
+struct ProviderFilter<'q, Q: Sql> {
+    sql: &'q Q,
+    wanted: crate::provider::Provider,
+    known: BTreeMap<String, bool>,
+}
+
+impl<Q: Sql> ProviderFilter<'_, Q> {
+    fn holds(&mut self, domain: &str) -> Result<bool, SqlError> {
+        if let Some(&is) = self.known.get(domain) {
+            return Ok(is);
+        }
+        let provider = match crate::provider::consumer::consumer_platform(domain) {
+            Some(platform) => platform.into(),
+            None => super::providers::known_providers(self.sql, &[domain.to_owned()])?
+                .remove(domain)
+                .unwrap_or(crate::provider::Provider::Unknown),
+        };
+        let is = provider == self.wanted;
+        self.known.insert(domain.to_owned(), is);
+        Ok(is)
+    }
+}
+
+/// The provider's domains over `first..=last`, each summed, and all of them summed per day into `days`.
+fn provider_totals<Q: Sql>(
+    filter: &mut ProviderFilter<'_, Q>,
+    first: u64,
+    last: u64,
+    days: &mut BTreeMap<u64, Counts>,
+) -> Result<DomainCounts, SqlError> {
+    let mut totals = DomainCounts::new();
+    let sql = filter.sql;
+    each_total(sql, first, last, |day, domain, counts| {
+        if filter.holds(&domain)? {
+            days.entry(day).or_default().merge(&counts);
+            add_into(&mut totals, domain, counts);
+        }
+        Ok(())
+    })?;
+    Ok(totals)
+}

@@ -30,6 +30,9 @@ pub const NAMES: &[&str] = &[
     "PUBLISH_MINUTES",
     "COUNTER_SHARDS",
     "DOH_LOOKUPS_PER_RUN",
+    // The weekly slow-drift check (`crate::drift`).
+    "DRIFT_MIN_ATTEMPTS",
+    "DRIFT_MIN_RISE",
     // Mailbox providers: the DNS-over-HTTPS endpoint of the MX look-ups (`crate::provider::doh`).
     crate::provider::DOH_URL_VAR,
     // Alert notifications (src/notify.rs; documented in docs/alerts.md).

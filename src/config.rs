@@ -47,6 +47,9 @@ pub const NAMES: &[&str] = &[
     "MAILGUN_DOMAIN",
     "ALERT_WEBHOOK_URL",
     "PUBLIC_URL",
+    // The weekly digest (`crate::alert::digest`).
+    "DIGEST_TO",
+    "DIGEST_AT",
     // The action hook (src/action.rs; docs/actions.md).
     "ACTION_WEBHOOK_URL",
     "ACTION_KUMOMTA_URL",

@@ -148,6 +148,7 @@ fn alerts_section(alerts: &[Alert]) -> Section {
     let lines = sorted
         .into_iter()
         .map(|alert| {
+            // For its label and dominant cause, worded as in the alert emails; the window length is not shown.
             let snapshot = AlertSnapshot::from_alert(alert, 0);
             let when = match (alert.state, alert.resolved_at) {
                 (Phase::Ok, Some(at)) => {

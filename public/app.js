@@ -4,12 +4,18 @@ import { Unauthorized, getJson, saveAdminToken, saveToken, savedAdminToken, save
 import { h } from "./dom.js";
 import { rebin, sparkline, timeChart } from "./svg.js";
 
+const DAY = 86_400;
 // `chartBin`: how much time one bar covers on the domain page, so a week still draws as ~84 readable bars.
+// `days`: the API answers with the last complete UTC days (today not among them), in daily buckets.
 const WINDOWS = {
   "15m": { seconds: 900, label: "15 min", chartBin: 300 },
   "1h": { seconds: 3600, label: "hour", chartBin: 300 },
-  "24h": { seconds: 86_400, label: "24 h", chartBin: 900 },
-  "7d": { seconds: 604_800, label: "7 days", chartBin: 7200 },
+  "24h": { seconds: DAY, label: "24 h", chartBin: 900 },
+  "7d": { seconds: 7 * DAY, label: "7 days", chartBin: 7200 },
+  "30d": { seconds: 30 * DAY, label: "30 days", chartBin: DAY, days: true },
+  "90d": { seconds: 90 * DAY, label: "90 days", chartBin: DAY, days: true },
+  // 73 bars of 5 days: a bar per day would be under 3 px wide.
+  "365d": { seconds: 365 * DAY, label: "365 days", chartBin: 5 * DAY, days: true },
 };
 const WINDOW_KEY = "bouncewatch.window";
 const REFRESH_MS = 30_000;
@@ -18,8 +24,9 @@ const SPARK_BINS = 24;
 
 
 // Icons sit beside the words so status never depends on colour alone.
-const SEVERITY_ICON = { critical: "◆", warning: "▲", benign: "○" };
-const SEVERITY_RANK = { critical: 0, warning: 1, benign: 2 };
+const SEVERITY_ICON = { critical: "◆", warning: "▲", benign: "○", info: "ℹ" };
+const SEVERITY_RANK = { critical: 0, warning: 1, benign: 2, info: 3 };
+const SIGNAL_NAME = { smtp_451: "451 ratio", bounced: "bounce ratio" };
 const STATUS_ICON = { ok: "✓", pending: "◔", firing: "▲", resolving: "↘" };
 
 const $ = (id) => document.getElementById(id);
@@ -32,9 +39,50 @@ const num = (n) => (n ?? 0).toLocaleString();
 const pct = (ratio) => (typeof ratio === "number" ? `${(ratio * 100).toFixed(ratio < 0.1 ? 1 : 0)} %` : "—");
 const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const dayClock = new Intl.DateTimeFormat(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" });
+// Daily buckets start at 00:00 UTC: labelled in UTC, else a bar would read as the evening before west of Greenwich.
+const utcDay = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
-const unitOf = (seconds) => (seconds < 3600 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`);
-const timeLabel = (unix) => (WINDOWS[state.window].seconds > 86_400 ? dayClock : clock).format(unix * 1000);
+const unitOf = (seconds) => (seconds < 3600 ? `${Math.round(seconds / 60)} min`
+  : seconds < DAY ? `${Math.round(seconds / 3600)} h` : seconds === DAY ? "day" : `${Math.round(seconds / DAY)} days`);
+const timeLabel = (unix) => {
+  const { seconds, days } = WINDOWS[state.window];
+  return (days ? utcDay : seconds > DAY ? dayClock : clock).format(unix * 1000);
+};
+/** "last 7 days"; the long ranges say that they end at midnight UTC. */
+const lastWindow = () => {
+  const { label, days } = WINDOWS[state.window];
+  return days ? `last ${label} to 00:00 UTC` : `last ${label}`;
+};
+
+/** A difference of two ratios in percentage points, with its sign: "+1.2 pp", "-0.4 pp", "0 pp". */
+function points(delta) {
+  const value = delta * 100;
+  const shown = Math.abs(value).toFixed(Math.abs(value) >= 10 ? 0 : 1).replace(/\.0$/, "");
+  return shown === "0" ? "0 pp" : `${value > 0 ? "+" : "-"}${shown} pp`;
+}
+
+/** The change of the attempts in percent of the previous period's: "+12 %", "-50 %"; "new" after none. */
+function volumeChange(change, previous) {
+  if (!previous.attempts) return change.attempts > 0 ? "new" : "0 %";
+  const value = (change.attempts / previous.attempts) * 100;
+  const shown = Math.abs(value).toFixed(Math.abs(value) >= 10 ? 0 : 1).replace(/\.0$/, "");
+  return shown === "0" ? "0 %" : `${value > 0 ? "+" : "-"}${shown} %`;
+}
+
+/** A row's `change` against its `previous` period: the 451 ratio in pp (coloured by direction) and the volume. */
+function changeText({ change, previous }) {
+  if (!change || !previous) return null;
+  const ratio = points(change.ratio_451);
+  const direction = ratio.startsWith("+") ? "worse" : ratio.startsWith("-") ? "better" : null;
+  return [h("span", { class: direction }, ratio), h("span", { class: "muted" }, ` · ${volumeChange(change, previous)}`)];
+}
+
+function changeCell(row) {
+  const text = changeText(row);
+  return h("td", { class: "n change", "data-label": "Change",
+    title: text ? `previous period: 451 ratio ${pct(row.previous.ratio_451)}, ${num(row.previous.attempts)} attempts`
+      : "no previous period kept" }, text ?? "—");
+}
 
 /** A <time> saying "12 minutes ago", with the full date on hover. Unix seconds, or an ISO string if the API sends one. */
 function when(value) {
@@ -79,19 +127,29 @@ const detailPath = (name) => `/api/domains/${encodeURIComponent(name)}?window=${
 
 /**
  * The buckets summed into bars of about `binSeconds` (a whole number of buckets) over the chosen window. The
- * window ends on a bar boundary, so bars hold whole buckets and the time labels fall on round times.
+ * window ends on a bar boundary, so bars hold whole buckets and the time labels fall on round times; a range
+ * of whole days ends at today's midnight UTC, as the API's does. `previous` (the period before, or null) is
+ * moved forward by one period and summed into the same bars, so each value lies under the one it compares with.
  */
-function series(buckets, binSeconds) {
+function series(buckets, binSeconds, previous = null) {
+  const { seconds, days } = WINDOWS[state.window];
   const sorted = [...buckets].sort((a, b) => a.start - b.start);
   let bucketSeconds = Infinity;
   for (let i = 1; i < sorted.length; i++) bucketSeconds = Math.min(bucketSeconds, sorted[i].start - sorted[i - 1].start);
-  if (!(bucketSeconds > 0 && bucketSeconds < Infinity)) bucketSeconds = DEFAULT_BUCKET_SECONDS;
+  if (days) bucketSeconds = DAY; // measured, a day without traffic between two would read as a two-day bucket
+  else if (!(bucketSeconds > 0 && bucketSeconds < Infinity)) bucketSeconds = DEFAULT_BUCKET_SECONDS;
   const bin = bucketSeconds * Math.max(1, Math.round(binSeconds / bucketSeconds));
   const latest = Math.max(Date.now() / 1000, sorted.at(-1)?.start ?? 0);
-  const to = (Math.floor(latest / bin) + 1) * bin;
-  const count = Math.ceil(WINDOWS[state.window].seconds / bin);
-  return { bins: rebin(sorted, { from: to - count * bin, to, count }), binSeconds: bin };
+  const to = days ? Math.floor(Date.now() / 1000 / DAY) * DAY : (Math.floor(latest / bin) + 1) * bin;
+  const count = Math.ceil(seconds / bin);
+  const range = { from: to - count * bin, to, count };
+  const shifted = previous?.map((b) => ({ ...b, start: b.start + seconds }));
+  return { bins: rebin(sorted, range), previous: shifted ? rebin(shifted, range) : null, binSeconds: bin };
 }
+
+/** The previous period's buckets when the API has them (`previous` null means the counts do not reach back). */
+const previousBuckets = (detail) => (detail.previous !== null && Array.isArray(detail.previous_buckets)
+  ? detail.previous_buckets : null);
 
 function totals(buckets) {
   const sum = { attempts: 0, delivered: 0, deferred: 0, bounced: 0, smtp_451: 0, categories: {} };
@@ -132,10 +190,11 @@ async function limited(task) {
   }
 }
 
-function drawSparkline(cell, { bins, binSeconds }) {
+function drawSparkline(cell, { bins, previous, binSeconds }) {
   const peak = Math.max(...bins.map((b) => b.smtp_451));
-  const label = `451s over the last ${WINDOWS[state.window].label}: at most ${num(peak)} per ${unitOf(binSeconds)}`;
-  cell.replaceChildren(sparkline(bins, { label }));
+  let label = `451s over the ${lastWindow()}: at most ${num(peak)} per ${unitOf(binSeconds)}`;
+  if (previous) label += `; the previous period (dashed): at most ${num(Math.max(...previous.map((b) => b.smtp_451)))}`;
+  cell.replaceChildren(sparkline(bins, { label, previous }));
 }
 
 const sparkKey = (domain) => `${state.window} ${domain}`;
@@ -155,7 +214,7 @@ async function fillSparkline(cell) {
   try {
     const detail = await limited(() => getJson(detailPath(domain)));
     if (generation !== state.generation) return; // the window changed meanwhile: this series is for the old one
-    const line = { generation, ...series(detail.buckets, WINDOWS[state.window].seconds / SPARK_BINS) };
+    const line = { generation, ...series(detail.buckets, WINDOWS[state.window].seconds / SPARK_BINS, previousBuckets(detail)) };
     sparkCache.set(key, line);
     if (cell.isConnected) drawSparkline(cell, line);
   } catch {
@@ -237,13 +296,30 @@ function streamsCard(detail) {
     h("dl", { class: "stream-list" }, streamRows(detail.breakdown, 5)));
 }
 
-function alertsSection({ active = [], recent = [] }, recentOpen) {
+/** `gmail.com · 451 ratio up three weeks running: 1.0 % → 1.2 % → 1.4 % → 1.7 % (+0.7 pp)`. */
+function driftItem(drift) {
+  const subject = drift.scope === "provider" ? providerLink(drift.id) : domainLink(drift.id);
+  const ratios = (drift.weeks ?? []).map((w) => pct(w.ratio)).join(" → ");
+  return h("li", { class: "drift" }, badge(drift.severity ?? "info", SEVERITY_ICON.info), " ", subject,
+    ` · ${SIGNAL_NAME[drift.signal] ?? drift.signal} up three weeks running: ${ratios} (${points(drift.rise ?? 0)})`);
+}
+
+/** The weekly drift check's findings (`/api/alerts` `drifts`); nothing when there are none or the API has none. */
+function driftsList(drifts = []) {
+  return drifts.length > 0 && h("section", { class: "drifts", "aria-labelledby": "drifts-h" },
+    h("h3", { id: "drifts-h" }, "Slow drifts ", h("span", { class: "count" }, drifts.length)),
+    h("p", { class: "muted" }, "Ratios that rose three weeks running, checked weekly: for information, no alert is sent."),
+    h("ul", {}, drifts.map(driftItem)));
+}
+
+function alertsSection({ active = [], recent = [], drifts = [] }, recentOpen) {
   const sorted = [...active].sort((a, b) => (SEVERITY_RANK[a.severity] ?? 3) - (SEVERITY_RANK[b.severity] ?? 3));
   return h("section", { class: "alerts", "aria-labelledby": "alerts-h" },
     h("h2", { id: "alerts-h" }, "Active alerts ", h("span", { class: "count" }, active.length)),
     sorted.length
       ? h("div", { class: "alert-list" }, sorted.map(alertCard))
       : h("p", { class: "empty" }, "✓ No active alerts — no receiving domain is deferring more than usual."),
+    driftsList(drifts),
     recent.length > 0 && h("details", { class: "recent", open: recentOpen },
       h("summary", {}, `Resolved in the last 7 days (${recent.length})`),
       h("ul", {}, recent.map((a) => h("li", {}, badge(a.severity, SEVERITY_ICON[a.severity]), " ", alertSubject(a),
@@ -252,7 +328,7 @@ function alertsSection({ active = [], recent = [] }, recentOpen) {
 
 function noTraffic() {
   return h("div", { class: "empty" },
-    h("p", {}, `No mail seen in the last ${WINDOWS[state.window].label}.`),
+    h("p", {}, `No mail seen in the ${lastWindow()}.`),
     h("p", { class: "muted" }, "No traffic yet? Point your ESP's webhook at ",
       h("code", {}, `${location.origin}/webhooks/{esp}`), " (sendgrid, mailgun, postmark, … — the README lists them)."));
 }
@@ -267,6 +343,7 @@ function domainRow(d, benign) {
     h("td", { class: "n", "data-label": "Attempts" }, num(d.attempts)),
     h("td", { class: "n", "data-label": "451s" }, num(d.smtp_451)),
     h("td", { class: "n", "data-label": "451 ratio" }, pct(d.ratio_451)),
+    changeCell(d),
     spark);
 }
 
@@ -277,25 +354,30 @@ function providerRow(p, benign) {
     h("td", { class: "n", "data-label": "Domains" }, num(p.domains)),
     h("td", { class: "n", "data-label": "Attempts" }, num(p.attempts)),
     h("td", { class: "n", "data-label": "451s" }, num(p.smtp_451)),
-    h("td", { class: "n", "data-label": "451 ratio" }, pct(p.ratio_451)));
+    h("td", { class: "n", "data-label": "451 ratio" }, pct(p.ratio_451)),
+    changeCell(p));
 }
+
+/** The change column's heading, with what it compares. */
+const changeHead = () => h("th", { scope: "col", class: "n", title: "451 ratio in percentage points · attempts in %, against the period before" }, "Change");
 
 function providersSection({ providers = [] }, benign) {
   const heads = ["Provider", "Status", "Domains", "Attempts", "451s", "451 ratio"];
   return providers.length > 0 && h("section", { "aria-labelledby": "providers-h" },
-    h("h2", { id: "providers-h" }, "Mailbox providers ", h("span", { class: "muted" }, `· last ${WINDOWS[state.window].label}`)),
+    h("h2", { id: "providers-h" }, "Mailbox providers ", h("span", { class: "muted" }, `· ${lastWindow()}`)),
     h("div", { class: "card flush" }, h("table", { class: "domains" },
-      h("thead", {}, h("tr", {}, heads.map((t, i) => h("th", { scope: "col", class: i >= 2 ? "n" : null }, t)))),
+      h("thead", {}, h("tr", {}, heads.map((t, i) => h("th", { scope: "col", class: i >= 2 ? "n" : null }, t)), changeHead())),
       h("tbody", {}, providers.slice(0, 20).map((p) => providerRow(p, benign))))));
 }
 
 function domainsSection({ domains = [] }, benign) {
-  const heads = ["Domain", "Status", "Attempts", "451s", "451 ratio", "451s over time"];
+  const heads = ["Domain", "Status", "Attempts", "451s", "451 ratio"];
   return h("section", { "aria-labelledby": "domains-h" },
-    h("h2", { id: "domains-h" }, "Receiving domains ", h("span", { class: "muted" }, `· last ${WINDOWS[state.window].label}`)),
+    h("h2", { id: "domains-h" }, "Receiving domains ", h("span", { class: "muted" }, `· ${lastWindow()}`)),
     domains.length
       ? h("div", { class: "card flush" }, h("table", { class: "domains" },
-        h("thead", {}, h("tr", {}, heads.map((t, i) => h("th", { scope: "col", class: i >= 2 && i <= 4 ? "n" : null }, t)))),
+        h("thead", {}, h("tr", {}, heads.map((t, i) => h("th", { scope: "col", class: i >= 2 ? "n" : null }, t)), changeHead(),
+          h("th", { scope: "col" }, "451s over time"))),
         h("tbody", {}, domains.map((d) => domainRow(d, benign)))))
       : noTraffic());
 }
@@ -308,32 +390,45 @@ async function overview() {
   return [alertsSection(alerts, recentOpen), providersSection(providers, benign), domainsSection(domains, benign)];
 }
 
-function chartCard(name, buckets, sum) {
+/** The domain or provider page's chart of `detail.buckets`, with the previous period's line when the API has it. */
+function chartCard(name, detail, sum) {
   const box = h("div", { class: "chart-box" });
-  const { chartBin, label } = WINDOWS[state.window];
+  const { chartBin } = WINDOWS[state.window];
+  const buckets = detail.buckets ?? [];
+  const previous = previousBuckets(detail);
   state.drawChart = sum.attempts + sum.smtp_451 === 0 ? null : () => {
-    const { bins, binSeconds } = series(buckets, chartBin);
+    const { bins, previous: before, binSeconds } = series(buckets, chartBin, previous);
     const peak = bins.reduce((a, b) => (b.smtp_451 > a.smtp_451 ? b : a));
+    let desc = `${num(sum.attempts)} attempts and ${num(sum.smtp_451)} replies with code 451 in all; ` +
+      `the most 451s, ${num(peak.smtp_451)}, in the ${unitOf(binSeconds)} from ${timeLabel(peak.start)}.`;
+    if (before) {
+      const then = totals(previous);
+      desc += ` Dashed lines: the previous period, ${num(then.attempts)} attempts and ${num(then.smtp_451)} replies with code 451.`;
+    }
     box.replaceChildren(timeChart(bins, {
       width: Math.max(280, box.clientWidth),
-      title: `Attempts and 451 replies for ${name}, last ${label}`,
-      desc: `${num(sum.attempts)} attempts and ${num(sum.smtp_451)} replies with code 451 in all; ` +
-        `the most 451s, ${num(peak.smtp_451)}, in the ${unitOf(binSeconds)} from ${timeLabel(peak.start)}.`,
+      title: `Attempts and 451 replies for ${name}, ${lastWindow()}`,
+      desc,
       formatTime: timeLabel,
       unit: unitOf(binSeconds),
+      previous: before,
     }));
   };
-  if (!state.drawChart) box.append(h("p", { class: "empty" }, `No mail to ${name} in the last ${label}.`));
+  if (!state.drawChart) box.append(h("p", { class: "empty" }, `No mail to ${name} in the ${lastWindow()}.`));
   const figures = [["Attempts", sum.attempts], ["Delivered", sum.delivered], ["Deferred", sum.deferred],
     ["Bounced", sum.bounced], ["451s", sum.smtp_451]];
+  const change = changeText(detail);
   return h("section", { class: "card", "aria-labelledby": "chart-h" },
-    h("h2", { id: "chart-h" }, "Attempts and 451s ", h("span", { class: "muted" }, `· last ${label}`)),
+    h("h2", { id: "chart-h" }, "Attempts and 451s ", h("span", { class: "muted" }, `· ${lastWindow()}`)),
     h("ul", { class: "legend" },
       h("li", {}, h("span", { class: "swatch swatch-attempts", "aria-hidden": "true" }), "Attempts (delivered + deferred + bounced)"),
-      h("li", {}, h("span", { class: "swatch swatch-451", "aria-hidden": "true" }), "Replies with code 451")),
+      h("li", {}, h("span", { class: "swatch swatch-451", "aria-hidden": "true" }), "Replies with code 451"),
+      previous && h("li", { class: "legend-previous" },
+        h("span", { class: "swatch swatch-previous", "aria-hidden": "true" }), "previous period (dashed: attempts, 451s)")),
     box,
     h("dl", { class: "figures" }, figures.map(([term, n]) => h("div", {}, h("dt", {}, term), h("dd", {}, num(n)))),
-      h("div", {}, h("dt", {}, "451 ratio"), h("dd", {}, sum.attempts ? pct(sum.smtp_451 / sum.attempts) : "—"))));
+      h("div", {}, h("dt", {}, "451 ratio"), h("dd", {}, sum.attempts ? pct(sum.smtp_451 / sum.attempts) : "—")),
+      change && h("div", { class: "figure-change" }, h("dt", {}, "Change on the previous period"), h("dd", {}, change))));
 }
 
 function categoriesCard(categories) {
@@ -387,7 +482,7 @@ async function rulesPage() {
     h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "← All domains")),
     h("div", { class: "page-title" }, h("h1", {}, "Classification rules")),
     h("section", { class: "card", "aria-labelledby": "rules-h" },
-      h("h2", { id: "rules-h" }, "Hits per rule ", h("span", { class: "muted" }, `· last ${WINDOWS[state.window].label}`)),
+      h("h2", { id: "rules-h" }, "Hits per rule ", h("span", { class: "muted" }, `· ${lastWindow()}`)),
       h("p", { class: "muted" }, "Replies no text rule recognised (", h("code", {}, "fallback.*"),
         ") come first: those are the ones to write a ", h("code", {}, "CLASSIFY_RULES"), " rule for."),
       rules.length === 0 ? h("p", { class: "empty" }, "No classified failures in this window.")
@@ -411,7 +506,8 @@ async function domainPage(name) {
       detail.provider && detail.provider !== "unknown" && [" · ", providerLink(detail.provider)]),
     h("div", { class: "page-title" }, h("h1", {}, name), statusBadge(detail.status, name, benignKeys(alerts))),
     alert && alertCard(alert),
-    chartCard(name, detail.buckets ?? [], sum),
+    driftsList(alerts.drifts?.filter((d) => d.scope === "domain" && d.id === name)),
+    chartCard(name, detail, sum),
     h("div", { class: "columns" }, categoriesCard(sum.categories),
       adviceCard(alert?.causes?.length ? alert.causes : shares(sum.categories), spiking, detail.advice, detail.spike_advice)),
     streamsCard(detail),
@@ -444,7 +540,8 @@ async function providerPage(id) {
     h("div", { class: "page-title" }, h("h1", {}, detail.name ?? id), statusBadge(detail.status, id, benign),
       h("span", { class: "muted" }, ` ${num(detail.domains ?? 0)} domains`)),
     alert && alertCard(alert),
-    chartCard(detail.name ?? id, detail.buckets ?? [], sum),
+    driftsList(alerts.drifts?.filter((d) => d.scope === "provider" && d.id === id)),
+    chartCard(detail.name ?? id, detail, sum),
     h("div", { class: "columns" }, categoriesCard(sum.categories),
       adviceCard(alert?.causes?.length ? alert.causes : shares(sum.categories), spiking, detail.advice, detail.spike_advice)),
     streamsCard(detail),
@@ -477,7 +574,7 @@ async function streamsPage() {
   return [
     h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "← All domains")),
     h("div", { class: "page-title" }, h("h1", {}, "Sending streams"),
-      h("span", { class: "muted" }, `${num(list.attempts)} attempts · ${num(list.smtp_451)} 451s · last ${WINDOWS[state.window].label}`)),
+      h("span", { class: "muted" }, `${num(list.attempts)} attempts · ${num(list.smtp_451)} 451s · ${lastWindow()}`)),
     ...(tables.length ? tables : [h("p", { class: "empty" }, "No event in this window named a sending IP, pool, sending domain or tag.")]),
   ];
 }

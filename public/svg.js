@@ -29,27 +29,38 @@ function niceAxis(max, ticks) {
   return { step, top: Math.max(step, Math.ceil(max / step) * step) };
 }
 
-/** A small area of 451s over the window, scaled to its own peak. */
-export function sparkline(bins, { width = 96, height = 24, label }) {
-  const peak = Math.max(0, ...bins.map((b) => b.smtp_451));
+/**
+ * A small area of 451s over the window, scaled to its own peak; `previous` (bins of the period before, or null)
+ * is a dashed line on the same scale.
+ */
+export function sparkline(bins, { width = 96, height = 24, label, previous = null }) {
+  const peak = Math.max(0, ...bins.map((b) => b.smtp_451), ...(previous ?? []).map((b) => b.smtp_451));
   const step = width / Math.max(1, bins.length - 1);
   const y = (v) => (height - 1 - (peak ? (v / peak) * (height - 3) : 0)).toFixed(1);
-  const line = bins.map((b, i) => `${i ? "L" : "M"}${(i * step).toFixed(1)},${y(b.smtp_451)}`).join("");
+  const path = (series) => series.map((b, i) => `${i ? "L" : "M"}${(i * step).toFixed(1)},${y(b.smtp_451)}`).join("");
+  const line = path(bins);
   return s("svg", { class: "spark", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label },
     s("title", {}, label),
     s("path", { class: "spark-area", d: `${line}L${width},${height}L0,${height}Z` }),
+    previous && s("path", { class: "spark-previous", d: path(previous) }),
     s("path", { class: "spark-line", d: line }));
+}
+
+/** A step line over the bars (one level per bar), so a value of the previous period sits over the bar it compares with. */
+function steps(values, { left, width, y }) {
+  return values.map((v, i) => `${i ? "H" : "M"}${(left + i * width).toFixed(1)}${i ? "V" : ","}${y(v).toFixed(1)}H${(left + (i + 1) * width).toFixed(1)}`).join("");
 }
 
 /**
  * Bars of attempts per bin with the 451s drawn over them, y-axis gridlines and counts, time labels along x.
  * `formatTime(unix)` labels the x axis; `unit` names the bin ("5 min") for the y-axis title and tooltips.
+ * `previous`, bins of the period before already moved onto these (or null), is drawn as two dashed step lines.
  */
-export function timeChart(bins, { width, height = 240, title, desc, formatTime, unit }) {
+export function timeChart(bins, { width, height = 240, title, desc, formatTime, unit, previous = null }) {
   const m = { left: 44, right: 8, top: 22, bottom: 26 };
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
-  const { step, top } = niceAxis(Math.max(0, ...bins.map((b) => b.attempts)), 4);
+  const { step, top } = niceAxis(Math.max(0, ...bins.map((b) => b.attempts), ...(previous ?? []).map((b) => b.attempts)), 4);
   const y = (v) => m.top + plotH - (v / top) * plotH;
   const bw = plotW / bins.length;
   const gap = bw > 4 ? Math.max(1, bw * 0.2) : 0;
@@ -73,8 +84,10 @@ export function timeChart(bins, { width, height = 240, title, desc, formatTime, 
     if (b.attempts === 0 && b.smtp_451 === 0) return null;
     const x = m.left + i * bw + gap / 2;
     const w = Math.max(1, bw - gap);
+    const then = previous?.[i];
+    const before = then ? `; previous period ${then.attempts.toLocaleString()} attempts, ${then.smtp_451.toLocaleString()} × 451` : "";
     return s("g", {},
-      s("title", {}, `${formatTime(b.start)}: ${b.attempts.toLocaleString()} attempts, ${b.smtp_451.toLocaleString()} × 451`),
+      s("title", {}, `${formatTime(b.start)}: ${b.attempts.toLocaleString()} attempts, ${b.smtp_451.toLocaleString()} × 451${before}`),
       s("rect", { class: "bar-attempts", x, width: w, y: y(b.attempts), height: y(0) - y(b.attempts) }),
       b.smtp_451 > 0 && s("rect", { class: "bar-451", x, width: w, y: y(b.smtp_451), height: y(0) - y(b.smtp_451) }));
   });
@@ -85,5 +98,9 @@ export function timeChart(bins, { width, height = 240, title, desc, formatTime, 
   s("desc", { id: `${id}-d` }, desc),
   s("text", { class: "axis-title", x: 0, y: 12 }, `per ${unit}`),
   grid, xLabels, bars,
+  previous && s("g", { class: "previous" },
+    s("path", { class: "prev-attempts", d: steps(previous.map((b) => b.attempts), { left: m.left, width: bw, y }) }),
+    s("path", { class: "prev-451", d: steps(previous.map((b) => b.smtp_451), { left: m.left, width: bw, y }) }),
+    s("text", { class: "prev-label", x: width - m.right, y: 12, "text-anchor": "end" }, "previous period (dashed)")),
   s("line", { class: "axis", x1: m.left, x2: width - m.right, y1: y(0), y2: y(0) }));
 }

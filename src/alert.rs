@@ -18,6 +18,7 @@ pub use crate::detect::{Cause as CauseShare, Phase as AlertState, Severity};
 use crate::redact::redact_addresses;
 
 mod compose;
+pub mod digest;
 
 pub use compose::{compose, escape_html, percent};
 
@@ -125,19 +126,7 @@ impl AlertSnapshot {
     /// The same snapshot with samples capped, shortened, stripped of line breaks and of addresses, so
     /// what is stored and sent never carries a recipient address or a header-breaking newline.
     pub fn sanitized(&self) -> AlertSnapshot {
-        let samples = self
-            .samples
-            .iter()
-            .take(MAX_SAMPLES)
-            .map(|s| {
-                let one_line: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-                let redacted = redact_addresses(one_line.trim());
-                match redacted.char_indices().nth(MAX_SAMPLE_CHARS) {
-                    Some((cut, _)) => format!("{}…", &redacted[..cut]),
-                    None => redacted,
-                }
-            })
-            .collect();
+        let samples = self.samples.iter().take(MAX_SAMPLES).map(|s| sanitized_sample(s)).collect();
         AlertSnapshot { samples, ..self.clone() }
     }
 
@@ -180,6 +169,17 @@ impl AlertSnapshot {
         } else {
             SPIKE_ADVICE
         }
+    }
+}
+
+/// A reply as a message may show it: one line, shortened, without addresses (whatever redaction it had
+/// before), so what is stored and sent never carries a recipient address or a header-breaking newline.
+fn sanitized_sample(sample: &str) -> String {
+    let one_line: String = sample.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let redacted = redact_addresses(one_line.trim());
+    match redacted.char_indices().nth(MAX_SAMPLE_CHARS) {
+        Some((cut, _)) => format!("{}…", &redacted[..cut]),
+        None => redacted,
     }
 }
 

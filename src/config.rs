@@ -31,6 +31,9 @@ pub const NAMES: &[&str] = &[
     "PUBLISH_MINUTES",
     "COUNTER_SHARDS",
     "DOH_LOOKUPS_PER_RUN",
+    // The weekly slow-drift check (`crate::drift`).
+    "DRIFT_MIN_ATTEMPTS",
+    "DRIFT_MIN_RISE",
     // Mailbox providers: the DNS-over-HTTPS endpoint of the MX look-ups (`crate::provider::doh`).
     crate::provider::DOH_URL_VAR,
     // Alert notifications (src/notify.rs; documented in docs/alerts.md).
@@ -45,6 +48,9 @@ pub const NAMES: &[&str] = &[
     "MAILGUN_DOMAIN",
     "ALERT_WEBHOOK_URL",
     "PUBLIC_URL",
+    // The weekly digest (`crate::alert::digest`).
+    "DIGEST_TO",
+    "DIGEST_AT",
     // The action hook (src/action.rs; docs/actions.md).
     "ACTION_WEBHOOK_URL",
     "ACTION_KUMOMTA_URL",

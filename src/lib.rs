@@ -18,7 +18,8 @@
 //!   those counts in a SQLite Durable Object, the only writer, idempotent per event, and publishes them
 //!   to KV hour pages for readers.
 //! * [`detect`] is the 451 spike state machine; [`counting::detection`] runs it every minute over the
-//!   candidates' exact counts. [`settings`] lists every threshold with its default.
+//!   candidates' exact counts. [`settings`] lists every threshold with its default. [`drift`] is the
+//!   weekly check for a ratio that creeps up over weeks, which no spike would reveal.
 //! * [`store`] (KV) and [`sql`] (the object's SQLite) are the small storage traits the core talks to;
 //!   the runtime implements them in the shell, [`store::MemoryStore`] and rusqlite in tests.
 //! * [`breakdown`] counts attempts and 451s per sending IP, IP pool, sending domain and tag (each event's
@@ -47,6 +48,7 @@ pub mod counters;
 pub mod counting;
 pub mod detect;
 pub mod domain;
+pub mod drift;
 pub mod error;
 pub mod esp;
 pub mod event;

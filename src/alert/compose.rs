@@ -256,7 +256,7 @@ fn stream_lines(sources: &Sources) -> Vec<String> {
 }
 
 /// `{PUBLIC_URL}/#/domain/{domain}`, the domain percent-encoded so data cannot bend the link.
-fn dashboard_link(base: &str, page: &str, name: &str) -> String {
+pub(super) fn dashboard_link(base: &str, page: &str, name: &str) -> String {
     let mut link = format!("{base}/#/{page}/");
     for byte in name.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_') {
@@ -268,7 +268,7 @@ fn dashboard_link(base: &str, page: &str, name: &str) -> String {
     link
 }
 
-fn severity_name(severity: Severity) -> &'static str {
+pub(super) fn severity_name(severity: Severity) -> &'static str {
     match severity {
         Severity::Benign => "benign",
         Severity::Warning => "warning",
@@ -288,7 +288,7 @@ fn times(factor: f64) -> String {
     format!("{}×", shown.strip_suffix(".0").unwrap_or(&shown))
 }
 
-fn duration(seconds: u64) -> String {
+pub(super) fn duration(seconds: u64) -> String {
     let minutes = seconds / 60;
     match (minutes / 60, minutes % 60) {
         (0, m) => format!("{m} min"),
@@ -297,7 +297,7 @@ fn duration(seconds: u64) -> String {
     }
 }
 
-fn clock(unix: u64) -> String {
+pub(super) fn clock(unix: u64) -> String {
     let t = UtcTime::from_unix(unix);
     format!("{}-{:02}-{:02} {:02}:{:02} UTC", t.year, t.month, t.day, t.hour, t.minute)
 }

@@ -150,6 +150,119 @@ test("the classify box names a local policy violation policy_rejected", () => {
   assert.equal(shownVerdict?.Permanence, "transient");
 });
 
+// Issue 17's history fields (`previous`, `change`, `previous_buckets`, `drifts`, the long windows) are stubbed
+// here over the Worker's real answers, so the page is tested against the documented shapes whether or not
+// the Worker serves them yet; the page without them is what the tests above see.
+const DAY = 86_400;
+
+/** Answers the API paths `matches` accepts with the Worker's real JSON as `edit(json, url)` changes it. */
+async function stubApi(page, matches, edit) {
+  await page.route((url) => url.hostname === "127.0.0.1" && matches(url), async (route) => {
+    const url = new URL(route.request().url());
+    const response = await route.fetch();
+    const json = response.ok() ? await response.json() : {};
+    await route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(edit(json, url)) });
+  });
+}
+
+const PREVIOUS = { attempts: 250, delivered: 240, deferred: 10, bounced: 0, smtp_451: 5, ratio_451: 0.02, ratio_bounced: 0 };
+const CHANGE = { attempts: 30, smtp_451: 5, ratio_451: 0.012, ratio_bounced: 0 };
+/** gmail.com's row (and its provider's) with a previous period; every other row without one. */
+const withChange = (row) => ((row.domain ?? row.provider) === (row.domain ? "gmail.com" : "google")
+  ? { ...row, previous: PREVIOUS, change: CHANGE } : { ...row, previous: null, change: null });
+
+test("the change column shows the 451 ratio's change in pp and the volume's in %, or — without a previous period", async () => {
+  const page = await openPage(DESKTOP);
+  await stubApi(page, (url) => url.pathname === "/api/domains", (json) => ({ ...json, domains: json.domains.map(withChange) }));
+  await stubApi(page, (url) => url.pathname === "/api/providers", (json) => ({ ...json, providers: json.providers.map(withChange) }));
+  // gmail.com's sparkline has a previous period, outlook.com's is out of reach (`previous: null`).
+  await stubApi(page, (url) => url.pathname.startsWith("/api/domains/"), (json) => ({ ...json,
+    ...(json.domain === "gmail.com" ? { previous: PREVIOUS, previous_buckets: json.buckets.map((b) => ({ ...b, start: b.start - 3600 })) } : { previous: null, previous_buckets: [] }) }));
+  await page.goto(`${worker.url}/`);
+  const cell = (table, name) => page.locator(`section[aria-labelledby="${table}-h"] tbody tr`, { hasText: name }).locator("td.change");
+  await cell("domains", "gmail.com").waitFor();
+  assert.equal(await cell("domains", "gmail.com").innerText(), "+1.2 pp · +12 %");
+  assert.equal(await cell("domains", "gmail.com").locator(".worse").innerText(), "+1.2 pp", "a worse ratio is marked so");
+  assert.equal(await cell("domains", "outlook.com").innerText(), "—");
+  assert.equal(await cell("providers", "Google").innerText(), "+1.2 pp · +12 %");
+  assert.equal(await cell("providers", "Microsoft").innerText(), "—");
+  const spark = (domain) => page.locator(`section[aria-labelledby="domains-h"] tbody tr`, { hasText: domain }).locator("svg.spark");
+  await spark("gmail.com").locator("path.spark-previous").waitFor(); // visible: the hour before had 451s too
+  assert.match(await spark("gmail.com").getAttribute("aria-label"), /previous period/);
+  await spark("outlook.com").waitFor();
+  assert.equal(await spark("outlook.com").locator("path.spark-previous").count(), 0);
+  for (const table of ["domains", "providers"]) {
+    assert.equal(await page.locator(`section[aria-labelledby="${table}-h"] thead th`, { hasText: "Change" }).count(), 1, table);
+  }
+  await page.close();
+});
+
+test("the domain page draws the previous period as dashed lines, labelled, with its change", async () => {
+  const page = await openPage(DESKTOP);
+  // The previous hour as the same buckets one hour earlier, half the 451s: the lines must land under the bars.
+  await stubApi(page, (url) => url.pathname.startsWith("/api/domains/"), (json) => ({
+    ...json, previous: PREVIOUS, change: CHANGE,
+    previous_buckets: (json.buckets ?? []).map((b) => ({ ...b, start: b.start - 3600, smtp_451: Math.floor((b.smtp_451 ?? 0) / 2) })),
+  }));
+  await page.goto(`${worker.url}/#/domain/gmail.com`);
+  const chart = page.locator("svg.chart");
+  await chart.waitFor();
+  assert.equal(await chart.locator("path.prev-attempts").count(), 1);
+  assert.equal(await chart.locator("path.prev-451").count(), 1);
+  assert.match(await chart.locator("text.prev-label").textContent(), /previous period/);
+  assert.match(await page.locator(".legend-previous").innerText(), /previous period/);
+  assert.match(await chart.locator("desc").textContent(), /previous period/);
+  // The tallest bar's tooltip carries the previous period's value of the same bar: shifted by one period, not two.
+  const titles = await chart.locator("g > title").allTextContents();
+  assert.ok(titles.some((t) => /previous period [1-9]/.test(t)), titles.join("\n"));
+  assert.match(await page.locator(".figure-change").innerText(), /\+1\.2 pp · \+12 %/);
+  await screenshot(page, "domain-previous-desktop");
+  await page.close();
+});
+
+test("slow drifts from /api/alerts are listed with the alerts, as info", async () => {
+  const page = await openPage(DESKTOP);
+  const weeks = [0.01, 0.012, 0.014, 0.017].map((ratio, i) => ({ start: 1_795_996_800 - (4 - i) * 7 * DAY, attempts: 2000, ratio }));
+  await stubApi(page, (url) => url.pathname === "/api/alerts", (json) => ({ ...json,
+    drifts: [{ scope: "domain", id: "outlook.com", signal: "bounced", severity: "info", weeks, rise: 0.007 }] }));
+  await page.goto(`${worker.url}/`);
+  const drift = page.locator(".alerts .drifts li", { hasText: "outlook.com" });
+  await drift.waitFor();
+  assert.match(await drift.innerText(), /INFO/i);
+  assert.match(await drift.innerText(), /bounce ratio up three weeks running: 1\.0 % → 1\.2 % → 1\.4 % → 1\.7 % \(\+0\.7 pp\)/);
+  assert.equal(await drift.locator("a").getAttribute("href"), "#/domain/outlook.com");
+  await page.close();
+});
+
+test("the 30 d and 1 y ranges draw whole UTC days up to today's midnight", async () => {
+  const today = Math.floor(Date.now() / 1000 / DAY) * DAY;
+  const days = (n, end) => Array.from({ length: n }, (_, i) => ({ start: end - (n - i) * DAY, delivered: 100, deferred: 2, bounced: 1, smtp_451: 2 }));
+  const asked = [];
+  const page = await openPage(DESKTOP);
+  await stubApi(page, (url) => url.pathname === "/api/domains/gmail.com", (json, url) => {
+    const window = url.searchParams.get("window");
+    asked.push(window);
+    const n = { "30d": 30, "365d": 365 }[window];
+    return n ? { ...json, buckets: days(n, today), previous: null, change: null } : json;
+  });
+  await page.goto(`${worker.url}/#/domain/gmail.com`);
+  await page.locator("svg.chart").waitFor();
+  await page.click('label:has(input[value="30d"])');
+  await page.locator("#chart-h", { hasText: "30 days" }).waitFor();
+  const chart = page.locator("svg.chart");
+  assert.equal(await chart.locator("rect.bar-attempts").count(), 30, "a bar per day, the oldest included, today not");
+  const utcDay = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
+  assert.equal(await chart.locator('text.tick[text-anchor="start"]').textContent(), utcDay.format((today - 30 * DAY) * 1000),
+    "the first bar is the day 30 days before today, labelled by its UTC date");
+  assert.equal(await chart.locator("path.prev-451").count(), 0, "previous: null draws no line");
+  await page.click('label:has(input[value="365d"])');
+  await page.locator("#chart-h", { hasText: "365 days" }).waitFor();
+  assert.equal(await page.locator("svg.chart rect.bar-attempts").count(), 73, "bars of 5 days");
+  assert.match(await page.locator("svg.chart .axis-title").textContent(), /per 5 days/);
+  assert.deepEqual([...new Set(asked.filter((w) => w !== "1h"))], ["30d", "365d"]);
+  await page.close();
+});
+
 test("at phone width the pages fit the screen", async () => {
   for (const [hash, name] of [["#/", "dashboard-phone"], ["#/domain/gmail.com", "domain-phone"], ["#/streams", "streams-phone"]]) {
     const page = await openPage(PHONE);

@@ -241,20 +241,35 @@ pub async fn deliver<N: Notifier>(
     let request = match outgoing.channel {
         Channel::Email => {
             let email = settings.email.as_ref().ok_or_else(|| SendError("email is not configured".to_owned()))?;
-            match &email.transport {
-                EmailTransport::Binding => return send_mime(notifier, email, &message, outgoing.created_at).await,
-                EmailTransport::Api(api) => {
-                    let key = format!("bouncewatch/{}", outgoing.id);
-                    outbound::email_request(api, &email.from, &email.to, &message, &key)
-                }
-            }
+            let key = format!("bouncewatch/{}", outgoing.id);
+            return send_email(notifier, email, &message, &key, outgoing.created_at).await;
         }
         Channel::Webhook => {
             let url = settings.webhook_url.as_deref().ok_or_else(|| SendError("no ALERT_WEBHOOK_URL".to_owned()))?;
             outbound::webhook_request(url, &message, &outgoing.notices, outgoing.created_at)
         }
     };
-    match notifier.fetch(&request).await?.status {
+    fetch_ok(notifier, &request).await
+}
+
+/// Sends `message` to `email.to` on the configured transport; `key` makes an email API's retry of it
+/// idempotent. Any non-2xx status is a failure.
+pub async fn send_email<N: Notifier>(
+    notifier: &N,
+    email: &EmailSettings,
+    message: &Message,
+    key: &str,
+    date: u64,
+) -> Result<(), SendError> {
+    let request = match &email.transport {
+        EmailTransport::Binding => return send_mime(notifier, email, message, date).await,
+        EmailTransport::Api(api) => outbound::email_request(api, &email.from, &email.to, message, key),
+    };
+    fetch_ok(notifier, &request).await
+}
+
+async fn fetch_ok<N: Notifier>(notifier: &N, request: &OutboundRequest) -> Result<(), SendError> {
+    match notifier.fetch(request).await?.status {
         200..=299 => Ok(()),
         status => Err(SendError(format!("{} answered HTTP {status}", host_of(&request.url)))),
     }

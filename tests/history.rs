@@ -199,12 +199,18 @@ fn events_older_than_the_retention_are_backfilled_into_their_day_once_and_never_
     let applied = world.apply(&ancient, now + 30);
     assert_eq!((applied.accepted, applied.duplicates), (0, 0));
 
+    // The day the retention's edge falls in (its early hours expired, its day long folded): still
+    // counted in its hours, and in its day at once, since it is never refolded; a repeat in neither.
+    let edge = events("gmail.com", EventKind::Delivered, START + 32 * DAY + 5 * 3600, 4, "edge");
+    assert_eq!(world.apply(&edge, now + 40).accepted, 4);
+    assert_eq!(world.apply(&edge, now + 50).duplicates, 4);
+
     world.tick(now + 60);
     let list = get(&world, "/api/domains?window=30d", now + 120);
     let net = row(&list, "domains", "example.net");
     assert_eq!((net["attempts"].as_u64(), net["smtp_451"].as_u64()), (Some(57), Some(7)));
     let gmail_row = row(&list, "domains", "gmail.com");
-    assert_eq!(gmail_row["attempts"].as_u64(), Some(gmail(10, 39).0));
+    assert_eq!(gmail_row["attempts"].as_u64(), Some(gmail(10, 39).0 + 4));
     let detail = get(&world, "/api/domains/example.net?window=30d", now + 120);
     let buckets = detail["buckets"].as_array().unwrap();
     assert_eq!(buckets.len(), 1);

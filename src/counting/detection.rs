@@ -82,6 +82,9 @@ pub struct AlertsView {
     /// The silences in force, for marking the alerts they cover.
     #[serde(default)]
     pub silences: Silences,
+    /// What the last weekly drift check found (informational).
+    #[serde(default)]
+    pub drifts: Vec<crate::drift::Drift>,
 }
 
 /// What one run did, for its log line.
@@ -105,6 +108,9 @@ pub struct TickReport {
     pub action_failures: Vec<(String, String)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action_settings_error: Option<String>,
+    /// The weekly drift check and digest, when due.
+    #[serde(default)]
+    pub weekly: super::weekly::WeeklyReport,
 }
 
 /// Expires, publishes and looks up due domains' MX (every object does this on every run).
@@ -256,6 +262,7 @@ pub async fn tick<Q: Sql, S: Store, N: Notifier, C: Counter>(
     notifier: &N,
     peers: &C,
     resolver: &dyn Resolver,
+    config: &crate::config::Config,
     alerting: Result<AlertSettings, String>,
     acting: Result<ActionSettings, String>,
     now: u64,
@@ -300,15 +307,15 @@ pub async fn tick<Q: Sql, S: Store, N: Notifier, C: Counter>(
     let silences: Silences = schema::load_meta(object.sql, SILENCES).map_err(sql_error)?;
     // Sent after the detector's state is committed, and recorded after sending: a crash in between can
     // repeat a message on the next run but never lose one.
-    match alerting {
+    match &alerting {
         Ok(alerting) => {
             let previous: NotifyState = schema::load_meta(object.sql, NOTIFY).map_err(sql_error)?;
-            let (next, sent) = notify::run(&previous, &snapshots, &silences, now, &alerting, notifier).await;
+            let (next, sent) = notify::run(&previous, &snapshots, &silences, now, alerting, notifier).await;
             schema::save_meta(object.sql, NOTIFY, &previous, &next).map_err(sql_error)?;
             report.notified = sent.delivered;
             report.notify_failures = sent.failed;
         }
-        Err(error) => report.alert_settings_error = Some(error),
+        Err(error) => report.alert_settings_error = Some(error.clone()),
     }
     match acting {
         // Unconfigured, it reads nothing: most deployments have no action target.
@@ -322,6 +329,7 @@ pub async fn tick<Q: Sql, S: Store, N: Notifier, C: Counter>(
         Ok(_) => {}
         Err(error) => report.action_settings_error = Some(error),
     }
+    report.weekly = super::weekly::run(object, peers, notifier, config, alerting.as_ref().ok(), now).await?;
     Ok(report)
 }
 
@@ -386,6 +394,7 @@ pub fn alerts<Q: Sql>(sql: &Q, now: u64) -> Result<AlertsView, SqlError> {
         phases: state.phases(),
         provider_phases: state.provider_phases(),
         silences,
+        drifts: super::weekly::WeeklyState::load(sql)?.drifts,
     })
 }
 

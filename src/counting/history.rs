@@ -249,10 +249,18 @@ fn write_day<Q: Sql>(
     Ok(())
 }
 
-/// A day's counts as a list shows them: without samples, rule hits or sending dimensions, which a list of
-/// every domain never shows and which would make the totals row several times longer.
+/// A day's counts as a list shows them: without rule hits, sending dimensions or samples, which a list of
+/// every domain never shows and which would make the totals row several times longer; but with the
+/// samples no rule but the code-class fallback classified (at most three per category, and rare), which
+/// the weekly digest lists as the replies to write rules for.
 fn totals_of(counts: &Counts) -> Counts {
-    Counts { samples: Vec::new(), rules: BTreeMap::new(), streams: Default::default(), ..counts.clone() }
+    let unexplained = |s: &&crate::counters::Sample| s.rule.as_deref().is_some_and(crate::classify::is_fallback_rule);
+    Counts {
+        samples: counts.samples.iter().filter(unexplained).cloned().collect(),
+        rules: BTreeMap::new(),
+        streams: Default::default(),
+        ..counts.clone()
+    }
 }
 
 fn read_totals<Q: Sql>(sql: &Q, day: u64) -> Result<DomainCounts, SqlError> {
@@ -309,12 +317,7 @@ pub struct Backfilled {
 /// each once by id. A (day, domain) counted live takes none (see the module docs).
 pub fn backfill<Q: Sql>(sql: &Q, delta: &Delta, events: &[&DeltaEvent]) -> Result<Backfilled, SqlError> {
     let mut done = Backfilled::default();
-    let mut groups: BTreeMap<(u64, u32), Vec<&DeltaEvent>> = BTreeMap::new();
-    for event in events {
-        groups.entry((day_of(event.bucket), event.domain)).or_default().push(event);
-    }
-    for ((day, index), events) in groups {
-        let domain = delta.domains.get(index as usize).ok_or_else(|| bad_delta("domain index"))?;
+    for (day, domain, events) in by_day(delta, events)? {
         let mut row = read_day(sql, day, domain)?.unwrap_or_default();
         if row.live {
             done.duplicates += events.len();
@@ -343,6 +346,41 @@ pub fn backfill<Q: Sql>(sql: &Q, delta: &Delta, events: &[&DeltaEvent]) -> Resul
         }
     }
     Ok(done)
+}
+
+/// Adds `events`, new ones counted in the hourly rows of the day the retention's edge falls in, to their
+/// (day, domain) rows as well: that day is no longer whole in the hourly rows, so it is never refolded,
+/// and the hourly rows have just told these events from repeats. The rows stay `live`.
+pub fn add_to_edge_day<Q: Sql>(sql: &Q, delta: &Delta, events: &[&DeltaEvent]) -> Result<(), SqlError> {
+    for (day, domain, events) in by_day(delta, events)? {
+        let mut row = read_day(sql, day, domain)?.unwrap_or_default();
+        for event in events {
+            let mut streams = Vec::new();
+            let (sample, rule) = delta.resolve(event, &mut streams).map_err(bad_delta)?;
+            row.counts.add(event.counted(sample, rule, &streams));
+        }
+        write_day(sql, day, domain, &row.counts, true, &row.ids)?;
+        sql.exec("INSERT OR IGNORE INTO day_dirty (day, domain) VALUES (?, ?)", &[day.into(), domain.as_str().into()])?;
+    }
+    Ok(())
+}
+
+/// Events of one (day, domain): the day, the domain's name, the events.
+type DayGroup<'d, 'e> = (u64, &'d String, Vec<&'e DeltaEvent>);
+
+/// `events` grouped by (day, domain), with the domain's name.
+fn by_day<'d, 'e>(delta: &'d Delta, events: &[&'e DeltaEvent]) -> Result<Vec<DayGroup<'d, 'e>>, SqlError> {
+    let mut groups: BTreeMap<(u64, u32), Vec<&DeltaEvent>> = BTreeMap::new();
+    for event in events {
+        groups.entry((day_of(event.bucket), event.domain)).or_default().push(event);
+    }
+    groups
+        .into_iter()
+        .map(|((day, index), events)| {
+            let domain = delta.domains.get(index as usize).ok_or_else(|| bad_delta("domain index"))?;
+            Ok((day, domain, events))
+        })
+        .collect()
 }
 
 fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, SqlError> {
@@ -414,6 +452,29 @@ pub struct HistoryAnswer {
     pub phases: BTreeMap<String, crate::detect::Phase>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub provider_phases: BTreeMap<String, crate::detect::Phase>,
+}
+
+impl HistoryAnswer {
+    /// Adds another object's answer in: days summed, domains (one object each) joined.
+    pub fn merge(&mut self, other: HistoryAnswer) {
+        for (into, from) in [(&mut self.days, other.days), (&mut self.previous_days, other.previous_days)] {
+            for (day, counts) in from {
+                into.entry(day).or_default().merge(&counts);
+            }
+        }
+        self.totals.extend(other.totals);
+        if let Some(previous) = other.previous {
+            self.previous.get_or_insert_with(DomainCounts::new).extend(previous);
+        }
+        self.providers.extend(other.providers);
+        self.phases.extend(other.phases);
+        self.provider_phases.extend(other.provider_phases);
+    }
+
+    /// `domain`'s provider: the consumer table, else the resolution answered, else `unknown`.
+    pub fn provider_of(&self, domain: &str) -> crate::provider::Provider {
+        super::read::provider_of(&self.providers, domain)
+    }
 }
 
 /// The object's side of a history read.

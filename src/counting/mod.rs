@@ -46,6 +46,7 @@ pub mod providers;
 pub mod publish;
 pub mod read;
 pub mod schema;
+pub mod weekly;
 
 pub use client::{call, Counter, LocalCounter};
 pub use delta::{prepare, Delta, Prepared};

@@ -129,7 +129,9 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             }
         }
         let oldest_hourly = super::history::oldest_hourly(self.settings, now);
+        let first_whole = super::history::first_whole_day(self.settings, now);
         let mut old = Vec::new();
+        let mut edge = Vec::new();
         for event in &delta.events {
             if event.bucket < oldest_hourly {
                 old.push(event);
@@ -154,6 +156,9 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             if part.buckets.entry(event.bucket).or_default().add(event.counted(sample, rule, &streams)) {
                 part.changed = true;
                 applied.accepted += 1;
+                if event.bucket < first_whole {
+                    edge.push(event);
+                }
             }
         }
         let mut hours = BTreeSet::new();
@@ -183,6 +188,7 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
         }
         super::providers::record(self.sql, &opened, now)?;
         super::history::mark_late(self.sql, &touched, now)?;
+        super::history::add_to_edge_day(self.sql, delta, &edge)?;
         let backfilled = super::history::backfill(self.sql, delta, &old)?;
         applied.accepted += backfilled.accepted;
         applied.duplicates += backfilled.duplicates;

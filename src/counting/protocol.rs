@@ -261,8 +261,18 @@ async fn answer<Q: Sql, S: Store, N: Notifier, C: Counter>(
             let alerting =
                 AlertSettings::from_config(env.config, env.email_binding).map_err(|e| e.message().to_owned());
             let acting = ActionSettings::from_config(env.config).map_err(|e| e.message().to_owned());
-            let report =
-                detection::tick(object, env.kv, env.notifier, env.peers, env.resolver, alerting, acting, now).await;
+            let report = detection::tick(
+                object,
+                env.kv,
+                env.notifier,
+                env.peers,
+                env.resolver,
+                env.config,
+                alerting,
+                acting,
+                now,
+            )
+            .await;
             if let Ok(own) = report.as_ref().map(|r| r.upkeep.first().map_or(0, |u| u.publish.puts)) {
                 env.stats.borrow_mut().kv_puts += own;
             }

@@ -134,10 +134,16 @@ impl RangeCounts {
 
     /// `domain`'s provider: the consumer table, else its stored resolution, else `unknown`.
     pub fn provider_of(&self, domain: &str) -> Provider {
-        match consumer_platform(domain) {
-            Some(platform) => platform.into(),
-            None => self.providers.get(domain).cloned().unwrap_or(Provider::Unknown),
-        }
+        provider_of(&self.providers, domain)
+    }
+}
+
+/// `domain`'s provider given the resolutions an object answered: the consumer table first (its domains are
+/// never stored), else the resolution, else `unknown`.
+pub fn provider_of(known: &BTreeMap<String, Provider>, domain: &str) -> Provider {
+    match consumer_platform(domain) {
+        Some(platform) => platform.into(),
+        None => known.get(domain).cloned().unwrap_or(Provider::Unknown),
     }
 }
 
@@ -316,17 +322,7 @@ pub async fn read_history<C: Counter>(
     };
     let mut all = HistoryAnswer::default();
     for &shard in &shards {
-        let answer: HistoryAnswer = call(counter, shard, &Request::History { query: query.clone() }).await?;
-        merge_days(&mut all.days, answer.days);
-        merge_days(&mut all.previous_days, answer.previous_days);
-        // Domains live in one shard each: their totals never overlap.
-        all.totals.extend(answer.totals);
-        if let Some(previous) = answer.previous {
-            all.previous.get_or_insert_with(DomainCounts::new).extend(previous);
-        }
-        all.providers.extend(answer.providers);
-        all.phases.extend(answer.phases);
-        all.provider_phases.extend(answer.provider_phases);
+        all.merge(call(counter, shard, &Request::History { query: query.clone() }).await?);
     }
     if !shards.contains(&0) {
         let alerts: super::detection::AlertsView = call(counter, 0, &Request::Alerts).await?;
@@ -334,10 +330,4 @@ pub async fn read_history<C: Counter>(
         all.provider_phases = alerts.provider_phases;
     }
     Ok(all)
-}
-
-fn merge_days(into: &mut BTreeMap<u64, Counts>, from: BTreeMap<u64, Counts>) {
-    for (day, counts) in from {
-        into.entry(day).or_default().merge(&counts);
-    }
 }

@@ -290,7 +290,7 @@ pub async fn alerts<S: Store, C: Counter>(ctx: &Context<'_, S, C>) -> Result<Htt
         .iter()
         .map(|alert| ActiveAlert { alert, silenced: view.silences.silencing_scope(&Scope::of(alert), ctx.now) })
         .collect();
-    let body = serde_json::json!({ "active": active, "recent": view.recent });
+    let body = serde_json::json!({ "active": active, "recent": view.recent, "drifts": view.drifts });
     Ok(HttpResponse::json(200, &body))
 }
 

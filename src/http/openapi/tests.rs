@@ -394,6 +394,15 @@ fn spec(secured: bool, admin: bool, now: Option<u64>) -> Value {
     });
     // Added after: one more level inside the macro above passes its recursion limit.
     let schemas = &mut doc["components"]["schemas"];
+    schemas["Alerts"]["properties"]["drifts"] = json!({ "type": "array", "items": { "$ref": "#/components/schemas/Drift" },
+        "description": "What the last weekly check found: a ratio rising three weeks running (informational)." });
+    schemas["Drift"] = json!({ "type": "object", "required": ["scope", "id", "signal", "severity", "weeks", "rise"],
+        "properties": { "scope": { "type": "string", "enum": ["domain", "provider"] }, "id": { "type": "string" },
+            "signal": { "type": "string", "enum": ["smtp_451", "bounced"] }, "severity": { "type": "string", "enum": ["info"] },
+            "weeks": { "type": "array", "minItems": 4, "maxItems": 4, "items": { "type": "object",
+                "required": ["start", "attempts", "ratio"], "properties": { "start": { "type": "integer" },
+                "attempts": { "type": "integer", "minimum": 0 }, "ratio": { "type": "number", "minimum": 0 } } } },
+            "rise": { "type": "number" } } });
     schemas["Period"] = period_schema;
     schemas["Change"] = change_schema;
     for detail in ["DomainDetail", "ProviderDetail"] {

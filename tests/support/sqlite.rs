@@ -25,7 +25,7 @@ impl SqliteSql {
     pub fn new() -> SqliteSql {
         let conn = rusqlite::Connection::open_in_memory().expect("in-memory SQLite");
         // Every statement the object makes stays prepared: rusqlite keeps 16 by default, fewer than the
-        // object's statements and `IN` lists of each length, so they were parsed again and again.
+        // object's 39 statements (and their `IN` lists of each length), which were parsed again and again.
         conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
         SqliteSql { conn, ops: OpsCounter::default() }
     }
@@ -59,8 +59,8 @@ impl Default for SqliteSql {
     }
 }
 
-/// A parameter bound as it is: SQLite copies it anyway, and a copy of each `counts` row's text and ids
-/// before that was a tenth of the cost simulation's time (tests/volume.rs).
+/// A parameter bound as it is: SQLite copies it anyway, and copying each `counts` row's text and ids into
+/// an owned value first was work the cost simulation (tests/volume.rs) did for every event.
 struct Param<'a>(&'a SqlValue);
 
 impl ToSql for Param<'_> {

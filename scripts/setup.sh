@@ -15,27 +15,34 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The steps below are independent of each other: on a fresh machine the two cargo installs run side by
+# side (each leaves a core idle for much of its build) while npm, apt and pip download. Each step that
+# has work runs in the background; the script waits for them all and fails if any failed.
+pending=()
+background() { "$@" & pending+=($!); }
+
 # worker-build's own downloads of these tools fail offline; pin them to what Cargo.lock needs.
 worker_build_version=0.8.7
 if [ "$(worker-build --version 2>/dev/null || true)" != "$worker_build_version" ]; then
   step "installing worker-build $worker_build_version (about 5 minutes, once)"
-  cargo install worker-build --version "$worker_build_version" --locked
+  background cargo install worker-build --version "$worker_build_version" --locked
 fi
 
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $bindgen_version" ]; then
   step "installing wasm-bindgen-cli $bindgen_version (about 3 minutes, once)"
   # Without --locked: its lockfile names a webpki-roots release the registry here does not serve.
-  cargo install wasm-bindgen-cli --version "$bindgen_version"
+  background cargo install wasm-bindgen-cli --version "$bindgen_version"
 fi
 
 # npm ci only when package-lock.json changed since the last install.
 if ! cmp -s package-lock.json node_modules/.bouncewatch-lock 2>/dev/null; then
   step "installing wrangler, Node 22 and binaryen from npm"
-  npm ci --no-audit --no-fund
-  cp package-lock.json node_modules/.bouncewatch-lock
+  background bash -c 'npm ci --no-audit --no-fund && cp package-lock.json node_modules/.bouncewatch-lock'
 fi
 
+# apt-get (Chromium, python3-venv) takes one lock, so these two steps run one after the other, beside the rest.
+{
 # Debian's Chromium for the dashboard's browser test (playwright-core drives it; its own browser download
 # cannot work offline). apt-get update only when the package lists have never been fetched.
 if [ ! -x /usr/bin/chromium ]; then
@@ -69,8 +76,14 @@ if ! cmp -s "$requirements" "$venv/.bouncewatch-requirements" 2>/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
   cp "$requirements" "$venv/.bouncewatch-requirements"
 fi
+} &
+pending+=($!)
 
 if [ ! -f .dev.vars ] && [ -f .dev.vars.example ]; then
   step "creating .dev.vars from .dev.vars.example (local secrets for wrangler dev)"
   cp .dev.vars.example .dev.vars
 fi
+
+failed=0
+for pid in "${pending[@]}"; do wait "$pid" || failed=1; done
+[ "$failed" = 0 ] || { echo "[setup] a step failed (see above)" >&2; exit 1; }

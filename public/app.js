@@ -18,6 +18,9 @@ const WINDOWS = {
   "365d": { seconds: 365 * DAY, label: "365 days", chartBin: 5 * DAY, days: true },
 };
 const WINDOW_KEY = "bouncewatch.window";
+/** Rule hits and sending streams are kept with the hourly counts only: a long range shows their last 7 days. */
+const hourlyWindow = () => (WINDOWS[state.window].days ? "7d" : state.window);
+const hourlyNote = () => WINDOWS[state.window].days && h("p", { class: "muted" }, "Kept with the hourly counts: the last 7 days.");
 const REFRESH_MS = 30_000;
 const DEFAULT_BUCKET_SECONDS = 300; // the API's bucket size, for a series too short to measure it from
 const SPARK_BINS = 24;
@@ -476,11 +479,12 @@ function samplesCard(samples = []) {
 
 /** Hits per classification rule: the replies only the code-class fallback classified first, to write rules for. */
 async function rulesPage() {
-  const { rules = [] } = await getJson(`/api/rules?window=${state.window}`);
+  const { rules = [] } = await getJson(`/api/rules?window=${hourlyWindow()}`);
   const heads = ["Rule", "Category", "Hits", "Sample reply"];
   return [
     h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "← All domains")),
     h("div", { class: "page-title" }, h("h1", {}, "Classification rules")),
+    hourlyNote(),
     h("section", { class: "card", "aria-labelledby": "rules-h" },
       h("h2", { id: "rules-h" }, "Hits per rule ", h("span", { class: "muted" }, `· ${lastWindow()}`)),
       h("p", { class: "muted" }, "Replies no text rule recognised (", h("code", {}, "fallback.*"),
@@ -569,12 +573,13 @@ function streamTable([key, label], list, other) {
 }
 
 async function streamsPage() {
-  const list = await getJson(`/api/streams?window=${state.window}`);
+  const list = await getJson(`/api/streams?window=${hourlyWindow()}`);
   const tables = DIMENSIONS.map((dimension) => streamTable(dimension, list, list.other?.[dimension[0]])).filter(Boolean);
   return [
     h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "← All domains")),
     h("div", { class: "page-title" }, h("h1", {}, "Sending streams"),
       h("span", { class: "muted" }, `${num(list.attempts)} attempts · ${num(list.smtp_451)} 451s · ${lastWindow()}`)),
+    hourlyNote(),
     ...(tables.length ? tables : [h("p", { class: "empty" }, "No event in this window named a sending IP, pool, sending domain or tag.")]),
   ];
 }

@@ -250,3 +250,43 @@ fn a_day_costs_its_fold_once_rows_written_per_domain_and_a_long_list_a_row_per_d
     assert_eq!(list.rows_read, 9 + 5 + 4, "{list:?}");
     assert_eq!(list.rows_written, 0);
 }
+
+#[test]
+fn a_day_of_many_domains_is_folded_over_several_runs_each_reading_a_bounded_number_of_rows() {
+    use bouncewatch::counting::history::{fold, FOLD_DOMAINS_PER_RUN};
+    use bouncewatch::counting::CounterObject;
+    let world = World::new(Config::new());
+    let settings = bouncewatch::settings::Settings::from_config(&world.config).unwrap();
+    let noon = START + 12 * 3600;
+    let domains = 2 * FOLD_DOMAINS_PER_RUN + 500;
+    // Each domain in two hours: every batch must take a domain's rows from both.
+    for hour in [noon, noon + 3600] {
+        let batch: Vec<NormalizedEvent> = (0..domains)
+            .flat_map(|i| events(&format!("d{i:05}.example"), EventKind::Delivered, hour, 1, "many"))
+            .collect();
+        world.apply(&batch, noon + 2 * 3600);
+    }
+    let object = CounterObject::new(&world.objects[0], &settings);
+    let at = START + DAY + 2 * 3600;
+    let mut runs = 0;
+    loop {
+        let before = world.objects[0].ops();
+        let report = fold(&object, at).unwrap();
+        // A fresh object first folds the empty days its retention reaches back to.
+        if report.folded.is_some_and(|day| day < START) {
+            continue;
+        }
+        runs += 1;
+        let read = (world.objects[0].ops() - before).rows_read;
+        assert!(read <= (24 * FOLD_DOMAINS_PER_RUN + 3 * FOLD_DOMAINS_PER_RUN) as u64, "run {runs} read {read} rows");
+        if report.folded == Some(START) {
+            break;
+        }
+        assert_eq!(report.folded, None);
+    }
+    assert_eq!(runs, 3);
+    assert_eq!(world.objects[0].count("days"), domains as u64);
+    let list = get(&world, "/api/domains?window=30d&limit=1000", at + 60);
+    assert_eq!(list["domains"].as_array().unwrap().len(), 1000);
+    assert!(list["domains"].as_array().unwrap().iter().all(|d| d["attempts"] == 2), "both hours of each domain");
+}

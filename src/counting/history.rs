@@ -11,14 +11,18 @@
 //! - `day_dirty`: the (day, domain)s changed since their day was folded, refolded by the next cron run.
 //!
 //! ## How a day gets there
-//! - **Folded** when it closes: the first cron run [`FOLD_GRACE_SECS`] after midnight UTC reads the day's
-//!   hourly rows and writes each domain's `days` row and the day's `day_totals`. The fold is a snapshot of
-//!   the hourly rows, so folding again (a crash between the fold and its bookkeeping, or a late event)
-//!   writes the same values: idempotent by construction. On the first run of this version every closed
-//!   day still wholly in the retention is folded, one per run.
+//! - **Folded** when it closes: from the first cron run [`FOLD_GRACE_SECS`] after midnight UTC, each run
+//!   reads the day's hourly rows of the next [`FOLD_DOMAINS_PER_RUN`] domains and writes their `days` rows
+//!   and a `day_totals` part (a day of 1,000 domains is one run, of 100,000 a hundred). The fold is a
+//!   snapshot of the hourly rows, so folding again (a crash between the fold and its bookkeeping, or a
+//!   late event) writes the same values: idempotent by construction. On the first run of this version
+//!   every closed day still wholly in the retention is folded, one after the other.
 //! - **Late events** (a day already folded, still in the retention) are counted in the hourly rows as
 //!   always, and the (day, domain) is marked in `day_dirty`; the next run refolds that domain's day from
 //!   its hourly rows and replaces its entry in the day's totals.
+//! - **The retention's edge**: the day the retention's edge falls in is no longer whole in the hourly rows
+//!   and is never refolded; a new event for it (its hours tell it from a repeat) is added to its day's row
+//!   as well.
 //! - **Backfill**: an event older than the retention but inside the history (an ESP replaying a month, an
 //!   import) is counted straight into its (day, domain) row, whose `ids` hold the ids of the events
 //!   counted that way, so a replay of the replay counts nothing. A (day, domain) that was folded from live
@@ -29,7 +33,7 @@
 //! ## What it costs (one shard, `D` domains with traffic a day)
 //! | what | rows read | rows written |
 //! |---|---|---|
-//! | the daily fold | the day's hourly rows (`D` × active hours) | `D` + the day's totals parts |
+//! | the daily fold | the day's hourly rows (`D` × active hours), at most 24 × 1,000 a run | `D` + a totals part per 1,000 domains + the state per run |
 //! | a late event for a folded day | 1 (the history state) | 1 the first time its (day, domain) is marked, 1 to clear it, and the refold: its hourly rows read, its day row and the totals part rewritten |
 //! | a backfilled event | its (day, domain) row + the history state | that row, and its mark as above |
 //! | expiry, once `HISTORY_DAYS` have passed | none | `D` + parts a day |
@@ -56,7 +60,7 @@ pub const FOLD_GRACE_SECS: u64 = 3600;
 /// The largest part of a day's totals, in bytes of JSON: a SQLite row may hold 2 MB.
 pub const PART_BYTES: usize = 512 * 1024;
 /// (day, domain)s refolded per run at most; more (a big replay) wait for the next run.
-const MAX_REFOLDS_PER_RUN: usize = 2_000;
+const MAX_REFOLDS_PER_RUN: usize = 500;
 
 const META: &str = "history";
 
@@ -65,13 +69,37 @@ pub fn day_of(t: u64) -> u64 {
     t - t % DAY
 }
 
-/// The history's bookkeeping: one `meta` row, rewritten once a day.
+/// The history's bookkeeping: one `meta` row, rewritten by each run that folds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryState {
     /// The last day folded whole from its hours (none yet: 0).
     #[serde(default)]
     pub folded: u64,
+    /// The day being folded, when it takes more than one run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folding: Option<Folding>,
 }
+
+/// How far the fold of a day has come: a run folds at most [`FOLD_DOMAINS_PER_RUN`] domains, so a day
+/// of 100,000 domains is folded over a hundred runs and no run reads more than a bounded number of rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Folding {
+    pub day: u64,
+    /// The last domain folded (in byte order).
+    pub after: String,
+    /// The totals parts written so far.
+    pub parts: u64,
+}
+
+impl HistoryState {
+    /// Whether `domain`'s row of `day` has been folded: a later change needs a refold.
+    fn has_folded(&self, day: u64, domain: &str) -> bool {
+        day <= self.folded || self.folding.as_ref().is_some_and(|f| f.day == day && domain <= f.after.as_str())
+    }
+}
+
+/// Domains a run folds at most: it reads at most this many rows per hour of the day.
+pub const FOLD_DOMAINS_PER_RUN: usize = 1_000;
 
 impl HistoryState {
     pub fn load<Q: Sql>(sql: &Q) -> Result<HistoryState, SqlError> {
@@ -116,10 +144,14 @@ pub fn fold<Q: Sql>(object: &CounterObject<'_, Q>, now: u64) -> Result<FoldRepor
     let mut report = FoldReport::default();
     let first_whole = first_whole_day(object.settings, now);
     let next = if state.folded == 0 { first_whole } else { (state.folded + DAY).max(first_whole) };
-    if next + DAY + FOLD_GRACE_SECS <= now {
-        fold_day(object, next)?;
-        state.folded = next;
-        report.folded = Some(next);
+    if state.folding.is_some() || next + DAY + FOLD_GRACE_SECS <= now {
+        let mut folding = state.folding.take().unwrap_or(Folding { day: next, ..Folding::default() });
+        if fold_batch(object, &mut folding)? {
+            state.folded = folding.day;
+            report.folded = Some(folding.day);
+        } else {
+            state.folding = Some(folding);
+        }
     }
     report.refolded = refold(object, state.folded, first_whole)?;
     let first_kept = first_kept_day(object.settings, now);
@@ -132,22 +164,58 @@ pub fn fold<Q: Sql>(object: &CounterObject<'_, Q>, now: u64) -> Result<FoldRepor
     Ok(report)
 }
 
-/// Writes every domain's row of `day` and the day's totals from the hourly rows.
-fn fold_day<Q: Sql>(object: &CounterObject<'_, Q>, day: u64) -> Result<(), SqlError> {
-    let buckets = object.hours((day..day + DAY).step_by(HOUR as usize), None)?;
-    let mut per_domain = DomainCounts::new();
-    for domains in buckets.into_values() {
-        for (domain, counts) in domains {
-            per_domain.entry(domain).or_default().merge(&counts);
+/// Folds the next domains of `folding.day` after `folding.after`: their rows of the day and a totals part.
+/// Each hour gives its first rows past the cursor; every domain before the first name a full hour stopped
+/// at has all its rows in hand, so those are folded and the cursor moves past them. Returns whether the
+/// day is done. Folding a batch again (a crash before the state was saved) writes the same rows.
+fn fold_batch<Q: Sql>(object: &CounterObject<'_, Q>, folding: &mut Folding) -> Result<bool, SqlError> {
+    let sql = object.sql;
+    let day = folding.day;
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut bound: Option<String> = None;
+    let query = format!(
+        "SELECT domain, counts FROM counts WHERE hour = ? AND domain > ? ORDER BY domain, part LIMIT {FOLD_DOMAINS_PER_RUN}"
+    );
+    for hour in (day..day + DAY).step_by(HOUR as usize) {
+        let found = sql.exec(&query, &[hour.into(), folding.after.as_str().into()])?;
+        let full = found.len() == FOLD_DOMAINS_PER_RUN;
+        for row in &found {
+            rows.push((column(row, 0, SqlValue::as_text)?.to_owned(), column(row, 1, SqlValue::as_text)?.to_owned()));
+        }
+        if full {
+            let last = rows.last().map(|(d, _)| d.clone()).unwrap_or_default();
+            bound = Some(bound.map_or(last.clone(), |b: String| b.min(last)));
         }
     }
+    let mut per_domain = DomainCounts::new();
+    for (domain, counts) in rows {
+        if bound.as_ref().is_some_and(|b| domain >= *b) {
+            continue;
+        }
+        let buckets: BTreeMap<u64, Counts> = parse(&counts)?;
+        let into = per_domain.entry(domain).or_default();
+        buckets.values().for_each(|c| into.merge(c));
+    }
+    // One domain with more rows in an hour than a run reads (millions of events in it): alone, whole.
+    if let (true, Some(domain)) = (per_domain.is_empty(), &bound) {
+        let counts = object.domain_range(domain, day, day + DAY - 1)?;
+        let into = per_domain.entry(domain.clone()).or_default();
+        counts.values().for_each(|c| into.merge(c));
+    }
+    per_domain.retain(|_, counts| !counts.is_empty());
     for (domain, counts) in &per_domain {
-        write_day(object.sql, day, domain, counts, true, &[])?;
+        write_day(sql, day, domain, counts, true, &[])?;
     }
     let totals: DomainCounts = per_domain.iter().map(|(d, c)| (d.clone(), totals_of(c))).collect();
-    write_totals(object.sql, day, &totals)?;
-    object.sql.exec("DELETE FROM day_dirty WHERE day = ?", &[day.into()])?;
-    Ok(())
+    folding.parts += write_totals(sql, day, &totals, folding.parts)?;
+    let done = bound.is_none();
+    if done {
+        // Parts a different fold of the day left beyond these.
+        sql.exec("DELETE FROM day_totals WHERE day = ? AND part >= ?", &[day.into(), folding.parts.into()])?;
+    } else if let Some(last) = per_domain.keys().next_back() {
+        folding.after = last.clone();
+    }
+    Ok(done)
 }
 
 /// Refolds the marked (day, domain)s of days already folded: from the hourly rows while the day is whole
@@ -190,7 +258,8 @@ fn refold<Q: Sql>(object: &CounterObject<'_, Q>, folded: u64, first_whole: u64) 
             }
             sql.exec("DELETE FROM day_dirty WHERE day = ? AND domain = ?", &[(*day).into(), domain.as_str().into()])?;
         }
-        write_totals(sql, *day, &totals)?;
+        let parts = write_totals(sql, *day, &totals, 0)?;
+        sql.exec("DELETE FROM day_totals WHERE day = ? AND part >= ?", &[(*day).into(), parts.into()])?;
     }
     Ok(rows.len())
 }
@@ -203,8 +272,8 @@ pub fn mark_late<Q: Sql>(sql: &Q, touched: &BTreeSet<(u64, &str)>, now: u64) -> 
     if late.peek().is_none() {
         return Ok(());
     }
-    let folded = HistoryState::load(sql)?.folded;
-    for (day, domain) in late.filter(|(day, _)| *day <= folded) {
+    let state = HistoryState::load(sql)?;
+    for (day, domain) in late.filter(|(day, domain)| state.has_folded(*day, domain)) {
         sql.exec("INSERT OR IGNORE INTO day_dirty (day, domain) VALUES (?, ?)", &[(*day).into(), (*domain).into()])?;
     }
     Ok(())
@@ -272,8 +341,8 @@ fn read_totals<Q: Sql>(sql: &Q, day: u64) -> Result<DomainCounts, SqlError> {
     Ok(totals)
 }
 
-/// Rewrites a day's totals in parts of at most [`PART_BYTES`], and deletes parts it no longer needs.
-fn write_totals<Q: Sql>(sql: &Q, day: u64, totals: &DomainCounts) -> Result<(), SqlError> {
+/// Writes `totals` as parts of at most [`PART_BYTES`] from part `first` on; returns how many.
+fn write_totals<Q: Sql>(sql: &Q, day: u64, totals: &DomainCounts, first: u64) -> Result<u64, SqlError> {
     let mut parts: Vec<String> = Vec::new();
     let mut current = String::from("{");
     for (domain, counts) in totals {
@@ -299,11 +368,10 @@ fn write_totals<Q: Sql>(sql: &Q, day: u64, totals: &DomainCounts) -> Result<(), 
         sql.exec(
             "INSERT INTO day_totals (day, part, totals) VALUES (?, ?, ?)
              ON CONFLICT (day, part) DO UPDATE SET totals = excluded.totals",
-            &[day.into(), (part as u64).into(), text.as_str().into()],
+            &[day.into(), (first + part as u64).into(), text.as_str().into()],
         )?;
     }
-    sql.exec("DELETE FROM day_totals WHERE day = ? AND part >= ?", &[day.into(), (parts.len() as u64).into()])?;
-    Ok(())
+    Ok(parts.len() as u64)
 }
 
 /// What backfilling a request's old events did.

@@ -263,6 +263,26 @@ test("the 30 d and 1 y ranges draw whole UTC days up to today's midnight", async
   await page.close();
 });
 
+test("against the Worker's own answers: a change on the 1 h table, daily buckets at 30 d, and long ranges on the rules page", async () => {
+  const page = await openPage(DESKTOP);
+  await page.goto(`${worker.url}/#/`);
+  const gmail = page.locator('section[aria-labelledby="domains-h"] tbody tr', { hasText: "gmail.com" }).locator("td.change");
+  await gmail.waitFor();
+  assert.match(await gmail.textContent(), / pp · /, "the hour before is kept, so the change is shown");
+  const detail = (await call(worker, "/api/domains/gmail.com?window=30d")).json;
+  assert.ok(Array.isArray(detail.previous_buckets), JSON.stringify(detail));
+  assert.ok(detail.buckets.every((b) => b.start % DAY === 0));
+  await page.click('label:has(input[value="30d"])');
+  await page.locator("#chart-h, #domains-h").first().waitFor();
+  assert.equal(await page.locator("#banner").isVisible(), false, "30d is a window the API takes");
+  await page.goto(`${worker.url}/#/rules`);
+  await page.locator("#rules-h").waitFor();
+  assert.equal(await page.locator("#banner").isVisible(), false, "the rules page reads its last 7 days");
+  assert.match(await page.locator("main").textContent(), /the last 7 days/);
+  await page.click('label:has(input[value="1h"])');
+  await page.close();
+});
+
 test("at phone width the pages fit the screen", async () => {
   for (const [hash, name] of [["#/", "dashboard-phone"], ["#/domain/gmail.com", "domain-phone"], ["#/streams", "streams-phone"]]) {
     const page = await openPage(PHONE);

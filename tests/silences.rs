@@ -12,16 +12,8 @@ use serde_json::{json, Value};
 const NOW: u64 = 1_700_000_000;
 const ADMIN: &str = "admin-secret";
 
-fn alerting_config(extra: &[(&str, &str)]) -> Config {
-    let mut pairs = vec![
-        ("ALERT_FROM", "alerts@bw.example"),
-        ("ALERT_TO", "ops@bw.example"),
-        ("ALERT_EMAIL_PROVIDER", "resend"),
-        ("ALERT_EMAIL_API_KEY", "re_key"),
-        ("ALERT_EMAIL_API_BASE", "http://127.0.0.1:9"),
-    ];
-    pairs.extend_from_slice(extra);
-    Config::from_pairs(pairs)
+fn alerting_config(extra: &[(&'static str, &'static str)]) -> Config {
+    common::resend_alerting(extra)
 }
 
 fn request(world: &World, method: Method, path: &str, token: Option<&str>, body: &str, now: u64) -> HttpResponse {

@@ -59,16 +59,9 @@ fn simulate(world: &World, days: std::ops::Range<u64>) {
 }
 
 fn config(extra: &[(&'static str, &'static str)]) -> Config {
-    let mut pairs = vec![
-        ("COUNTER_SHARDS", "2"),
-        ("ALERT_FROM", "alerts@bw.example"),
-        ("ALERT_TO", "ops@bw.example"),
-        ("ALERT_EMAIL_PROVIDER", "resend"),
-        ("ALERT_EMAIL_API_KEY", "re_key"),
-        ("ALERT_EMAIL_API_BASE", "http://127.0.0.1:9"),
-    ];
+    let mut pairs = vec![("COUNTER_SHARDS", "2")];
     pairs.extend_from_slice(extra);
-    Config::from_pairs(pairs)
+    common::resend_alerting(&pairs)
 }
 
 fn drifts(world: &World, now: u64) -> Vec<Value> {

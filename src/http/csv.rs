@@ -96,9 +96,11 @@ pub enum Column {
     /// A field of an object field (`previous.attempts`), in a column named `previous_attempts`; empty
     /// when the object is null.
     Within(&'static str, &'static str, &'static str),
+    /// The period before and the change ([`COMPARISON`]), as every summary row carries them.
+    Comparison,
 }
 
-/// The period before and the change, as every summary row carries them ([`crate::period`]).
+/// The columns of [`Column::Comparison`]: the fields of [`crate::period::Period`] and [`crate::period::Change`].
 const COMPARISON: [Column; 11] = [
     Column::Within("previous", "attempts", "previous_attempts"),
     Column::Within("previous", "delivered", "previous_delivered"),
@@ -128,17 +130,7 @@ pub const DOMAIN_COLUMNS: &[Column] = &[
     Column::Field("ratio_watched"),
     Column::Field("status"),
     Column::Categories("categories"),
-    COMPARISON[0],
-    COMPARISON[1],
-    COMPARISON[2],
-    COMPARISON[3],
-    COMPARISON[4],
-    COMPARISON[5],
-    COMPARISON[6],
-    COMPARISON[7],
-    COMPARISON[8],
-    COMPARISON[9],
-    COMPARISON[10],
+    Column::Comparison,
 ];
 
 /// The columns of `GET /api/providers?format=csv`: one row per mailbox provider.
@@ -156,17 +148,7 @@ pub const PROVIDER_COLUMNS: &[Column] = &[
     Column::Field("ratio_watched"),
     Column::Field("status"),
     Column::Categories("categories"),
-    COMPARISON[0],
-    COMPARISON[1],
-    COMPARISON[2],
-    COMPARISON[3],
-    COMPARISON[4],
-    COMPARISON[5],
-    COMPARISON[6],
-    COMPARISON[7],
-    COMPARISON[8],
-    COMPARISON[9],
-    COMPARISON[10],
+    Column::Comparison,
 ];
 
 /// The columns of `GET /api/domains/{domain}?format=csv` and `GET /api/providers/{provider}?format=csv`:
@@ -185,13 +167,7 @@ pub const BUCKET_COLUMNS: &[Column] = &[
 /// `filename` is offered for saving (`Content-Disposition`), reduced to characters that need no quoting.
 pub fn table<T: Serialize>(columns: &[Column], rows: &[T], filename: &str) -> HttpResponse {
     let mut out = String::new();
-    let header: Vec<&str> = columns
-        .iter()
-        .flat_map(|column| match *column {
-            Column::Field(name) | Column::Within(_, _, name) => vec![name],
-            Column::Categories(_) => Category::ALL.iter().map(|c| c.as_str()).collect(),
-        })
-        .collect();
+    let header: Vec<&str> = columns.iter().flat_map(|column| header_names(*column)).collect();
     write_record(&mut out, header.iter().map(|name| Value::String((*name).to_owned())));
     for row in rows {
         // Our rows are plain structs of numbers, strings and maps: serializing them cannot fail, and a
@@ -212,6 +188,14 @@ pub fn table<T: Serialize>(columns: &[Column], rows: &[T], filename: &str) -> Ht
     }
 }
 
+fn header_names(column: Column) -> Vec<&'static str> {
+    match column {
+        Column::Field(name) | Column::Within(_, _, name) => vec![name],
+        Column::Categories(_) => Category::ALL.iter().map(|c| c.as_str()).collect(),
+        Column::Comparison => COMPARISON.iter().flat_map(|c| header_names(*c)).collect(),
+    }
+}
+
 fn cells(row: &Value, column: Column) -> Vec<Value> {
     match column {
         Column::Field(name) => vec![row.get(name).cloned().unwrap_or(Value::Null)],
@@ -225,6 +209,7 @@ fn cells(row: &Value, column: Column) -> Vec<Value> {
                 .map(|c| counts.and_then(|m| m.get(c.as_str())).cloned().unwrap_or(Value::from(0)))
                 .collect()
         }
+        Column::Comparison => COMPARISON.iter().flat_map(|c| cells(row, *c)).collect(),
     }
 }
 

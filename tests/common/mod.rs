@@ -161,6 +161,20 @@ use bouncewatch::notify::{Fetched, Notifier, SendError};
 use bouncewatch::outbound::OutboundRequest;
 use bouncewatch::store::Faults;
 
+/// Alert emails through Resend's API (to a closed local port: the [`RecordingNotifier`] answers), with
+/// `extra` vars.
+pub fn resend_alerting(extra: &[(&'static str, &'static str)]) -> Config {
+    let mut pairs = vec![
+        ("ALERT_FROM", "alerts@bw.example"),
+        ("ALERT_TO", "ops@bw.example"),
+        ("ALERT_EMAIL_PROVIDER", "resend"),
+        ("ALERT_EMAIL_API_KEY", "re_key"),
+        ("ALERT_EMAIL_API_BASE", "http://127.0.0.1:9"),
+    ];
+    pairs.extend_from_slice(extra);
+    Config::from_pairs(pairs)
+}
+
 /// A notifier that records what it would send and succeeds.
 #[derive(Default)]
 pub struct RecordingNotifier {

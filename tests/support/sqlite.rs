@@ -48,6 +48,11 @@ impl SqliteSql {
         largest
     }
 
+    /// A `SELECT SUM(LENGTH(…))`'s answer, in bytes (0 for no rows).
+    pub fn stored_bytes(&self, query: &str) -> u64 {
+        self.conn.query_row(query, [], |row| row.get::<_, Option<i64>>(0)).ok().flatten().unwrap_or(0) as u64
+    }
+
     /// Rows in a table.
     pub fn count(&self, table: &str) -> u64 {
         self.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| row.get::<_, i64>(0)).unwrap_or(0)

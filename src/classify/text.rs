@@ -64,8 +64,21 @@ pub const STRONG: &[Rule] = &[
             "not allowed to send mail from",
             "is not allowed to send from",
         ],
-        // A duplicated DKIM-Signature header is a malformed message, not a failed signature.
-        none: &["duplicate header"],
+        // A duplicated DKIM-Signature header is a malformed message, not a failed signature. A spam
+        // filter's verdict that advises checking SPF is about the content: Google Groups' "rejected due to
+        // spam classification … Set up SPF records" (sisimai set-of-emails, `spamdetected`) and sisimai's
+        // SpamDetected phrasings (p5-sisimai lib/Sisimai/Reason/SpamDetected.pm: "your message failed
+        // several antispam checks", "this message was classified as spam", "has been identified as spam",
+        // "your email was detected as spam").
+        none: &[
+            "duplicate header",
+            "spam classification",
+            "antispam checks",
+            "anti-spam checks",
+            "classified as spam",
+            "identified as spam",
+            "detected as spam",
+        ],
         example: "550 5.7.1 Email rejected per DMARC policy for libsisimai.org (in reply to end of DATA command)",
         ..RULE
     },
@@ -127,6 +140,28 @@ pub const STRONG: &[Rule] = &[
         // A connection lost while negotiating is the network's failure, not a TLS policy.
         none: &["lost connection"],
         example: "530 5.7.0 Must issue a STARTTLS command first.",
+        ..RULE
+    },
+    // A full mailbox worded by its message count or its space rather than by "quota", before the rate
+    // rules that would read "too many messages" as throttling. Phrasings from sisimai's MailboxFull list
+    // (go-sisimai reason/why-mailboxfull.go: "user has too many messages on the server", "full mailbox",
+    // "user's space has been used up", "mailbox would exceed maximum allowed storage", "not sufficient
+    // disk space") and vmailmgr's vcheckquota(1) ("the user has too many messages in their mailbox").
+    Rule {
+        id: "text.mailbox-full-by-count-or-space",
+        category: MailboxFull,
+        any: &[
+            "too many messages on the server",
+            "too many messages in their mailbox",
+            "too many messages in the mailbox",
+            "full mailbox",
+            "space has been used up",
+            "would exceed maximum allowed storage",
+            "not enough storage space",
+            "not sufficient disk space",
+        ],
+        // reacherhq/check-if-email-exists@0c85e87d core/src/smtp/parser.rs (is_full_inbox).
+        example: "550 user has too many messages on the server",
         ..RULE
     },
     // Deferrals whose wording blames the sender's volume or reputation rather than a fixed rule.
@@ -549,6 +584,13 @@ pub const WEAK: &[Rule] = &[
             "not an active",
             "discontinued",
             "has been disabled",
+            // sisimai's Suspend list (go-sisimai reason/why-suspend.go).
+            "user is terminated",
+            "mailbox is frozen",
+            "no longer accepts mail",
+            "user suspended",
+            "archived recipient",
+            "user or domain is disabled",
         ],
         example: "550 5.2.1 ... User is inactive",
         ..RULE
@@ -706,6 +748,26 @@ pub const WEAK: &[Rule] = &[
             "rejected by recipient",
         ],
         example: "451 4.7.1 local policy violation",
+        ..RULE
+    },
+    // What a receiver's access list says when it names no cause: sendmail's access.db answers "550 5.7.1
+    // sender blocked" or "connection … blocked" for a blacklisted sender or client, and "550 5.7.1
+    // recipient blocked" for a recipient the site refuses (SirWumpus/milter-clamc README, "SMTP
+    // Responses"). After every rule that names a cause, so "blocked" only decides when nothing else does.
+    Rule {
+        id: "text.recipient-blocked",
+        category: PolicyRejected,
+        any: &["recipient blocked", "recipient is blocked"],
+        example: "550 5.7.1 recipient blocked",
+        ..RULE
+    },
+    Rule {
+        id: "text.sender-blocked",
+        category: ReputationBlocked,
+        any: &["blocked"],
+        // A blocked mailbox or account is the recipient's state, not a verdict on the sender.
+        none: &["recipient", "mailbox", "account"],
+        example: "550 5.7.1 sender blocked",
         ..RULE
     },
     Rule {

@@ -16,7 +16,17 @@ pub const STRONG: &[Rule] = &[
     Rule {
         id: "text.mail-loop",
         category: SystemError,
-        any: &["mail loop", "routing loop", "loops back to myself", "loop detected", "hop count", "too many hops"],
+        any: &[
+            "mail loop",
+            "routing loop",
+            "loops back to myself",
+            "loop detected",
+            "hop count",
+            "too many hops",
+            // sisimai's SystemError list (go-sisimai reason/why-systemerror.go).
+            "forwarding loop",
+            "loop was found",
+        ],
         // sisimai set-of-emails maildir/bsd/lhost-mailmarshalsmtp-*.eml (sisimai_pairs.tsv).
         example: "Error transferring to neko22.example.org; Maximum hop count exceeded. Message probably in a routing loop.",
         ..RULE
@@ -312,6 +322,27 @@ pub const STRONG: &[Rule] = &[
         example: "550 Benutzer hat das Speichervolumen ueberschritten. / User has exhausted allowed storage space.",
         ..RULE
     },
+    // A policy named as the reason outranks a specific code: Zoho and others answer policy refusals
+    // under mailbox and size codes. Phrasings from sisimai's PolicyViolation list (go-sisimai
+    // reason/why-policyviolation.go: "local policy violation", "denied by policy", "message rejected due
+    // to local policy", "the message was rejected by organization policy") and KumoMTA's
+    // `restricted by policy error` (assets/community/bounces.toml). After the reputation and quota rules,
+    // whose texts may say "policy violations" of the sender.
+    Rule {
+        id: "text.policy-violation",
+        category: PolicyRejected,
+        any: &[
+            "policy violation",
+            "policy error",
+            "mailpolicy",
+            "denied by policy",
+            "due to local policy",
+            "organization policy",
+        ],
+        // sisimai set-of-emails maildir/bsd/lhost-postfix-51.eml (sisimai_pairs.tsv).
+        example: "host neko-nyaan-02.example.org[192.0.2.2] said: 550 5.7.0 Local Policy Violation (in reply to end of DATA command)",
+        ..RULE
+    },
 ];
 
 pub const WEAK: &[Rule] = &[
@@ -338,6 +369,17 @@ pub const WEAK: &[Rule] = &[
             "relay prohibited",
         ],
         example: "554 5.7.1 <*****@icloud.com>: Relay access denied",
+        ..RULE
+    },
+    // A null MX refused under a security or policy code is the sender's domain's: RFC 7505 §4.2 has
+    // receivers reject mail from a domain that publishes one ("550 5.7.27 Sender address has null MX",
+    // the IANA registry's X.7.27), whereas the recipient's null MX is X.1.10 (`code.x.1.10`).
+    Rule {
+        id: "text.sender-null-mx",
+        category: SenderRejected,
+        codes: &["x.7.*"],
+        any: &["null mx"],
+        example: "550 5.7.27 Sender address has null MX",
         ..RULE
     },
     Rule {
@@ -488,7 +530,10 @@ pub const WEAK: &[Rule] = &[
     Rule {
         id: "text.message-expired",
         category: Expired,
-        any: &["message expired", "queue.expired"],
+        // Exchange's final word after its failover: "Attempted failover to alternate host, but that did
+        // not succeed. Either there are no alternate hosts, or delivery failed to all alternate hosts"
+        // (sisimai set-of-emails lhost-exchange2007-05, `expired`).
+        any: &["message expired", "queue.expired", "failed to all alternate hosts"],
         example: "Server at SG2APC01HT007.eop-APC01.prod.protection.outlook.com returned '550 5.4.316 Message expired, connection refused(Socket error code 10061)'",
         ..RULE
     },
@@ -536,6 +581,15 @@ pub const WEAK: &[Rule] = &[
             // The local delivery agent's own failure, not the mailbox's: sisimai's MailerError family
             // ("procmail: Lock failure on …", "procmail: Couldn't create …", set-of-emails lhost-postfix-01).
             "procmail:",
+            // The receiver's own configuration or storage failing, from sisimai's SystemError list
+            // (go-sisimai reason/why-systemerror.go).
+            "configuration error",
+            "config error",
+            "misconfigured",
+            "queue file write error",
+            "interrupted system call",
+            "temporary local problem",
+            "encountered an error while being processed",
         ],
         example: "451 [BS02] Temporary server error. Please try again later.",
         ..RULE
@@ -606,6 +660,17 @@ pub const WEAK: &[Rule] = &[
         example: "550 Requested action not taken: mailbox unavailable (e.g., mailbox not found, no access, or command rejected for policy reasons)",
         ..RULE
     },
+    // "<host name> does not exist" names a domain, not a mailbox: Exim relaying a "553 neko.example.com
+    // does not exist" (sisimai set-of-emails, `hostunknown`). The name must stand alone: right after an
+    // "@" or before a ">" it is an address's domain, and the mailbox rule reads the address.
+    Rule {
+        id: "text.host-does-not-exist",
+        category: DomainNotFound,
+        all: &["does not exist"],
+        regex: Some(r"(?:^|[\s:;'\x22(\[])(?:[a-z0-9-]+\.)+[a-z]{2,}\.? does not exist"),
+        example: "host mx.example.net [192.0.2.222] SMTP error from remote mail server after end of data: 553 neko.example.com does not exist",
+        ..RULE
+    },
     Rule {
         id: "text.mailbox-unknown",
         category: MailboxUnknown,
@@ -633,7 +698,6 @@ pub const WEAK: &[Rule] = &[
             "address couldn't be found",
             "no valid recipients",
             "not listed in",
-            "recipient address rejected: access denied",
             "address unknown",
             "no mail-box here",
             "undeliverable address",
@@ -725,6 +789,10 @@ pub const WEAK: &[Rule] = &[
         ..RULE
     },
     // Submission-side authentication (SMTP AUTH) is the receiver's policy, not an SPF/DKIM matter.
+    // "Recipient address rejected: Access denied" is Postfix's generic text for an access(5) table's
+    // REJECT ("otherwise reply with a generic error response message"): a site's policy, not a verdict on
+    // the mailbox. Microsoft's directory-based edge blocking says the same words under 5.4.1 to mean an
+    // unknown recipient; `ms.5.4.1-recipient-access-denied` catches that first.
     Rule {
         id: "text.policy",
         category: PolicyRejected,
@@ -747,7 +815,8 @@ pub const WEAK: &[Rule] = &[
             "not a member of",
             "rejected by recipient",
         ],
-        example: "451 4.7.1 local policy violation",
+        // go-sisimai reason/02-includedin_test.go (sisimai_pairs.tsv, `policyviolation`).
+        example: "570 5.7.7 Email not accepted for policy reasons",
         ..RULE
     },
     // What a receiver's access list says when it names no cause: sendmail's access.db answers "550 5.7.1
@@ -768,6 +837,18 @@ pub const WEAK: &[Rule] = &[
         // A blocked mailbox or account is the recipient's state, not a verdict on the sender.
         none: &["recipient", "mailbox", "account"],
         example: "550 5.7.1 sender blocked",
+        ..RULE
+    },
+    // A temporary refusal worded "temporarily unavailable" is the receiver's passing state, not the
+    // mailbox's: tamingdns' bounce decoder lists "450 Mailbox temporarily unavailable" among the 450
+    // formats it sees (https://tamingdns.com/bounce-decoder/450-requested-action-not-taken-temporary).
+    // Here rather than with the system errors so that a queue report quoting it stays `expired`.
+    Rule {
+        id: "text.temporarily-unavailable",
+        category: SystemError,
+        codes: &["4??"],
+        any: &["temporarily unavailable"],
+        example: "450 Mailbox temporarily unavailable",
         ..RULE
     },
     Rule {

@@ -472,6 +472,26 @@ pub const WEAK: &[Rule] = &[
         example: "550 Access from ip address 192.0.2.1 blocked.",
         ..RULE
     },
+    // A content scanner that could not scan is the receiver's failure, not a verdict on the message: the
+    // word "virus" in it must not read as infected content. milter-clamc answers "550 5.7.1 anti-virus
+    // unavailable" when clamd does not answer (SirWumpus/milter-clamc README, "SMTP Responses"); amavis
+    // defers with "Error in processing, id=…, virus_scan FAILED" (its "ALL VIRUS SCANNERS FAILED" log).
+    Rule {
+        id: "text.content-scanner-failed",
+        category: SystemError,
+        any: &[
+            "anti-virus unavailable",
+            "antivirus unavailable",
+            "virus_scan failed",
+            "scanners failed",
+            "unable to scan",
+            "could not be scanned",
+            "scan failed",
+            "scanning failed",
+        ],
+        example: "550 5.7.1 anti-virus unavailable",
+        ..RULE
+    },
     Rule {
         id: "text.spam-or-virus",
         category: SpamContent,
@@ -644,6 +664,8 @@ pub const WEAK: &[Rule] = &[
             "no longer accepts mail",
             "user suspended",
             "archived recipient",
+            // sisimai/go-sisimai#202: "This email inbox kijitora@example.jp is no longer in use."
+            "no longer in use",
             "user or domain is disabled",
         ],
         example: "550 5.2.1 ... User is inactive",

@@ -484,10 +484,6 @@ pub const WEAK: &[Rule] = &[
             "antivirus unavailable",
             "virus_scan failed",
             "scanners failed",
-            "unable to scan",
-            "could not be scanned",
-            "scan failed",
-            "scanning failed",
         ],
         example: "550 5.7.1 anti-virus unavailable",
         ..RULE
@@ -607,7 +603,6 @@ pub const WEAK: &[Rule] = &[
             "config error",
             "misconfigured",
             "queue file write error",
-            "interrupted system call",
             "temporary local problem",
             "encountered an error while being processed",
         ],
@@ -680,17 +675,6 @@ pub const WEAK: &[Rule] = &[
         all: &["mailbox unavailable"],
         any: &["policy", "policies"],
         example: "550 Requested action not taken: mailbox unavailable (e.g., mailbox not found, no access, or command rejected for policy reasons)",
-        ..RULE
-    },
-    // "<host name> does not exist" names a domain, not a mailbox: Exim relaying a "553 neko.example.com
-    // does not exist" (sisimai set-of-emails, `hostunknown`). The name must stand alone: right after an
-    // "@" or before a ">" it is an address's domain, and the mailbox rule reads the address.
-    Rule {
-        id: "text.host-does-not-exist",
-        category: DomainNotFound,
-        all: &["does not exist"],
-        regex: Some(r"(?:^|[\s:;'\x22(\[])(?:[a-z0-9-]+\.)+[a-z]{2,}\.? does not exist"),
-        example: "host mx.example.net [192.0.2.222] SMTP error from remote mail server after end of data: 553 neko.example.com does not exist",
         ..RULE
     },
     Rule {

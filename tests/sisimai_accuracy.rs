@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use bouncewatch::classify::{classify, Category};
 use common::tsv;
 
-/// The last measured agreement (2026-12-01: 562/605), kept as a floor; the bar is 95 %.
-const MINIMUM_AGREEMENT: f64 = 0.928;
+/// The last measured agreement (2026-12-02: 563/605), kept as a floor; the bar is 95 %.
+const MINIMUM_AGREEMENT: f64 = 0.930;
 
 #[test]
-fn agreement_with_sisimai_labels_is_at_least_92_8_percent() {
+fn agreement_with_sisimai_labels_is_at_least_93_0_percent() {
     let accepted: HashMap<String, Option<Vec<Category>>> = tsv("sisimai_to_category.tsv")
         .into_iter()
         .map(|row| {

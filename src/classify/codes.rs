@@ -114,10 +114,12 @@ pub const SPECIFIC: &[Rule] = &[
         ..RULE
     },
     // X.7.20–X.7.24, X.7.26, X.7.29: DKIM, SPF, DMARC, ARC validation failures (RFC 7372, RFC 8617).
+    // Not X.7.25 (reverse DNS, caught by its text), X.7.27 (sender's null MX, RFC 7505: a text rule, as
+    // the same refusal also arrives under 5.7.1) or X.7.28 (mail flood).
     Rule {
         id: "code.x.7.20-29-authentication",
         category: AuthFailed,
-        codes: &["x.7.2?"],
+        codes: &["x.7.20", "x.7.21", "x.7.22", "x.7.23", "x.7.24", "x.7.26", "x.7.29"],
         example: "550 5.7.23 Message rejected",
         ..RULE
     },

@@ -16,7 +16,17 @@ pub const STRONG: &[Rule] = &[
     Rule {
         id: "text.mail-loop",
         category: SystemError,
-        any: &["mail loop", "routing loop", "loops back to myself", "loop detected", "hop count", "too many hops"],
+        any: &[
+            "mail loop",
+            "routing loop",
+            "loops back to myself",
+            "loop detected",
+            "hop count",
+            "too many hops",
+            // sisimai's SystemError list (go-sisimai reason/why-systemerror.go).
+            "forwarding loop",
+            "loop was found",
+        ],
         // sisimai set-of-emails maildir/bsd/lhost-mailmarshalsmtp-*.eml (sisimai_pairs.tsv).
         example: "Error transferring to neko22.example.org; Maximum hop count exceeded. Message probably in a routing loop.",
         ..RULE
@@ -64,8 +74,21 @@ pub const STRONG: &[Rule] = &[
             "not allowed to send mail from",
             "is not allowed to send from",
         ],
-        // A duplicated DKIM-Signature header is a malformed message, not a failed signature.
-        none: &["duplicate header"],
+        // A duplicated DKIM-Signature header is a malformed message, not a failed signature. A spam
+        // filter's verdict that advises checking SPF is about the content: Google Groups' "rejected due to
+        // spam classification … Set up SPF records" (sisimai set-of-emails, `spamdetected`) and sisimai's
+        // SpamDetected phrasings (p5-sisimai lib/Sisimai/Reason/SpamDetected.pm: "your message failed
+        // several antispam checks", "this message was classified as spam", "has been identified as spam",
+        // "your email was detected as spam").
+        none: &[
+            "duplicate header",
+            "spam classification",
+            "antispam checks",
+            "anti-spam checks",
+            "classified as spam",
+            "identified as spam",
+            "detected as spam",
+        ],
         example: "550 5.7.1 Email rejected per DMARC policy for libsisimai.org (in reply to end of DATA command)",
         ..RULE
     },
@@ -127,6 +150,28 @@ pub const STRONG: &[Rule] = &[
         // A connection lost while negotiating is the network's failure, not a TLS policy.
         none: &["lost connection"],
         example: "530 5.7.0 Must issue a STARTTLS command first.",
+        ..RULE
+    },
+    // A full mailbox worded by its message count or its space rather than by "quota", before the rate
+    // rules that would read "too many messages" as throttling. Phrasings from sisimai's MailboxFull list
+    // (go-sisimai reason/why-mailboxfull.go: "user has too many messages on the server", "full mailbox",
+    // "user's space has been used up", "mailbox would exceed maximum allowed storage", "not sufficient
+    // disk space") and vmailmgr's vcheckquota(1) ("the user has too many messages in their mailbox").
+    Rule {
+        id: "text.mailbox-full-by-count-or-space",
+        category: MailboxFull,
+        any: &[
+            "too many messages on the server",
+            "too many messages in their mailbox",
+            "too many messages in the mailbox",
+            "full mailbox",
+            "space has been used up",
+            "would exceed maximum allowed storage",
+            "not enough storage space",
+            "not sufficient disk space",
+        ],
+        // reacherhq/check-if-email-exists@0c85e87d core/src/smtp/parser.rs (is_full_inbox).
+        example: "550 user has too many messages on the server",
         ..RULE
     },
     // Deferrals whose wording blames the sender's volume or reputation rather than a fixed rule.
@@ -277,6 +322,27 @@ pub const STRONG: &[Rule] = &[
         example: "550 Benutzer hat das Speichervolumen ueberschritten. / User has exhausted allowed storage space.",
         ..RULE
     },
+    // A policy named as the reason outranks a specific code: Zoho and others answer policy refusals
+    // under mailbox and size codes. Phrasings from sisimai's PolicyViolation list (go-sisimai
+    // reason/why-policyviolation.go: "local policy violation", "denied by policy", "message rejected due
+    // to local policy", "the message was rejected by organization policy") and KumoMTA's
+    // `restricted by policy error` (assets/community/bounces.toml). After the reputation and quota rules,
+    // whose texts may say "policy violations" of the sender.
+    Rule {
+        id: "text.policy-violation",
+        category: PolicyRejected,
+        any: &[
+            "policy violation",
+            "policy error",
+            "mailpolicy",
+            "denied by policy",
+            "due to local policy",
+            "organization policy",
+        ],
+        // sisimai set-of-emails maildir/bsd/lhost-postfix-51.eml (sisimai_pairs.tsv).
+        example: "host neko-nyaan-02.example.org[192.0.2.2] said: 550 5.7.0 Local Policy Violation (in reply to end of DATA command)",
+        ..RULE
+    },
 ];
 
 pub const WEAK: &[Rule] = &[
@@ -303,6 +369,17 @@ pub const WEAK: &[Rule] = &[
             "relay prohibited",
         ],
         example: "554 5.7.1 <*****@icloud.com>: Relay access denied",
+        ..RULE
+    },
+    // A null MX refused under a security or policy code is the sender's domain's: RFC 7505 §4.2 has
+    // receivers reject mail from a domain that publishes one ("550 5.7.27 Sender address has null MX",
+    // the IANA registry's X.7.27), whereas the recipient's null MX is X.1.10 (`code.x.1.10`).
+    Rule {
+        id: "text.sender-null-mx",
+        category: SenderRejected,
+        codes: &["x.7.*"],
+        any: &["null mx"],
+        example: "550 5.7.27 Sender address has null MX",
         ..RULE
     },
     Rule {
@@ -395,6 +472,22 @@ pub const WEAK: &[Rule] = &[
         example: "550 Access from ip address 192.0.2.1 blocked.",
         ..RULE
     },
+    // A content scanner that could not scan is the receiver's failure, not a verdict on the message: the
+    // word "virus" in it must not read as infected content. milter-clamc answers "550 5.7.1 anti-virus
+    // unavailable" when clamd does not answer (SirWumpus/milter-clamc README, "SMTP Responses"); amavis
+    // defers with "Error in processing, id=…, virus_scan FAILED" (its "ALL VIRUS SCANNERS FAILED" log).
+    Rule {
+        id: "text.content-scanner-failed",
+        category: SystemError,
+        any: &[
+            "anti-virus unavailable",
+            "antivirus unavailable",
+            "virus_scan failed",
+            "scanners failed",
+        ],
+        example: "550 5.7.1 anti-virus unavailable",
+        ..RULE
+    },
     Rule {
         id: "text.spam-or-virus",
         category: SpamContent,
@@ -453,7 +546,10 @@ pub const WEAK: &[Rule] = &[
     Rule {
         id: "text.message-expired",
         category: Expired,
-        any: &["message expired", "queue.expired"],
+        // Exchange's final word after its failover: "Attempted failover to alternate host, but that did
+        // not succeed. Either there are no alternate hosts, or delivery failed to all alternate hosts"
+        // (sisimai set-of-emails lhost-exchange2007-05, `expired`).
+        any: &["message expired", "queue.expired", "failed to all alternate hosts"],
         example: "Server at SG2APC01HT007.eop-APC01.prod.protection.outlook.com returned '550 5.4.316 Message expired, connection refused(Socket error code 10061)'",
         ..RULE
     },
@@ -501,6 +597,14 @@ pub const WEAK: &[Rule] = &[
             // The local delivery agent's own failure, not the mailbox's: sisimai's MailerError family
             // ("procmail: Lock failure on …", "procmail: Couldn't create …", set-of-emails lhost-postfix-01).
             "procmail:",
+            // The receiver's own configuration or storage failing, from sisimai's SystemError list
+            // (go-sisimai reason/why-systemerror.go).
+            "configuration error",
+            "config error",
+            "misconfigured",
+            "queue file write error",
+            "temporary local problem",
+            "encountered an error while being processed",
         ],
         example: "451 [BS02] Temporary server error. Please try again later.",
         ..RULE
@@ -549,6 +653,15 @@ pub const WEAK: &[Rule] = &[
             "not an active",
             "discontinued",
             "has been disabled",
+            // sisimai's Suspend list (go-sisimai reason/why-suspend.go).
+            "user is terminated",
+            "mailbox is frozen",
+            "no longer accepts mail",
+            "user suspended",
+            "archived recipient",
+            // sisimai/go-sisimai#202: "This email inbox kijitora@example.jp is no longer in use."
+            "no longer in use",
+            "user or domain is disabled",
         ],
         example: "550 5.2.1 ... User is inactive",
         ..RULE
@@ -591,7 +704,6 @@ pub const WEAK: &[Rule] = &[
             "address couldn't be found",
             "no valid recipients",
             "not listed in",
-            "recipient address rejected: access denied",
             "address unknown",
             "no mail-box here",
             "undeliverable address",
@@ -683,6 +795,10 @@ pub const WEAK: &[Rule] = &[
         ..RULE
     },
     // Submission-side authentication (SMTP AUTH) is the receiver's policy, not an SPF/DKIM matter.
+    // "Recipient address rejected: Access denied" is Postfix's generic text for an access(5) table's
+    // REJECT ("otherwise reply with a generic error response message"): a site's policy, not a verdict on
+    // the mailbox. Microsoft's directory-based edge blocking says the same words under 5.4.1 to mean an
+    // unknown recipient; `ms.5.4.1-recipient-access-denied` catches that first.
     Rule {
         id: "text.policy",
         category: PolicyRejected,
@@ -705,7 +821,40 @@ pub const WEAK: &[Rule] = &[
             "not a member of",
             "rejected by recipient",
         ],
-        example: "451 4.7.1 local policy violation",
+        // go-sisimai reason/02-includedin_test.go (sisimai_pairs.tsv, `policyviolation`).
+        example: "570 5.7.7 Email not accepted for policy reasons",
+        ..RULE
+    },
+    // What a receiver's access list says when it names no cause: sendmail's access.db answers "550 5.7.1
+    // sender blocked" or "connection … blocked" for a blacklisted sender or client, and "550 5.7.1
+    // recipient blocked" for a recipient the site refuses (SirWumpus/milter-clamc README, "SMTP
+    // Responses"). After every rule that names a cause, so "blocked" only decides when nothing else does.
+    Rule {
+        id: "text.recipient-blocked",
+        category: PolicyRejected,
+        any: &["recipient blocked", "recipient is blocked"],
+        example: "550 5.7.1 recipient blocked",
+        ..RULE
+    },
+    Rule {
+        id: "text.sender-blocked",
+        category: ReputationBlocked,
+        any: &["blocked"],
+        // A blocked mailbox or account is the recipient's state, not a verdict on the sender.
+        none: &["recipient", "mailbox", "account"],
+        example: "550 5.7.1 sender blocked",
+        ..RULE
+    },
+    // A temporary refusal worded "temporarily unavailable" is the receiver's passing state, not the
+    // mailbox's: tamingdns' bounce decoder lists "450 Mailbox temporarily unavailable" among the 450
+    // formats it sees (https://tamingdns.com/bounce-decoder/450-requested-action-not-taken-temporary).
+    // Here rather than with the system errors so that a queue report quoting it stays `expired`.
+    Rule {
+        id: "text.temporarily-unavailable",
+        category: SystemError,
+        codes: &["4??"],
+        any: &["temporarily unavailable"],
+        example: "450 Mailbox temporarily unavailable",
         ..RULE
     },
     Rule {

@@ -48,7 +48,7 @@ impl SqliteSql {
         largest
     }
 
-    /// A `SELECT SUM(LENGTH(…))`'s answer, in bytes (0 for no rows).
+    /// A query's one number (`SELECT SUM(LENGTH(…))`, `COUNT(*)`), 0 for none.
     pub fn stored_bytes(&self, query: &str) -> u64 {
         self.conn.query_row(query, [], |row| row.get::<_, Option<i64>>(0)).ok().flatten().unwrap_or(0) as u64
     }

@@ -95,12 +95,14 @@ test("the same body delivered twice is counted once", async () => {
   assert.equal(domainRow(json, "redelivery.example").delivered, 7);
 });
 
-test("events older than the retention are reported stale and not stored", async () => {
-  const old = events("stale.example", 3, { at: now - 30 * 86400 });
-  const result = await post(old);
-  assert.equal(result.stale, 3);
+test("events older than the history are reported stale and not stored; older than the retention, backfilled", async () => {
+  const ancient = await post(events("stale.example", 3, { at: now - 500 * 86400 }));
+  assert.equal(ancient.stale, 3);
+  const old = await post(events("backfill.example", 3, { at: now - 30 * 86400 + 3600 }));
+  assert.deepEqual([old.stale, old.accepted], [0, 3]);
   const { json } = await call(worker, "/api/domains?window=7d");
   assert.equal(domainRow(json, "stale.example"), undefined);
+  assert.equal(domainRow(json, "backfill.example"), undefined, "not in the hourly windows");
 });
 
 test("bad parameters are 400 errors naming the parameter", async () => {

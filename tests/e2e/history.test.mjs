@@ -70,8 +70,14 @@ test("days of past traffic read back in daily buckets with the period before, an
     assert.equal(detail.previous_buckets.length, 0);
 
     // 7d ends now, from the hourly counts; the week before is the history's seven whole days before it.
+    const asked = Math.floor(Date.now() / 1000);
     const week = (await json(worker, "/api/domains?window=7d")).domains.find((row) => row.domain === "gmail.com");
-    const before = DAYS_AGO.filter((d) => d >= 8 && d <= 14).reduce((sum, d) => sum + 10 + 2 * d, 0);
+    // The window's first bucket is 7 days less one bucket before the current one; its day, and the seven
+    // days before that, as the API computes them (the seven days before day 7 ago, but for a request in
+    // the last 5 minutes of a UTC day).
+    const first = asked - (asked % 300) - (7 * DAY - 300);
+    const firstDaysAgo = (today - (first - (first % DAY))) / DAY;
+    const before = DAYS_AGO.filter((d) => d > firstDaysAgo && d <= firstDaysAgo + 7).reduce((sum, d) => sum + 10 + 2 * d, 0);
     assert.equal(week.previous.attempts, before, JSON.stringify(week));
 
     const google = (await json(worker, "/api/providers?window=30d")).providers.find((p) => p.provider === "google");

@@ -198,9 +198,7 @@ fn fold_batch<Q: Sql>(object: &CounterObject<'_, Q>, folding: &mut Folding) -> R
     }
     // One domain with more rows in an hour than a run reads (millions of events in it): alone, whole.
     if let (true, Some(domain)) = (per_domain.is_empty(), &bound) {
-        let counts = object.domain_range(domain, day, day + DAY - 1)?;
-        let into = per_domain.entry(domain.clone()).or_default();
-        counts.values().for_each(|c| into.merge(c));
+        per_domain.insert(domain.clone(), merged(object.domain_range(domain, day, day + DAY - 1)?.values()));
     }
     per_domain.retain(|_, counts| !counts.is_empty());
     for (domain, counts) in &per_domain {
@@ -237,13 +235,7 @@ fn refold<Q: Sql>(object: &CounterObject<'_, Q>, folded: u64, first_whole: u64) 
         let mut totals = read_totals(sql, *day)?;
         for domain in domains {
             let counts = if *day >= first_whole {
-                let counts: Counts = object.domain_range(domain, *day, day + DAY - 1)?.into_values().fold(
-                    Counts::default(),
-                    |mut sum, c| {
-                        sum.merge(&c);
-                        sum
-                    },
-                );
+                let counts = merged(object.domain_range(domain, *day, day + DAY - 1)?.values());
                 if !counts.is_empty() {
                     write_day(sql, *day, domain, &counts, true, &[])?;
                 }
@@ -451,6 +443,13 @@ fn by_day<'d, 'e>(delta: &'d Delta, events: &[&'e DeltaEvent]) -> Result<Vec<Day
         .collect()
 }
 
+/// `counts` added up.
+fn merged<'c>(counts: impl IntoIterator<Item = &'c Counts>) -> Counts {
+    let mut sum = Counts::default();
+    counts.into_iter().for_each(|c| sum.merge(c));
+    sum
+}
+
 fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, SqlError> {
     crate::json::parse(text).map_err(|e| SqlError(format!("stored history is corrupt: {e}")))
 }
@@ -604,10 +603,7 @@ fn domain_days<Q: Sql>(sql: &Q, domain: &str, first: u64, last: u64) -> Result<B
 }
 
 fn total_of(domain: &str, days: &BTreeMap<u64, Counts>) -> DomainCounts {
-    let mut sum = Counts::default();
-    for counts in days.values() {
-        sum.merge(counts);
-    }
+    let sum = merged(days.values());
     if sum.is_empty() {
         DomainCounts::new()
     } else {

@@ -169,9 +169,9 @@ impl<'a, Q: Sql> CounterObject<'a, Q> {
             let name = &delta.domains[domain as usize];
             if group.parts.iter().any(|p| p.changed) {
                 touched.insert((super::history::day_of(hour), name.as_str()));
-            }
-            if group.stored_parts == 0 && group.parts.iter().any(|p| p.changed) {
-                opened.push((hour, name.as_str()));
+                if group.stored_parts == 0 {
+                    opened.push((hour, name.as_str()));
+                }
             }
             let now_watched = group.watched(&self.settings.spike_codes);
             if group.stored_451 < hot && now_watched >= hot {

@@ -176,9 +176,7 @@ pub async fn read_range<S: Store, C: Counter>(
         read.providers.extend(answer.providers);
     }
     if !shards.contains(&0) {
-        let alerts: super::detection::AlertsView = call(counter, 0, &Request::Alerts).await?;
-        read.phases = alerts.phases;
-        read.provider_phases = alerts.provider_phases;
+        (read.phases, read.provider_phases) = open_phases(counter).await?;
     }
     summed.retain_range(range.first, range.last);
     read.buckets = summed.buckets;
@@ -285,19 +283,15 @@ impl RangeCounts {
     /// A history read as counts per bucket: a day each for one domain, the span's totals in one bucket
     /// at `first` for all (the period before's at `previous_first`).
     fn of_history(answer: HistoryAnswer, domain: Option<&str>, first: u64, previous_first: u64) -> RangeCounts {
-        let as_buckets = |days: BTreeMap<u64, Counts>, totals: DomainCounts| -> Buckets {
+        let as_buckets = |days: BTreeMap<u64, Counts>, totals: DomainCounts, at: u64| -> Buckets {
             match domain {
                 Some(domain) => days.into_iter().map(|(day, c)| (day, [(domain.to_owned(), c)].into())).collect(),
                 None if totals.is_empty() => Buckets::new(),
-                None => [(first, totals)].into(),
+                None => [(at, totals)].into(),
             }
         };
-        let previous = answer.previous.map(|totals| match domain {
-            Some(_) => as_buckets(answer.previous_days, DomainCounts::new()),
-            None if totals.is_empty() => Buckets::new(),
-            None => [(previous_first, totals)].into(),
-        });
-        let summed = Summed::of(as_buckets(answer.days, answer.totals));
+        let previous = answer.previous.map(|totals| as_buckets(answer.previous_days, totals, previous_first));
+        let summed = Summed::of(as_buckets(answer.days, answer.totals, first));
         RangeCounts {
             buckets: summed.buckets,
             streams: summed.streams,
@@ -325,9 +319,16 @@ pub async fn read_history<C: Counter>(
         all.merge(call(counter, shard, &Request::History { query: query.clone() }).await?);
     }
     if !shards.contains(&0) {
-        let alerts: super::detection::AlertsView = call(counter, 0, &Request::Alerts).await?;
-        all.phases = alerts.phases;
-        all.provider_phases = alerts.provider_phases;
+        (all.phases, all.provider_phases) = open_phases(counter).await?;
     }
     Ok(all)
+}
+
+/// The phases of the open domain and provider alerts, asked of shard 0 (which keeps the detector) by a
+/// read that did not ask it anything else.
+async fn open_phases<C: Counter>(
+    counter: &C,
+) -> Result<(BTreeMap<String, Phase>, BTreeMap<String, Phase>), StoreError> {
+    let alerts: super::detection::AlertsView = call(counter, 0, &Request::Alerts).await?;
+    Ok((alerts.phases, alerts.provider_phases))
 }

@@ -93,3 +93,46 @@ proptest! {
         }
     }
 }
+
+/// Where this round's rules stop (issue 15): each row is a reply beside one a new rule takes, and the
+/// rule that must answer it. Texts are the rules' sources' own (see the comments beside each rule), not
+/// rows of the evaluation sets.
+#[test]
+fn new_rules_take_their_family_and_leave_its_neighbours() {
+    let table = [
+        // ImprovMX's #id-5.9.4 "sender should retry" is greylisting under a 4xx, a spam verdict under a 5xx.
+        ("451 4.7.1 Anti-Spam Failure - The sender should retry transmission (#id-5.9.4)", "improvmx.4.x-5.9.4-retry-check", "greylisted"),
+        ("550 5.7.1 Anti-Spam Failure (#id-5.9.4)", "improvmx.5.9.4-anti-spam", "spam_content"),
+        ("550 5.7.1 Bounce Prevention (#id-5.9.1)", "improvmx.5.9.0-1-loop-or-bounce", "system_error"),
+        ("550 5.7.1 Forwarding Configuration Issue (#id-5.9.5)", "improvmx.5.9.3-5-forwarding-configuration", "system_error"),
+        // A host name said not to exist is the domain; an address said not to exist is the mailbox, and
+        // a rejected MAIL FROM stays the sender's whatever it says.
+        ("553 mx.neko.example.com does not exist", "text.host-does-not-exist", "domain_not_found"),
+        ("550 5.1.1 <kijitora@neko.example.com> does not exist", "code.x.1.1", "mailbox_unknown"),
+        ("550 kijitora@neko.example.com does not exist", "text.mailbox-unknown", "mailbox_unknown"),
+        ("550 mailbox kijitora does not exist", "text.mailbox-unknown", "mailbox_unknown"),
+        (
+            "SMTP error from remote mail server after MAIL FROM:<kijitora@neko.example.com>: 553 neko.example.com does not exist",
+            "stage.mail-from-rejected",
+            "sender_rejected",
+        ),
+        // Amazon SES's SMTP endpoint refusing an unverified identity, and an outbound gateway's unknown sender.
+        (
+            "554 Message rejected: Email address is not verified. The following identities failed the check in region US-EAST-1: sender@example.com",
+            "text.relay-denied",
+            "relay_denied",
+        ),
+        ("550 'sender@example.com' is not a registered gateway user", "text.sender-rejected", "sender_rejected"),
+        // Advice to check the address is about the address.
+        ("Unable to deliver message to <x@example.jp>. Please check if address is correct.", "text.mailbox-unknown", "mailbox_unknown"),
+    ];
+    let wrong: Vec<String> = table
+        .iter()
+        .filter_map(|&(reply, rule, category)| {
+            let got = classify(reply);
+            (got.rule != rule || got.category.as_str() != category)
+                .then(|| format!("{reply:?}: want {rule} ({category}), got {} ({})", got.rule, got.category.as_str()))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

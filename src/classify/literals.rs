@@ -21,7 +21,7 @@ use std::ops::Range;
 
 /// How many literals the tables may hold; [`Found`] is a fixed bit set so that matching allocates
 /// nothing.
-pub const MAX_LITERALS: usize = 576;
+pub const MAX_LITERALS: usize = 640;
 
 /// The literals that occur in a text, by id: found in one pass, so that every rule's literal
 /// conditions are bit tests.

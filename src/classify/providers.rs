@@ -452,6 +452,48 @@ pub const RULES: &[Rule] = &[
         example: "550 Mailbox is frozen. See http://mail.i.ua/err/3/",
         ..RULE
     },
+    // --- ImprovMX, the forwarding service, tags each of its own refusals with `#id-5.9.N` under a 5.7.1
+    //     that says nothing (reference: ImprovMX's "Error Codes" guide,
+    //     improvmx-website.pages.dev/guides/improvmx-error-codes). The examples use the guide's own words.
+    Rule {
+        id: "improvmx.5.9.0-1-loop-or-bounce",
+        category: SystemError,
+        any: &["#id-5.9.0", "#id-5.9.1"],
+        example: "550 5.7.1 Loop Detection - Email is sent and forwarded from/to improvmx.com. (#id-5.9.0)",
+        ..RULE
+    },
+    Rule {
+        id: "improvmx.5.9.2-domain-not-found",
+        category: DomainNotFound,
+        any: &["#id-5.9.2"],
+        example: "550 5.7.1 Domain Not Found (#id-5.9.2)",
+        ..RULE
+    },
+    // "Database Error" and "Forwarding Configuration Issue": ImprovMX's own records about the domain.
+    Rule {
+        id: "improvmx.5.9.3-5-forwarding-configuration",
+        category: SystemError,
+        any: &["#id-5.9.3", "#id-5.9.5"],
+        example: "550 5.7.1 Database Error - Our database returned invalid or corrupted data about the requested recipient's domain (#id-5.9.3)",
+        ..RULE
+    },
+    // "Anti-Spam Failure … The sender should retry transmission": under a 4xx a check that a retry
+    // passes, which is what greylisting is; under a 5xx a spam verdict.
+    Rule {
+        id: "improvmx.4.x-5.9.4-retry-check",
+        category: Greylisted,
+        codes: &["4??"],
+        any: &["#id-5.9.4"],
+        example: "451 4.7.1 Anti-Spam Failure - The sender should retry transmission (#id-5.9.4)",
+        ..RULE
+    },
+    Rule {
+        id: "improvmx.5.9.4-anti-spam",
+        category: SpamContent,
+        any: &["#id-5.9.4"],
+        example: "550 5.7.1 Anti-Spam Failure - The message failed our anti-spam security check (#id-5.9.4)",
+        ..RULE
+    },
     // --- qmail's "trouble in home directory" is what qq/qmail hosts say when the mailbox cannot grow.
     Rule {
         id: "qmail.trouble-in-home-directory",

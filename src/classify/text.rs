@@ -367,6 +367,11 @@ pub const WEAK: &[Rule] = &[
             "not permitted to relay",
             "we do not relay",
             "relay prohibited",
+            // Amazon SES's SMTP endpoint will not send for an identity it has not verified (its sandbox
+            // or an unverified From): "554 Message rejected: Email address is not verified. The following
+            // identities failed the check in region …" (sisimai norelaying, set-of-emails lhost-postfix-77, and
+            // repost.aws/knowledge-center/ses-554-400-message-rejected-error).
+            "identities failed the check",
         ],
         example: "554 5.7.1 <*****@icloud.com>: Relay access denied",
         ..RULE
@@ -522,6 +527,9 @@ pub const WEAK: &[Rule] = &[
             "domain of sender address",
             "from: domain is invalid",
             "sender domain",
+            // An outbound gateway that knows no such sending user (sisimai's Rejected list, p5-sisimai
+            // lib/Sisimai/Reason/Rejected.pm; set-of-emails: "550 '…' is not a registered gateway user").
+            "is not a registered gateway user",
         ],
         example: "5.0.1 Emetteur invalide. Invalid Sender. LPN105_405",
         ..RULE
@@ -677,6 +685,17 @@ pub const WEAK: &[Rule] = &[
         example: "550 Requested action not taken: mailbox unavailable (e.g., mailbox not found, no access, or command rejected for policy reasons)",
         ..RULE
     },
+    // A bare host name said not to exist is the domain, not a mailbox: Exim's "553 neko.example.com does
+    // not exist" (sisimai hostunknown, set-of-emails lhost-exim-37). An address's domain is preceded by
+    // its `@`, which the pattern does not allow before the name.
+    Rule {
+        id: "text.host-does-not-exist",
+        category: DomainNotFound,
+        all: &["does not exist"],
+        regex: Some(r"(?:^|[\s:;(\[])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\.? does not exist"),
+        example: "host mx.example.net [192.0.2.222] SMTP error from remote mail server after end of data: 553 neko.example.com does not exist",
+        ..RULE
+    },
     Rule {
         id: "text.mailbox-unknown",
         category: MailboxUnknown,
@@ -708,6 +727,12 @@ pub const WEAK: &[Rule] = &[
             "no mail-box here",
             "undeliverable address",
             "invalid final delivery userid",
+            // Trend Micro's appliance: "Unable to deliver message to <…> (and other recipients in the
+            // same domain). Please check if address is correct." (sisimai userunknown, set-of-emails
+            // lhost-trendmicro-02), and the same advice in other words.
+            "check if address is correct",
+            "check if the address is correct",
+            "check that the address is correct",
         ],
         example: "550 kijitora@neko.example.org... No such user",
         ..RULE

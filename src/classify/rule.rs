@@ -74,6 +74,9 @@ pub struct Rule {
     pub exact: &'static [&'static str],
     /// A regex over the lower-cased text, run only when every other condition holds.
     pub regex: Option<&'static str>,
+    /// A function over the lower-cased text, run last like the regex: for a condition that a regex
+    /// would make slow, since regex-lite tries every position of the text.
+    pub check: Option<fn(&str) -> bool>,
     /// A real reply this rule exists for; classifying it must yield this rule (tests prove it).
     pub example: &'static str,
 }
@@ -91,6 +94,7 @@ pub const RULE: Rule = Rule {
     codeless: false,
     exact: &[],
     regex: None,
+    check: None,
     example: "",
 };
 
@@ -168,7 +172,7 @@ impl Compiled {
     }
 
     /// Cheapest conditions first: codes and stage are integer compares, literals bit tests, the regex
-    /// last.
+    /// and the check last.
     fn matches(&self, reply: &Reply, found: &Found, stage: Option<Stage>) -> bool {
         (self.codes.is_empty() || self.codes.iter().any(|c| c.matches(reply)))
             && self.rule.stage.is_none_or(|s| stage == Some(s))
@@ -178,6 +182,7 @@ impl Compiled {
             && !found.any_in(&self.none)
             && (self.rule.exact.is_empty() || self.rule.exact.contains(&reply.text.as_str()))
             && self.regex.as_ref().is_none_or(|r| r.is_match(&reply.text))
+            && self.rule.check.is_none_or(|check| check(&reply.text))
     }
 }
 

@@ -39,7 +39,7 @@ pub struct Sample {
 impl Sample {
     /// Whether only the code-class fallback classified it: such samples are kept apart from the others
     /// (their own [`MAX_SAMPLES_PER_CATEGORY`]), so the replies to write rules for are always shown.
-    fn is_fallback(&self) -> bool {
+    pub(crate) fn is_fallback(&self) -> bool {
         self.rule.as_deref().is_some_and(crate::classify::is_fallback_rule)
     }
 }

@@ -450,6 +450,7 @@ pub fn change_silences<Q: Sql>(sql: &Q, change: &SilenceChange, now: u64) -> Res
     }
 }
 
-fn sql_error(err: SqlError) -> StoreError {
+/// The counting object's SQLite failure as the cron's storage error (shared with [`super::weekly`]).
+pub(super) fn sql_error(err: SqlError) -> StoreError {
     StoreError(format!("counting object storage: {err}"))
 }

@@ -315,9 +315,8 @@ fn write_day<Q: Sql>(
 /// samples no rule but the code-class fallback classified (at most three per category, and rare), which
 /// the weekly digest lists as the replies to write rules for.
 fn totals_of(counts: &Counts) -> Counts {
-    let unexplained = |s: &&crate::counters::Sample| s.rule.as_deref().is_some_and(crate::classify::is_fallback_rule);
     Counts {
-        samples: counts.samples.iter().filter(unexplained).cloned().collect(),
+        samples: counts.samples.iter().filter(|s| s.is_fallback()).cloned().collect(),
         rules: BTreeMap::new(),
         streams: Default::default(),
         ..counts.clone()

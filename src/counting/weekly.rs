@@ -7,7 +7,7 @@
 //! | drift check | once a week, Monday after the fold | 28 totals rows per shard (4 weeks), + a provider row per hosted domain | 1 |
 //! | digest | once a week at `DIGEST_AT` | 14 totals rows per shard, + a provider row per hosted domain | 1 |
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,7 @@ use crate::sql::Sql;
 use crate::store::StoreError;
 
 use super::client::{call, Counter};
+use super::detection::sql_error;
 use super::history::{self, HistoryAnswer, HistoryQuery, HistoryScope, DAY, FOLD_GRACE_SECS};
 use super::object::CounterObject;
 use super::protocol::Request;
@@ -211,12 +212,17 @@ async fn send_digest<Q: Sql, N: Notifier, C: Counter>(
     };
     let domains = rows(&answer.totals, &previous);
     let providers = rows(&providers_of(&answer, &answer.totals), &providers_of(&answer, &previous));
+    // Summed by reply in first-seen order; indexed, since a week of many domains holds many samples.
     let mut unclassified: Vec<Sample> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for counts in answer.totals.values() {
         for sample in &counts.samples {
-            match unclassified.iter_mut().find(|s| s.reply == sample.reply) {
-                Some(seen) => seen.count += sample.count,
-                None => unclassified.push(sample.clone()),
+            match index.get(sample.reply.as_str()) {
+                Some(&at) => unclassified[at].count += sample.count,
+                None => {
+                    index.insert(&sample.reply, unclassified.len());
+                    unclassified.push(sample.clone());
+                }
             }
         }
     }
@@ -237,10 +243,6 @@ async fn send_digest<Q: Sql, N: Notifier, C: Counter>(
     let message = digest::compose(&input);
     let key = format!("bouncewatch/digest/{}", week.start);
     crate::notify::send_email(notifier, &email, &message, &key, now).await.map_err(|e| e.0)
-}
-
-fn sql_error(e: crate::sql::SqlError) -> StoreError {
-    StoreError(e.0)
 }
 
 #[cfg(test)]
